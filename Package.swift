@@ -1,0 +1,48 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Settings every target shares: the upcoming features the Swift server packages use, and warnings as errors
+// for our code only (not the dependencies).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "verdict",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "verdict", targets: ["verdict"]),
+        .executable(name: "custom-verdict", targets: ["custom-verdict"]),
+        .executable(name: "verdict-ar", targets: ["verdict-ar"]),
+        .library(name: "VerdictCore", targets: ["VerdictCore"]),
+        .library(name: "VerdictSources", targets: ["VerdictSources"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+    ],
+    targets: [
+        // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
+        .target(name: "VerdictCore", swiftSettings: strictSettings),
+        // Threat-intel sources; today the local feeds read from VERDICT_FEEDS_DIR.
+        .target(name: "VerdictSources", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "verdict",
+            dependencies: [
+                "VerdictCore",
+                "VerdictSources",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "custom-verdict", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .executableTarget(name: "verdict-ar", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .testTarget(name: "VerdictCoreTests", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "VerdictSourcesTests",
+            dependencies: ["VerdictSources", "VerdictCore"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

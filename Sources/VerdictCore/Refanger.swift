@@ -1,0 +1,272 @@
+/// Text with defanged indicators written back in their real form, remembering which bytes were rewritten.
+///
+/// Analysts and reports defang indicators (`hxxp://evil[.]com`) so nobody clicks them; logs and alerts carry
+/// them as they were seen. Extraction works on the refanged bytes and uses the marks to trust a candidate
+/// that someone deliberately defanged (`evil[.]zip` is a domain; a bare `evil.zip` is a file name).
+struct RefangedText {
+    enum Mark: UInt8 {
+        case original = 0
+        /// An unambiguous defang such as `[.]`, `hxxp` or `[at]`.
+        case defanged = 1
+        /// A spelled-out word such as ` dot ` or ` AT `: trusted only together with a real defang or an `@`.
+        case spelledOut = 2
+    }
+
+    var bytes: [UInt8] = []
+    var marks: [Mark] = []
+
+    init(refanging input: [UInt8]) {
+        bytes.reserveCapacity(input.count)
+        marks.reserveCapacity(input.count)
+        var reader = Reader(input: input)
+        while reader.index < input.count {
+            refangNext(&reader)
+        }
+    }
+
+    private struct Reader {
+        let input: [UInt8]
+        var index = 0
+
+        func byte(at offset: Int) -> UInt8? {
+            let position = index + offset
+            return position < input.count ? input[position] : nil
+        }
+
+        /// Whether the bytes at `offset` spell `word`, ignoring ASCII case.
+        func matches(_ word: StaticString, at offset: Int, ignoringCase: Bool = true) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + offset + count <= input.count else { return false }
+            for position in 0..<count {
+                var actual = input[index + offset + position]
+                let expected = word.utf8Start[position]
+                if ignoringCase, actual >= 0x41, actual <= 0x5A { actual += 0x20 }
+                if actual != expected { return false }
+            }
+            return true
+        }
+
+        /// How many spaces start at `offset` (at most `limit`).
+        func spaces(at offset: Int, limit: Int = 3) -> Int {
+            var count = 0
+            while count < limit, byte(at: offset + count) == 0x20 { count += 1 }
+            return count
+        }
+    }
+
+    private mutating func emit(_ byte: UInt8, _ mark: Mark = .original) {
+        bytes.append(byte)
+        marks.append(mark)
+    }
+
+    private mutating func emit(_ text: StaticString, _ mark: Mark) {
+        for position in 0..<text.utf8CodeUnitCount { emit(text.utf8Start[position], mark) }
+    }
+
+    private mutating func trimTrailingSpaces() {
+        var removed = 0
+        while removed < 3, bytes.last == 0x20 {
+            bytes.removeLast()
+            marks.removeLast()
+            removed += 1
+        }
+    }
+
+    private var lastIsAlphanumeric: Bool { bytes.last.map(isASCIIAlphanumeric) ?? false }
+
+    private mutating func refangNext(_ reader: inout Reader) {
+        let byte = reader.input[reader.index]
+        let atWordStart = reader.index == 0 || !isASCIIAlphanumeric(reader.input[reader.index - 1])
+        switch byte {
+        case UInt8(ascii: "["), UInt8(ascii: "("), UInt8(ascii: "{"):
+            if refangBracket(&reader) { return }
+            if atWordStart, refangScheme(&reader, bracketed: true) { return }
+        case UInt8(ascii: "\\"):
+            if let next = reader.byte(at: 1), next == UInt8(ascii: ".") || next == UInt8(ascii: "/") {
+                emit(next, .defanged)
+                reader.index += 2
+                return
+            }
+        case 0x20:
+            if refangSpelledOut(&reader) { return }
+        case UInt8(ascii: "h"), UInt8(ascii: "H"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "s"),
+            UInt8(ascii: "S"):
+            if atWordStart, refangScheme(&reader, bracketed: false) { return }
+        case UInt8(ascii: "A"), UInt8(ascii: "D"):
+            if refangGluedWord(&reader) { return }
+        default:
+            break
+        }
+        emit(byte)
+        reader.index += 1
+    }
+
+    /// `fooATbar.com`, `fooDOTcom`: an upper-case `AT` or `DOT` glued between lower-case letters. Anything
+    /// longer (`fooMATbar`, `fooATAbar`) is a word, not a defang.
+    private mutating func refangGluedWord(_ reader: inout Reader) -> Bool {
+        guard let last = bytes.last, last >= 0x61, last <= 0x7A, reader.index > 0,
+            reader.input[reader.index - 1] == last
+        else { return false }
+        let (word, replacement): (StaticString, UInt8) =
+            reader.matches("AT", at: 0, ignoringCase: false) ? ("AT", UInt8(ascii: "@")) : ("DOT", UInt8(ascii: "."))
+        let length = word.utf8CodeUnitCount
+        guard reader.matches(word, at: 0, ignoringCase: false), let next = reader.byte(at: length), next >= 0x61,
+            next <= 0x7A
+        else { return false }
+        emit(replacement, .spelledOut)
+        reader.index += length
+        return true
+    }
+
+    /// `[.]`, `(dot)`, `{.}`, `[:]`, `[/]`, `[-]`, `[@]`, `(at)` and the like, with matching brackets.
+    private mutating func refangBracket(_ reader: inout Reader) -> Bool {
+        let open = reader.input[reader.index]
+        let close: UInt8 =
+            switch open {
+            case UInt8(ascii: "["): UInt8(ascii: "]")
+            case UInt8(ascii: "("): UInt8(ascii: ")")
+            default: UInt8(ascii: "}")
+            }
+        let forms: [(StaticString, UInt8)] = [
+            (".", UInt8(ascii: ".")), ("dot", UInt8(ascii: ".")), ("@", UInt8(ascii: "@")), ("at", UInt8(ascii: "@")),
+            ("://", 0), (":", UInt8(ascii: ":")), ("/", UInt8(ascii: "/")), ("-", UInt8(ascii: "-")),
+        ]
+        for (inner, replacement) in forms {
+            let length = inner.utf8CodeUnitCount
+            guard reader.matches(inner, at: 1), reader.byte(at: 1 + length) == close else { continue }
+            reader.index += length + 2
+            if replacement == 0 {
+                emit("://", .defanged)
+                return true
+            }
+            if replacement == UInt8(ascii: ".") || replacement == UInt8(ascii: "@") {
+                // `kaspersky [dot] com`, `foo (at) bar.com`: the spaces around belong to the defang.
+                trimTrailingSpaces()
+                emit(replacement, .defanged)
+                let spaces = reader.spaces(at: 0)
+                if spaces > 0, let next = reader.byte(at: spaces), isASCIIAlphanumeric(next) {
+                    reader.index += spaces
+                }
+            } else {
+                emit(replacement, .defanged)
+            }
+            return true
+        }
+        return false
+    }
+
+    /// ` dot ` / ` DOT ` between two words, and ` AT ` (upper case only: `failed at 0day.rocks` is prose).
+    private mutating func refangSpelledOut(_ reader: inout Reader) -> Bool {
+        guard lastIsAlphanumeric else { return false }
+        let before = reader.spaces(at: 0)
+        let replacement: UInt8
+        if reader.matches("dot", at: before) {
+            replacement = UInt8(ascii: ".")
+        } else if reader.matches("AT", at: before, ignoringCase: false) {
+            replacement = UInt8(ascii: "@")
+        } else {
+            return false
+        }
+        let wordLength = replacement == UInt8(ascii: "@") ? 2 : 3
+        let after = reader.spaces(at: before + wordLength)
+        guard after > 0, let next = reader.byte(at: before + wordLength + after), isASCIIAlphanumeric(next) else {
+            return false
+        }
+        emit(replacement, .spelledOut)
+        reader.index += before + wordLength + after
+        return true
+    }
+
+    /// A URL scheme and its separator, defanged or mangled: `hxxp://`, `h__p://`, `hXXps[://]`, `fxp://`,
+    /// `[https]://`, `http[:]//`, `http ://`, `http:///`, `http:// host`, and JSON's `https:\/\/`.
+    private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
+        var offset = bracketed ? 1 : 0
+        var word: [UInt8] = []
+        while word.count < 6, let byte = reader.byte(at: offset),
+            isASCIILetter(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "*")
+        {
+            word.append(byte | (isASCIILetter(byte) ? 0x20 : 0))
+            offset += 1
+        }
+        guard let scheme = Self.canonicalScheme(word) else { return false }
+        var defanged = scheme.defanged
+        if bracketed {
+            let open = reader.input[reader.index]
+            let close = open == UInt8(ascii: "[") ? UInt8(ascii: "]") : (open == UInt8(ascii: "(") ? UInt8(ascii: ")") : 0)
+            guard close != 0, reader.byte(at: offset) == close else { return false }
+            offset += 1
+            defanged = true
+        }
+        let spacesBefore = reader.spaces(at: offset, limit: 2)
+        offset += spacesBefore
+        if spacesBefore > 0 { defanged = true }
+        if reader.matches("[://]", at: offset) || reader.matches("[:]//", at: offset) {
+            offset += 5
+            defanged = true
+        } else if reader.matches("://", at: offset) {
+            offset += 3
+        } else if reader.matches(":\\/\\/", at: offset) {
+            offset += 5
+        } else {
+            return false
+        }
+        if reader.byte(at: offset) == UInt8(ascii: "/") {
+            offset += 1
+            defanged = true
+        }
+        let spacesAfter = reader.spaces(at: offset, limit: 2)
+        if spacesAfter > 0, let next = reader.byte(at: offset + spacesAfter), isASCIIAlphanumeric(next) {
+            offset += spacesAfter
+            defanged = true
+        }
+        let mark: Mark = defanged ? .defanged : .original
+        for byte in scheme.name.utf8 { emit(byte, mark) }
+        emit("://", mark)
+        reader.index += offset
+        return true
+    }
+
+    /// `http`, `https`, `ftp`, `ftps`, `sftp` and their defanged spellings (`hxxp`, `h__p`, `hzzzp`, `fxp`).
+    static func canonicalScheme(_ word: [UInt8]) -> (name: String, defanged: Bool)? {
+        switch String(decoding: word, as: UTF8.self) {
+        case "http": return ("http", false)
+        case "https": return ("https", false)
+        case "ftp": return ("ftp", false)
+        case "ftps": return ("ftps", false)
+        case "sftp": return ("sftp", false)
+        case "fxp": return ("ftp", true)
+        case "fxps": return ("ftps", true)
+        default: break
+        }
+        // h + two or three masking characters + p (+ s)
+        var body = word
+        var secure = false
+        if body.last == UInt8(ascii: "s") {
+            secure = true
+            body.removeLast()
+        }
+        guard body.count == 4 || body.count == 5, body.first == UInt8(ascii: "h"), body.last == UInt8(ascii: "p") else {
+            return nil
+        }
+        let masks: Set<UInt8> = [
+            UInt8(ascii: "x"), UInt8(ascii: "t"), UInt8(ascii: "_"), UInt8(ascii: "*"), UInt8(ascii: "z"),
+        ]
+        guard body.dropFirst().dropLast().allSatisfy(masks.contains) else { return nil }
+        return (secure ? "https" : "http", true)
+    }
+}
+
+@inline(__always)
+func isASCIILetter(_ byte: UInt8) -> Bool {
+    (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A
+}
+
+@inline(__always)
+func isASCIIDigit(_ byte: UInt8) -> Bool {
+    byte >= 0x30 && byte <= 0x39
+}
+
+@inline(__always)
+func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+    isASCIILetter(byte) || isASCIIDigit(byte)
+}

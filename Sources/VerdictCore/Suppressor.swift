@@ -1,0 +1,170 @@
+import Foundation
+
+/// What to do with one indicator before any source sees it.
+public enum Assessment: Sendable, Equatable {
+    /// Look it up; `warninglists` names the annotate-policy lists it is on.
+    case lookUp(warninglists: [String])
+    /// Never look it up, for this reason (`private`, `reserved:documentation`, `warninglist:<name>`, …).
+    case suppressed(reason: String)
+}
+
+/// Decides which indicators are never sent to a threat-intel source, and says why.
+///
+/// In order: IANA special-purpose addresses, empty-file and placeholder hashes, special-use domain names,
+/// the user's internal suffixes, the user's allow-list, then warninglists. URLs and emails inherit the
+/// first four from their host; a warninglisted host never suppresses them.
+public struct Suppressor: Sendable {
+    public var warninglists: [Warninglist]
+    public var allowList: AllowList
+    /// Domain suffixes that name the user's own networks (`corp.example.com`, `lan`).
+    public var internalSuffixes: [String]
+
+    public init(
+        warninglists: [Warninglist] = Warninglist.defaults,
+        allowList: AllowList = AllowList(),
+        internalSuffixes: [String] = []
+    ) {
+        self.warninglists = warninglists
+        self.allowList = allowList
+        self.internalSuffixes = internalSuffixes.map { $0.lowercased().trimmingPrefix(".").description }
+    }
+
+    public func assess(_ indicator: Indicator) -> Assessment {
+        if let reason = hardReason(indicator) { return .suppressed(reason: reason) }
+        if allowList.contains(indicator) { return .suppressed(reason: "allowlist") }
+        var annotations: [String] = []
+        for list in warninglists where list.policy != .ignore && list.matches(indicator) {
+            if list.policy == .suppress { return .suppressed(reason: "warninglist:\(list.name)") }
+            annotations.append(list.name)
+        }
+        return .lookUp(warninglists: annotations)
+    }
+
+    /// Reasons that hold whatever the settings say, plus the user's internal suffixes.
+    func hardReason(_ indicator: Indicator) -> String? {
+        switch indicator.type {
+        case .ipv4:
+            return IPv4Address(indicator.value).flatMap(SpecialPurposeAddresses.reason(for:))
+        case .ipv6:
+            return IPv6Address(indicator.value).flatMap(SpecialPurposeAddresses.reason(for:))
+        case .domain:
+            if let suffix = DomainName.specialUseSuffix(of: indicator.value) { return "special-name:\(suffix)" }
+            if let suffix = internalSuffixes.first(where: { indicator.value == $0 || indicator.value.hasSuffix("." + $0) }) {
+                return "internal-suffix:\(suffix)"
+            }
+            return nil
+        case .url, .email:
+            guard let host = indicator.host else { return nil }
+            if allowList.contains(host) { return "allowlist" }
+            return hardReason(host)
+        case .md5, .sha1, .sha256:
+            if Suppressor.emptyFileHashes.contains(indicator.value) { return "empty-file" }
+            if let first = indicator.value.first, indicator.value.allSatisfy({ $0 == first }) { return "placeholder" }
+            return nil
+        }
+    }
+
+    /// The hashes of a zero-byte file: every scanner and FIM module reports them, and they say nothing.
+    static let emptyFileHashes: Set<String> = [
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ]
+}
+
+extension Indicator {
+    /// The host of a URL or email, as an indicator of its own.
+    public var host: Indicator? {
+        switch type {
+        case .email:
+            guard let at = value.lastIndex(of: "@") else { return nil }
+            return Indicator(hostText: value[value.index(after: at)...])
+        case .url:
+            guard let separator = value.range(of: "://") else { return nil }
+            var authority = value[separator.upperBound...]
+            if let end = authority.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) {
+                authority = authority[..<end]
+            }
+            if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+            if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+                return Indicator(hostText: authority[authority.index(after: authority.startIndex)..<close])
+            }
+            if let colon = authority.lastIndex(of: ":") { authority = authority[..<colon] }
+            return Indicator(hostText: authority)
+        default:
+            return nil
+        }
+    }
+
+    private init?(hostText: Substring) {
+        if let v4 = IPv4Address(hostText) {
+            self.init(type: .ipv4, value: v4.description)
+        } else if let v6 = IPv6Address(hostText) {
+            if let v4 = v6.mappedIPv4 {
+                self.init(type: .ipv4, value: v4.description)
+            } else {
+                self.init(type: .ipv6, value: v6.description)
+            }
+        } else if hostText.contains(".") {
+            self.init(type: .domain, value: hostText.lowercased())
+        } else {
+            return nil
+        }
+    }
+}
+
+/// The user's own values that must never be looked up: addresses, CIDR blocks, domains (with their
+/// subdomains) and exact values of any other type.
+public struct AllowList: Sendable {
+    private var exact: Set<String> = []
+    private var domains: Set<String> = []
+    private var networks: [IPNetwork] = []
+
+    public init() {}
+
+    /// Reads one entry a line; `#` starts a comment.
+    public init(text: String) {
+        for line in text.split(whereSeparator: \.isNewline) {
+            _ = add(String(line))
+        }
+    }
+
+    public var isEmpty: Bool { exact.isEmpty && domains.isEmpty && networks.isEmpty }
+
+    /// Adds one entry; returns false when the line holds nothing usable.
+    @discardableResult
+    public mutating func add(_ line: String) -> Bool {
+        var entry = Substring(line)
+        if let hash = entry.firstIndex(of: "#") { entry = entry[..<hash] }
+        let value = entry.trimmingCharacters(in: .whitespaces)
+        guard !value.isEmpty else { return false }
+        if let network = IPNetwork(value) {
+            networks.append(network)
+        } else if let domain = DomainName.canonical(value.trimmingPrefix("*."), extraTopLevelDomains: []) {
+            domains.insert(domain)
+        } else {
+            exact.insert(value.lowercased())
+        }
+        return true
+    }
+
+    public func contains(_ indicator: Indicator) -> Bool {
+        switch indicator.type {
+        case .ipv4:
+            guard let address = IPv4Address(indicator.value) else { return false }
+            return networks.contains { $0.contains(address) }
+        case .ipv6:
+            guard let address = IPv6Address(indicator.value) else { return false }
+            return networks.contains { $0.contains(address) }
+        case .domain:
+            var name = Substring(indicator.value)
+            while true {
+                if domains.contains(String(name)) { return true }
+                guard let dot = name.firstIndex(of: ".") else { return false }
+                name = name[name.index(after: dot)...]
+            }
+        default:
+            return exact.contains(indicator.value.lowercased())
+        }
+    }
+}

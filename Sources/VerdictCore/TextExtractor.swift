@@ -1,0 +1,547 @@
+/// Finds indicators in free text: log lines, alert fields, threat reports.
+///
+/// One left-to-right pass over the refanged bytes, with no regular expressions and no backtracking, so the
+/// time is linear in the input whatever it holds. Candidates that look like indicators but are not (file
+/// names, dotted code, version strings, clock times, MAC addresses, antivirus family names) are rejected
+/// unless someone defanged them on purpose.
+public struct TextExtractor: Sendable {
+    /// Top-level labels to accept besides the public suffix list (the user's internal suffixes), so that
+    /// names under them are found and can be suppressed.
+    public var extraTopLevelDomains: Set<String>
+
+    public init(extraTopLevelDomains: Set<String> = []) {
+        self.extraTopLevelDomains = extraTopLevelDomains
+    }
+
+    /// The distinct indicators in `text`, in order of first appearance.
+    public func indicators(in text: String) -> [Indicator] {
+        indicators(in: Array(text.utf8))
+    }
+
+    /// The distinct indicators in UTF-8 `bytes`, in order of first appearance.
+    public func indicators(in bytes: [UInt8]) -> [Indicator] {
+        var scanner = TextScanner(text: RefangedText(refanging: bytes), extraTopLevelDomains: extraTopLevelDomains)
+        scanner.run()
+        return scanner.found
+    }
+}
+
+struct TextScanner {
+    let text: [UInt8]
+    let marks: [RefangedText.Mark]
+    let extraTopLevelDomains: Set<String>
+    var found: [Indicator] = []
+    var seen: Set<Indicator> = []
+    /// IPv6 is not tried again inside a run that already failed, which keeps inputs like `a:a:a:a:…` linear.
+    var noIPv6Before = 0
+
+    init(text: RefangedText, extraTopLevelDomains: Set<String>) {
+        self.text = text.bytes
+        self.marks = text.marks
+        self.extraTopLevelDomains = extraTopLevelDomains
+    }
+
+    mutating func emit(_ type: IndicatorType, _ value: String) {
+        let indicator = Indicator(type: type, value: value)
+        if seen.insert(indicator).inserted { found.append(indicator) }
+    }
+
+    func byte(_ position: Int) -> UInt8? {
+        position >= 0 && position < text.count ? text[position] : nil
+    }
+
+    mutating func run() {
+        var index = 0
+        let count = text.count
+        while index < count {
+            let current = text[index]
+            let previous = byte(index - 1)
+            let atBoundary = previous.map { !isASCIIAlphanumeric($0) && $0 < 0x80 } ?? true
+            if atBoundary, isASCIILetter(current), let end = scanURL(from: index) {
+                index = end
+                continue
+            }
+            if atBoundary, index >= noIPv6Before, hexValue(current) != nil || current == UInt8(ascii: ":"),
+                previous != UInt8(ascii: ":"), previous != UInt8(ascii: "."), let end = scanIPv6(from: index)
+            {
+                index = end
+                continue
+            }
+            let wordEnd = endOfWord(from: index)
+            if wordEnd > index {
+                processWord(index, wordEnd)
+                index = wordEnd
+            } else {
+                index += max(1, scalarLength(at: index))
+            }
+        }
+    }
+
+    // MARK: Characters
+
+    /// The UTF-8 length of the scalar starting at `position` (1 for ASCII and for stray bytes).
+    func scalarLength(at position: Int) -> Int {
+        let lead = text[position]
+        let length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+        guard lead >= 0xC2, position + length <= text.count else { return 1 }
+        for offset in 1..<length where text[position + offset] & 0xC0 != 0x80 { return 1 }
+        return length
+    }
+
+    /// Whether the non-ASCII scalar at `position` can stand inside a domain label (a letter, digit or mark).
+    func isLabelScalar(at position: Int, length: Int) -> Bool {
+        guard length > 1 else { return false }
+        var value = UInt32(text[position] & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07))
+        for offset in 1..<length { value = value << 6 | UInt32(text[position + offset] & 0x3F) }
+        guard let scalar = Unicode.Scalar(value) else { return false }
+        return DomainName.isLabelScalar(scalar)
+    }
+
+    static func isWordByte(_ byte: UInt8) -> Bool {
+        isASCIIAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "%")
+            || byte == UInt8(ascii: "@")
+    }
+
+    /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`.
+    func endOfWord(from start: Int) -> Int {
+        var position = start
+        while position < text.count {
+            let current = text[position]
+            if current < 0x80 {
+                guard TextScanner.isWordByte(current) else { break }
+                position += 1
+            } else {
+                let length = scalarLength(at: position)
+                guard isLabelScalar(at: position, length: length) else { break }
+                position += length
+            }
+        }
+        return position
+    }
+
+    /// A candidate may be built on spelled-out defangs (` dot `) only together with a real defang or an `@`:
+    /// otherwise `the dot com bubble` would give `the.com`.
+    func isTrustworthy(_ start: Int, _ end: Int) -> Bool {
+        var spelledOut = false
+        for position in start..<end {
+            switch marks[position] {
+            case .defanged: return true
+            case .spelledOut: spelledOut = true
+            case .original: break
+            }
+            if text[position] == UInt8(ascii: "@") { return true }
+        }
+        return !spelledOut
+    }
+
+    func isDefanged(_ start: Int, _ end: Int) -> Bool {
+        marks[start..<end].contains(.defanged)
+    }
+
+    func string(_ start: Int, _ end: Int) -> String {
+        String(decoding: text[start..<end], as: UTF8.self)
+    }
+
+    // MARK: URLs
+
+    static let urlSchemes: Set<String> = ["http", "https", "ftp", "ftps", "sftp"]
+
+    /// Parses a URL whose scheme starts at `start`; returns where it ends, or nil when there is no valid URL.
+    mutating func scanURL(from start: Int) -> Int? {
+        var position = start
+        while position < text.count, position - start < 6, isASCIILetter(text[position]) { position += 1 }
+        guard position + 3 <= text.count, text[position] == UInt8(ascii: ":"), text[position + 1] == UInt8(ascii: "/"),
+            text[position + 2] == UInt8(ascii: "/")
+        else { return nil }
+        let scheme = string(start, position).lowercased()
+        guard TextScanner.urlSchemes.contains(scheme) else { return nil }
+        let authorityStart = position + 3
+        let quote = byte(start - 1).flatMap { $0 == UInt8(ascii: "'") ? $0 : nil }
+
+        // The URL runs to whitespace or a character that cannot stand in a URL.
+        var end = authorityStart
+        var openBrackets = 0
+        var inPath = false
+        while end < text.count {
+            let current = text[end]
+            if current <= 0x20 || current == 0x7F { break }
+            if current >= 0x80 {
+                if inPath { break }  // IDN hosts are real; non-ASCII after the host is the sentence
+                end += 1
+                continue
+            }
+            if isURLTerminator(current, quote: quote) { break }
+            if current == UInt8(ascii: "[") {
+                openBrackets += 1
+            } else if current == UInt8(ascii: "]") {
+                if openBrackets == 0 { break }  // `[https://x](…)`: the bracket closes markdown, not the URL
+                openBrackets -= 1
+            } else if current == UInt8(ascii: "/") || current == UInt8(ascii: "?") || current == UInt8(ascii: "#") {
+                inPath = true
+            }
+            end += 1
+        }
+        end = trimURLEnd(start: authorityStart, end: end)
+        guard end > authorityStart, isTrustworthy(start, end) else { return nil }
+
+        var authorityEnd = authorityStart
+        while authorityEnd < end, text[authorityEnd] != UInt8(ascii: "/"), text[authorityEnd] != UInt8(ascii: "?"),
+            text[authorityEnd] != UInt8(ascii: "#")
+        {
+            authorityEnd += 1
+        }
+        var hostStart = authorityStart
+        for position in authorityStart..<authorityEnd where text[position] == UInt8(ascii: "@") {
+            hostStart = position + 1
+        }
+        guard let host = parseHost(hostStart, authorityEnd) else { return nil }
+        let userinfo = string(authorityStart, hostStart)
+        let rest = string(authorityEnd, end)
+        emit(.url, scheme + "://" + userinfo + host.urlForm + rest)
+        emit(host.indicator.type, host.indicator.value)
+        return end
+    }
+
+    /// Characters that cannot stand in a URL, and the quote that opened it (`DownloadString('https://…')`).
+    func isURLTerminator(_ byte: UInt8, quote: UInt8?) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "`"), UInt8(ascii: "{"),
+            UInt8(ascii: "}"), UInt8(ascii: "|"), UInt8(ascii: "\\"), UInt8(ascii: "^"):
+            return true
+        default:
+            return byte == quote
+        }
+    }
+
+    /// Drops trailing punctuation that belongs to the sentence, keeping balanced closing brackets.
+    func trimURLEnd(start: Int, end: Int) -> Int {
+        var end = end
+        var balance: [UInt8: Int] = [UInt8(ascii: ")"): 0, UInt8(ascii: "]"): 0]
+        for position in start..<end {
+            switch text[position] {
+            case UInt8(ascii: "("): balance[UInt8(ascii: ")"), default: 0] += 1
+            case UInt8(ascii: ")"): balance[UInt8(ascii: ")"), default: 0] -= 1
+            case UInt8(ascii: "["): balance[UInt8(ascii: "]"), default: 0] += 1
+            case UInt8(ascii: "]"): balance[UInt8(ascii: "]"), default: 0] -= 1
+            default: break
+            }
+        }
+        while end > start {
+            let last = text[end - 1]
+            switch last {
+            case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "!"),
+                UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "'"):
+                end -= 1
+            case UInt8(ascii: ")"), UInt8(ascii: "]"):
+                guard let open = balance[last], open < 0 else { return end }
+                balance[last] = open + 1
+                end -= 1
+            default:
+                return end
+            }
+        }
+        return end
+    }
+
+    struct Host {
+        let indicator: Indicator
+        let urlForm: String
+    }
+
+    /// A URL or email host: `[IPv6]`, IPv4 or a domain, with an optional port.
+    func parseHost(_ start: Int, _ end: Int) -> Host? {
+        guard start < end else { return nil }
+        var hostEnd = end
+        var port = ""
+        if text[start] == UInt8(ascii: "[") {
+            guard let close = text[start..<end].firstIndex(of: UInt8(ascii: "]")),
+                var address = IPv6Address(string(start + 1, close))
+            else { return nil }
+            if close + 1 < end {
+                guard text[close + 1] == UInt8(ascii: ":") else { return nil }
+                port = string(close + 2, end)
+                guard isPort(port) else { return nil }
+                port = ":" + port
+            }
+            if let v4 = address.mappedIPv4 {
+                return Host(indicator: Indicator(type: .ipv4, value: v4.description), urlForm: v4.description + port)
+            }
+            address = IPv6Address(high: address.high, low: address.low)
+            return Host(indicator: Indicator(type: .ipv6, value: address.description), urlForm: "[\(address)]\(port)")
+        }
+        if let colon = text[start..<end].lastIndex(of: UInt8(ascii: ":")) {
+            port = string(colon + 1, end)
+            guard isPort(port) else { return nil }
+            port = ":" + port
+            hostEnd = colon
+        }
+        let name = string(start, hostEnd)
+        if let v4 = IPv4Address(name) {
+            return Host(indicator: Indicator(type: .ipv4, value: v4.description), urlForm: v4.description + port)
+        }
+        guard let domain = DomainName.canonical(name, extraTopLevelDomains: extraTopLevelDomains) else { return nil }
+        return Host(indicator: Indicator(type: .domain, value: domain), urlForm: domain + port)
+    }
+
+    func isPort(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 5 && text.utf8.allSatisfy(isASCIIDigit)
+    }
+
+    // MARK: IPv6
+
+    static let longestIPv6Text = 45
+
+    /// Parses an IPv6 address (with an optional zone) starting at `start`; IPv4-mapped ones come out as IPv4.
+    mutating func scanIPv6(from start: Int) -> Int? {
+        var position = start
+        var colons = 0
+        var hexDigits = 0
+        while position < text.count {
+            let current = text[position]
+            if current == UInt8(ascii: ":") {
+                colons += 1
+            } else if hexValue(current) != nil {
+                hexDigits += 1
+            } else if current != UInt8(ascii: ".") {
+                break
+            }
+            position += 1
+        }
+        let runEnd = position
+        guard colons >= 2, hexDigits > 0, runEnd - start <= TextScanner.longestIPv6Text else {
+            noIPv6Before = runEnd
+            return nil
+        }
+        var end = runEnd
+        var address = text.withUnsafeBufferPointer { IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end]) }
+        if address == nil, let last = byte(end - 1), last == UInt8(ascii: ".") || last == UInt8(ascii: ":") {
+            end -= 1
+            address = text.withUnsafeBufferPointer {
+                IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end])
+            }
+        }
+        guard let address else {
+            noIPv6Before = runEnd
+            return nil
+        }
+        var zoneEnd = end
+        if byte(end) == UInt8(ascii: "%") {
+            zoneEnd = end + 1
+            while let current = byte(zoneEnd), isASCIIAlphanumeric(current) || current == UInt8(ascii: "-")
+                || current == UInt8(ascii: "_")
+            {
+                zoneEnd += 1
+            }
+        }
+        if let after = byte(zoneEnd), isASCIIAlphanumeric(after) {
+            noIPv6Before = runEnd
+            return nil
+        }
+        if let v4 = address.mappedIPv4 {
+            emit(.ipv4, v4.description)
+        } else {
+            emit(.ipv6, address.description)
+            if let embedded = SpecialPurposeAddresses.embeddedIPv4(address),
+                SpecialPurposeAddresses.reason(for: embedded) == nil
+            {
+                // A 6to4 or Teredo address stands for a public IPv4 host: that host is the indicator.
+                emit(.ipv4, embedded.description)
+            }
+        }
+        return zoneEnd
+    }
+
+    // MARK: Words: emails, IPv4, hashes, domains
+
+    mutating func processWord(_ start: Int, _ end: Int) {
+        if let at = text[start..<end].lastIndex(of: UInt8(ascii: "@")) {
+            processEmail(start, at, end)
+            return
+        }
+        // `+` and `%` only belong to email local parts: elsewhere they separate (`evil.com%2F`).
+        var pieceStart = start
+        for position in start...end {
+            if position == end || text[position] == UInt8(ascii: "+") || text[position] == UInt8(ascii: "%") {
+                if position > pieceStart { processDotted(pieceStart, position, wordStart: start) }
+                pieceStart = position + 1
+            }
+        }
+    }
+
+    mutating func processEmail(_ start: Int, _ at: Int, _ end: Int) {
+        var localStart = start
+        if let previousAt = text[start..<at].lastIndex(of: UInt8(ascii: "@")) { localStart = previousAt + 1 }
+        var hostEnd = end
+        if let cut = text[(at + 1)..<end].firstIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) {
+            hostEnd = cut
+        }
+        while hostEnd > at + 1, text[hostEnd - 1] == UInt8(ascii: ".") || text[hostEnd - 1] == UInt8(ascii: "-") {
+            hostEnd -= 1
+        }
+        guard hostEnd > at + 1, let host = parseHost(at + 1, hostEnd), !string(at + 1, hostEnd).contains(":") else {
+            return
+        }
+        let local = text[localStart..<at]
+        let localIsValid =
+            !local.isEmpty && local.count <= 64 && local.first != UInt8(ascii: ".") && local.last != UInt8(ascii: ".")
+            && local.allSatisfy { $0 < 0x80 } && !zip(local, local.dropFirst()).contains { $0 == 0x2E && $1 == 0x2E }
+        if localIsValid, isTrustworthy(localStart, hostEnd) {
+            emit(.email, string(localStart, at).lowercased() + "@" + host.indicator.value)
+            emit(host.indicator.type, host.indicator.value)
+        } else {
+            processDotted(at + 1, hostEnd, wordStart: at + 1)
+        }
+    }
+
+    mutating func processDotted(_ start: Int, _ end: Int, wordStart: Int) {
+        var start = start
+        var end = end
+        while start < end, text[start] == UInt8(ascii: ".") || text[start] == UInt8(ascii: "-") { start += 1 }
+        while end > start, text[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard start < end else { return }
+        let span = text[start..<end]
+        if !span.contains(where: { isASCIILetter($0) || $0 >= 0x80 }) {
+            processNumeric(start, end, wordStart: wordStart)
+            return
+        }
+        if let hashType = TextScanner.hashType(span) {
+            emit(hashType, string(start, end).lowercased())
+            return
+        }
+        processDomain(start, end, wordStart: wordStart)
+        // A hash used as a file name (`<sha256>.exe`) is still a hash.
+        var labelStart = start
+        for position in start...end where position == end || text[position] == UInt8(ascii: ".") {
+            if let hashType = TextScanner.hashType(text[labelStart..<position]) {
+                emit(hashType, string(labelStart, position).lowercased())
+            }
+            labelStart = position + 1
+        }
+    }
+
+    static func hashType(_ bytes: ArraySlice<UInt8>) -> IndicatorType? {
+        let type: IndicatorType? =
+            switch bytes.count {
+            case 32: .md5
+            case 40: .sha1
+            case 64: .sha256
+            default: nil
+            }
+        guard let type, bytes.allSatisfy({ hexValue($0) != nil }) else { return nil }
+        return type
+    }
+
+    /// Digits and dots (and `-`/`_` between addresses, as in ranges): IPv4 addresses, never version strings.
+    mutating func processNumeric(_ start: Int, _ end: Int, wordStart: Int) {
+        // `Chrome/119.0.0.0`, `nginx/1.2.3.4`: a product name and a slash make it a version.
+        if start == wordStart, byte(start - 1) == UInt8(ascii: "/"), let beforeSlash = byte(start - 2),
+            isASCIILetter(beforeSlash)
+        {
+            return
+        }
+        var pieceStart = start
+        for position in start...end {
+            if position == end || text[position] == UInt8(ascii: "-") || text[position] == UInt8(ascii: "_") {
+                var pieceEnd = position
+                while pieceEnd > pieceStart, text[pieceEnd - 1] == UInt8(ascii: ".") { pieceEnd -= 1 }
+                if pieceEnd > pieceStart, isTrustworthy(pieceStart, pieceEnd) {
+                    let address = text.withUnsafeBufferPointer {
+                        IPv4Address.parse(UnsafeMutableBufferPointer(mutating: $0)[pieceStart..<pieceEnd])
+                    }
+                    if let address { emit(.ipv4, address.description) }
+                }
+                pieceStart = position + 1
+            }
+        }
+    }
+
+    mutating func processDomain(_ start: Int, _ end: Int, wordStart: Int) {
+        // Restart the candidate after any label that cannot be inside a domain (`m.facebook.com---- x.com`).
+        var candidateStart = start
+        var labelStart = start
+        var valid = true
+        for position in start...end where position == end || text[position] == UInt8(ascii: ".") {
+            let isLast = position == end
+            if labelStart == position {
+                candidateStart = position + 1
+            } else if text[labelStart] == UInt8(ascii: "-") {
+                var trimmed = labelStart
+                while trimmed < position, text[trimmed] == UInt8(ascii: "-") { trimmed += 1 }
+                candidateStart = trimmed
+            } else if text[position - 1] == UInt8(ascii: "-") {
+                if isLast { valid = false }
+                candidateStart = position + 1
+            }
+            labelStart = position + 1
+        }
+        guard valid, candidateStart < end, isTrustworthy(candidateStart, end) else { return }
+        let candidate = string(candidateStart, end)
+        guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains) else { return }
+        if !isDefanged(candidateStart, end), looksLikeSomethingElse(domain, original: candidate, wordStart: wordStart, end: end) {
+            return
+        }
+        emit(.domain, domain)
+    }
+
+    /// File names, paths, dotted code and antivirus names that happen to end in a real TLD.
+    func looksLikeSomethingElse(_ domain: String, original: String, wordStart: Int, end: Int) -> Bool {
+        let previous = byte(wordStart - 1)
+        if previous == UInt8(ascii: "\\") { return true }
+        if previous == UInt8(ascii: "/"), byte(wordStart - 2) != UInt8(ascii: "/") { return true }
+        if byte(end) == UInt8(ascii: "(") { return true }
+        let labels = domain.split(separator: ".")
+        let tld = String(labels[labels.count - 1])
+        if FalsePositiveNames.fileExtensions.contains(tld), PublicSuffixList.shared.publicSuffix(of: domain) == tld {
+            return true
+        }
+        if labels.count == 2, FalsePositiveNames.codeObjects.contains(String(labels[0])),
+            FalsePositiveNames.propertyNames.contains(tld)
+        {
+            return true
+        }
+        if labels.contains(where: { FalsePositiveNames.malwareNameParts.contains(String($0)) }) { return true }
+        // `System.IO`, `Microsoft.PowerShell.Security`: a capitalised TLD after lowercase letters is code.
+        let originalLabels = original.split(separator: ".")
+        if let originalTLD = originalLabels.last, originalTLD.contains(where: \.isUppercase),
+            originalLabels.dropLast().contains(where: { $0.contains(where: \.isLowercase) })
+        {
+            return true
+        }
+        return false
+    }
+}
+
+/// Words that make a domain-shaped string something else.
+enum FalsePositiveNames {
+    /// TLDs that are also common file extensions: `run.sh`, `setup.py`, `docs.zip`, `readme.md`. Left out on
+    /// purpose: `.pl`, `.cc`, `.ml`, `.rs`, whose real domains (many of them abused) outnumber such files in logs.
+    static let fileExtensions: Set<String> = [
+        "zip", "mov", "sh", "py", "pm", "md", "so", "ps", "one", "pub",
+    ]
+
+    /// First words of dotted code such as `user.name`, `rule.id`, `data.win`.
+    static let codeObjects: Set<String> = [
+        "user", "self", "this", "os", "sys", "obj", "object", "document", "window", "data", "event", "request", "req",
+        "response", "res", "config", "cfg", "process", "proc", "file", "item", "node", "args", "ctx", "context",
+        "model", "field", "log", "logger", "console", "path", "string", "system", "agent", "rule", "decoder",
+        "manager", "syscheck", "audit", "target", "source", "parent", "child", "image", "module", "exports", "math",
+        "json", "array", "err", "error", "params", "options", "settings", "env", "session", "thread", "task", "job",
+        "auth", "account", "app", "db", "query", "row", "record", "result", "value", "entry", "key", "client",
+        "server", "host", "location", "win", "group", "member", "person", "customer", "author", "owner", "device",
+    ]
+
+    /// TLDs that are also property names in code (`user.name`, `rule.id`, `logger.info`).
+    static let propertyNames: Set<String> = [
+        "name", "id", "info", "host", "email", "link", "date", "new", "run", "win", "zip", "app", "page", "events",
+        "group", "one", "store", "tech", "network", "services", "security", "domains", "mobile", "photo", "photos",
+        "video", "click", "codes", "center", "watch", "live",
+    ]
+
+    /// Parts of antivirus detection names (`Trojan.Win32.Agent`, `HEUR.Exploit.Script`).
+    static let malwareNameParts: Set<String> = [
+        "trojan", "backdoor", "worm", "virus", "exploit", "adware", "riskware", "hacktool", "ransom", "heur", "w32",
+        "w64", "win32", "win64", "msil", "trojandownloader", "trojanspy", "trojandropper", "not-a-virus", "pws",
+        "email-worm", "net-worm", "im-worm", "p2p-worm", "troj", "bkdr", "tspy", "pua", "pup", "generickd",
+    ]
+}

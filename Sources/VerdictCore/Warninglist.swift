@@ -1,0 +1,230 @@
+import Foundation
+
+/// What a warninglist hit does to an indicator.
+public enum WarninglistPolicy: String, Sendable, Codable, CaseIterable {
+    /// The value is never looked up and is reported as suppressed (`warninglist:<name>`).
+    case suppress
+    /// The value is still looked up; the hit is reported next to it, so a real threat is never hidden.
+    case annotate
+    /// The list is loaded but not used.
+    case ignore
+}
+
+/// A MISP warninglist (the `list.json` format of MISP/misp-warninglists), matched with MISP's semantics:
+/// `string` exact, `substring` contained, `hostname` the name or any subdomain of it, `cidr` address
+/// containment, `regex` a PHP-delimited pattern (`/…/i`).
+public struct Warninglist: Sendable {
+    public enum ListType: String, Sendable {
+        case string, substring, hostname, cidr, regex
+    }
+
+    public let name: String
+    public let description: String
+    public let type: ListType
+    public let category: String?
+    public var policy: WarninglistPolicy
+    /// The indicator types the list applies to, from its `matching_attributes`.
+    public let appliesTo: Set<IndicatorType>
+    public let entryCount: Int
+
+    private let exact: Set<String>
+    private let substrings: [String]
+    private let ipv4Networks: [Int: Set<UInt32>]
+    private let ipv6Networks: [Int: Set<IPv6Address>]
+    private let patterns: [RegexBox]
+
+    /// Reads a list from MISP's JSON.
+    ///
+    /// - Parameters:
+    ///   - data: the `list.json` bytes.
+    ///   - policy: overrides the default policy (see `defaultPolicy(name:category:)`).
+    public init(json data: some Collection<UInt8>, policy: WarninglistPolicy? = nil) throws(WarninglistError) {
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: data)
+        } catch {
+            throw WarninglistError("not valid JSON: \(error)")
+        }
+        guard case .string(let name)? = document["name"], !name.isEmpty else {
+            throw WarninglistError("no \"name\"")
+        }
+        guard case .string(let typeName)? = document["type"], let type = ListType(rawValue: typeName) else {
+            throw WarninglistError(
+                "list \(name): \"type\" must be one of string, substring, hostname, cidr, regex"
+            )
+        }
+        guard case .array(let values)? = document["list"] else {
+            throw WarninglistError("list \(name): no \"list\" array")
+        }
+        self.name = name
+        self.type = type
+        self.description = document["description"]?.scalarText ?? ""
+        self.category = document["category"]?.scalarText
+        self.policy = policy ?? Warninglist.defaultPolicy(name: name, category: category)
+        var attributes: [String] = []
+        if case .array(let items)? = document["matching_attributes"] {
+            attributes = items.compactMap(\.scalarText)
+        }
+        self.appliesTo = Warninglist.indicatorTypes(forMISPAttributes: attributes, listType: type)
+        let entries = values.compactMap(\.scalarText).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
+        self.entryCount = entries.count
+
+        var exact = Set<String>()
+        var substrings: [String] = []
+        var ipv4Networks: [Int: Set<UInt32>] = [:]
+        var ipv6Networks: [Int: Set<IPv6Address>] = [:]
+        var patterns: [RegexBox] = []
+        switch type {
+        case .string:
+            exact = Set(entries.map { $0.lowercased() })
+        case .hostname:
+            exact = Set(entries.map { $0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ".")) })
+        case .substring:
+            substrings = entries.map { $0.lowercased() }
+        case .cidr:
+            for entry in entries {
+                switch IPNetwork(entry) {
+                case .v4(let network, let prefix): ipv4Networks[prefix, default: []].insert(network.value)
+                case .v6(let network, let prefix): ipv6Networks[prefix, default: []].insert(network)
+                case nil: continue  // MISP skips entries it cannot read; so do we
+                }
+            }
+        case .regex:
+            patterns = entries.compactMap(RegexBox.init(mispPattern:))
+        }
+        self.exact = exact
+        self.substrings = substrings
+        self.ipv4Networks = ipv4Networks
+        self.ipv6Networks = ipv6Networks
+        self.patterns = patterns
+    }
+
+    /// Lists that also hold infrastructure attackers rent or abuse (cloud, CDN and VPN ranges, dynamic DNS,
+    /// URL shorteners, file hosting, mail providers) only annotate; plain false-positive lists suppress.
+    public static func defaultPolicy(name: String, category: String?) -> WarninglistPolicy {
+        let lowered = name.lowercased()
+        let abusable = [
+            "vpn", "cloud", "aws", "azure", "gcp", "dynamic", "ddns", "shortener", "hosting", "cdn", "akamai",
+            "fastly", "ovh", "digitalocean", "disposable", "tor", "proxy", "webmail", "email", "paste", "file",
+            "scanning", "second-level", "tld",
+        ]
+        if abusable.contains(where: lowered.contains) { return .annotate }
+        return category == nil || category == "false-positive" ? .suppress : .annotate
+    }
+
+    static func indicatorTypes(forMISPAttributes attributes: [String], listType: ListType) -> Set<IndicatorType> {
+        if attributes.isEmpty {
+            return listType == .cidr ? [.ipv4, .ipv6] : Set(IndicatorType.allCases)
+        }
+        var types = Set<IndicatorType>()
+        for attribute in attributes.map({ $0.lowercased() }) {
+            switch attribute {
+            case "ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip", "ip":
+                types.formUnion([.ipv4, .ipv6])
+                if attribute == "domain|ip" { types.insert(.domain) }
+            case "domain", "hostname", "hostname|port": types.insert(.domain)
+            case "url", "uri", "link": types.insert(.url)
+            case "email", "email-src", "email-dst", "target-email", "email-reply-to", "whois-registrant-email":
+                types.insert(.email)
+            case "md5", "filename|md5", "authentihash": types.insert(.md5)
+            case "sha1", "filename|sha1": types.insert(.sha1)
+            case "sha256", "filename|sha256": types.insert(.sha256)
+            default: continue
+            }
+        }
+        return types
+    }
+
+    /// Whether the list holds `indicator`, by the list's own matching rule.
+    ///
+    /// A URL or an email is matched only on its whole value: a list of hosts never matches a URL on that
+    /// host (a malware URL on a file-hosting site is a real indicator).
+    public func matches(_ indicator: Indicator) -> Bool {
+        guard appliesTo.contains(indicator.type) else { return false }
+        switch type {
+        case .string:
+            return exact.contains(indicator.value) || exact.contains(indicator.value.lowercased())
+        case .hostname:
+            guard indicator.type == .domain || indicator.type == .ipv4 || indicator.type == .ipv6 else {
+                return exact.contains(indicator.value.lowercased())
+            }
+            var name = Substring(indicator.value)
+            while true {
+                if exact.contains(String(name)) { return true }
+                guard let dot = name.firstIndex(of: ".") else { return false }
+                name = name[name.index(after: dot)...]
+            }
+        case .substring:
+            let value = indicator.value.lowercased()
+            return substrings.contains { value.contains($0) }
+        case .cidr:
+            switch indicator.type {
+            case .ipv4:
+                guard let address = IPv4Address(indicator.value) else { return false }
+                return ipv4Networks.contains { prefix, networks in
+                    networks.contains(address.value & IPNetwork.mask32(prefix))
+                }
+            case .ipv6:
+                guard let address = IPv6Address(indicator.value) else { return false }
+                return ipv6Networks.contains { prefix, networks in
+                    let (high, low) = IPNetwork.mask128(prefix)
+                    return networks.contains(IPv6Address(high: address.high & high, low: address.low & low))
+                }
+            default:
+                return false
+            }
+        case .regex:
+            return patterns.contains { $0.matches(indicator.value) }
+        }
+    }
+
+    /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers and the
+    /// most popular domains, which suppress, and URL shorteners, which annotate.
+    public static let defaults: [Warninglist] = EmbeddedData.warninglists.map { text in
+        // The embedded lists are checked by the tests; a broken one is a build defect.
+        try! Warninglist(json: Array(text.utf8))
+    }
+}
+
+/// A warninglist that could not be read, and why.
+public struct WarninglistError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A compiled regular expression that is safe to share: `NSRegularExpression` is immutable once built.
+struct RegexBox: @unchecked Sendable {
+    let expression: NSRegularExpression
+
+    /// Reads a PHP/PCRE pattern with delimiters and flags (`/^evil\.com$/i`), as MISP stores them.
+    init?(mispPattern: String) {
+        var pattern = mispPattern
+        var options: NSRegularExpression.Options = []
+        if let first = pattern.first, !first.isLetter, !first.isNumber, first != "\\",
+            let last = pattern.dropFirst().lastIndex(of: first)
+        {
+            let flags = pattern[pattern.index(after: last)...]
+            pattern = String(pattern[pattern.index(after: pattern.startIndex)..<last])
+            for flag in flags {
+                switch flag {
+                case "i": options.insert(.caseInsensitive)
+                case "m": options.insert(.anchorsMatchLines)
+                case "s": options.insert(.dotMatchesLineSeparators)
+                case "x": options.insert(.allowCommentsAndWhitespace)
+                default: continue
+                }
+            }
+        }
+        guard let expression = try? NSRegularExpression(pattern: pattern, options: options) else { return nil }
+        self.expression = expression
+    }
+
+    func matches(_ value: String) -> Bool {
+        expression.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+    }
+}
