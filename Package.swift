@@ -38,7 +38,14 @@ let package = Package(
         ),
         .executableTarget(name: "custom-verdict", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
         .executableTarget(name: "verdict-ar", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
-        .testTarget(name: "VerdictCoreTests", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "VerdictCoreTests",
+            dependencies: ["VerdictCore"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        // Runs the built `verdict` executable, as users and outside tests do.
+        .testTarget(name: "VerdictCLITests", dependencies: ["verdict"], swiftSettings: strictSettings),
         .testTarget(
             name: "VerdictSourcesTests",
             dependencies: ["VerdictSources", "VerdictCore"],

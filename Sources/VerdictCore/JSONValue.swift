@@ -130,6 +130,10 @@ struct JSONParser {
         let digitsStart = index
         while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
         guard index > digitsStart else { throw fail("invalid number") }
+        if bytes[digitsStart] == UInt8(ascii: "0"), index - digitsStart > 1 {
+            index = digitsStart + 1
+            throw fail("invalid number: leading zeros are not allowed")
+        }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             let fraction = index

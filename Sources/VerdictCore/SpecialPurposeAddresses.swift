@@ -79,12 +79,12 @@ public enum SpecialPurposeAddresses {
 
     /// Why `address` is not a public unicast address, or nil when it is one.
     ///
-    /// 6to4 (`2002:a.b.c.d::/48`) addresses inherit the verdict of the IPv4 address they embed: a 6to4
+    /// 6to4 (`2002:a.b.c.d::/48`) addresses inherit the reason of the IPv4 address they embed: a 6to4
     /// address around `10.1.2.3` is as private as `10.1.2.3`. Other 6to4 and all Teredo addresses are
     /// still reported as reserved, since the public host they stand for is the embedded IPv4 address,
     /// which extraction reports on its own.
     public static func reason(for address: IPv6Address) -> String? {
-        if let embedded = embeddedIPv4(address), let inner = reason(for: embedded) {
+        if address.high >> 48 == 0x2002, let embedded = embeddedIPv4(address), let inner = reason(for: embedded) {
             return inner
         }
         return ipv6.first { $0.network.contains(address) }?.reason

@@ -159,43 +159,51 @@ struct TextScanner {
         let authorityStart = position + 3
         let quote = byte(start - 1).flatMap { $0 == UInt8(ascii: "'") ? $0 : nil }
 
-        // The URL runs to whitespace or a character that cannot stand in a URL.
-        var end = authorityStart
-        var openBrackets = 0
-        var inPath = false
-        while end < text.count {
-            let current = text[end]
-            if current <= 0x20 || current == 0x7F { break }
-            if current >= 0x80 {
-                if inPath { break }  // IDN hosts are real; non-ASCII after the host is the sentence
-                end += 1
-                continue
-            }
-            if isURLTerminator(current, quote: quote) { break }
-            if current == UInt8(ascii: "[") {
-                openBrackets += 1
-            } else if current == UInt8(ascii: "]") {
-                if openBrackets == 0 { break }  // `[https://x](…)`: the bracket closes markdown, not the URL
-                openBrackets -= 1
-            } else if current == UInt8(ascii: "/") || current == UInt8(ascii: "?") || current == UInt8(ascii: "#") {
-                inPath = true
-            }
-            end += 1
-        }
-        end = trimURLEnd(start: authorityStart, end: end)
-        guard end > authorityStart, isTrustworthy(start, end) else { return nil }
-
+        // The host is checked before the path is read, so a failed candidate costs only its authority and
+        // inputs like `http://http://http://…` stay linear.
         var authorityEnd = authorityStart
-        while authorityEnd < end, text[authorityEnd] != UInt8(ascii: "/"), text[authorityEnd] != UInt8(ascii: "?"),
-            text[authorityEnd] != UInt8(ascii: "#")
-        {
+        var inIPv6Literal = false
+        while authorityEnd < text.count {
+            let current = text[authorityEnd]
+            if current <= 0x20 || current == 0x7F || isURLTerminator(current, quote: quote) { break }
+            if current == UInt8(ascii: "/") || current == UInt8(ascii: "?") || current == UInt8(ascii: "#") { break }
+            if current == UInt8(ascii: "[") { inIPv6Literal = true }
+            if current == UInt8(ascii: "]") {
+                guard inIPv6Literal else { break }  // `[https://x](…)`: the bracket closes markdown
+                inIPv6Literal = false
+            }
             authorityEnd += 1
         }
+        let hasPath = authorityEnd < text.count
+            && (text[authorityEnd] == UInt8(ascii: "/") || text[authorityEnd] == UInt8(ascii: "?")
+                || text[authorityEnd] == UInt8(ascii: "#"))
+        if !hasPath { authorityEnd = trimURLEnd(start: authorityStart, end: authorityEnd) }
         var hostStart = authorityStart
         for position in authorityStart..<authorityEnd where text[position] == UInt8(ascii: "@") {
             hostStart = position + 1
         }
-        guard let host = parseHost(hostStart, authorityEnd) else { return nil }
+        guard authorityEnd > authorityStart, let host = parseHost(hostStart, authorityEnd) else { return nil }
+
+        // The rest runs to whitespace or a character that cannot stand in a URL.
+        var end = authorityEnd
+        if hasPath {
+            var openBrackets = 0
+            while end < text.count {
+                let current = text[end]
+                if current <= 0x20 || current == 0x7F || current >= 0x80 || isURLTerminator(current, quote: quote) {
+                    break
+                }
+                if current == UInt8(ascii: "[") {
+                    openBrackets += 1
+                } else if current == UInt8(ascii: "]") {
+                    if openBrackets == 0 { break }
+                    openBrackets -= 1
+                }
+                end += 1
+            }
+            end = trimURLEnd(start: authorityEnd, end: end)
+        }
+        guard isTrustworthy(start, end) else { return nil }
         let userinfo = string(authorityStart, hostStart)
         let rest = string(authorityEnd, end)
         emit(.url, scheme + "://" + userinfo + host.urlForm + rest)

@@ -18,7 +18,11 @@ public struct Warninglist: Sendable {
         case string, substring, hostname, cidr, regex
     }
 
+    /// The list's identifier: `warninglist:<name>` in reasons, the key in policy files. For a list read from
+    /// a feeds directory it is the file's name (MISP's folder name for `lists/NAME/list.json`).
     public let name: String
+    /// MISP's own `name` field, a human-readable title.
+    public let title: String
     public let description: String
     public let type: ListType
     public let category: String?
@@ -37,17 +41,19 @@ public struct Warninglist: Sendable {
     ///
     /// - Parameters:
     ///   - data: the `list.json` bytes.
+    ///   - name: the identifier to use; MISP's `name` field when nil.
     ///   - policy: overrides the default policy (see `defaultPolicy(name:category:)`).
-    public init(json data: some Collection<UInt8>, policy: WarninglistPolicy? = nil) throws(WarninglistError) {
+    public init(json data: some Collection<UInt8>, name: String? = nil, policy: WarninglistPolicy? = nil)
+        throws(WarninglistError)
+    {
         let document: JSONValue
         do {
             document = try JSONValue(parsing: data)
         } catch {
             throw WarninglistError("not valid JSON: \(error)")
         }
-        guard case .string(let name)? = document["name"], !name.isEmpty else {
-            throw WarninglistError("no \"name\"")
-        }
+        let title = document["name"]?.scalarText ?? ""
+        guard let name = name ?? (title.isEmpty ? nil : title) else { throw WarninglistError("no \"name\"") }
         guard case .string(let typeName)? = document["type"], let type = ListType(rawValue: typeName) else {
             throw WarninglistError(
                 "list \(name): \"type\" must be one of string, substring, hostname, cidr, regex"
@@ -57,6 +63,7 @@ public struct Warninglist: Sendable {
             throw WarninglistError("list \(name): no \"list\" array")
         }
         self.name = name
+        self.title = title
         self.type = type
         self.description = document["description"]?.scalarText ?? ""
         self.category = document["category"]?.scalarText

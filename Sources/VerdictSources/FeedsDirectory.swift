@@ -4,7 +4,8 @@ import VerdictCore
 /// The local feeds in `VERDICT_FEEDS_DIR`, as far as suppression needs them:
 ///
 /// - `warninglists/`: MISP warninglists, as `NAME.json` files or MISP's own `lists/NAME/list.json` layout
-///   (any `.json` file below the folder is read). They add to the lists Verdict ships.
+///   (any `.json` file below the folder is read); NAME identifies the list. They add to the lists Verdict
+///   ships, and a list named like a shipped one replaces it.
 /// - `warninglist-policies.json`: `{"list name": "suppress" | "annotate" | "ignore"}`, for shipped and added
 ///   lists alike.
 /// - `allowlist.txt`: the user's own addresses, CIDR blocks, domains (with subdomains) and other values,
@@ -43,8 +44,11 @@ public struct FeedsDirectory: Sendable {
                 } catch {
                     throw FeedsError("cannot read warninglist \(url.path): \(error.localizedDescription)")
                 }
+                // MISP's repository keeps each list as lists/NAME/list.json; elsewhere the file is NAME.json.
+                let stem = url.deletingPathExtension().lastPathComponent
+                let name = stem == "list" ? url.deletingLastPathComponent().lastPathComponent : stem
                 do {
-                    let list = try Warninglist(json: data)
+                    let list = try Warninglist(json: data, name: name)
                     lists.removeAll { $0.name == list.name }  // a user's copy replaces the shipped one
                     lists.append(list)
                 } catch {

@@ -1,0 +1,67 @@
+import Testing
+@testable import VerdictCore
+
+struct RefangTests {
+    static func found(_ text: String) -> [String] {
+        TextExtractor().indicators(in: text).map(\.description)
+    }
+
+    /// Every defang style the issue names, each on its own.
+    @Test(arguments: [
+        ("hxxp://evil-site.com/a", "url:http://evil-site.com/a"),
+        ("hXXps://evil-site.com/a", "url:https://evil-site.com/a"),
+        ("fxp://files.evil-site.com/a", "url:ftp://files.evil-site.com/a"),
+        ("h__p://evil-site.com/a", "url:http://evil-site.com/a"),
+        ("hzzzp://evil-site.com/a", "url:http://evil-site.com/a"),
+        ("evil-site[.]com", "domain:evil-site.com"),
+        ("evil-site(.)com", "domain:evil-site.com"),
+        ("evil-site{.}com", "domain:evil-site.com"),
+        ("evil-site[dot]com", "domain:evil-site.com"),
+        ("evil-site(dot)com", "domain:evil-site.com"),
+        ("evil-site{DOT}com", "domain:evil-site.com"),
+        ("evil-site [dot] com", "domain:evil-site.com"),
+        ("evil-site\\.com", "domain:evil-site.com"),
+        ("45[.]95[.]147[.]236", "ipv4:45.95.147.236"),
+        ("45[.]95.147 dot 236", "ipv4:45.95.147.236"),
+        ("http[:]//evil-site.com/a", "url:http://evil-site.com/a"),
+        ("http[://]evil-site.com/a", "url:http://evil-site.com/a"),
+        ("hxxps[://]evil-site[.]com/a", "url:https://evil-site.com/a"),
+        ("[https]://evil-site.com/a", "url:https://evil-site.com/a"),
+        ("(http)://evil-site.com/a", "url:http://evil-site.com/a"),
+        ("http ://evil-site.com/a", "url:http://evil-site.com/a"),
+        ("http:// evil-site.com/a", "url:http://evil-site.com/a"),
+        ("http:///evil-site.com/a", "url:http://evil-site.com/a"),
+        ("https:\\/\\/evil-site.com\\/a", "url:https://evil-site.com/a"),
+        ("bad[@]evil-site.com", "email:bad@evil-site.com"),
+        ("bad[at]evil-site.com", "email:bad@evil-site.com"),
+        ("bad(at)evil-site.com", "email:bad@evil-site.com"),
+        ("bad {@} evil-site.com", "email:bad@evil-site.com"),
+        ("bad AT evil-site dot com", "email:bad@evil-site.com"),
+        ("badATevil-site.com", "email:bad@evil-site.com"),
+        ("evil[-]site.com", "domain:evil-site.com"),
+        ("45.95.147.236[:]8080", "ipv4:45.95.147.236"),
+    ])
+    func defangStyle(text: String, first: String) {
+        #expect(Self.found(text).first == first)
+    }
+
+    @Test func spelledOutWordsAloneAreNotTrusted() {
+        // Prose like this must not become `the.com`.
+        #expect(Self.found("the dot com bubble burst").isEmpty)
+        #expect(Self.found("it failed at 0day[.]rocks").contains("domain:0day.rocks"))
+        #expect(!Self.found("it failed at 0day[.]rocks").contains { $0.hasPrefix("email:") })
+    }
+
+    @Test func wordsThatOnlyLookLikeDefangsStayAsTheyAre() {
+        #expect(Self.found("fooMATbar.com") == ["domain:foomatbar.com"])
+        #expect(Self.found("foodotcom").isEmpty)
+        #expect(Self.found("habcp://www.evil-site.com/") == ["domain:www.evil-site.com"])
+        #expect(Self.found("http://accounts.dot-example.online") == ["url:http://accounts.dot-example.online", "domain:accounts.dot-example.online"])
+    }
+
+    @Test func refangedBytesAreMarked() {
+        let text = RefangedText(refanging: Array("a[.]b dot c".utf8))
+        #expect(String(decoding: text.bytes, as: UTF8.self) == "a.b.c")
+        #expect(text.marks == [.original, .defanged, .original, .spelledOut, .original])
+    }
+}
