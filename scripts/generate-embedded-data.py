@@ -33,8 +33,10 @@ def icann_rules():
 
 
 def swift_raw(text):
+    # Indented as swift-format lays it out, so the formatter and this script agree.
     assert '"""#' not in text
-    return '#"""\n' + text + '\n"""#'
+    body = "\n".join("        " + line if line else line for line in text.split("\n"))
+    return '#"""\n' + body + '\n        """#'
 
 
 lists = sorted((data / "warninglists").glob("*.json"))

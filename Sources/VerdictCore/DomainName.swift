@@ -10,7 +10,9 @@ public enum DomainName {
 
     /// Top-level labels that are not in the Public Suffix List but are still worth recognising:
     /// the special-use names above (so they can be reported as suppressed) and `.onion`.
-    static let extraTopLevelDomains: Set<String> = ["local", "localhost", "internal", "test", "example", "invalid", "onion"]
+    static let extraTopLevelDomains: Set<String> = [
+        "local", "localhost", "internal", "test", "example", "invalid", "onion",
+    ]
 
     /// The canonical form of `text` as a domain (lowercase, IDN labels in punycode, no trailing dot), or nil
     /// when it is not a syntactically valid domain whose TLD exists.
@@ -48,8 +50,9 @@ public enum DomainName {
         guard canonical.utf8.count <= 253 else { return nil }
         // A TLD is letters (or an IDN in punycode), never digits or underscores.
         guard tld.utf8.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) || tld.hasPrefix("xn--") else { return nil }
-        guard suffixList.isTopLevelDomain(tld) || extraTopLevelDomains.contains(tld)
-            || DomainName.extraTopLevelDomains.contains(tld)
+        guard
+            suffixList.isTopLevelDomain(tld) || extraTopLevelDomains.contains(tld)
+                || DomainName.extraTopLevelDomains.contains(tld)
         else { return nil }
         return canonical
     }

@@ -104,9 +104,10 @@ public struct ExtractionBenchmark: Sendable {
         output.reserveCapacity(bytes + 1024)
         while output.count < bytes {
             let ip = publicIPv4(&random)
-            let domain = word(&random) + "-" + word(&random) + "." + ["com", "net", "ru", "xyz", "info"].randomElement(
-                using: &random
-            )!
+            let domain =
+                word(&random) + "-" + word(&random) + "." + ["com", "net", "ru", "xyz", "info"].randomElement(
+                    using: &random
+                )!
             let line: String
             switch Int.random(in: 0..<6, using: &random) {
             case 0:

@@ -195,7 +195,9 @@ struct JSONParser {
                 var scalar = try parseHex4()
                 if (0xD800..<0xDC00).contains(scalar) {
                     // A high surrogate must be followed by a low one; a lone one becomes U+FFFD.
-                    if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u")
+                    {
                         index += 2
                         let low = try parseHex4()
                         if (0xDC00..<0xE000).contains(low) {

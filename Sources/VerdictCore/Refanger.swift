@@ -192,7 +192,8 @@ struct RefangedText {
         var defanged = scheme.defanged
         if bracketed {
             let open = reader.input[reader.index]
-            let close = open == UInt8(ascii: "[") ? UInt8(ascii: "]") : (open == UInt8(ascii: "(") ? UInt8(ascii: ")") : 0)
+            let close =
+                open == UInt8(ascii: "[") ? UInt8(ascii: "]") : (open == UInt8(ascii: "(") ? UInt8(ascii: ")") : 0)
             guard close != 0, reader.byte(at: offset) == close else { return false }
             offset += 1
             defanged = true

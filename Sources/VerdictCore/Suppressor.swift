@@ -49,7 +49,9 @@ public struct Suppressor: Sendable {
             return IPv6Address(indicator.value).flatMap(SpecialPurposeAddresses.reason(for:))
         case .domain:
             if let suffix = DomainName.specialUseSuffix(of: indicator.value) { return "special-name:\(suffix)" }
-            if let suffix = internalSuffixes.first(where: { indicator.value == $0 || indicator.value.hasSuffix("." + $0) }) {
+            if let suffix = internalSuffixes.first(where: {
+                indicator.value == $0 || indicator.value.hasSuffix("." + $0)
+            }) {
                 return "internal-suffix:\(suffix)"
             }
             return nil

@@ -174,7 +174,8 @@ struct TextScanner {
             }
             authorityEnd += 1
         }
-        let hasPath = authorityEnd < text.count
+        let hasPath =
+            authorityEnd < text.count
             && (text[authorityEnd] == UInt8(ascii: "/") || text[authorityEnd] == UInt8(ascii: "?")
                 || text[authorityEnd] == UInt8(ascii: "#"))
         if !hasPath { authorityEnd = trimURLEnd(start: authorityStart, end: authorityEnd) }
@@ -322,7 +323,9 @@ struct TextScanner {
             return nil
         }
         var end = runEnd
-        var address = text.withUnsafeBufferPointer { IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end]) }
+        var address = text.withUnsafeBufferPointer {
+            IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end])
+        }
         if address == nil, let last = byte(end - 1), last == UInt8(ascii: ".") || last == UInt8(ascii: ":") {
             end -= 1
             address = text.withUnsafeBufferPointer {
@@ -336,8 +339,9 @@ struct TextScanner {
         var zoneEnd = end
         if byte(end) == UInt8(ascii: "%") {
             zoneEnd = end + 1
-            while let current = byte(zoneEnd), isASCIIAlphanumeric(current) || current == UInt8(ascii: "-")
-                || current == UInt8(ascii: "_")
+            while let current = byte(zoneEnd),
+                isASCIIAlphanumeric(current) || current == UInt8(ascii: "-")
+                    || current == UInt8(ascii: "_")
             {
                 zoneEnd += 1
             }
@@ -486,7 +490,9 @@ struct TextScanner {
         guard valid, candidateStart < end, isTrustworthy(candidateStart, end) else { return }
         let candidate = string(candidateStart, end)
         guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains) else { return }
-        if !isDefanged(candidateStart, end), looksLikeSomethingElse(domain, original: candidate, wordStart: wordStart, end: end) {
+        if !isDefanged(candidateStart, end),
+            looksLikeSomethingElse(domain, original: candidate, wordStart: wordStart, end: end)
+        {
             return
         }
         emit(.domain, domain)

@@ -66,7 +66,9 @@ struct Extract: ParsableCommand {
                 }
                 flushIfLarge()
             }
-            if let line = splitter.finish(), let json = extractor.outputLine(forAlertLine: line.bytes, number: line.number) {
+            if let line = splitter.finish(),
+                let json = extractor.outputLine(forAlertLine: line.bytes, number: line.number)
+            {
                 output += json + "\n"
             }
             CommandContext.writeOut(output)

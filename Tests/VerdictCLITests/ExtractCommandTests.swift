@@ -85,7 +85,10 @@ struct ExtractCommandTests {
         #expect(run.status == 0)
         let lines = run.output.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
-        #expect(lines[0] == #"{"indicators":[{"type":"ipv4","value":"185.220.101.4","field":"data.srcip"}],"suppressed":[]}"#)
+        #expect(
+            lines[0]
+                == #"{"indicators":[{"type":"ipv4","value":"185.220.101.4","field":"data.srcip"}],"suppressed":[]}"#
+        )
         #expect(lines[1].hasPrefix(#"{"error":"line 2 is not a JSON alert: "#) && lines[1].hasSuffix(#","line":2}"#))
         #expect(
             lines[2]
@@ -109,20 +112,34 @@ struct ExtractCommandTests {
     }
 
     @Test func feedsDirectoryChangesSuppression() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-feeds-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "verdict-feeds-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try Data("185.220.101.0/24\n".utf8).write(to: directory.appendingPathComponent("allowlist.txt"))
-        let run = try Self.run(["extract", "--text", "-"], input: "185.220.101.4", environment: ["VERDICT_FEEDS_DIR": directory.path])
+        let run = try Self.run(
+            ["extract", "--text", "-"],
+            input: "185.220.101.4",
+            environment: ["VERDICT_FEEDS_DIR": directory.path]
+        )
         #expect(run.output.contains(#""reason":"allowlist""#))
 
         try Data("{".utf8).write(to: directory.appendingPathComponent("warninglist-policies.json"))
-        let broken = try Self.run(["extract", "--text", "-"], input: "x", environment: ["VERDICT_FEEDS_DIR": directory.path])
+        let broken = try Self.run(
+            ["extract", "--text", "-"],
+            input: "x",
+            environment: ["VERDICT_FEEDS_DIR": directory.path]
+        )
         #expect(broken.status == 2)
         #expect(broken.errors.hasPrefix("verdict: VERDICT_FEEDS_DIR: "))
         #expect(broken.errors.contains("warninglist-policies.json is not valid JSON"))
 
-        let missing = try Self.run(["extract", "--text", "-"], input: "x", environment: ["VERDICT_FEEDS_DIR": "/no/such/dir"])
+        let missing = try Self.run(
+            ["extract", "--text", "-"],
+            input: "x",
+            environment: ["VERDICT_FEEDS_DIR": "/no/such/dir"]
+        )
         #expect(missing.status == 2)
         #expect(missing.errors.contains("VERDICT_FEEDS_DIR=/no/such/dir is not a directory"))
     }

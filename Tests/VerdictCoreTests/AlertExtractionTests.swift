@@ -14,13 +14,17 @@ struct AlertSample: CustomTestStringConvertible, Sendable {
     static let all: [AlertSample] = {
         guard let data = try? TestFiles.fixture("wazuh-alerts.jsonl") else { return [] }
         return TestFiles.lines(data).compactMap { line in
-            guard let document = try? JSONValue(parsing: String(line)), let alert = document["alert"] else { return nil }
+            guard let document = try? JSONValue(parsing: String(line)), let alert = document["alert"] else {
+                return nil
+            }
             func rows(_ key: String) -> Set<[String]> {
                 guard case .array(let rows)? = document[key] else { return [] }
-                return Set(rows.map { row in
-                    guard case .array(let cells) = row else { return [] }
-                    return cells.compactMap(\.scalarText)
-                })
+                return Set(
+                    rows.map { row in
+                        guard case .array(let cells) = row else { return [] }
+                        return cells.compactMap(\.scalarText)
+                    }
+                )
             }
             return AlertSample(
                 source: document["source"]?.scalarText ?? "?",
@@ -40,7 +44,9 @@ struct AlertExtractionTests {
     @Test(arguments: AlertSample.all)
     func sample(_ sample: AlertSample) {
         let result = IndicatorExtractor(maxPerType: 20).extract(alert: sample.alert)
-        let indicators = Set(result.indicators.map { [$0.indicator.type.rawValue, $0.indicator.value, $0.field ?? ""] })
+        let indicators = Set(
+            result.indicators.map { [$0.indicator.type.rawValue, $0.indicator.value, $0.field ?? ""] }
+        )
         let suppressed = Set(
             result.suppressed.map { [$0.indicator.type.rawValue, $0.indicator.value, $0.field ?? "", $0.reason] }
         )
@@ -79,7 +85,9 @@ struct AlertExtractionTests {
             {"data":{"win":{"eventdata":{"hashes":"MD5=0639B0A6F69B3265C1E42227D650B7D1,IMPHASH=0F71D5F6F4CBB935CE1B09754102419C"}}}}
             """#
         let result = try IndicatorExtractor().extract(alertLine: Array(line.utf8))
-        #expect(result.indicators.map(\.indicator) == [Indicator(type: .md5, value: "0639b0a6f69b3265c1e42227d650b7d1")])
+        #expect(
+            result.indicators.map(\.indicator) == [Indicator(type: .md5, value: "0639b0a6f69b3265c1e42227d650b7d1")]
+        )
     }
 
     @Test func addressFieldsWithPortsAndArraysAreRead() throws {
@@ -115,9 +123,13 @@ struct AlertExtractionTests {
         var splitter = LineSplitter()
         var lines: [String] = []
         for chunk in ["{\"a\":", "1}\r\n{\"b\"", ":2}\n\n{\"c\":3}"] {
-            lines += splitter.push(Array(chunk.utf8)).map { "\($0.number):" + String(decoding: $0.bytes, as: UTF8.self) }
+            lines += splitter.push(Array(chunk.utf8)).map {
+                "\($0.number):" + String(decoding: $0.bytes, as: UTF8.self)
+            }
         }
-        if let last = splitter.finish() { lines.append("\(last.number):" + String(decoding: last.bytes, as: UTF8.self)) }
+        if let last = splitter.finish() {
+            lines.append("\(last.number):" + String(decoding: last.bytes, as: UTF8.self))
+        }
         #expect(lines == [#"1:{"a":1}"#, #"2:{"b":2}"#, "3:", #"4:{"c":3}"#])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VerdictCore
 
 struct DomainNameTests {
@@ -71,8 +72,14 @@ struct DomainNameTests {
             guard inICANN, !line.isEmpty, !line.hasPrefix("//") else { continue }
             var prefix = ""
             var name = Substring(line)
-            if name.hasPrefix("!") { prefix = "!"; name = name.dropFirst() }
-            if name.hasPrefix("*.") { prefix = "*."; name = name.dropFirst(2) }
+            if name.hasPrefix("!") {
+                prefix = "!"
+                name = name.dropFirst()
+            }
+            if name.hasPrefix("*.") {
+                prefix = "*."
+                name = name.dropFirst(2)
+            }
             let labels = name.split(separator: ".").map { Punycode.encodeLabel(String($0).lowercased())! }
             rules.insert(prefix + labels.joined(separator: "."))
         }

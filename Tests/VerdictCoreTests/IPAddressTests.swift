@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VerdictCore
 
 struct IPAddressTests {
@@ -30,7 +31,9 @@ struct IPAddressTests {
         #expect(IPv6Address(input)?.description == canonical)
     }
 
-    @Test(arguments: ["1:1", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::1", ":1:2", "1:2:", "g::1", ":::"])
+    @Test(arguments: [
+        "1:1", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::1", ":1:2", "1:2:", "g::1", ":::",
+    ])
     func ipv6Rejects(input: String) {
         #expect(IPv6Address(input) == nil)
     }
@@ -59,7 +62,8 @@ struct SpecialPurposeTests {
     /// One address inside every IPv4 block of the IANA registry (and multicast, class E), with its reason.
     @Test(arguments: [
         ("0.1.2.3", "reserved:this-network"), ("10.0.0.50", "private"), ("100.64.0.1", "reserved:cgnat"),
-        ("100.127.255.254", "reserved:cgnat"), ("127.0.0.1", "reserved:loopback"), ("169.254.1.1", "reserved:link-local"),
+        ("100.127.255.254", "reserved:cgnat"), ("127.0.0.1", "reserved:loopback"),
+        ("169.254.1.1", "reserved:link-local"),
         ("172.16.0.1", "private"), ("172.31.255.255", "private"), ("192.0.0.1", "reserved:ietf-protocol"),
         ("192.0.0.9", "reserved:anycast"), ("192.0.0.10", "reserved:anycast"), ("192.0.2.1", "reserved:documentation"),
         ("192.31.196.1", "reserved:as112"), ("192.52.193.1", "reserved:amt"), ("192.88.99.1", "reserved:6to4-relay"),
@@ -105,8 +109,15 @@ struct SpecialPurposeTests {
     @Test func tunnelAddressesGiveUpTheirIPv4Host() {
         #expect(SpecialPurposeAddresses.embeddedIPv4(IPv6Address("2002:5db8:d822::1")!)?.description == "93.184.216.34")
         // Teredo stores the client address inverted in the last 32 bits.
-        #expect(SpecialPurposeAddresses.embeddedIPv4(IPv6Address("2001:0:4136:e378:8000:63bf:a247:27dd")!)?.description == "93.184.216.34")
+        #expect(
+            SpecialPurposeAddresses.embeddedIPv4(IPv6Address("2001:0:4136:e378:8000:63bf:a247:27dd")!)?.description
+                == "93.184.216.34"
+        )
         let found = TextExtractor().indicators(in: "peer 2002:5db8:d822::1 connected")
-        #expect(found == [Indicator(type: .ipv6, value: "2002:5db8:d822::1"), Indicator(type: .ipv4, value: "93.184.216.34")])
+        #expect(
+            found == [
+                Indicator(type: .ipv6, value: "2002:5db8:d822::1"), Indicator(type: .ipv4, value: "93.184.216.34"),
+            ]
+        )
     }
 }

@@ -16,7 +16,12 @@ struct JSONValueTests {
 
     @Test func decodesEscapesAndSurrogates() throws {
         let value = try JSONValue(parsing: #"["a\"b\\c\/d\n\t", "\u00e9\u20ac", "\ud83d\ude00", "\ud83d x", "\ude00"]"#)
-        #expect(value == .array([.string("a\"b\\c/d\n\t"), .string("é€"), .string("😀"), .string("\u{FFFD} x"), .string("\u{FFFD}")]))
+        #expect(
+            value
+                == .array([
+                    .string("a\"b\\c/d\n\t"), .string("é€"), .string("😀"), .string("\u{FFFD} x"), .string("\u{FFFD}"),
+                ])
+        )
     }
 
     @Test func invalidUTF8BecomesReplacementCharacters() throws {
@@ -26,10 +31,13 @@ struct JSONValueTests {
     }
 
     @Test(arguments: [
-        ("", "empty input: expected a JSON value at byte 1"), ("{\"a\":1} x", "unexpected text after the JSON value at byte 9"),
-        ("[1,]", "unexpected character ']' at byte 4"), ("01", "invalid number: leading zeros are not allowed at byte 2"),
+        ("", "empty input: expected a JSON value at byte 1"),
+        ("{\"a\":1} x", "unexpected text after the JSON value at byte 9"),
+        ("[1,]", "unexpected character ']' at byte 4"),
+        ("01", "invalid number: leading zeros are not allowed at byte 2"),
         ("1.", "invalid number: no digits after '.' at byte 3"), ("\"\\q\"", "invalid escape sequence at byte 4"),
-        ("\"\\u12\"", "truncated \\u escape at byte 4"), ("\"\\u12zz\"", "invalid \\u escape at byte 6"), ("{\"a\" 1}", "expected ':' after a key at byte 6"),
+        ("\"\\u12\"", "truncated \\u escape at byte 4"), ("\"\\u12zz\"", "invalid \\u escape at byte 6"),
+        ("{\"a\" 1}", "expected ':' after a key at byte 6"),
         ("{1:2}", "expected a quoted key in an object at byte 2"), ("\"abc", "unterminated string at byte 5"),
     ])
     func errorsSayWhatAndWhere(text: String, message: String) {

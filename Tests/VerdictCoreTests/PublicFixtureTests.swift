@@ -79,20 +79,29 @@ struct PublicFixtureTests {
         let result = IndicatorExtractor().extract(text: fixture.text)
         let reported = Set(result.indicators.map { Self.key($0.indicator.type.rawValue, $0.indicator.value) })
         var suppressed: [String: String] = [:]
-        for item in result.suppressed { suppressed[Self.key(item.indicator.type.rawValue, item.indicator.value)] = item.reason }
+        for item in result.suppressed {
+            suppressed[Self.key(item.indicator.type.rawValue, item.indicator.value)] = item.reason
+        }
 
         var allowed = Set<String>()
         for group in [fixture.expect, fixture.detect, fixture.either] {
-            for (type, values) in group { for options in values { for value in options { allowed.insert(Self.key(type, value)) } } }
+            for (type, values) in group {
+                for options in values { for value in options { allowed.insert(Self.key(type, value)) } }
+            }
         }
         for (type, values) in fixture.expect {
             for options in values {
-                #expect(options.contains { reported.contains(Self.key(type, $0)) }, "\(fixture.id): \(type) \(options) not reported")
+                #expect(
+                    options.contains { reported.contains(Self.key(type, $0)) },
+                    "\(fixture.id): \(type) \(options) not reported"
+                )
             }
         }
         for (type, values) in fixture.detect {
             for options in values {
-                let found = options.contains { reported.contains(Self.key(type, $0)) || suppressed[Self.key(type, $0)] != nil }
+                let found = options.contains {
+                    reported.contains(Self.key(type, $0)) || suppressed[Self.key(type, $0)] != nil
+                }
                 #expect(found, "\(fixture.id): \(type) \(options) neither reported nor suppressed")
             }
         }
@@ -101,14 +110,20 @@ struct PublicFixtureTests {
                 let reason = suppressed[Self.key(type, value)]
                 #expect(reason != nil, "\(fixture.id): \(type) \(value) not suppressed")
                 if let reason, let kind = fixture.suppressKind["\(type):\(value)"] {
-                    #expect(Self.kind(ofReason: reason) == kind, "\(fixture.id): \(value) suppressed as \(reason), not \(kind)")
+                    #expect(
+                        Self.kind(ofReason: reason) == kind,
+                        "\(fixture.id): \(value) suppressed as \(reason), not \(kind)"
+                    )
                 }
                 allowed.insert(Self.key(type, value))
             }
         }
         for (type, values) in fixture.mustNot {
             for value in values {
-                #expect(!reported.contains(Self.key(type, value)), "\(fixture.id): \(type) \(value) must not be reported")
+                #expect(
+                    !reported.contains(Self.key(type, value)),
+                    "\(fixture.id): \(type) \(value) must not be reported"
+                )
             }
         }
         if fixture.complete {

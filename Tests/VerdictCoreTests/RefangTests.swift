@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VerdictCore
 
 struct RefangTests {
@@ -56,7 +57,11 @@ struct RefangTests {
         #expect(Self.found("fooMATbar.com") == ["domain:foomatbar.com"])
         #expect(Self.found("foodotcom").isEmpty)
         #expect(Self.found("habcp://www.evil-site.com/") == ["domain:www.evil-site.com"])
-        #expect(Self.found("http://accounts.dot-example.online") == ["url:http://accounts.dot-example.online", "domain:accounts.dot-example.online"])
+        #expect(
+            Self.found("http://accounts.dot-example.online") == [
+                "url:http://accounts.dot-example.online", "domain:accounts.dot-example.online",
+            ]
+        )
     }
 
     @Test func refangedBytesAreMarked() {

@@ -7,7 +7,9 @@ enum TestFiles {
 
     /// `../shared/fixtures/NAME`, which CI and every developer checkout have beside the repository.
     static func sharedFixture(_ name: String) throws -> Data {
-        try Data(contentsOf: repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(name)"))
+        try Data(
+            contentsOf: repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(name)")
+        )
     }
 
     static func fixture(_ name: String) throws -> Data {

@@ -1,14 +1,17 @@
 import Testing
+
 @testable import VerdictCore
 
 struct WarninglistTests {
-    static func list(_ type: String, _ entries: [String], attributes: [String]? = nil, name: String = "test-list") throws
+    static func list(_ type: String, _ entries: [String], attributes: [String]? = nil, name: String = "test-list")
+        throws
         -> Warninglist
     {
         var writer = JSONWriter()
         let attributesJSON = attributes.map { JSONValue.array($0.map(JSONValue.string)) }
         var members: [(key: String, value: JSONValue)] = [
-            ("name", .string(name)), ("version", .number("1")), ("description", .string("test")), ("type", .string(type)),
+            ("name", .string(name)), ("version", .number("1")), ("description", .string("test")),
+            ("type", .string(type)),
             ("list", .array(entries.map(JSONValue.string))),
         ]
         if let attributesJSON { members.append(("matching_attributes", attributesJSON)) }
@@ -81,7 +84,8 @@ struct WarninglistTests {
 
     @Test(arguments: [
         ("{", "not valid JSON"), (#"{"type":"string","list":[]}"#, "no \"name\""),
-        (#"{"name":"x","type":"glob","list":[]}"#, "\"type\" must be one of"), (#"{"name":"x","type":"cidr"}"#, "no \"list\" array"),
+        (#"{"name":"x","type":"glob","list":[]}"#, "\"type\" must be one of"),
+        (#"{"name":"x","type":"cidr"}"#, "no \"list\" array"),
     ])
     func malformedListsSayWhatIsWrong(json: String, message: String) {
         #expect {
@@ -134,7 +138,9 @@ struct SuppressorTests {
         #expect(assess(.url, "https://drive.google.com/uc?id=malware") == .lookUp(warninglists: []))
         #expect(assess(.email, "phisher@gmail.com") == .lookUp(warninglists: []))
         #expect(assess(.ipv4, "8.8.8.8") == .suppressed(reason: "warninglist:verdict-public-dns-resolvers"))
-        #expect(assess(.ipv6, "2606:4700:4700::1111") == .suppressed(reason: "warninglist:verdict-public-dns-resolvers"))
+        #expect(
+            assess(.ipv6, "2606:4700:4700::1111") == .suppressed(reason: "warninglist:verdict-public-dns-resolvers")
+        )
     }
 
     @Test func annotateListsAnnotateAndNeverHide() {
@@ -151,7 +157,10 @@ struct SuppressorTests {
     }
 
     @Test func allowListAndInternalSuffixes() {
-        var allow = AllowList(text: "# ours\n45.10.0.0/16\nshop-example.com  # and subdomains\n2a0b:4140::/32\nbadc0ffee0ddf00dbadc0ffee0ddf00d\n")
+        var allow = AllowList(
+            text:
+                "# ours\n45.10.0.0/16\nshop-example.com  # and subdomains\n2a0b:4140::/32\nbadc0ffee0ddf00dbadc0ffee0ddf00d\n"
+        )
         allow.add("")
         let suppressor = Suppressor(allowList: allow, internalSuffixes: ["corp.shop-example.net", ".lan"])
         func assess(_ type: IndicatorType, _ value: String) -> Assessment {
@@ -163,7 +172,10 @@ struct SuppressorTests {
         #expect(assess(.url, "https://shop-example.com/login") == .suppressed(reason: "allowlist"))
         #expect(assess(.ipv6, "2a0b:4140::9") == .suppressed(reason: "allowlist"))
         #expect(assess(.md5, "badc0ffee0ddf00dbadc0ffee0ddf00d") == .suppressed(reason: "allowlist"))
-        #expect(assess(.domain, "dc01.corp.shop-example.net") == .suppressed(reason: "internal-suffix:corp.shop-example.net"))
+        #expect(
+            assess(.domain, "dc01.corp.shop-example.net")
+                == .suppressed(reason: "internal-suffix:corp.shop-example.net")
+        )
         #expect(assess(.domain, "nas.lan") == .suppressed(reason: "internal-suffix:lan"))
 
         let extractor = IndicatorExtractor(suppressor: suppressor)

@@ -15,7 +15,10 @@ struct FeedsDirectoryTests {
 
         func write(_ path: String, _ text: String) throws {
             let file = url.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: file.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             try Data(text.utf8).write(to: file)
         }
 
@@ -40,13 +43,21 @@ struct FeedsDirectoryTests {
             "warninglists/our-saas.json",
             #"{"name":"our-saas","type":"hostname","category":"false-positive","list":["saas-vendor.com"]}"#
         )
-        try directory.write("warninglist-policies.json", #"{"tor-exits":"annotate","verdict-public-dns-resolvers":"ignore"}"#)
+        try directory.write(
+            "warninglist-policies.json",
+            #"{"tor-exits":"annotate","verdict-public-dns-resolvers":"ignore"}"#
+        )
         try directory.write("allowlist.txt", "# our egress\n45.10.0.0/16\n")
         try directory.write("internal-suffixes.txt", "corp  # AD forest\n\nlan\n")
         let feeds = try FeedsDirectory(directory: directory.url)
         let suppressor = feeds.suppressor
-        #expect(suppressor.assess(Indicator(type: .ipv4, value: "185.220.101.4")) == .lookUp(warninglists: ["tor-exits"]))
-        #expect(suppressor.assess(Indicator(type: .domain, value: "api.saas-vendor.com")) == .suppressed(reason: "warninglist:our-saas"))
+        #expect(
+            suppressor.assess(Indicator(type: .ipv4, value: "185.220.101.4")) == .lookUp(warninglists: ["tor-exits"])
+        )
+        #expect(
+            suppressor.assess(Indicator(type: .domain, value: "api.saas-vendor.com"))
+                == .suppressed(reason: "warninglist:our-saas")
+        )
         #expect(suppressor.assess(Indicator(type: .ipv4, value: "8.8.8.8")) == .lookUp(warninglists: []))
         #expect(suppressor.assess(Indicator(type: .ipv4, value: "45.10.1.1")) == .suppressed(reason: "allowlist"))
         #expect(feeds.internalSuffixes == ["corp", "lan"])
@@ -68,7 +79,10 @@ struct FeedsDirectoryTests {
 
     @Test(arguments: [
         ("warninglists/broken.json", "{not json", "broken.json is not a MISP warninglist"),
-        ("warninglist-policies.json", #"{"no-such-list":"suppress"}"#, "names \"no-such-list\", but no warninglist has that name"),
+        (
+            "warninglist-policies.json", #"{"no-such-list":"suppress"}"#,
+            "names \"no-such-list\", but no warninglist has that name"
+        ),
         ("warninglist-policies.json", #"{"url-shortener":"hide"}"#, "must be \"suppress\", \"annotate\" or \"ignore\""),
         ("warninglist-policies.json", "[1]", "must be a JSON object"),
     ])

@@ -3,7398 +3,7398 @@
 enum EmbeddedData {
     /// ICANN section of Data/public_suffix_list.dat, one rule a line, IDN labels in punycode.
     static let publicSuffixRules = #"""
-ac
-com.ac
-edu.ac
-gov.ac
-net.ac
-mil.ac
-org.ac
-ad
-nom.ad
-ae
-co.ae
-net.ae
-org.ae
-sch.ae
-ac.ae
-gov.ae
-mil.ae
-aero
-accident-investigation.aero
-accident-prevention.aero
-aerobatic.aero
-aeroclub.aero
-aerodrome.aero
-agents.aero
-aircraft.aero
-airline.aero
-airport.aero
-air-surveillance.aero
-airtraffic.aero
-air-traffic-control.aero
-ambulance.aero
-amusement.aero
-association.aero
-author.aero
-ballooning.aero
-broker.aero
-caa.aero
-cargo.aero
-catering.aero
-certification.aero
-championship.aero
-charter.aero
-civilaviation.aero
-club.aero
-conference.aero
-consultant.aero
-consulting.aero
-control.aero
-council.aero
-crew.aero
-design.aero
-dgca.aero
-educator.aero
-emergency.aero
-engine.aero
-engineer.aero
-entertainment.aero
-equipment.aero
-exchange.aero
-express.aero
-federation.aero
-flight.aero
-fuel.aero
-gliding.aero
-government.aero
-groundhandling.aero
-group.aero
-hanggliding.aero
-homebuilt.aero
-insurance.aero
-journal.aero
-journalist.aero
-leasing.aero
-logistics.aero
-magazine.aero
-maintenance.aero
-media.aero
-microlight.aero
-modelling.aero
-navigation.aero
-parachuting.aero
-paragliding.aero
-passenger-association.aero
-pilot.aero
-press.aero
-production.aero
-recreation.aero
-repbody.aero
-res.aero
-research.aero
-rotorcraft.aero
-safety.aero
-scientist.aero
-services.aero
-show.aero
-skydiving.aero
-software.aero
-student.aero
-trader.aero
-trading.aero
-trainer.aero
-union.aero
-workinggroup.aero
-works.aero
-af
-gov.af
-com.af
-org.af
-net.af
-edu.af
-ag
-com.ag
-org.ag
-net.ag
-co.ag
-nom.ag
-ai
-off.ai
-com.ai
-net.ai
-org.ai
-al
-com.al
-edu.al
-gov.al
-mil.al
-net.al
-org.al
-am
-co.am
-com.am
-commune.am
-net.am
-org.am
-ao
-ed.ao
-gv.ao
-og.ao
-co.ao
-pb.ao
-it.ao
-aq
-ar
-bet.ar
-com.ar
-coop.ar
-edu.ar
-gob.ar
-gov.ar
-int.ar
-mil.ar
-musica.ar
-mutual.ar
-net.ar
-org.ar
-senasa.ar
-tur.ar
-arpa
-e164.arpa
-in-addr.arpa
-ip6.arpa
-iris.arpa
-uri.arpa
-urn.arpa
-as
-gov.as
-asia
-at
-ac.at
-co.at
-gv.at
-or.at
-sth.ac.at
-au
-com.au
-net.au
-org.au
-edu.au
-gov.au
-asn.au
-id.au
-info.au
-conf.au
-oz.au
-act.au
-nsw.au
-nt.au
-qld.au
-sa.au
-tas.au
-vic.au
-wa.au
-act.edu.au
-catholic.edu.au
-nsw.edu.au
-nt.edu.au
-qld.edu.au
-sa.edu.au
-tas.edu.au
-vic.edu.au
-wa.edu.au
-qld.gov.au
-sa.gov.au
-tas.gov.au
-vic.gov.au
-wa.gov.au
-schools.nsw.edu.au
-aw
-com.aw
-ax
-az
-com.az
-net.az
-int.az
-gov.az
-org.az
-edu.az
-info.az
-pp.az
-mil.az
-name.az
-pro.az
-biz.az
-ba
-com.ba
-edu.ba
-gov.ba
-mil.ba
-net.ba
-org.ba
-bb
-biz.bb
-co.bb
-com.bb
-edu.bb
-gov.bb
-info.bb
-net.bb
-org.bb
-store.bb
-tv.bb
-*.bd
-be
-ac.be
-bf
-gov.bf
-bg
-a.bg
-b.bg
-c.bg
-d.bg
-e.bg
-f.bg
-g.bg
-h.bg
-i.bg
-j.bg
-k.bg
-l.bg
-m.bg
-n.bg
-o.bg
-p.bg
-q.bg
-r.bg
-s.bg
-t.bg
-u.bg
-v.bg
-w.bg
-x.bg
-y.bg
-z.bg
-0.bg
-1.bg
-2.bg
-3.bg
-4.bg
-5.bg
-6.bg
-7.bg
-8.bg
-9.bg
-bh
-com.bh
-edu.bh
-net.bh
-org.bh
-gov.bh
-bi
-co.bi
-com.bi
-edu.bi
-or.bi
-org.bi
-biz
-bj
-africa.bj
-agro.bj
-architectes.bj
-assur.bj
-avocats.bj
-co.bj
-com.bj
-eco.bj
-econo.bj
-edu.bj
-info.bj
-loisirs.bj
-money.bj
-net.bj
-org.bj
-ote.bj
-resto.bj
-restaurant.bj
-tourism.bj
-univ.bj
-bm
-com.bm
-edu.bm
-gov.bm
-net.bm
-org.bm
-bn
-com.bn
-edu.bn
-gov.bn
-net.bn
-org.bn
-bo
-com.bo
-edu.bo
-gob.bo
-int.bo
-org.bo
-net.bo
-mil.bo
-tv.bo
-web.bo
-academia.bo
-agro.bo
-arte.bo
-blog.bo
-bolivia.bo
-ciencia.bo
-cooperativa.bo
-democracia.bo
-deporte.bo
-ecologia.bo
-economia.bo
-empresa.bo
-indigena.bo
-industria.bo
-info.bo
-medicina.bo
-movimiento.bo
-musica.bo
-natural.bo
-nombre.bo
-noticias.bo
-patria.bo
-politica.bo
-profesional.bo
-plurinacional.bo
-pueblo.bo
-revista.bo
-salud.bo
-tecnologia.bo
-tksat.bo
-transporte.bo
-wiki.bo
-br
-9guacu.br
-abc.br
-adm.br
-adv.br
-agr.br
-aju.br
-am.br
-anani.br
-aparecida.br
-app.br
-arq.br
-art.br
-ato.br
-b.br
-barueri.br
-belem.br
-bhz.br
-bib.br
-bio.br
-blog.br
-bmd.br
-boavista.br
-bsb.br
-campinagrande.br
-campinas.br
-caxias.br
-cim.br
-cng.br
-cnt.br
-com.br
-contagem.br
-coop.br
-coz.br
-cri.br
-cuiaba.br
-curitiba.br
-def.br
-des.br
-det.br
-dev.br
-ecn.br
-eco.br
-edu.br
-emp.br
-enf.br
-eng.br
-esp.br
-etc.br
-eti.br
-far.br
-feira.br
-flog.br
-floripa.br
-fm.br
-fnd.br
-fortal.br
-fot.br
-foz.br
-fst.br
-g12.br
-geo.br
-ggf.br
-goiania.br
-gov.br
-ac.gov.br
-al.gov.br
-am.gov.br
-ap.gov.br
-ba.gov.br
-ce.gov.br
-df.gov.br
-es.gov.br
-go.gov.br
-ma.gov.br
-mg.gov.br
-ms.gov.br
-mt.gov.br
-pa.gov.br
-pb.gov.br
-pe.gov.br
-pi.gov.br
-pr.gov.br
-rj.gov.br
-rn.gov.br
-ro.gov.br
-rr.gov.br
-rs.gov.br
-sc.gov.br
-se.gov.br
-sp.gov.br
-to.gov.br
-gru.br
-imb.br
-ind.br
-inf.br
-jab.br
-jampa.br
-jdf.br
-joinville.br
-jor.br
-jus.br
-leg.br
-lel.br
-log.br
-londrina.br
-macapa.br
-maceio.br
-manaus.br
-maringa.br
-mat.br
-med.br
-mil.br
-morena.br
-mp.br
-mus.br
-natal.br
-net.br
-niteroi.br
-*.nom.br
-not.br
-ntr.br
-odo.br
-ong.br
-org.br
-osasco.br
-palmas.br
-poa.br
-ppg.br
-pro.br
-psc.br
-psi.br
-pvh.br
-qsl.br
-radio.br
-rec.br
-recife.br
-rep.br
-ribeirao.br
-rio.br
-riobranco.br
-riopreto.br
-salvador.br
-sampa.br
-santamaria.br
-santoandre.br
-saobernardo.br
-saogonca.br
-seg.br
-sjc.br
-slg.br
-slz.br
-sorocaba.br
-srv.br
-taxi.br
-tc.br
-tec.br
-teo.br
-the.br
-tmp.br
-trd.br
-tur.br
-tv.br
-udi.br
-vet.br
-vix.br
-vlog.br
-wiki.br
-zlg.br
-bs
-com.bs
-net.bs
-org.bs
-edu.bs
-gov.bs
-bt
-com.bt
-edu.bt
-gov.bt
-net.bt
-org.bt
-bv
-bw
-co.bw
-org.bw
-by
-gov.by
-mil.by
-com.by
-of.by
-bz
-com.bz
-net.bz
-org.bz
-edu.bz
-gov.bz
-ca
-ab.ca
-bc.ca
-mb.ca
-nb.ca
-nf.ca
-nl.ca
-ns.ca
-nt.ca
-nu.ca
-on.ca
-pe.ca
-qc.ca
-sk.ca
-yk.ca
-gc.ca
-cat
-cc
-cd
-gov.cd
-cf
-cg
-ch
-ci
-org.ci
-or.ci
-com.ci
-co.ci
-edu.ci
-ed.ci
-ac.ci
-net.ci
-go.ci
-asso.ci
-xn--aroport-bya.ci
-int.ci
-presse.ci
-md.ci
-gouv.ci
-*.ck
-!www.ck
-cl
-co.cl
-gob.cl
-gov.cl
-mil.cl
-cm
-co.cm
-com.cm
-gov.cm
-net.cm
-cn
-ac.cn
-com.cn
-edu.cn
-gov.cn
-net.cn
-org.cn
-mil.cn
-xn--55qx5d.cn
-xn--io0a7i.cn
-xn--od0alg.cn
-ah.cn
-bj.cn
-cq.cn
-fj.cn
-gd.cn
-gs.cn
-gz.cn
-gx.cn
-ha.cn
-hb.cn
-he.cn
-hi.cn
-hl.cn
-hn.cn
-jl.cn
-js.cn
-jx.cn
-ln.cn
-nm.cn
-nx.cn
-qh.cn
-sc.cn
-sd.cn
-sh.cn
-sn.cn
-sx.cn
-tj.cn
-xj.cn
-xz.cn
-yn.cn
-zj.cn
-hk.cn
-mo.cn
-tw.cn
-co
-arts.co
-com.co
-edu.co
-firm.co
-gov.co
-info.co
-int.co
-mil.co
-net.co
-nom.co
-org.co
-rec.co
-web.co
-com
-coop
-cr
-ac.cr
-co.cr
-ed.cr
-fi.cr
-go.cr
-or.cr
-sa.cr
-cu
-com.cu
-edu.cu
-org.cu
-net.cu
-gov.cu
-inf.cu
-cv
-com.cv
-edu.cv
-int.cv
-nome.cv
-org.cv
-cw
-com.cw
-edu.cw
-net.cw
-org.cw
-cx
-gov.cx
-cy
-ac.cy
-biz.cy
-com.cy
-ekloges.cy
-gov.cy
-ltd.cy
-mil.cy
-net.cy
-org.cy
-press.cy
-pro.cy
-tm.cy
-cz
-de
-dj
-dk
-dm
-com.dm
-net.dm
-org.dm
-edu.dm
-gov.dm
-do
-art.do
-com.do
-edu.do
-gob.do
-gov.do
-mil.do
-net.do
-org.do
-sld.do
-web.do
-dz
-art.dz
-asso.dz
-com.dz
-edu.dz
-gov.dz
-org.dz
-net.dz
-pol.dz
-soc.dz
-tm.dz
-ec
-com.ec
-info.ec
-net.ec
-fin.ec
-k12.ec
-med.ec
-pro.ec
-org.ec
-edu.ec
-gov.ec
-gob.ec
-mil.ec
-edu
-ee
-edu.ee
-gov.ee
-riik.ee
-lib.ee
-med.ee
-com.ee
-pri.ee
-aip.ee
-org.ee
-fie.ee
-eg
-com.eg
-edu.eg
-eun.eg
-gov.eg
-mil.eg
-name.eg
-net.eg
-org.eg
-sci.eg
-*.er
-es
-com.es
-nom.es
-org.es
-gob.es
-edu.es
-et
-com.et
-gov.et
-org.et
-edu.et
-biz.et
-name.et
-info.et
-net.et
-eu
-fi
-aland.fi
-fj
-ac.fj
-biz.fj
-com.fj
-gov.fj
-info.fj
-mil.fj
-name.fj
-net.fj
-org.fj
-pro.fj
-*.fk
-com.fm
-edu.fm
-net.fm
-org.fm
-fm
-fo
-fr
-asso.fr
-com.fr
-gouv.fr
-nom.fr
-prd.fr
-tm.fr
-aeroport.fr
-avocat.fr
-avoues.fr
-cci.fr
-chambagri.fr
-chirurgiens-dentistes.fr
-experts-comptables.fr
-geometre-expert.fr
-greta.fr
-huissier-justice.fr
-medecin.fr
-notaires.fr
-pharmacien.fr
-port.fr
-veterinaire.fr
-ga
-gb
-edu.gd
-gov.gd
-gd
-ge
-com.ge
-edu.ge
-gov.ge
-org.ge
-mil.ge
-net.ge
-pvt.ge
-gf
-gg
-co.gg
-net.gg
-org.gg
-gh
-com.gh
-edu.gh
-gov.gh
-org.gh
-mil.gh
-gi
-com.gi
-ltd.gi
-gov.gi
-mod.gi
-edu.gi
-org.gi
-gl
-co.gl
-com.gl
-edu.gl
-net.gl
-org.gl
-gm
-gn
-ac.gn
-com.gn
-edu.gn
-gov.gn
-org.gn
-net.gn
-gov
-gp
-com.gp
-net.gp
-mobi.gp
-edu.gp
-org.gp
-asso.gp
-gq
-gr
-com.gr
-edu.gr
-net.gr
-org.gr
-gov.gr
-gs
-gt
-com.gt
-edu.gt
-gob.gt
-ind.gt
-mil.gt
-net.gt
-org.gt
-gu
-com.gu
-edu.gu
-gov.gu
-guam.gu
-info.gu
-net.gu
-org.gu
-web.gu
-gw
-gy
-co.gy
-com.gy
-edu.gy
-gov.gy
-net.gy
-org.gy
-hk
-com.hk
-edu.hk
-gov.hk
-idv.hk
-net.hk
-org.hk
-xn--55qx5d.hk
-xn--wcvs22d.hk
-xn--lcvr32d.hk
-xn--mxtq1m.hk
-xn--gmqw5a.hk
-xn--ciqpn.hk
-xn--gmq050i.hk
-xn--zf0avx.hk
-xn--io0a7i.hk
-xn--mk0axi.hk
-xn--od0alg.hk
-xn--od0aq3b.hk
-xn--tn0ag.hk
-xn--uc0atv.hk
-xn--uc0ay4a.hk
-hm
-hn
-com.hn
-edu.hn
-org.hn
-net.hn
-mil.hn
-gob.hn
-hr
-iz.hr
-from.hr
-name.hr
-com.hr
-ht
-com.ht
-shop.ht
-firm.ht
-info.ht
-adult.ht
-net.ht
-pro.ht
-org.ht
-med.ht
-art.ht
-coop.ht
-pol.ht
-asso.ht
-edu.ht
-rel.ht
-gouv.ht
-perso.ht
-hu
-co.hu
-info.hu
-org.hu
-priv.hu
-sport.hu
-tm.hu
-2000.hu
-agrar.hu
-bolt.hu
-casino.hu
-city.hu
-erotica.hu
-erotika.hu
-film.hu
-forum.hu
-games.hu
-hotel.hu
-ingatlan.hu
-jogasz.hu
-konyvelo.hu
-lakas.hu
-media.hu
-news.hu
-reklam.hu
-sex.hu
-shop.hu
-suli.hu
-szex.hu
-tozsde.hu
-utazas.hu
-video.hu
-id
-ac.id
-biz.id
-co.id
-desa.id
-go.id
-mil.id
-my.id
-net.id
-or.id
-ponpes.id
-sch.id
-web.id
-ie
-gov.ie
-il
-ac.il
-co.il
-gov.il
-idf.il
-k12.il
-muni.il
-net.il
-org.il
-xn--4dbrk0ce
-xn--4dbgdty6c.xn--4dbrk0ce
-xn--5dbhl8d.xn--4dbrk0ce
-xn--8dbq2a.xn--4dbrk0ce
-xn--hebda8b.xn--4dbrk0ce
-im
-ac.im
-co.im
-com.im
-ltd.co.im
-net.im
-org.im
-plc.co.im
-tt.im
-tv.im
-in
-5g.in
-6g.in
-ac.in
-ai.in
-am.in
-bihar.in
-biz.in
-business.in
-ca.in
-cn.in
-co.in
-com.in
-coop.in
-cs.in
-delhi.in
-dr.in
-edu.in
-er.in
-firm.in
-gen.in
-gov.in
-gujarat.in
-ind.in
-info.in
-int.in
-internet.in
-io.in
-me.in
-mil.in
-net.in
-nic.in
-org.in
-pg.in
-post.in
-pro.in
-res.in
-travel.in
-tv.in
-uk.in
-up.in
-us.in
-info
-int
-eu.int
-io
-com.io
-iq
-gov.iq
-edu.iq
-mil.iq
-com.iq
-org.iq
-net.iq
-ir
-ac.ir
-co.ir
-gov.ir
-id.ir
-net.ir
-org.ir
-sch.ir
-xn--mgba3a4f16a.ir
-xn--mgba3a4fra.ir
-is
-net.is
-com.is
-edu.is
-gov.is
-org.is
-int.is
-it
-gov.it
-edu.it
-abr.it
-abruzzo.it
-aosta-valley.it
-aostavalley.it
-bas.it
-basilicata.it
-cal.it
-calabria.it
-cam.it
-campania.it
-emilia-romagna.it
-emiliaromagna.it
-emr.it
-friuli-v-giulia.it
-friuli-ve-giulia.it
-friuli-vegiulia.it
-friuli-venezia-giulia.it
-friuli-veneziagiulia.it
-friuli-vgiulia.it
-friuliv-giulia.it
-friulive-giulia.it
-friulivegiulia.it
-friulivenezia-giulia.it
-friuliveneziagiulia.it
-friulivgiulia.it
-fvg.it
-laz.it
-lazio.it
-lig.it
-liguria.it
-lom.it
-lombardia.it
-lombardy.it
-lucania.it
-mar.it
-marche.it
-mol.it
-molise.it
-piedmont.it
-piemonte.it
-pmn.it
-pug.it
-puglia.it
-sar.it
-sardegna.it
-sardinia.it
-sic.it
-sicilia.it
-sicily.it
-taa.it
-tos.it
-toscana.it
-trentin-sud-tirol.it
-xn--trentin-sd-tirol-rzb.it
-trentin-sudtirol.it
-xn--trentin-sdtirol-7vb.it
-trentin-sued-tirol.it
-trentin-suedtirol.it
-trentino-a-adige.it
-trentino-aadige.it
-trentino-alto-adige.it
-trentino-altoadige.it
-trentino-s-tirol.it
-trentino-stirol.it
-trentino-sud-tirol.it
-xn--trentino-sd-tirol-c3b.it
-trentino-sudtirol.it
-xn--trentino-sdtirol-szb.it
-trentino-sued-tirol.it
-trentino-suedtirol.it
-trentino.it
-trentinoa-adige.it
-trentinoaadige.it
-trentinoalto-adige.it
-trentinoaltoadige.it
-trentinos-tirol.it
-trentinostirol.it
-trentinosud-tirol.it
-xn--trentinosd-tirol-rzb.it
-trentinosudtirol.it
-xn--trentinosdtirol-7vb.it
-trentinosued-tirol.it
-trentinosuedtirol.it
-trentinsud-tirol.it
-xn--trentinsd-tirol-6vb.it
-trentinsudtirol.it
-xn--trentinsdtirol-nsb.it
-trentinsued-tirol.it
-trentinsuedtirol.it
-tuscany.it
-umb.it
-umbria.it
-val-d-aosta.it
-val-daosta.it
-vald-aosta.it
-valdaosta.it
-valle-aosta.it
-valle-d-aosta.it
-valle-daosta.it
-valleaosta.it
-valled-aosta.it
-valledaosta.it
-vallee-aoste.it
-xn--valle-aoste-ebb.it
-vallee-d-aoste.it
-xn--valle-d-aoste-ehb.it
-valleeaoste.it
-xn--valleaoste-e7a.it
-valleedaoste.it
-xn--valledaoste-ebb.it
-vao.it
-vda.it
-ven.it
-veneto.it
-ag.it
-agrigento.it
-al.it
-alessandria.it
-alto-adige.it
-altoadige.it
-an.it
-ancona.it
-andria-barletta-trani.it
-andria-trani-barletta.it
-andriabarlettatrani.it
-andriatranibarletta.it
-ao.it
-aosta.it
-aoste.it
-ap.it
-aq.it
-aquila.it
-ar.it
-arezzo.it
-ascoli-piceno.it
-ascolipiceno.it
-asti.it
-at.it
-av.it
-avellino.it
-ba.it
-balsan-sudtirol.it
-xn--balsan-sdtirol-nsb.it
-balsan-suedtirol.it
-balsan.it
-bari.it
-barletta-trani-andria.it
-barlettatraniandria.it
-belluno.it
-benevento.it
-bergamo.it
-bg.it
-bi.it
-biella.it
-bl.it
-bn.it
-bo.it
-bologna.it
-bolzano-altoadige.it
-bolzano.it
-bozen-sudtirol.it
-xn--bozen-sdtirol-2ob.it
-bozen-suedtirol.it
-bozen.it
-br.it
-brescia.it
-brindisi.it
-bs.it
-bt.it
-bulsan-sudtirol.it
-xn--bulsan-sdtirol-nsb.it
-bulsan-suedtirol.it
-bulsan.it
-bz.it
-ca.it
-cagliari.it
-caltanissetta.it
-campidano-medio.it
-campidanomedio.it
-campobasso.it
-carbonia-iglesias.it
-carboniaiglesias.it
-carrara-massa.it
-carraramassa.it
-caserta.it
-catania.it
-catanzaro.it
-cb.it
-ce.it
-cesena-forli.it
-xn--cesena-forl-mcb.it
-cesenaforli.it
-xn--cesenaforl-i8a.it
-ch.it
-chieti.it
-ci.it
-cl.it
-cn.it
-co.it
-como.it
-cosenza.it
-cr.it
-cremona.it
-crotone.it
-cs.it
-ct.it
-cuneo.it
-cz.it
-dell-ogliastra.it
-dellogliastra.it
-en.it
-enna.it
-fc.it
-fe.it
-fermo.it
-ferrara.it
-fg.it
-fi.it
-firenze.it
-florence.it
-fm.it
-foggia.it
-forli-cesena.it
-xn--forl-cesena-fcb.it
-forlicesena.it
-xn--forlcesena-c8a.it
-fr.it
-frosinone.it
-ge.it
-genoa.it
-genova.it
-go.it
-gorizia.it
-gr.it
-grosseto.it
-iglesias-carbonia.it
-iglesiascarbonia.it
-im.it
-imperia.it
-is.it
-isernia.it
-kr.it
-la-spezia.it
-laquila.it
-laspezia.it
-latina.it
-lc.it
-le.it
-lecce.it
-lecco.it
-li.it
-livorno.it
-lo.it
-lodi.it
-lt.it
-lu.it
-lucca.it
-macerata.it
-mantova.it
-massa-carrara.it
-massacarrara.it
-matera.it
-mb.it
-mc.it
-me.it
-medio-campidano.it
-mediocampidano.it
-messina.it
-mi.it
-milan.it
-milano.it
-mn.it
-mo.it
-modena.it
-monza-brianza.it
-monza-e-della-brianza.it
-monza.it
-monzabrianza.it
-monzaebrianza.it
-monzaedellabrianza.it
-ms.it
-mt.it
-na.it
-naples.it
-napoli.it
-no.it
-novara.it
-nu.it
-nuoro.it
-og.it
-ogliastra.it
-olbia-tempio.it
-olbiatempio.it
-or.it
-oristano.it
-ot.it
-pa.it
-padova.it
-padua.it
-palermo.it
-parma.it
-pavia.it
-pc.it
-pd.it
-pe.it
-perugia.it
-pesaro-urbino.it
-pesarourbino.it
-pescara.it
-pg.it
-pi.it
-piacenza.it
-pisa.it
-pistoia.it
-pn.it
-po.it
-pordenone.it
-potenza.it
-pr.it
-prato.it
-pt.it
-pu.it
-pv.it
-pz.it
-ra.it
-ragusa.it
-ravenna.it
-rc.it
-re.it
-reggio-calabria.it
-reggio-emilia.it
-reggiocalabria.it
-reggioemilia.it
-rg.it
-ri.it
-rieti.it
-rimini.it
-rm.it
-rn.it
-ro.it
-roma.it
-rome.it
-rovigo.it
-sa.it
-salerno.it
-sassari.it
-savona.it
-si.it
-siena.it
-siracusa.it
-so.it
-sondrio.it
-sp.it
-sr.it
-ss.it
-suedtirol.it
-xn--sdtirol-n2a.it
-sv.it
-ta.it
-taranto.it
-te.it
-tempio-olbia.it
-tempioolbia.it
-teramo.it
-terni.it
-tn.it
-to.it
-torino.it
-tp.it
-tr.it
-trani-andria-barletta.it
-trani-barletta-andria.it
-traniandriabarletta.it
-tranibarlettaandria.it
-trapani.it
-trento.it
-treviso.it
-trieste.it
-ts.it
-turin.it
-tv.it
-ud.it
-udine.it
-urbino-pesaro.it
-urbinopesaro.it
-va.it
-varese.it
-vb.it
-vc.it
-ve.it
-venezia.it
-venice.it
-verbania.it
-vercelli.it
-verona.it
-vi.it
-vibo-valentia.it
-vibovalentia.it
-vicenza.it
-viterbo.it
-vr.it
-vs.it
-vt.it
-vv.it
-je
-co.je
-net.je
-org.je
-*.jm
-jo
-com.jo
-org.jo
-net.jo
-edu.jo
-sch.jo
-gov.jo
-mil.jo
-name.jo
-jobs
-jp
-ac.jp
-ad.jp
-co.jp
-ed.jp
-go.jp
-gr.jp
-lg.jp
-ne.jp
-or.jp
-aichi.jp
-akita.jp
-aomori.jp
-chiba.jp
-ehime.jp
-fukui.jp
-fukuoka.jp
-fukushima.jp
-gifu.jp
-gunma.jp
-hiroshima.jp
-hokkaido.jp
-hyogo.jp
-ibaraki.jp
-ishikawa.jp
-iwate.jp
-kagawa.jp
-kagoshima.jp
-kanagawa.jp
-kochi.jp
-kumamoto.jp
-kyoto.jp
-mie.jp
-miyagi.jp
-miyazaki.jp
-nagano.jp
-nagasaki.jp
-nara.jp
-niigata.jp
-oita.jp
-okayama.jp
-okinawa.jp
-osaka.jp
-saga.jp
-saitama.jp
-shiga.jp
-shimane.jp
-shizuoka.jp
-tochigi.jp
-tokushima.jp
-tokyo.jp
-tottori.jp
-toyama.jp
-wakayama.jp
-yamagata.jp
-yamaguchi.jp
-yamanashi.jp
-xn--4pvxs.jp
-xn--vgu402c.jp
-xn--c3s14m.jp
-xn--f6qx53a.jp
-xn--8pvr4u.jp
-xn--uist22h.jp
-xn--djrs72d6uy.jp
-xn--mkru45i.jp
-xn--0trq7p7nn.jp
-xn--8ltr62k.jp
-xn--2m4a15e.jp
-xn--efvn9s.jp
-xn--32vp30h.jp
-xn--4it797k.jp
-xn--1lqs71d.jp
-xn--5rtp49c.jp
-xn--5js045d.jp
-xn--ehqz56n.jp
-xn--1lqs03n.jp
-xn--qqqt11m.jp
-xn--kbrq7o.jp
-xn--pssu33l.jp
-xn--ntsq17g.jp
-xn--uisz3g.jp
-xn--6btw5a.jp
-xn--1ctwo.jp
-xn--6orx2r.jp
-xn--rht61e.jp
-xn--rht27z.jp
-xn--djty4k.jp
-xn--nit225k.jp
-xn--rht3d.jp
-xn--klty5x.jp
-xn--kltx9a.jp
-xn--kltp7d.jp
-xn--uuwu58a.jp
-xn--zbx025d.jp
-xn--ntso0iqx3a.jp
-xn--elqq16h.jp
-xn--4it168d.jp
-xn--klt787d.jp
-xn--rny31h.jp
-xn--7t0a264c.jp
-xn--5rtq34k.jp
-xn--k7yn95e.jp
-xn--tor131o.jp
-xn--d5qv7z876c.jp
-*.kawasaki.jp
-*.kitakyushu.jp
-*.kobe.jp
-*.nagoya.jp
-*.sapporo.jp
-*.sendai.jp
-*.yokohama.jp
-!city.kawasaki.jp
-!city.kitakyushu.jp
-!city.kobe.jp
-!city.nagoya.jp
-!city.sapporo.jp
-!city.sendai.jp
-!city.yokohama.jp
-aisai.aichi.jp
-ama.aichi.jp
-anjo.aichi.jp
-asuke.aichi.jp
-chiryu.aichi.jp
-chita.aichi.jp
-fuso.aichi.jp
-gamagori.aichi.jp
-handa.aichi.jp
-hazu.aichi.jp
-hekinan.aichi.jp
-higashiura.aichi.jp
-ichinomiya.aichi.jp
-inazawa.aichi.jp
-inuyama.aichi.jp
-isshiki.aichi.jp
-iwakura.aichi.jp
-kanie.aichi.jp
-kariya.aichi.jp
-kasugai.aichi.jp
-kira.aichi.jp
-kiyosu.aichi.jp
-komaki.aichi.jp
-konan.aichi.jp
-kota.aichi.jp
-mihama.aichi.jp
-miyoshi.aichi.jp
-nishio.aichi.jp
-nisshin.aichi.jp
-obu.aichi.jp
-oguchi.aichi.jp
-oharu.aichi.jp
-okazaki.aichi.jp
-owariasahi.aichi.jp
-seto.aichi.jp
-shikatsu.aichi.jp
-shinshiro.aichi.jp
-shitara.aichi.jp
-tahara.aichi.jp
-takahama.aichi.jp
-tobishima.aichi.jp
-toei.aichi.jp
-togo.aichi.jp
-tokai.aichi.jp
-tokoname.aichi.jp
-toyoake.aichi.jp
-toyohashi.aichi.jp
-toyokawa.aichi.jp
-toyone.aichi.jp
-toyota.aichi.jp
-tsushima.aichi.jp
-yatomi.aichi.jp
-akita.akita.jp
-daisen.akita.jp
-fujisato.akita.jp
-gojome.akita.jp
-hachirogata.akita.jp
-happou.akita.jp
-higashinaruse.akita.jp
-honjo.akita.jp
-honjyo.akita.jp
-ikawa.akita.jp
-kamikoani.akita.jp
-kamioka.akita.jp
-katagami.akita.jp
-kazuno.akita.jp
-kitaakita.akita.jp
-kosaka.akita.jp
-kyowa.akita.jp
-misato.akita.jp
-mitane.akita.jp
-moriyoshi.akita.jp
-nikaho.akita.jp
-noshiro.akita.jp
-odate.akita.jp
-oga.akita.jp
-ogata.akita.jp
-semboku.akita.jp
-yokote.akita.jp
-yurihonjo.akita.jp
-aomori.aomori.jp
-gonohe.aomori.jp
-hachinohe.aomori.jp
-hashikami.aomori.jp
-hiranai.aomori.jp
-hirosaki.aomori.jp
-itayanagi.aomori.jp
-kuroishi.aomori.jp
-misawa.aomori.jp
-mutsu.aomori.jp
-nakadomari.aomori.jp
-noheji.aomori.jp
-oirase.aomori.jp
-owani.aomori.jp
-rokunohe.aomori.jp
-sannohe.aomori.jp
-shichinohe.aomori.jp
-shingo.aomori.jp
-takko.aomori.jp
-towada.aomori.jp
-tsugaru.aomori.jp
-tsuruta.aomori.jp
-abiko.chiba.jp
-asahi.chiba.jp
-chonan.chiba.jp
-chosei.chiba.jp
-choshi.chiba.jp
-chuo.chiba.jp
-funabashi.chiba.jp
-futtsu.chiba.jp
-hanamigawa.chiba.jp
-ichihara.chiba.jp
-ichikawa.chiba.jp
-ichinomiya.chiba.jp
-inzai.chiba.jp
-isumi.chiba.jp
-kamagaya.chiba.jp
-kamogawa.chiba.jp
-kashiwa.chiba.jp
-katori.chiba.jp
-katsuura.chiba.jp
-kimitsu.chiba.jp
-kisarazu.chiba.jp
-kozaki.chiba.jp
-kujukuri.chiba.jp
-kyonan.chiba.jp
-matsudo.chiba.jp
-midori.chiba.jp
-mihama.chiba.jp
-minamiboso.chiba.jp
-mobara.chiba.jp
-mutsuzawa.chiba.jp
-nagara.chiba.jp
-nagareyama.chiba.jp
-narashino.chiba.jp
-narita.chiba.jp
-noda.chiba.jp
-oamishirasato.chiba.jp
-omigawa.chiba.jp
-onjuku.chiba.jp
-otaki.chiba.jp
-sakae.chiba.jp
-sakura.chiba.jp
-shimofusa.chiba.jp
-shirako.chiba.jp
-shiroi.chiba.jp
-shisui.chiba.jp
-sodegaura.chiba.jp
-sosa.chiba.jp
-tako.chiba.jp
-tateyama.chiba.jp
-togane.chiba.jp
-tohnosho.chiba.jp
-tomisato.chiba.jp
-urayasu.chiba.jp
-yachimata.chiba.jp
-yachiyo.chiba.jp
-yokaichiba.chiba.jp
-yokoshibahikari.chiba.jp
-yotsukaido.chiba.jp
-ainan.ehime.jp
-honai.ehime.jp
-ikata.ehime.jp
-imabari.ehime.jp
-iyo.ehime.jp
-kamijima.ehime.jp
-kihoku.ehime.jp
-kumakogen.ehime.jp
-masaki.ehime.jp
-matsuno.ehime.jp
-matsuyama.ehime.jp
-namikata.ehime.jp
-niihama.ehime.jp
-ozu.ehime.jp
-saijo.ehime.jp
-seiyo.ehime.jp
-shikokuchuo.ehime.jp
-tobe.ehime.jp
-toon.ehime.jp
-uchiko.ehime.jp
-uwajima.ehime.jp
-yawatahama.ehime.jp
-echizen.fukui.jp
-eiheiji.fukui.jp
-fukui.fukui.jp
-ikeda.fukui.jp
-katsuyama.fukui.jp
-mihama.fukui.jp
-minamiechizen.fukui.jp
-obama.fukui.jp
-ohi.fukui.jp
-ono.fukui.jp
-sabae.fukui.jp
-sakai.fukui.jp
-takahama.fukui.jp
-tsuruga.fukui.jp
-wakasa.fukui.jp
-ashiya.fukuoka.jp
-buzen.fukuoka.jp
-chikugo.fukuoka.jp
-chikuho.fukuoka.jp
-chikujo.fukuoka.jp
-chikushino.fukuoka.jp
-chikuzen.fukuoka.jp
-chuo.fukuoka.jp
-dazaifu.fukuoka.jp
-fukuchi.fukuoka.jp
-hakata.fukuoka.jp
-higashi.fukuoka.jp
-hirokawa.fukuoka.jp
-hisayama.fukuoka.jp
-iizuka.fukuoka.jp
-inatsuki.fukuoka.jp
-kaho.fukuoka.jp
-kasuga.fukuoka.jp
-kasuya.fukuoka.jp
-kawara.fukuoka.jp
-keisen.fukuoka.jp
-koga.fukuoka.jp
-kurate.fukuoka.jp
-kurogi.fukuoka.jp
-kurume.fukuoka.jp
-minami.fukuoka.jp
-miyako.fukuoka.jp
-miyama.fukuoka.jp
-miyawaka.fukuoka.jp
-mizumaki.fukuoka.jp
-munakata.fukuoka.jp
-nakagawa.fukuoka.jp
-nakama.fukuoka.jp
-nishi.fukuoka.jp
-nogata.fukuoka.jp
-ogori.fukuoka.jp
-okagaki.fukuoka.jp
-okawa.fukuoka.jp
-oki.fukuoka.jp
-omuta.fukuoka.jp
-onga.fukuoka.jp
-onojo.fukuoka.jp
-oto.fukuoka.jp
-saigawa.fukuoka.jp
-sasaguri.fukuoka.jp
-shingu.fukuoka.jp
-shinyoshitomi.fukuoka.jp
-shonai.fukuoka.jp
-soeda.fukuoka.jp
-sue.fukuoka.jp
-tachiarai.fukuoka.jp
-tagawa.fukuoka.jp
-takata.fukuoka.jp
-toho.fukuoka.jp
-toyotsu.fukuoka.jp
-tsuiki.fukuoka.jp
-ukiha.fukuoka.jp
-umi.fukuoka.jp
-usui.fukuoka.jp
-yamada.fukuoka.jp
-yame.fukuoka.jp
-yanagawa.fukuoka.jp
-yukuhashi.fukuoka.jp
-aizubange.fukushima.jp
-aizumisato.fukushima.jp
-aizuwakamatsu.fukushima.jp
-asakawa.fukushima.jp
-bandai.fukushima.jp
-date.fukushima.jp
-fukushima.fukushima.jp
-furudono.fukushima.jp
-futaba.fukushima.jp
-hanawa.fukushima.jp
-higashi.fukushima.jp
-hirata.fukushima.jp
-hirono.fukushima.jp
-iitate.fukushima.jp
-inawashiro.fukushima.jp
-ishikawa.fukushima.jp
-iwaki.fukushima.jp
-izumizaki.fukushima.jp
-kagamiishi.fukushima.jp
-kaneyama.fukushima.jp
-kawamata.fukushima.jp
-kitakata.fukushima.jp
-kitashiobara.fukushima.jp
-koori.fukushima.jp
-koriyama.fukushima.jp
-kunimi.fukushima.jp
-miharu.fukushima.jp
-mishima.fukushima.jp
-namie.fukushima.jp
-nango.fukushima.jp
-nishiaizu.fukushima.jp
-nishigo.fukushima.jp
-okuma.fukushima.jp
-omotego.fukushima.jp
-ono.fukushima.jp
-otama.fukushima.jp
-samegawa.fukushima.jp
-shimogo.fukushima.jp
-shirakawa.fukushima.jp
-showa.fukushima.jp
-soma.fukushima.jp
-sukagawa.fukushima.jp
-taishin.fukushima.jp
-tamakawa.fukushima.jp
-tanagura.fukushima.jp
-tenei.fukushima.jp
-yabuki.fukushima.jp
-yamato.fukushima.jp
-yamatsuri.fukushima.jp
-yanaizu.fukushima.jp
-yugawa.fukushima.jp
-anpachi.gifu.jp
-ena.gifu.jp
-gifu.gifu.jp
-ginan.gifu.jp
-godo.gifu.jp
-gujo.gifu.jp
-hashima.gifu.jp
-hichiso.gifu.jp
-hida.gifu.jp
-higashishirakawa.gifu.jp
-ibigawa.gifu.jp
-ikeda.gifu.jp
-kakamigahara.gifu.jp
-kani.gifu.jp
-kasahara.gifu.jp
-kasamatsu.gifu.jp
-kawaue.gifu.jp
-kitagata.gifu.jp
-mino.gifu.jp
-minokamo.gifu.jp
-mitake.gifu.jp
-mizunami.gifu.jp
-motosu.gifu.jp
-nakatsugawa.gifu.jp
-ogaki.gifu.jp
-sakahogi.gifu.jp
-seki.gifu.jp
-sekigahara.gifu.jp
-shirakawa.gifu.jp
-tajimi.gifu.jp
-takayama.gifu.jp
-tarui.gifu.jp
-toki.gifu.jp
-tomika.gifu.jp
-wanouchi.gifu.jp
-yamagata.gifu.jp
-yaotsu.gifu.jp
-yoro.gifu.jp
-annaka.gunma.jp
-chiyoda.gunma.jp
-fujioka.gunma.jp
-higashiagatsuma.gunma.jp
-isesaki.gunma.jp
-itakura.gunma.jp
-kanna.gunma.jp
-kanra.gunma.jp
-katashina.gunma.jp
-kawaba.gunma.jp
-kiryu.gunma.jp
-kusatsu.gunma.jp
-maebashi.gunma.jp
-meiwa.gunma.jp
-midori.gunma.jp
-minakami.gunma.jp
-naganohara.gunma.jp
-nakanojo.gunma.jp
-nanmoku.gunma.jp
-numata.gunma.jp
-oizumi.gunma.jp
-ora.gunma.jp
-ota.gunma.jp
-shibukawa.gunma.jp
-shimonita.gunma.jp
-shinto.gunma.jp
-showa.gunma.jp
-takasaki.gunma.jp
-takayama.gunma.jp
-tamamura.gunma.jp
-tatebayashi.gunma.jp
-tomioka.gunma.jp
-tsukiyono.gunma.jp
-tsumagoi.gunma.jp
-ueno.gunma.jp
-yoshioka.gunma.jp
-asaminami.hiroshima.jp
-daiwa.hiroshima.jp
-etajima.hiroshima.jp
-fuchu.hiroshima.jp
-fukuyama.hiroshima.jp
-hatsukaichi.hiroshima.jp
-higashihiroshima.hiroshima.jp
-hongo.hiroshima.jp
-jinsekikogen.hiroshima.jp
-kaita.hiroshima.jp
-kui.hiroshima.jp
-kumano.hiroshima.jp
-kure.hiroshima.jp
-mihara.hiroshima.jp
-miyoshi.hiroshima.jp
-naka.hiroshima.jp
-onomichi.hiroshima.jp
-osakikamijima.hiroshima.jp
-otake.hiroshima.jp
-saka.hiroshima.jp
-sera.hiroshima.jp
-seranishi.hiroshima.jp
-shinichi.hiroshima.jp
-shobara.hiroshima.jp
-takehara.hiroshima.jp
-abashiri.hokkaido.jp
-abira.hokkaido.jp
-aibetsu.hokkaido.jp
-akabira.hokkaido.jp
-akkeshi.hokkaido.jp
-asahikawa.hokkaido.jp
-ashibetsu.hokkaido.jp
-ashoro.hokkaido.jp
-assabu.hokkaido.jp
-atsuma.hokkaido.jp
-bibai.hokkaido.jp
-biei.hokkaido.jp
-bifuka.hokkaido.jp
-bihoro.hokkaido.jp
-biratori.hokkaido.jp
-chippubetsu.hokkaido.jp
-chitose.hokkaido.jp
-date.hokkaido.jp
-ebetsu.hokkaido.jp
-embetsu.hokkaido.jp
-eniwa.hokkaido.jp
-erimo.hokkaido.jp
-esan.hokkaido.jp
-esashi.hokkaido.jp
-fukagawa.hokkaido.jp
-fukushima.hokkaido.jp
-furano.hokkaido.jp
-furubira.hokkaido.jp
-haboro.hokkaido.jp
-hakodate.hokkaido.jp
-hamatonbetsu.hokkaido.jp
-hidaka.hokkaido.jp
-higashikagura.hokkaido.jp
-higashikawa.hokkaido.jp
-hiroo.hokkaido.jp
-hokuryu.hokkaido.jp
-hokuto.hokkaido.jp
-honbetsu.hokkaido.jp
-horokanai.hokkaido.jp
-horonobe.hokkaido.jp
-ikeda.hokkaido.jp
-imakane.hokkaido.jp
-ishikari.hokkaido.jp
-iwamizawa.hokkaido.jp
-iwanai.hokkaido.jp
-kamifurano.hokkaido.jp
-kamikawa.hokkaido.jp
-kamishihoro.hokkaido.jp
-kamisunagawa.hokkaido.jp
-kamoenai.hokkaido.jp
-kayabe.hokkaido.jp
-kembuchi.hokkaido.jp
-kikonai.hokkaido.jp
-kimobetsu.hokkaido.jp
-kitahiroshima.hokkaido.jp
-kitami.hokkaido.jp
-kiyosato.hokkaido.jp
-koshimizu.hokkaido.jp
-kunneppu.hokkaido.jp
-kuriyama.hokkaido.jp
-kuromatsunai.hokkaido.jp
-kushiro.hokkaido.jp
-kutchan.hokkaido.jp
-kyowa.hokkaido.jp
-mashike.hokkaido.jp
-matsumae.hokkaido.jp
-mikasa.hokkaido.jp
-minamifurano.hokkaido.jp
-mombetsu.hokkaido.jp
-moseushi.hokkaido.jp
-mukawa.hokkaido.jp
-muroran.hokkaido.jp
-naie.hokkaido.jp
-nakagawa.hokkaido.jp
-nakasatsunai.hokkaido.jp
-nakatombetsu.hokkaido.jp
-nanae.hokkaido.jp
-nanporo.hokkaido.jp
-nayoro.hokkaido.jp
-nemuro.hokkaido.jp
-niikappu.hokkaido.jp
-niki.hokkaido.jp
-nishiokoppe.hokkaido.jp
-noboribetsu.hokkaido.jp
-numata.hokkaido.jp
-obihiro.hokkaido.jp
-obira.hokkaido.jp
-oketo.hokkaido.jp
-okoppe.hokkaido.jp
-otaru.hokkaido.jp
-otobe.hokkaido.jp
-otofuke.hokkaido.jp
-otoineppu.hokkaido.jp
-oumu.hokkaido.jp
-ozora.hokkaido.jp
-pippu.hokkaido.jp
-rankoshi.hokkaido.jp
-rebun.hokkaido.jp
-rikubetsu.hokkaido.jp
-rishiri.hokkaido.jp
-rishirifuji.hokkaido.jp
-saroma.hokkaido.jp
-sarufutsu.hokkaido.jp
-shakotan.hokkaido.jp
-shari.hokkaido.jp
-shibecha.hokkaido.jp
-shibetsu.hokkaido.jp
-shikabe.hokkaido.jp
-shikaoi.hokkaido.jp
-shimamaki.hokkaido.jp
-shimizu.hokkaido.jp
-shimokawa.hokkaido.jp
-shinshinotsu.hokkaido.jp
-shintoku.hokkaido.jp
-shiranuka.hokkaido.jp
-shiraoi.hokkaido.jp
-shiriuchi.hokkaido.jp
-sobetsu.hokkaido.jp
-sunagawa.hokkaido.jp
-taiki.hokkaido.jp
-takasu.hokkaido.jp
-takikawa.hokkaido.jp
-takinoue.hokkaido.jp
-teshikaga.hokkaido.jp
-tobetsu.hokkaido.jp
-tohma.hokkaido.jp
-tomakomai.hokkaido.jp
-tomari.hokkaido.jp
-toya.hokkaido.jp
-toyako.hokkaido.jp
-toyotomi.hokkaido.jp
-toyoura.hokkaido.jp
-tsubetsu.hokkaido.jp
-tsukigata.hokkaido.jp
-urakawa.hokkaido.jp
-urausu.hokkaido.jp
-uryu.hokkaido.jp
-utashinai.hokkaido.jp
-wakkanai.hokkaido.jp
-wassamu.hokkaido.jp
-yakumo.hokkaido.jp
-yoichi.hokkaido.jp
-aioi.hyogo.jp
-akashi.hyogo.jp
-ako.hyogo.jp
-amagasaki.hyogo.jp
-aogaki.hyogo.jp
-asago.hyogo.jp
-ashiya.hyogo.jp
-awaji.hyogo.jp
-fukusaki.hyogo.jp
-goshiki.hyogo.jp
-harima.hyogo.jp
-himeji.hyogo.jp
-ichikawa.hyogo.jp
-inagawa.hyogo.jp
-itami.hyogo.jp
-kakogawa.hyogo.jp
-kamigori.hyogo.jp
-kamikawa.hyogo.jp
-kasai.hyogo.jp
-kasuga.hyogo.jp
-kawanishi.hyogo.jp
-miki.hyogo.jp
-minamiawaji.hyogo.jp
-nishinomiya.hyogo.jp
-nishiwaki.hyogo.jp
-ono.hyogo.jp
-sanda.hyogo.jp
-sannan.hyogo.jp
-sasayama.hyogo.jp
-sayo.hyogo.jp
-shingu.hyogo.jp
-shinonsen.hyogo.jp
-shiso.hyogo.jp
-sumoto.hyogo.jp
-taishi.hyogo.jp
-taka.hyogo.jp
-takarazuka.hyogo.jp
-takasago.hyogo.jp
-takino.hyogo.jp
-tamba.hyogo.jp
-tatsuno.hyogo.jp
-toyooka.hyogo.jp
-yabu.hyogo.jp
-yashiro.hyogo.jp
-yoka.hyogo.jp
-yokawa.hyogo.jp
-ami.ibaraki.jp
-asahi.ibaraki.jp
-bando.ibaraki.jp
-chikusei.ibaraki.jp
-daigo.ibaraki.jp
-fujishiro.ibaraki.jp
-hitachi.ibaraki.jp
-hitachinaka.ibaraki.jp
-hitachiomiya.ibaraki.jp
-hitachiota.ibaraki.jp
-ibaraki.ibaraki.jp
-ina.ibaraki.jp
-inashiki.ibaraki.jp
-itako.ibaraki.jp
-iwama.ibaraki.jp
-joso.ibaraki.jp
-kamisu.ibaraki.jp
-kasama.ibaraki.jp
-kashima.ibaraki.jp
-kasumigaura.ibaraki.jp
-koga.ibaraki.jp
-miho.ibaraki.jp
-mito.ibaraki.jp
-moriya.ibaraki.jp
-naka.ibaraki.jp
-namegata.ibaraki.jp
-oarai.ibaraki.jp
-ogawa.ibaraki.jp
-omitama.ibaraki.jp
-ryugasaki.ibaraki.jp
-sakai.ibaraki.jp
-sakuragawa.ibaraki.jp
-shimodate.ibaraki.jp
-shimotsuma.ibaraki.jp
-shirosato.ibaraki.jp
-sowa.ibaraki.jp
-suifu.ibaraki.jp
-takahagi.ibaraki.jp
-tamatsukuri.ibaraki.jp
-tokai.ibaraki.jp
-tomobe.ibaraki.jp
-tone.ibaraki.jp
-toride.ibaraki.jp
-tsuchiura.ibaraki.jp
-tsukuba.ibaraki.jp
-uchihara.ibaraki.jp
-ushiku.ibaraki.jp
-yachiyo.ibaraki.jp
-yamagata.ibaraki.jp
-yawara.ibaraki.jp
-yuki.ibaraki.jp
-anamizu.ishikawa.jp
-hakui.ishikawa.jp
-hakusan.ishikawa.jp
-kaga.ishikawa.jp
-kahoku.ishikawa.jp
-kanazawa.ishikawa.jp
-kawakita.ishikawa.jp
-komatsu.ishikawa.jp
-nakanoto.ishikawa.jp
-nanao.ishikawa.jp
-nomi.ishikawa.jp
-nonoichi.ishikawa.jp
-noto.ishikawa.jp
-shika.ishikawa.jp
-suzu.ishikawa.jp
-tsubata.ishikawa.jp
-tsurugi.ishikawa.jp
-uchinada.ishikawa.jp
-wajima.ishikawa.jp
-fudai.iwate.jp
-fujisawa.iwate.jp
-hanamaki.iwate.jp
-hiraizumi.iwate.jp
-hirono.iwate.jp
-ichinohe.iwate.jp
-ichinoseki.iwate.jp
-iwaizumi.iwate.jp
-iwate.iwate.jp
-joboji.iwate.jp
-kamaishi.iwate.jp
-kanegasaki.iwate.jp
-karumai.iwate.jp
-kawai.iwate.jp
-kitakami.iwate.jp
-kuji.iwate.jp
-kunohe.iwate.jp
-kuzumaki.iwate.jp
-miyako.iwate.jp
-mizusawa.iwate.jp
-morioka.iwate.jp
-ninohe.iwate.jp
-noda.iwate.jp
-ofunato.iwate.jp
-oshu.iwate.jp
-otsuchi.iwate.jp
-rikuzentakata.iwate.jp
-shiwa.iwate.jp
-shizukuishi.iwate.jp
-sumita.iwate.jp
-tanohata.iwate.jp
-tono.iwate.jp
-yahaba.iwate.jp
-yamada.iwate.jp
-ayagawa.kagawa.jp
-higashikagawa.kagawa.jp
-kanonji.kagawa.jp
-kotohira.kagawa.jp
-manno.kagawa.jp
-marugame.kagawa.jp
-mitoyo.kagawa.jp
-naoshima.kagawa.jp
-sanuki.kagawa.jp
-tadotsu.kagawa.jp
-takamatsu.kagawa.jp
-tonosho.kagawa.jp
-uchinomi.kagawa.jp
-utazu.kagawa.jp
-zentsuji.kagawa.jp
-akune.kagoshima.jp
-amami.kagoshima.jp
-hioki.kagoshima.jp
-isa.kagoshima.jp
-isen.kagoshima.jp
-izumi.kagoshima.jp
-kagoshima.kagoshima.jp
-kanoya.kagoshima.jp
-kawanabe.kagoshima.jp
-kinko.kagoshima.jp
-kouyama.kagoshima.jp
-makurazaki.kagoshima.jp
-matsumoto.kagoshima.jp
-minamitane.kagoshima.jp
-nakatane.kagoshima.jp
-nishinoomote.kagoshima.jp
-satsumasendai.kagoshima.jp
-soo.kagoshima.jp
-tarumizu.kagoshima.jp
-yusui.kagoshima.jp
-aikawa.kanagawa.jp
-atsugi.kanagawa.jp
-ayase.kanagawa.jp
-chigasaki.kanagawa.jp
-ebina.kanagawa.jp
-fujisawa.kanagawa.jp
-hadano.kanagawa.jp
-hakone.kanagawa.jp
-hiratsuka.kanagawa.jp
-isehara.kanagawa.jp
-kaisei.kanagawa.jp
-kamakura.kanagawa.jp
-kiyokawa.kanagawa.jp
-matsuda.kanagawa.jp
-minamiashigara.kanagawa.jp
-miura.kanagawa.jp
-nakai.kanagawa.jp
-ninomiya.kanagawa.jp
-odawara.kanagawa.jp
-oi.kanagawa.jp
-oiso.kanagawa.jp
-sagamihara.kanagawa.jp
-samukawa.kanagawa.jp
-tsukui.kanagawa.jp
-yamakita.kanagawa.jp
-yamato.kanagawa.jp
-yokosuka.kanagawa.jp
-yugawara.kanagawa.jp
-zama.kanagawa.jp
-zushi.kanagawa.jp
-aki.kochi.jp
-geisei.kochi.jp
-hidaka.kochi.jp
-higashitsuno.kochi.jp
-ino.kochi.jp
-kagami.kochi.jp
-kami.kochi.jp
-kitagawa.kochi.jp
-kochi.kochi.jp
-mihara.kochi.jp
-motoyama.kochi.jp
-muroto.kochi.jp
-nahari.kochi.jp
-nakamura.kochi.jp
-nankoku.kochi.jp
-nishitosa.kochi.jp
-niyodogawa.kochi.jp
-ochi.kochi.jp
-okawa.kochi.jp
-otoyo.kochi.jp
-otsuki.kochi.jp
-sakawa.kochi.jp
-sukumo.kochi.jp
-susaki.kochi.jp
-tosa.kochi.jp
-tosashimizu.kochi.jp
-toyo.kochi.jp
-tsuno.kochi.jp
-umaji.kochi.jp
-yasuda.kochi.jp
-yusuhara.kochi.jp
-amakusa.kumamoto.jp
-arao.kumamoto.jp
-aso.kumamoto.jp
-choyo.kumamoto.jp
-gyokuto.kumamoto.jp
-kamiamakusa.kumamoto.jp
-kikuchi.kumamoto.jp
-kumamoto.kumamoto.jp
-mashiki.kumamoto.jp
-mifune.kumamoto.jp
-minamata.kumamoto.jp
-minamioguni.kumamoto.jp
-nagasu.kumamoto.jp
-nishihara.kumamoto.jp
-oguni.kumamoto.jp
-ozu.kumamoto.jp
-sumoto.kumamoto.jp
-takamori.kumamoto.jp
-uki.kumamoto.jp
-uto.kumamoto.jp
-yamaga.kumamoto.jp
-yamato.kumamoto.jp
-yatsushiro.kumamoto.jp
-ayabe.kyoto.jp
-fukuchiyama.kyoto.jp
-higashiyama.kyoto.jp
-ide.kyoto.jp
-ine.kyoto.jp
-joyo.kyoto.jp
-kameoka.kyoto.jp
-kamo.kyoto.jp
-kita.kyoto.jp
-kizu.kyoto.jp
-kumiyama.kyoto.jp
-kyotamba.kyoto.jp
-kyotanabe.kyoto.jp
-kyotango.kyoto.jp
-maizuru.kyoto.jp
-minami.kyoto.jp
-minamiyamashiro.kyoto.jp
-miyazu.kyoto.jp
-muko.kyoto.jp
-nagaokakyo.kyoto.jp
-nakagyo.kyoto.jp
-nantan.kyoto.jp
-oyamazaki.kyoto.jp
-sakyo.kyoto.jp
-seika.kyoto.jp
-tanabe.kyoto.jp
-uji.kyoto.jp
-ujitawara.kyoto.jp
-wazuka.kyoto.jp
-yamashina.kyoto.jp
-yawata.kyoto.jp
-asahi.mie.jp
-inabe.mie.jp
-ise.mie.jp
-kameyama.mie.jp
-kawagoe.mie.jp
-kiho.mie.jp
-kisosaki.mie.jp
-kiwa.mie.jp
-komono.mie.jp
-kumano.mie.jp
-kuwana.mie.jp
-matsusaka.mie.jp
-meiwa.mie.jp
-mihama.mie.jp
-minamiise.mie.jp
-misugi.mie.jp
-miyama.mie.jp
-nabari.mie.jp
-shima.mie.jp
-suzuka.mie.jp
-tado.mie.jp
-taiki.mie.jp
-taki.mie.jp
-tamaki.mie.jp
-toba.mie.jp
-tsu.mie.jp
-udono.mie.jp
-ureshino.mie.jp
-watarai.mie.jp
-yokkaichi.mie.jp
-furukawa.miyagi.jp
-higashimatsushima.miyagi.jp
-ishinomaki.miyagi.jp
-iwanuma.miyagi.jp
-kakuda.miyagi.jp
-kami.miyagi.jp
-kawasaki.miyagi.jp
-marumori.miyagi.jp
-matsushima.miyagi.jp
-minamisanriku.miyagi.jp
-misato.miyagi.jp
-murata.miyagi.jp
-natori.miyagi.jp
-ogawara.miyagi.jp
-ohira.miyagi.jp
-onagawa.miyagi.jp
-osaki.miyagi.jp
-rifu.miyagi.jp
-semine.miyagi.jp
-shibata.miyagi.jp
-shichikashuku.miyagi.jp
-shikama.miyagi.jp
-shiogama.miyagi.jp
-shiroishi.miyagi.jp
-tagajo.miyagi.jp
-taiwa.miyagi.jp
-tome.miyagi.jp
-tomiya.miyagi.jp
-wakuya.miyagi.jp
-watari.miyagi.jp
-yamamoto.miyagi.jp
-zao.miyagi.jp
-aya.miyazaki.jp
-ebino.miyazaki.jp
-gokase.miyazaki.jp
-hyuga.miyazaki.jp
-kadogawa.miyazaki.jp
-kawaminami.miyazaki.jp
-kijo.miyazaki.jp
-kitagawa.miyazaki.jp
-kitakata.miyazaki.jp
-kitaura.miyazaki.jp
-kobayashi.miyazaki.jp
-kunitomi.miyazaki.jp
-kushima.miyazaki.jp
-mimata.miyazaki.jp
-miyakonojo.miyazaki.jp
-miyazaki.miyazaki.jp
-morotsuka.miyazaki.jp
-nichinan.miyazaki.jp
-nishimera.miyazaki.jp
-nobeoka.miyazaki.jp
-saito.miyazaki.jp
-shiiba.miyazaki.jp
-shintomi.miyazaki.jp
-takaharu.miyazaki.jp
-takanabe.miyazaki.jp
-takazaki.miyazaki.jp
-tsuno.miyazaki.jp
-achi.nagano.jp
-agematsu.nagano.jp
-anan.nagano.jp
-aoki.nagano.jp
-asahi.nagano.jp
-azumino.nagano.jp
-chikuhoku.nagano.jp
-chikuma.nagano.jp
-chino.nagano.jp
-fujimi.nagano.jp
-hakuba.nagano.jp
-hara.nagano.jp
-hiraya.nagano.jp
-iida.nagano.jp
-iijima.nagano.jp
-iiyama.nagano.jp
-iizuna.nagano.jp
-ikeda.nagano.jp
-ikusaka.nagano.jp
-ina.nagano.jp
-karuizawa.nagano.jp
-kawakami.nagano.jp
-kiso.nagano.jp
-kisofukushima.nagano.jp
-kitaaiki.nagano.jp
-komagane.nagano.jp
-komoro.nagano.jp
-matsukawa.nagano.jp
-matsumoto.nagano.jp
-miasa.nagano.jp
-minamiaiki.nagano.jp
-minamimaki.nagano.jp
-minamiminowa.nagano.jp
-minowa.nagano.jp
-miyada.nagano.jp
-miyota.nagano.jp
-mochizuki.nagano.jp
-nagano.nagano.jp
-nagawa.nagano.jp
-nagiso.nagano.jp
-nakagawa.nagano.jp
-nakano.nagano.jp
-nozawaonsen.nagano.jp
-obuse.nagano.jp
-ogawa.nagano.jp
-okaya.nagano.jp
-omachi.nagano.jp
-omi.nagano.jp
-ookuwa.nagano.jp
-ooshika.nagano.jp
-otaki.nagano.jp
-otari.nagano.jp
-sakae.nagano.jp
-sakaki.nagano.jp
-saku.nagano.jp
-sakuho.nagano.jp
-shimosuwa.nagano.jp
-shinanomachi.nagano.jp
-shiojiri.nagano.jp
-suwa.nagano.jp
-suzaka.nagano.jp
-takagi.nagano.jp
-takamori.nagano.jp
-takayama.nagano.jp
-tateshina.nagano.jp
-tatsuno.nagano.jp
-togakushi.nagano.jp
-togura.nagano.jp
-tomi.nagano.jp
-ueda.nagano.jp
-wada.nagano.jp
-yamagata.nagano.jp
-yamanouchi.nagano.jp
-yasaka.nagano.jp
-yasuoka.nagano.jp
-chijiwa.nagasaki.jp
-futsu.nagasaki.jp
-goto.nagasaki.jp
-hasami.nagasaki.jp
-hirado.nagasaki.jp
-iki.nagasaki.jp
-isahaya.nagasaki.jp
-kawatana.nagasaki.jp
-kuchinotsu.nagasaki.jp
-matsuura.nagasaki.jp
-nagasaki.nagasaki.jp
-obama.nagasaki.jp
-omura.nagasaki.jp
-oseto.nagasaki.jp
-saikai.nagasaki.jp
-sasebo.nagasaki.jp
-seihi.nagasaki.jp
-shimabara.nagasaki.jp
-shinkamigoto.nagasaki.jp
-togitsu.nagasaki.jp
-tsushima.nagasaki.jp
-unzen.nagasaki.jp
-ando.nara.jp
-gose.nara.jp
-heguri.nara.jp
-higashiyoshino.nara.jp
-ikaruga.nara.jp
-ikoma.nara.jp
-kamikitayama.nara.jp
-kanmaki.nara.jp
-kashiba.nara.jp
-kashihara.nara.jp
-katsuragi.nara.jp
-kawai.nara.jp
-kawakami.nara.jp
-kawanishi.nara.jp
-koryo.nara.jp
-kurotaki.nara.jp
-mitsue.nara.jp
-miyake.nara.jp
-nara.nara.jp
-nosegawa.nara.jp
-oji.nara.jp
-ouda.nara.jp
-oyodo.nara.jp
-sakurai.nara.jp
-sango.nara.jp
-shimoichi.nara.jp
-shimokitayama.nara.jp
-shinjo.nara.jp
-soni.nara.jp
-takatori.nara.jp
-tawaramoto.nara.jp
-tenkawa.nara.jp
-tenri.nara.jp
-uda.nara.jp
-yamatokoriyama.nara.jp
-yamatotakada.nara.jp
-yamazoe.nara.jp
-yoshino.nara.jp
-aga.niigata.jp
-agano.niigata.jp
-gosen.niigata.jp
-itoigawa.niigata.jp
-izumozaki.niigata.jp
-joetsu.niigata.jp
-kamo.niigata.jp
-kariwa.niigata.jp
-kashiwazaki.niigata.jp
-minamiuonuma.niigata.jp
-mitsuke.niigata.jp
-muika.niigata.jp
-murakami.niigata.jp
-myoko.niigata.jp
-nagaoka.niigata.jp
-niigata.niigata.jp
-ojiya.niigata.jp
-omi.niigata.jp
-sado.niigata.jp
-sanjo.niigata.jp
-seiro.niigata.jp
-seirou.niigata.jp
-sekikawa.niigata.jp
-shibata.niigata.jp
-tagami.niigata.jp
-tainai.niigata.jp
-tochio.niigata.jp
-tokamachi.niigata.jp
-tsubame.niigata.jp
-tsunan.niigata.jp
-uonuma.niigata.jp
-yahiko.niigata.jp
-yoita.niigata.jp
-yuzawa.niigata.jp
-beppu.oita.jp
-bungoono.oita.jp
-bungotakada.oita.jp
-hasama.oita.jp
-hiji.oita.jp
-himeshima.oita.jp
-hita.oita.jp
-kamitsue.oita.jp
-kokonoe.oita.jp
-kuju.oita.jp
-kunisaki.oita.jp
-kusu.oita.jp
-oita.oita.jp
-saiki.oita.jp
-taketa.oita.jp
-tsukumi.oita.jp
-usa.oita.jp
-usuki.oita.jp
-yufu.oita.jp
-akaiwa.okayama.jp
-asakuchi.okayama.jp
-bizen.okayama.jp
-hayashima.okayama.jp
-ibara.okayama.jp
-kagamino.okayama.jp
-kasaoka.okayama.jp
-kibichuo.okayama.jp
-kumenan.okayama.jp
-kurashiki.okayama.jp
-maniwa.okayama.jp
-misaki.okayama.jp
-nagi.okayama.jp
-niimi.okayama.jp
-nishiawakura.okayama.jp
-okayama.okayama.jp
-satosho.okayama.jp
-setouchi.okayama.jp
-shinjo.okayama.jp
-shoo.okayama.jp
-soja.okayama.jp
-takahashi.okayama.jp
-tamano.okayama.jp
-tsuyama.okayama.jp
-wake.okayama.jp
-yakage.okayama.jp
-aguni.okinawa.jp
-ginowan.okinawa.jp
-ginoza.okinawa.jp
-gushikami.okinawa.jp
-haebaru.okinawa.jp
-higashi.okinawa.jp
-hirara.okinawa.jp
-iheya.okinawa.jp
-ishigaki.okinawa.jp
-ishikawa.okinawa.jp
-itoman.okinawa.jp
-izena.okinawa.jp
-kadena.okinawa.jp
-kin.okinawa.jp
-kitadaito.okinawa.jp
-kitanakagusuku.okinawa.jp
-kumejima.okinawa.jp
-kunigami.okinawa.jp
-minamidaito.okinawa.jp
-motobu.okinawa.jp
-nago.okinawa.jp
-naha.okinawa.jp
-nakagusuku.okinawa.jp
-nakijin.okinawa.jp
-nanjo.okinawa.jp
-nishihara.okinawa.jp
-ogimi.okinawa.jp
-okinawa.okinawa.jp
-onna.okinawa.jp
-shimoji.okinawa.jp
-taketomi.okinawa.jp
-tarama.okinawa.jp
-tokashiki.okinawa.jp
-tomigusuku.okinawa.jp
-tonaki.okinawa.jp
-urasoe.okinawa.jp
-uruma.okinawa.jp
-yaese.okinawa.jp
-yomitan.okinawa.jp
-yonabaru.okinawa.jp
-yonaguni.okinawa.jp
-zamami.okinawa.jp
-abeno.osaka.jp
-chihayaakasaka.osaka.jp
-chuo.osaka.jp
-daito.osaka.jp
-fujiidera.osaka.jp
-habikino.osaka.jp
-hannan.osaka.jp
-higashiosaka.osaka.jp
-higashisumiyoshi.osaka.jp
-higashiyodogawa.osaka.jp
-hirakata.osaka.jp
-ibaraki.osaka.jp
-ikeda.osaka.jp
-izumi.osaka.jp
-izumiotsu.osaka.jp
-izumisano.osaka.jp
-kadoma.osaka.jp
-kaizuka.osaka.jp
-kanan.osaka.jp
-kashiwara.osaka.jp
-katano.osaka.jp
-kawachinagano.osaka.jp
-kishiwada.osaka.jp
-kita.osaka.jp
-kumatori.osaka.jp
-matsubara.osaka.jp
-minato.osaka.jp
-minoh.osaka.jp
-misaki.osaka.jp
-moriguchi.osaka.jp
-neyagawa.osaka.jp
-nishi.osaka.jp
-nose.osaka.jp
-osakasayama.osaka.jp
-sakai.osaka.jp
-sayama.osaka.jp
-sennan.osaka.jp
-settsu.osaka.jp
-shijonawate.osaka.jp
-shimamoto.osaka.jp
-suita.osaka.jp
-tadaoka.osaka.jp
-taishi.osaka.jp
-tajiri.osaka.jp
-takaishi.osaka.jp
-takatsuki.osaka.jp
-tondabayashi.osaka.jp
-toyonaka.osaka.jp
-toyono.osaka.jp
-yao.osaka.jp
-ariake.saga.jp
-arita.saga.jp
-fukudomi.saga.jp
-genkai.saga.jp
-hamatama.saga.jp
-hizen.saga.jp
-imari.saga.jp
-kamimine.saga.jp
-kanzaki.saga.jp
-karatsu.saga.jp
-kashima.saga.jp
-kitagata.saga.jp
-kitahata.saga.jp
-kiyama.saga.jp
-kouhoku.saga.jp
-kyuragi.saga.jp
-nishiarita.saga.jp
-ogi.saga.jp
-omachi.saga.jp
-ouchi.saga.jp
-saga.saga.jp
-shiroishi.saga.jp
-taku.saga.jp
-tara.saga.jp
-tosu.saga.jp
-yoshinogari.saga.jp
-arakawa.saitama.jp
-asaka.saitama.jp
-chichibu.saitama.jp
-fujimi.saitama.jp
-fujimino.saitama.jp
-fukaya.saitama.jp
-hanno.saitama.jp
-hanyu.saitama.jp
-hasuda.saitama.jp
-hatogaya.saitama.jp
-hatoyama.saitama.jp
-hidaka.saitama.jp
-higashichichibu.saitama.jp
-higashimatsuyama.saitama.jp
-honjo.saitama.jp
-ina.saitama.jp
-iruma.saitama.jp
-iwatsuki.saitama.jp
-kamiizumi.saitama.jp
-kamikawa.saitama.jp
-kamisato.saitama.jp
-kasukabe.saitama.jp
-kawagoe.saitama.jp
-kawaguchi.saitama.jp
-kawajima.saitama.jp
-kazo.saitama.jp
-kitamoto.saitama.jp
-koshigaya.saitama.jp
-kounosu.saitama.jp
-kuki.saitama.jp
-kumagaya.saitama.jp
-matsubushi.saitama.jp
-minano.saitama.jp
-misato.saitama.jp
-miyashiro.saitama.jp
-miyoshi.saitama.jp
-moroyama.saitama.jp
-nagatoro.saitama.jp
-namegawa.saitama.jp
-niiza.saitama.jp
-ogano.saitama.jp
-ogawa.saitama.jp
-ogose.saitama.jp
-okegawa.saitama.jp
-omiya.saitama.jp
-otaki.saitama.jp
-ranzan.saitama.jp
-ryokami.saitama.jp
-saitama.saitama.jp
-sakado.saitama.jp
-satte.saitama.jp
-sayama.saitama.jp
-shiki.saitama.jp
-shiraoka.saitama.jp
-soka.saitama.jp
-sugito.saitama.jp
-toda.saitama.jp
-tokigawa.saitama.jp
-tokorozawa.saitama.jp
-tsurugashima.saitama.jp
-urawa.saitama.jp
-warabi.saitama.jp
-yashio.saitama.jp
-yokoze.saitama.jp
-yono.saitama.jp
-yorii.saitama.jp
-yoshida.saitama.jp
-yoshikawa.saitama.jp
-yoshimi.saitama.jp
-aisho.shiga.jp
-gamo.shiga.jp
-higashiomi.shiga.jp
-hikone.shiga.jp
-koka.shiga.jp
-konan.shiga.jp
-kosei.shiga.jp
-koto.shiga.jp
-kusatsu.shiga.jp
-maibara.shiga.jp
-moriyama.shiga.jp
-nagahama.shiga.jp
-nishiazai.shiga.jp
-notogawa.shiga.jp
-omihachiman.shiga.jp
-otsu.shiga.jp
-ritto.shiga.jp
-ryuoh.shiga.jp
-takashima.shiga.jp
-takatsuki.shiga.jp
-torahime.shiga.jp
-toyosato.shiga.jp
-yasu.shiga.jp
-akagi.shimane.jp
-ama.shimane.jp
-gotsu.shimane.jp
-hamada.shimane.jp
-higashiizumo.shimane.jp
-hikawa.shimane.jp
-hikimi.shimane.jp
-izumo.shimane.jp
-kakinoki.shimane.jp
-masuda.shimane.jp
-matsue.shimane.jp
-misato.shimane.jp
-nishinoshima.shimane.jp
-ohda.shimane.jp
-okinoshima.shimane.jp
-okuizumo.shimane.jp
-shimane.shimane.jp
-tamayu.shimane.jp
-tsuwano.shimane.jp
-unnan.shimane.jp
-yakumo.shimane.jp
-yasugi.shimane.jp
-yatsuka.shimane.jp
-arai.shizuoka.jp
-atami.shizuoka.jp
-fuji.shizuoka.jp
-fujieda.shizuoka.jp
-fujikawa.shizuoka.jp
-fujinomiya.shizuoka.jp
-fukuroi.shizuoka.jp
-gotemba.shizuoka.jp
-haibara.shizuoka.jp
-hamamatsu.shizuoka.jp
-higashiizu.shizuoka.jp
-ito.shizuoka.jp
-iwata.shizuoka.jp
-izu.shizuoka.jp
-izunokuni.shizuoka.jp
-kakegawa.shizuoka.jp
-kannami.shizuoka.jp
-kawanehon.shizuoka.jp
-kawazu.shizuoka.jp
-kikugawa.shizuoka.jp
-kosai.shizuoka.jp
-makinohara.shizuoka.jp
-matsuzaki.shizuoka.jp
-minamiizu.shizuoka.jp
-mishima.shizuoka.jp
-morimachi.shizuoka.jp
-nishiizu.shizuoka.jp
-numazu.shizuoka.jp
-omaezaki.shizuoka.jp
-shimada.shizuoka.jp
-shimizu.shizuoka.jp
-shimoda.shizuoka.jp
-shizuoka.shizuoka.jp
-susono.shizuoka.jp
-yaizu.shizuoka.jp
-yoshida.shizuoka.jp
-ashikaga.tochigi.jp
-bato.tochigi.jp
-haga.tochigi.jp
-ichikai.tochigi.jp
-iwafune.tochigi.jp
-kaminokawa.tochigi.jp
-kanuma.tochigi.jp
-karasuyama.tochigi.jp
-kuroiso.tochigi.jp
-mashiko.tochigi.jp
-mibu.tochigi.jp
-moka.tochigi.jp
-motegi.tochigi.jp
-nasu.tochigi.jp
-nasushiobara.tochigi.jp
-nikko.tochigi.jp
-nishikata.tochigi.jp
-nogi.tochigi.jp
-ohira.tochigi.jp
-ohtawara.tochigi.jp
-oyama.tochigi.jp
-sakura.tochigi.jp
-sano.tochigi.jp
-shimotsuke.tochigi.jp
-shioya.tochigi.jp
-takanezawa.tochigi.jp
-tochigi.tochigi.jp
-tsuga.tochigi.jp
-ujiie.tochigi.jp
-utsunomiya.tochigi.jp
-yaita.tochigi.jp
-aizumi.tokushima.jp
-anan.tokushima.jp
-ichiba.tokushima.jp
-itano.tokushima.jp
-kainan.tokushima.jp
-komatsushima.tokushima.jp
-matsushige.tokushima.jp
-mima.tokushima.jp
-minami.tokushima.jp
-miyoshi.tokushima.jp
-mugi.tokushima.jp
-nakagawa.tokushima.jp
-naruto.tokushima.jp
-sanagochi.tokushima.jp
-shishikui.tokushima.jp
-tokushima.tokushima.jp
-wajiki.tokushima.jp
-adachi.tokyo.jp
-akiruno.tokyo.jp
-akishima.tokyo.jp
-aogashima.tokyo.jp
-arakawa.tokyo.jp
-bunkyo.tokyo.jp
-chiyoda.tokyo.jp
-chofu.tokyo.jp
-chuo.tokyo.jp
-edogawa.tokyo.jp
-fuchu.tokyo.jp
-fussa.tokyo.jp
-hachijo.tokyo.jp
-hachioji.tokyo.jp
-hamura.tokyo.jp
-higashikurume.tokyo.jp
-higashimurayama.tokyo.jp
-higashiyamato.tokyo.jp
-hino.tokyo.jp
-hinode.tokyo.jp
-hinohara.tokyo.jp
-inagi.tokyo.jp
-itabashi.tokyo.jp
-katsushika.tokyo.jp
-kita.tokyo.jp
-kiyose.tokyo.jp
-kodaira.tokyo.jp
-koganei.tokyo.jp
-kokubunji.tokyo.jp
-komae.tokyo.jp
-koto.tokyo.jp
-kouzushima.tokyo.jp
-kunitachi.tokyo.jp
-machida.tokyo.jp
-meguro.tokyo.jp
-minato.tokyo.jp
-mitaka.tokyo.jp
-mizuho.tokyo.jp
-musashimurayama.tokyo.jp
-musashino.tokyo.jp
-nakano.tokyo.jp
-nerima.tokyo.jp
-ogasawara.tokyo.jp
-okutama.tokyo.jp
-ome.tokyo.jp
-oshima.tokyo.jp
-ota.tokyo.jp
-setagaya.tokyo.jp
-shibuya.tokyo.jp
-shinagawa.tokyo.jp
-shinjuku.tokyo.jp
-suginami.tokyo.jp
-sumida.tokyo.jp
-tachikawa.tokyo.jp
-taito.tokyo.jp
-tama.tokyo.jp
-toshima.tokyo.jp
-chizu.tottori.jp
-hino.tottori.jp
-kawahara.tottori.jp
-koge.tottori.jp
-kotoura.tottori.jp
-misasa.tottori.jp
-nanbu.tottori.jp
-nichinan.tottori.jp
-sakaiminato.tottori.jp
-tottori.tottori.jp
-wakasa.tottori.jp
-yazu.tottori.jp
-yonago.tottori.jp
-asahi.toyama.jp
-fuchu.toyama.jp
-fukumitsu.toyama.jp
-funahashi.toyama.jp
-himi.toyama.jp
-imizu.toyama.jp
-inami.toyama.jp
-johana.toyama.jp
-kamiichi.toyama.jp
-kurobe.toyama.jp
-nakaniikawa.toyama.jp
-namerikawa.toyama.jp
-nanto.toyama.jp
-nyuzen.toyama.jp
-oyabe.toyama.jp
-taira.toyama.jp
-takaoka.toyama.jp
-tateyama.toyama.jp
-toga.toyama.jp
-tonami.toyama.jp
-toyama.toyama.jp
-unazuki.toyama.jp
-uozu.toyama.jp
-yamada.toyama.jp
-arida.wakayama.jp
-aridagawa.wakayama.jp
-gobo.wakayama.jp
-hashimoto.wakayama.jp
-hidaka.wakayama.jp
-hirogawa.wakayama.jp
-inami.wakayama.jp
-iwade.wakayama.jp
-kainan.wakayama.jp
-kamitonda.wakayama.jp
-katsuragi.wakayama.jp
-kimino.wakayama.jp
-kinokawa.wakayama.jp
-kitayama.wakayama.jp
-koya.wakayama.jp
-koza.wakayama.jp
-kozagawa.wakayama.jp
-kudoyama.wakayama.jp
-kushimoto.wakayama.jp
-mihama.wakayama.jp
-misato.wakayama.jp
-nachikatsuura.wakayama.jp
-shingu.wakayama.jp
-shirahama.wakayama.jp
-taiji.wakayama.jp
-tanabe.wakayama.jp
-wakayama.wakayama.jp
-yuasa.wakayama.jp
-yura.wakayama.jp
-asahi.yamagata.jp
-funagata.yamagata.jp
-higashine.yamagata.jp
-iide.yamagata.jp
-kahoku.yamagata.jp
-kaminoyama.yamagata.jp
-kaneyama.yamagata.jp
-kawanishi.yamagata.jp
-mamurogawa.yamagata.jp
-mikawa.yamagata.jp
-murayama.yamagata.jp
-nagai.yamagata.jp
-nakayama.yamagata.jp
-nanyo.yamagata.jp
-nishikawa.yamagata.jp
-obanazawa.yamagata.jp
-oe.yamagata.jp
-oguni.yamagata.jp
-ohkura.yamagata.jp
-oishida.yamagata.jp
-sagae.yamagata.jp
-sakata.yamagata.jp
-sakegawa.yamagata.jp
-shinjo.yamagata.jp
-shirataka.yamagata.jp
-shonai.yamagata.jp
-takahata.yamagata.jp
-tendo.yamagata.jp
-tozawa.yamagata.jp
-tsuruoka.yamagata.jp
-yamagata.yamagata.jp
-yamanobe.yamagata.jp
-yonezawa.yamagata.jp
-yuza.yamagata.jp
-abu.yamaguchi.jp
-hagi.yamaguchi.jp
-hikari.yamaguchi.jp
-hofu.yamaguchi.jp
-iwakuni.yamaguchi.jp
-kudamatsu.yamaguchi.jp
-mitou.yamaguchi.jp
-nagato.yamaguchi.jp
-oshima.yamaguchi.jp
-shimonoseki.yamaguchi.jp
-shunan.yamaguchi.jp
-tabuse.yamaguchi.jp
-tokuyama.yamaguchi.jp
-toyota.yamaguchi.jp
-ube.yamaguchi.jp
-yuu.yamaguchi.jp
-chuo.yamanashi.jp
-doshi.yamanashi.jp
-fuefuki.yamanashi.jp
-fujikawa.yamanashi.jp
-fujikawaguchiko.yamanashi.jp
-fujiyoshida.yamanashi.jp
-hayakawa.yamanashi.jp
-hokuto.yamanashi.jp
-ichikawamisato.yamanashi.jp
-kai.yamanashi.jp
-kofu.yamanashi.jp
-koshu.yamanashi.jp
-kosuge.yamanashi.jp
-minami-alps.yamanashi.jp
-minobu.yamanashi.jp
-nakamichi.yamanashi.jp
-nanbu.yamanashi.jp
-narusawa.yamanashi.jp
-nirasaki.yamanashi.jp
-nishikatsura.yamanashi.jp
-oshino.yamanashi.jp
-otsuki.yamanashi.jp
-showa.yamanashi.jp
-tabayama.yamanashi.jp
-tsuru.yamanashi.jp
-uenohara.yamanashi.jp
-yamanakako.yamanashi.jp
-yamanashi.yamanashi.jp
-ke
-ac.ke
-co.ke
-go.ke
-info.ke
-me.ke
-mobi.ke
-ne.ke
-or.ke
-sc.ke
-kg
-org.kg
-net.kg
-com.kg
-edu.kg
-gov.kg
-mil.kg
-*.kh
-ki
-edu.ki
-biz.ki
-net.ki
-org.ki
-gov.ki
-info.ki
-com.ki
-km
-org.km
-nom.km
-gov.km
-prd.km
-tm.km
-edu.km
-mil.km
-ass.km
-com.km
-coop.km
-asso.km
-presse.km
-medecin.km
-notaires.km
-pharmaciens.km
-veterinaire.km
-gouv.km
-kn
-net.kn
-org.kn
-edu.kn
-gov.kn
-kp
-com.kp
-edu.kp
-gov.kp
-org.kp
-rep.kp
-tra.kp
-kr
-ac.kr
-co.kr
-es.kr
-go.kr
-hs.kr
-kg.kr
-mil.kr
-ms.kr
-ne.kr
-or.kr
-pe.kr
-re.kr
-sc.kr
-busan.kr
-chungbuk.kr
-chungnam.kr
-daegu.kr
-daejeon.kr
-gangwon.kr
-gwangju.kr
-gyeongbuk.kr
-gyeonggi.kr
-gyeongnam.kr
-incheon.kr
-jeju.kr
-jeonbuk.kr
-jeonnam.kr
-seoul.kr
-ulsan.kr
-kw
-com.kw
-edu.kw
-emb.kw
-gov.kw
-ind.kw
-net.kw
-org.kw
-ky
-com.ky
-edu.ky
-net.ky
-org.ky
-kz
-org.kz
-edu.kz
-net.kz
-gov.kz
-mil.kz
-com.kz
-la
-int.la
-net.la
-info.la
-edu.la
-gov.la
-per.la
-com.la
-org.la
-lb
-com.lb
-edu.lb
-gov.lb
-net.lb
-org.lb
-lc
-com.lc
-net.lc
-co.lc
-org.lc
-edu.lc
-gov.lc
-li
-lk
-gov.lk
-sch.lk
-net.lk
-int.lk
-com.lk
-org.lk
-edu.lk
-ngo.lk
-soc.lk
-web.lk
-ltd.lk
-assn.lk
-grp.lk
-hotel.lk
-ac.lk
-lr
-com.lr
-edu.lr
-gov.lr
-org.lr
-net.lr
-ls
-ac.ls
-biz.ls
-co.ls
-edu.ls
-gov.ls
-info.ls
-net.ls
-org.ls
-sc.ls
-lt
-gov.lt
-lu
-lv
-com.lv
-edu.lv
-gov.lv
-org.lv
-mil.lv
-id.lv
-net.lv
-asn.lv
-conf.lv
-ly
-com.ly
-net.ly
-gov.ly
-plc.ly
-edu.ly
-sch.ly
-med.ly
-org.ly
-id.ly
-ma
-co.ma
-net.ma
-gov.ma
-org.ma
-ac.ma
-press.ma
-mc
-tm.mc
-asso.mc
-md
-me
-co.me
-net.me
-org.me
-edu.me
-ac.me
-gov.me
-its.me
-priv.me
-mg
-org.mg
-nom.mg
-gov.mg
-prd.mg
-tm.mg
-edu.mg
-mil.mg
-com.mg
-co.mg
-mh
-mil
-mk
-com.mk
-org.mk
-net.mk
-edu.mk
-gov.mk
-inf.mk
-name.mk
-ml
-com.ml
-edu.ml
-gouv.ml
-gov.ml
-net.ml
-org.ml
-presse.ml
-*.mm
-mn
-gov.mn
-edu.mn
-org.mn
-mo
-com.mo
-net.mo
-org.mo
-edu.mo
-gov.mo
-mobi
-mp
-mq
-mr
-gov.mr
-ms
-com.ms
-edu.ms
-gov.ms
-net.ms
-org.ms
-mt
-com.mt
-edu.mt
-net.mt
-org.mt
-mu
-com.mu
-net.mu
-org.mu
-gov.mu
-ac.mu
-co.mu
-or.mu
-museum
-academy.museum
-agriculture.museum
-air.museum
-airguard.museum
-alabama.museum
-alaska.museum
-amber.museum
-ambulance.museum
-american.museum
-americana.museum
-americanantiques.museum
-americanart.museum
-amsterdam.museum
-and.museum
-annefrank.museum
-anthro.museum
-anthropology.museum
-antiques.museum
-aquarium.museum
-arboretum.museum
-archaeological.museum
-archaeology.museum
-architecture.museum
-art.museum
-artanddesign.museum
-artcenter.museum
-artdeco.museum
-arteducation.museum
-artgallery.museum
-arts.museum
-artsandcrafts.museum
-asmatart.museum
-assassination.museum
-assisi.museum
-association.museum
-astronomy.museum
-atlanta.museum
-austin.museum
-australia.museum
-automotive.museum
-aviation.museum
-axis.museum
-badajoz.museum
-baghdad.museum
-bahn.museum
-bale.museum
-baltimore.museum
-barcelona.museum
-baseball.museum
-basel.museum
-baths.museum
-bauern.museum
-beauxarts.museum
-beeldengeluid.museum
-bellevue.museum
-bergbau.museum
-berkeley.museum
-berlin.museum
-bern.museum
-bible.museum
-bilbao.museum
-bill.museum
-birdart.museum
-birthplace.museum
-bonn.museum
-boston.museum
-botanical.museum
-botanicalgarden.museum
-botanicgarden.museum
-botany.museum
-brandywinevalley.museum
-brasil.museum
-bristol.museum
-british.museum
-britishcolumbia.museum
-broadcast.museum
-brunel.museum
-brussel.museum
-brussels.museum
-bruxelles.museum
-building.museum
-burghof.museum
-bus.museum
-bushey.museum
-cadaques.museum
-california.museum
-cambridge.museum
-can.museum
-canada.museum
-capebreton.museum
-carrier.museum
-cartoonart.museum
-casadelamoneda.museum
-castle.museum
-castres.museum
-celtic.museum
-center.museum
-chattanooga.museum
-cheltenham.museum
-chesapeakebay.museum
-chicago.museum
-children.museum
-childrens.museum
-childrensgarden.museum
-chiropractic.museum
-chocolate.museum
-christiansburg.museum
-cincinnati.museum
-cinema.museum
-circus.museum
-civilisation.museum
-civilization.museum
-civilwar.museum
-clinton.museum
-clock.museum
-coal.museum
-coastaldefence.museum
-cody.museum
-coldwar.museum
-collection.museum
-colonialwilliamsburg.museum
-coloradoplateau.museum
-columbia.museum
-columbus.museum
-communication.museum
-communications.museum
-community.museum
-computer.museum
-computerhistory.museum
-xn--comunicaes-v6a2o.museum
-contemporary.museum
-contemporaryart.museum
-convent.museum
-copenhagen.museum
-corporation.museum
-xn--correios-e-telecomunicaes-ghc29a.museum
-corvette.museum
-costume.museum
-countryestate.museum
-county.museum
-crafts.museum
-cranbrook.museum
-creation.museum
-cultural.museum
-culturalcenter.museum
-culture.museum
-cyber.museum
-cymru.museum
-dali.museum
-dallas.museum
-database.museum
-ddr.museum
-decorativearts.museum
-delaware.museum
-delmenhorst.museum
-denmark.museum
-depot.museum
-design.museum
-detroit.museum
-dinosaur.museum
-discovery.museum
-dolls.museum
-donostia.museum
-durham.museum
-eastafrica.museum
-eastcoast.museum
-education.museum
-educational.museum
-egyptian.museum
-eisenbahn.museum
-elburg.museum
-elvendrell.museum
-embroidery.museum
-encyclopedic.museum
-england.museum
-entomology.museum
-environment.museum
-environmentalconservation.museum
-epilepsy.museum
-essex.museum
-estate.museum
-ethnology.museum
-exeter.museum
-exhibition.museum
-family.museum
-farm.museum
-farmequipment.museum
-farmers.museum
-farmstead.museum
-field.museum
-figueres.museum
-filatelia.museum
-film.museum
-fineart.museum
-finearts.museum
-finland.museum
-flanders.museum
-florida.museum
-force.museum
-fortmissoula.museum
-fortworth.museum
-foundation.museum
-francaise.museum
-frankfurt.museum
-franziskaner.museum
-freemasonry.museum
-freiburg.museum
-fribourg.museum
-frog.museum
-fundacio.museum
-furniture.museum
-gallery.museum
-garden.museum
-gateway.museum
-geelvinck.museum
-gemological.museum
-geology.museum
-georgia.museum
-giessen.museum
-glas.museum
-glass.museum
-gorge.museum
-grandrapids.museum
-graz.museum
-guernsey.museum
-halloffame.museum
-hamburg.museum
-handson.museum
-harvestcelebration.museum
-hawaii.museum
-health.museum
-heimatunduhren.museum
-hellas.museum
-helsinki.museum
-hembygdsforbund.museum
-heritage.museum
-histoire.museum
-historical.museum
-historicalsociety.museum
-historichouses.museum
-historisch.museum
-historisches.museum
-history.museum
-historyofscience.museum
-horology.museum
-house.museum
-humanities.museum
-illustration.museum
-imageandsound.museum
-indian.museum
-indiana.museum
-indianapolis.museum
-indianmarket.museum
-intelligence.museum
-interactive.museum
-iraq.museum
-iron.museum
-isleofman.museum
-jamison.museum
-jefferson.museum
-jerusalem.museum
-jewelry.museum
-jewish.museum
-jewishart.museum
-jfk.museum
-journalism.museum
-judaica.museum
-judygarland.museum
-juedisches.museum
-juif.museum
-karate.museum
-karikatur.museum
-kids.museum
-koebenhavn.museum
-koeln.museum
-kunst.museum
-kunstsammlung.museum
-kunstunddesign.museum
-labor.museum
-labour.museum
-lajolla.museum
-lancashire.museum
-landes.museum
-lans.museum
-xn--lns-qla.museum
-larsson.museum
-lewismiller.museum
-lincoln.museum
-linz.museum
-living.museum
-livinghistory.museum
-localhistory.museum
-london.museum
-losangeles.museum
-louvre.museum
-loyalist.museum
-lucerne.museum
-luxembourg.museum
-luzern.museum
-mad.museum
-madrid.museum
-mallorca.museum
-manchester.museum
-mansion.museum
-mansions.museum
-manx.museum
-marburg.museum
-maritime.museum
-maritimo.museum
-maryland.museum
-marylhurst.museum
-media.museum
-medical.museum
-medizinhistorisches.museum
-meeres.museum
-memorial.museum
-mesaverde.museum
-michigan.museum
-midatlantic.museum
-military.museum
-mill.museum
-miners.museum
-mining.museum
-minnesota.museum
-missile.museum
-missoula.museum
-modern.museum
-moma.museum
-money.museum
-monmouth.museum
-monticello.museum
-montreal.museum
-moscow.museum
-motorcycle.museum
-muenchen.museum
-muenster.museum
-mulhouse.museum
-muncie.museum
-museet.museum
-museumcenter.museum
-museumvereniging.museum
-music.museum
-national.museum
-nationalfirearms.museum
-nationalheritage.museum
-nativeamerican.museum
-naturalhistory.museum
-naturalhistorymuseum.museum
-naturalsciences.museum
-nature.museum
-naturhistorisches.museum
-natuurwetenschappen.museum
-naumburg.museum
-naval.museum
-nebraska.museum
-neues.museum
-newhampshire.museum
-newjersey.museum
-newmexico.museum
-newport.museum
-newspaper.museum
-newyork.museum
-niepce.museum
-norfolk.museum
-north.museum
-nrw.museum
-nyc.museum
-nyny.museum
-oceanographic.museum
-oceanographique.museum
-omaha.museum
-online.museum
-ontario.museum
-openair.museum
-oregon.museum
-oregontrail.museum
-otago.museum
-oxford.museum
-pacific.museum
-paderborn.museum
-palace.museum
-paleo.museum
-palmsprings.museum
-panama.museum
-paris.museum
-pasadena.museum
-pharmacy.museum
-philadelphia.museum
-philadelphiaarea.museum
-philately.museum
-phoenix.museum
-photography.museum
-pilots.museum
-pittsburgh.museum
-planetarium.museum
-plantation.museum
-plants.museum
-plaza.museum
-portal.museum
-portland.museum
-portlligat.museum
-posts-and-telecommunications.museum
-preservation.museum
-presidio.museum
-press.museum
-project.museum
-public.museum
-pubol.museum
-quebec.museum
-railroad.museum
-railway.museum
-research.museum
-resistance.museum
-riodejaneiro.museum
-rochester.museum
-rockart.museum
-roma.museum
-russia.museum
-saintlouis.museum
-salem.museum
-salvadordali.museum
-salzburg.museum
-sandiego.museum
-sanfrancisco.museum
-santabarbara.museum
-santacruz.museum
-santafe.museum
-saskatchewan.museum
-satx.museum
-savannahga.museum
-schlesisches.museum
-schoenbrunn.museum
-schokoladen.museum
-school.museum
-schweiz.museum
-science.museum
-scienceandhistory.museum
-scienceandindustry.museum
-sciencecenter.museum
-sciencecenters.museum
-science-fiction.museum
-sciencehistory.museum
-sciences.museum
-sciencesnaturelles.museum
-scotland.museum
-seaport.museum
-settlement.museum
-settlers.museum
-shell.museum
-sherbrooke.museum
-sibenik.museum
-silk.museum
-ski.museum
-skole.museum
-society.museum
-sologne.museum
-soundandvision.museum
-southcarolina.museum
-southwest.museum
-space.museum
-spy.museum
-square.museum
-stadt.museum
-stalbans.museum
-starnberg.museum
-state.museum
-stateofdelaware.museum
-station.museum
-steam.museum
-steiermark.museum
-stjohn.museum
-stockholm.museum
-stpetersburg.museum
-stuttgart.museum
-suisse.museum
-surgeonshall.museum
-surrey.museum
-svizzera.museum
-sweden.museum
-sydney.museum
-tank.museum
-tcm.museum
-technology.museum
-telekommunikation.museum
-television.museum
-texas.museum
-textile.museum
-theater.museum
-time.museum
-timekeeping.museum
-topology.museum
-torino.museum
-touch.museum
-town.museum
-transport.museum
-tree.museum
-trolley.museum
-trust.museum
-trustee.museum
-uhren.museum
-ulm.museum
-undersea.museum
-university.museum
-usa.museum
-usantiques.museum
-usarts.museum
-uscountryestate.museum
-usculture.museum
-usdecorativearts.museum
-usgarden.museum
-ushistory.museum
-ushuaia.museum
-uslivinghistory.museum
-utah.museum
-uvic.museum
-valley.museum
-vantaa.museum
-versailles.museum
-viking.museum
-village.museum
-virginia.museum
-virtual.museum
-virtuel.museum
-vlaanderen.museum
-volkenkunde.museum
-wales.museum
-wallonie.museum
-war.museum
-washingtondc.museum
-watchandclock.museum
-watch-and-clock.museum
-western.museum
-westfalen.museum
-whaling.museum
-wildlife.museum
-williamsburg.museum
-windmill.museum
-workshop.museum
-york.museum
-yorkshire.museum
-yosemite.museum
-youth.museum
-zoological.museum
-zoology.museum
-xn--9dbhblg6di.museum
-xn--h1aegh.museum
-mv
-aero.mv
-biz.mv
-com.mv
-coop.mv
-edu.mv
-gov.mv
-info.mv
-int.mv
-mil.mv
-museum.mv
-name.mv
-net.mv
-org.mv
-pro.mv
-mw
-ac.mw
-biz.mw
-co.mw
-com.mw
-coop.mw
-edu.mw
-gov.mw
-int.mw
-museum.mw
-net.mw
-org.mw
-mx
-com.mx
-org.mx
-gob.mx
-edu.mx
-net.mx
-my
-biz.my
-com.my
-edu.my
-gov.my
-mil.my
-name.my
-net.my
-org.my
-mz
-ac.mz
-adv.mz
-co.mz
-edu.mz
-gov.mz
-mil.mz
-net.mz
-org.mz
-na
-info.na
-pro.na
-name.na
-school.na
-or.na
-dr.na
-us.na
-mx.na
-ca.na
-in.na
-cc.na
-tv.na
-ws.na
-mobi.na
-co.na
-com.na
-org.na
-name
-nc
-asso.nc
-nom.nc
-ne
-net
-nf
-com.nf
-net.nf
-per.nf
-rec.nf
-web.nf
-arts.nf
-firm.nf
-info.nf
-other.nf
-store.nf
-ng
-com.ng
-edu.ng
-gov.ng
-i.ng
-mil.ng
-mobi.ng
-name.ng
-net.ng
-org.ng
-sch.ng
-ni
-ac.ni
-biz.ni
-co.ni
-com.ni
-edu.ni
-gob.ni
-in.ni
-info.ni
-int.ni
-mil.ni
-net.ni
-nom.ni
-org.ni
-web.ni
-nl
-no
-fhs.no
-vgs.no
-fylkesbibl.no
-folkebibl.no
-museum.no
-idrett.no
-priv.no
-mil.no
-stat.no
-dep.no
-kommune.no
-herad.no
-aa.no
-ah.no
-bu.no
-fm.no
-hl.no
-hm.no
-jan-mayen.no
-mr.no
-nl.no
-nt.no
-of.no
-ol.no
-oslo.no
-rl.no
-sf.no
-st.no
-svalbard.no
-tm.no
-tr.no
-va.no
-vf.no
-gs.aa.no
-gs.ah.no
-gs.bu.no
-gs.fm.no
-gs.hl.no
-gs.hm.no
-gs.jan-mayen.no
-gs.mr.no
-gs.nl.no
-gs.nt.no
-gs.of.no
-gs.ol.no
-gs.oslo.no
-gs.rl.no
-gs.sf.no
-gs.st.no
-gs.svalbard.no
-gs.tm.no
-gs.tr.no
-gs.va.no
-gs.vf.no
-akrehamn.no
-xn--krehamn-dxa.no
-algard.no
-xn--lgrd-poac.no
-arna.no
-brumunddal.no
-bryne.no
-bronnoysund.no
-xn--brnnysund-m8ac.no
-drobak.no
-xn--drbak-wua.no
-egersund.no
-fetsund.no
-floro.no
-xn--flor-jra.no
-fredrikstad.no
-hokksund.no
-honefoss.no
-xn--hnefoss-q1a.no
-jessheim.no
-jorpeland.no
-xn--jrpeland-54a.no
-kirkenes.no
-kopervik.no
-krokstadelva.no
-langevag.no
-xn--langevg-jxa.no
-leirvik.no
-mjondalen.no
-xn--mjndalen-64a.no
-mo-i-rana.no
-mosjoen.no
-xn--mosjen-eya.no
-nesoddtangen.no
-orkanger.no
-osoyro.no
-xn--osyro-wua.no
-raholt.no
-xn--rholt-mra.no
-sandnessjoen.no
-xn--sandnessjen-ogb.no
-skedsmokorset.no
-slattum.no
-spjelkavik.no
-stathelle.no
-stavern.no
-stjordalshalsen.no
-xn--stjrdalshalsen-sqb.no
-tananger.no
-tranby.no
-vossevangen.no
-afjord.no
-xn--fjord-lra.no
-agdenes.no
-al.no
-xn--l-1fa.no
-alesund.no
-xn--lesund-hua.no
-alstahaug.no
-alta.no
-xn--lt-liac.no
-alaheadju.no
-xn--laheadju-7ya.no
-alvdal.no
-amli.no
-xn--mli-tla.no
-amot.no
-xn--mot-tla.no
-andebu.no
-andoy.no
-xn--andy-ira.no
-andasuolo.no
-ardal.no
-xn--rdal-poa.no
-aremark.no
-arendal.no
-xn--s-1fa.no
-aseral.no
-xn--seral-lra.no
-asker.no
-askim.no
-askvoll.no
-askoy.no
-xn--asky-ira.no
-asnes.no
-xn--snes-poa.no
-audnedaln.no
-aukra.no
-aure.no
-aurland.no
-aurskog-holand.no
-xn--aurskog-hland-jnb.no
-austevoll.no
-austrheim.no
-averoy.no
-xn--avery-yua.no
-balestrand.no
-ballangen.no
-balat.no
-xn--blt-elab.no
-balsfjord.no
-bahccavuotna.no
-xn--bhccavuotna-k7a.no
-bamble.no
-bardu.no
-beardu.no
-beiarn.no
-bajddar.no
-xn--bjddar-pta.no
-baidar.no
-xn--bidr-5nac.no
-berg.no
-bergen.no
-berlevag.no
-xn--berlevg-jxa.no
-bearalvahki.no
-xn--bearalvhki-y4a.no
-bindal.no
-birkenes.no
-bjarkoy.no
-xn--bjarky-fya.no
-bjerkreim.no
-bjugn.no
-bodo.no
-xn--bod-2na.no
-badaddja.no
-xn--bdddj-mrabd.no
-budejju.no
-bokn.no
-bremanger.no
-bronnoy.no
-xn--brnny-wuac.no
-bygland.no
-bykle.no
-barum.no
-xn--brum-voa.no
-bo.telemark.no
-xn--b-5ga.telemark.no
-bo.nordland.no
-xn--b-5ga.nordland.no
-bievat.no
-xn--bievt-0qa.no
-bomlo.no
-xn--bmlo-gra.no
-batsfjord.no
-xn--btsfjord-9za.no
-bahcavuotna.no
-xn--bhcavuotna-s4a.no
-dovre.no
-drammen.no
-drangedal.no
-dyroy.no
-xn--dyry-ira.no
-donna.no
-xn--dnna-gra.no
-eid.no
-eidfjord.no
-eidsberg.no
-eidskog.no
-eidsvoll.no
-eigersund.no
-elverum.no
-enebakk.no
-engerdal.no
-etne.no
-etnedal.no
-evenes.no
-evenassi.no
-xn--eveni-0qa01ga.no
-evje-og-hornnes.no
-farsund.no
-fauske.no
-fuossko.no
-fuoisku.no
-fedje.no
-fet.no
-finnoy.no
-xn--finny-yua.no
-fitjar.no
-fjaler.no
-fjell.no
-flakstad.no
-flatanger.no
-flekkefjord.no
-flesberg.no
-flora.no
-fla.no
-xn--fl-zia.no
-folldal.no
-forsand.no
-fosnes.no
-frei.no
-frogn.no
-froland.no
-frosta.no
-frana.no
-xn--frna-woa.no
-froya.no
-xn--frya-hra.no
-fusa.no
-fyresdal.no
-forde.no
-xn--frde-gra.no
-gamvik.no
-gangaviika.no
-xn--ggaviika-8ya47h.no
-gaular.no
-gausdal.no
-gildeskal.no
-xn--gildeskl-g0a.no
-giske.no
-gjemnes.no
-gjerdrum.no
-gjerstad.no
-gjesdal.no
-gjovik.no
-xn--gjvik-wua.no
-gloppen.no
-gol.no
-gran.no
-grane.no
-granvin.no
-gratangen.no
-grimstad.no
-grong.no
-kraanghke.no
-xn--kranghke-b0a.no
-grue.no
-gulen.no
-hadsel.no
-halden.no
-halsa.no
-hamar.no
-hamaroy.no
-habmer.no
-xn--hbmer-xqa.no
-hapmir.no
-xn--hpmir-xqa.no
-hammerfest.no
-hammarfeasta.no
-xn--hmmrfeasta-s4ac.no
-haram.no
-hareid.no
-harstad.no
-hasvik.no
-aknoluokta.no
-xn--koluokta-7ya57h.no
-hattfjelldal.no
-aarborte.no
-haugesund.no
-hemne.no
-hemnes.no
-hemsedal.no
-heroy.more-og-romsdal.no
-xn--hery-ira.xn--mre-og-romsdal-qqb.no
-heroy.nordland.no
-xn--hery-ira.nordland.no
-hitra.no
-hjartdal.no
-hjelmeland.no
-hobol.no
-xn--hobl-ira.no
-hof.no
-hol.no
-hole.no
-holmestrand.no
-holtalen.no
-xn--holtlen-hxa.no
-hornindal.no
-horten.no
-hurdal.no
-hurum.no
-hvaler.no
-hyllestad.no
-hagebostad.no
-xn--hgebostad-g3a.no
-hoyanger.no
-xn--hyanger-q1a.no
-hoylandet.no
-xn--hylandet-54a.no
-ha.no
-xn--h-2fa.no
-ibestad.no
-inderoy.no
-xn--indery-fya.no
-iveland.no
-jevnaker.no
-jondal.no
-jolster.no
-xn--jlster-bya.no
-karasjok.no
-karasjohka.no
-xn--krjohka-hwab49j.no
-karlsoy.no
-galsa.no
-xn--gls-elac.no
-karmoy.no
-xn--karmy-yua.no
-kautokeino.no
-guovdageaidnu.no
-klepp.no
-klabu.no
-xn--klbu-woa.no
-kongsberg.no
-kongsvinger.no
-kragero.no
-xn--krager-gya.no
-kristiansand.no
-kristiansund.no
-krodsherad.no
-xn--krdsherad-m8a.no
-kvalsund.no
-rahkkeravju.no
-xn--rhkkervju-01af.no
-kvam.no
-kvinesdal.no
-kvinnherad.no
-kviteseid.no
-kvitsoy.no
-xn--kvitsy-fya.no
-kvafjord.no
-xn--kvfjord-nxa.no
-giehtavuoatna.no
-kvanangen.no
-xn--kvnangen-k0a.no
-navuotna.no
-xn--nvuotna-hwa.no
-kafjord.no
-xn--kfjord-iua.no
-gaivuotna.no
-xn--givuotna-8ya.no
-larvik.no
-lavangen.no
-lavagis.no
-loabat.no
-xn--loabt-0qa.no
-lebesby.no
-davvesiida.no
-leikanger.no
-leirfjord.no
-leka.no
-leksvik.no
-lenvik.no
-leangaviika.no
-xn--leagaviika-52b.no
-lesja.no
-levanger.no
-lier.no
-lierne.no
-lillehammer.no
-lillesand.no
-lindesnes.no
-lindas.no
-xn--linds-pra.no
-lom.no
-loppa.no
-lahppi.no
-xn--lhppi-xqa.no
-lund.no
-lunner.no
-luroy.no
-xn--lury-ira.no
-luster.no
-lyngdal.no
-lyngen.no
-ivgu.no
-lardal.no
-lerdal.no
-xn--lrdal-sra.no
-lodingen.no
-xn--ldingen-q1a.no
-lorenskog.no
-xn--lrenskog-54a.no
-loten.no
-xn--lten-gra.no
-malvik.no
-masoy.no
-xn--msy-ula0h.no
-muosat.no
-xn--muost-0qa.no
-mandal.no
-marker.no
-marnardal.no
-masfjorden.no
-meland.no
-meldal.no
-melhus.no
-meloy.no
-xn--mely-ira.no
-meraker.no
-xn--merker-kua.no
-moareke.no
-xn--moreke-jua.no
-midsund.no
-midtre-gauldal.no
-modalen.no
-modum.no
-molde.no
-moskenes.no
-moss.no
-mosvik.no
-malselv.no
-xn--mlselv-iua.no
-malatvuopmi.no
-xn--mlatvuopmi-s4a.no
-namdalseid.no
-aejrie.no
-namsos.no
-namsskogan.no
-naamesjevuemie.no
-xn--nmesjevuemie-tcba.no
-laakesvuemie.no
-nannestad.no
-narvik.no
-narviika.no
-naustdal.no
-nedre-eiker.no
-nes.akershus.no
-nes.buskerud.no
-nesna.no
-nesodden.no
-nesseby.no
-unjarga.no
-xn--unjrga-rta.no
-nesset.no
-nissedal.no
-nittedal.no
-nord-aurdal.no
-nord-fron.no
-nord-odal.no
-norddal.no
-nordkapp.no
-davvenjarga.no
-xn--davvenjrga-y4a.no
-nordre-land.no
-nordreisa.no
-raisa.no
-xn--risa-5na.no
-nore-og-uvdal.no
-notodden.no
-naroy.no
-xn--nry-yla5g.no
-notteroy.no
-xn--nttery-byae.no
-odda.no
-oksnes.no
-xn--ksnes-uua.no
-oppdal.no
-oppegard.no
-xn--oppegrd-ixa.no
-orkdal.no
-orland.no
-xn--rland-uua.no
-orskog.no
-xn--rskog-uua.no
-orsta.no
-xn--rsta-fra.no
-os.hedmark.no
-os.hordaland.no
-osen.no
-osteroy.no
-xn--ostery-fya.no
-ostre-toten.no
-xn--stre-toten-zcb.no
-overhalla.no
-ovre-eiker.no
-xn--vre-eiker-k8a.no
-oyer.no
-xn--yer-zna.no
-oygarden.no
-xn--ygarden-p1a.no
-oystre-slidre.no
-xn--ystre-slidre-ujb.no
-porsanger.no
-porsangu.no
-xn--porsgu-sta26f.no
-porsgrunn.no
-radoy.no
-xn--rady-ira.no
-rakkestad.no
-rana.no
-ruovat.no
-randaberg.no
-rauma.no
-rendalen.no
-rennebu.no
-rennesoy.no
-xn--rennesy-v1a.no
-rindal.no
-ringebu.no
-ringerike.no
-ringsaker.no
-rissa.no
-risor.no
-xn--risr-ira.no
-roan.no
-rollag.no
-rygge.no
-ralingen.no
-xn--rlingen-mxa.no
-rodoy.no
-xn--rdy-0nab.no
-romskog.no
-xn--rmskog-bya.no
-roros.no
-xn--rros-gra.no
-rost.no
-xn--rst-0na.no
-royken.no
-xn--ryken-vua.no
-royrvik.no
-xn--ryrvik-bya.no
-rade.no
-xn--rde-ula.no
-salangen.no
-siellak.no
-saltdal.no
-salat.no
-xn--slt-elab.no
-xn--slat-5na.no
-samnanger.no
-sande.more-og-romsdal.no
-sande.xn--mre-og-romsdal-qqb.no
-sande.vestfold.no
-sandefjord.no
-sandnes.no
-sandoy.no
-xn--sandy-yua.no
-sarpsborg.no
-sauda.no
-sauherad.no
-sel.no
-selbu.no
-selje.no
-seljord.no
-sigdal.no
-siljan.no
-sirdal.no
-skaun.no
-skedsmo.no
-ski.no
-skien.no
-skiptvet.no
-skjervoy.no
-xn--skjervy-v1a.no
-skierva.no
-xn--skierv-uta.no
-skjak.no
-xn--skjk-soa.no
-skodje.no
-skanland.no
-xn--sknland-fxa.no
-skanit.no
-xn--sknit-yqa.no
-smola.no
-xn--smla-hra.no
-snillfjord.no
-snasa.no
-xn--snsa-roa.no
-snoasa.no
-snaase.no
-xn--snase-nra.no
-sogndal.no
-sokndal.no
-sola.no
-solund.no
-songdalen.no
-sortland.no
-spydeberg.no
-stange.no
-stavanger.no
-steigen.no
-steinkjer.no
-stjordal.no
-xn--stjrdal-s1a.no
-stokke.no
-stor-elvdal.no
-stord.no
-stordal.no
-storfjord.no
-omasvuotna.no
-strand.no
-stranda.no
-stryn.no
-sula.no
-suldal.no
-sund.no
-sunndal.no
-surnadal.no
-sveio.no
-svelvik.no
-sykkylven.no
-sogne.no
-xn--sgne-gra.no
-somna.no
-xn--smna-gra.no
-sondre-land.no
-xn--sndre-land-0cb.no
-sor-aurdal.no
-xn--sr-aurdal-l8a.no
-sor-fron.no
-xn--sr-fron-q1a.no
-sor-odal.no
-xn--sr-odal-q1a.no
-sor-varanger.no
-xn--sr-varanger-ggb.no
-matta-varjjat.no
-xn--mtta-vrjjat-k7af.no
-sorfold.no
-xn--srfold-bya.no
-sorreisa.no
-xn--srreisa-q1a.no
-sorum.no
-xn--srum-gra.no
-tana.no
-deatnu.no
-time.no
-tingvoll.no
-tinn.no
-tjeldsund.no
-dielddanuorri.no
-tjome.no
-xn--tjme-hra.no
-tokke.no
-tolga.no
-torsken.no
-tranoy.no
-xn--trany-yua.no
-tromso.no
-xn--troms-zua.no
-tromsa.no
-romsa.no
-trondheim.no
-troandin.no
-trysil.no
-trana.no
-xn--trna-woa.no
-trogstad.no
-xn--trgstad-r1a.no
-tvedestrand.no
-tydal.no
-tynset.no
-tysfjord.no
-divtasvuodna.no
-divttasvuotna.no
-tysnes.no
-tysvar.no
-xn--tysvr-vra.no
-tonsberg.no
-xn--tnsberg-q1a.no
-ullensaker.no
-ullensvang.no
-ulvik.no
-utsira.no
-vadso.no
-xn--vads-jra.no
-cahcesuolo.no
-xn--hcesuolo-7ya35b.no
-vaksdal.no
-valle.no
-vang.no
-vanylven.no
-vardo.no
-xn--vard-jra.no
-varggat.no
-xn--vrggt-xqad.no
-vefsn.no
-vaapste.no
-vega.no
-vegarshei.no
-xn--vegrshei-c0a.no
-vennesla.no
-verdal.no
-verran.no
-vestby.no
-vestnes.no
-vestre-slidre.no
-vestre-toten.no
-vestvagoy.no
-xn--vestvgy-ixa6o.no
-vevelstad.no
-vik.no
-vikna.no
-vindafjord.no
-volda.no
-voss.no
-varoy.no
-xn--vry-yla5g.no
-vagan.no
-xn--vgan-qoa.no
-voagat.no
-vagsoy.no
-xn--vgsy-qoa0j.no
-vaga.no
-xn--vg-yiab.no
-valer.ostfold.no
-xn--vler-qoa.xn--stfold-9xa.no
-valer.hedmark.no
-xn--vler-qoa.hedmark.no
-*.np
-nr
-biz.nr
-info.nr
-gov.nr
-edu.nr
-org.nr
-net.nr
-com.nr
-nu
-nz
-ac.nz
-co.nz
-cri.nz
-geek.nz
-gen.nz
-govt.nz
-health.nz
-iwi.nz
-kiwi.nz
-maori.nz
-mil.nz
-xn--mori-qsa.nz
-net.nz
-org.nz
-parliament.nz
-school.nz
-om
-co.om
-com.om
-edu.om
-gov.om
-med.om
-museum.om
-net.om
-org.om
-pro.om
-onion
-org
-pa
-ac.pa
-gob.pa
-com.pa
-org.pa
-sld.pa
-edu.pa
-net.pa
-ing.pa
-abo.pa
-med.pa
-nom.pa
-pe
-edu.pe
-gob.pe
-nom.pe
-mil.pe
-org.pe
-com.pe
-net.pe
-pf
-com.pf
-org.pf
-edu.pf
-*.pg
-ph
-com.ph
-net.ph
-org.ph
-gov.ph
-edu.ph
-ngo.ph
-mil.ph
-i.ph
-pk
-com.pk
-net.pk
-edu.pk
-org.pk
-fam.pk
-biz.pk
-web.pk
-gov.pk
-gob.pk
-gok.pk
-gon.pk
-gop.pk
-gos.pk
-info.pk
-pl
-com.pl
-net.pl
-org.pl
-aid.pl
-agro.pl
-atm.pl
-auto.pl
-biz.pl
-edu.pl
-gmina.pl
-gsm.pl
-info.pl
-mail.pl
-miasta.pl
-media.pl
-mil.pl
-nieruchomosci.pl
-nom.pl
-pc.pl
-powiat.pl
-priv.pl
-realestate.pl
-rel.pl
-sex.pl
-shop.pl
-sklep.pl
-sos.pl
-szkola.pl
-targi.pl
-tm.pl
-tourism.pl
-travel.pl
-turystyka.pl
-gov.pl
-ap.gov.pl
-ic.gov.pl
-is.gov.pl
-us.gov.pl
-kmpsp.gov.pl
-kppsp.gov.pl
-kwpsp.gov.pl
-psp.gov.pl
-wskr.gov.pl
-kwp.gov.pl
-mw.gov.pl
-ug.gov.pl
-um.gov.pl
-umig.gov.pl
-ugim.gov.pl
-upow.gov.pl
-uw.gov.pl
-starostwo.gov.pl
-pa.gov.pl
-po.gov.pl
-psse.gov.pl
-pup.gov.pl
-rzgw.gov.pl
-sa.gov.pl
-so.gov.pl
-sr.gov.pl
-wsa.gov.pl
-sko.gov.pl
-uzs.gov.pl
-wiih.gov.pl
-winb.gov.pl
-pinb.gov.pl
-wios.gov.pl
-witd.gov.pl
-wzmiuw.gov.pl
-piw.gov.pl
-wiw.gov.pl
-griw.gov.pl
-wif.gov.pl
-oum.gov.pl
-sdn.gov.pl
-zp.gov.pl
-uppo.gov.pl
-mup.gov.pl
-wuoz.gov.pl
-konsulat.gov.pl
-oirm.gov.pl
-augustow.pl
-babia-gora.pl
-bedzin.pl
-beskidy.pl
-bialowieza.pl
-bialystok.pl
-bielawa.pl
-bieszczady.pl
-boleslawiec.pl
-bydgoszcz.pl
-bytom.pl
-cieszyn.pl
-czeladz.pl
-czest.pl
-dlugoleka.pl
-elblag.pl
-elk.pl
-glogow.pl
-gniezno.pl
-gorlice.pl
-grajewo.pl
-ilawa.pl
-jaworzno.pl
-jelenia-gora.pl
-jgora.pl
-kalisz.pl
-kazimierz-dolny.pl
-karpacz.pl
-kartuzy.pl
-kaszuby.pl
-katowice.pl
-kepno.pl
-ketrzyn.pl
-klodzko.pl
-kobierzyce.pl
-kolobrzeg.pl
-konin.pl
-konskowola.pl
-kutno.pl
-lapy.pl
-lebork.pl
-legnica.pl
-lezajsk.pl
-limanowa.pl
-lomza.pl
-lowicz.pl
-lubin.pl
-lukow.pl
-malbork.pl
-malopolska.pl
-mazowsze.pl
-mazury.pl
-mielec.pl
-mielno.pl
-mragowo.pl
-naklo.pl
-nowaruda.pl
-nysa.pl
-olawa.pl
-olecko.pl
-olkusz.pl
-olsztyn.pl
-opoczno.pl
-opole.pl
-ostroda.pl
-ostroleka.pl
-ostrowiec.pl
-ostrowwlkp.pl
-pila.pl
-pisz.pl
-podhale.pl
-podlasie.pl
-polkowice.pl
-pomorze.pl
-pomorskie.pl
-prochowice.pl
-pruszkow.pl
-przeworsk.pl
-pulawy.pl
-radom.pl
-rawa-maz.pl
-rybnik.pl
-rzeszow.pl
-sanok.pl
-sejny.pl
-slask.pl
-slupsk.pl
-sosnowiec.pl
-stalowa-wola.pl
-skoczow.pl
-starachowice.pl
-stargard.pl
-suwalki.pl
-swidnica.pl
-swiebodzin.pl
-swinoujscie.pl
-szczecin.pl
-szczytno.pl
-tarnobrzeg.pl
-tgory.pl
-turek.pl
-tychy.pl
-ustka.pl
-walbrzych.pl
-warmia.pl
-warszawa.pl
-waw.pl
-wegrow.pl
-wielun.pl
-wlocl.pl
-wloclawek.pl
-wodzislaw.pl
-wolomin.pl
-wroclaw.pl
-zachpomor.pl
-zagan.pl
-zarow.pl
-zgora.pl
-zgorzelec.pl
-pm
-pn
-gov.pn
-co.pn
-org.pn
-edu.pn
-net.pn
-post
-pr
-com.pr
-net.pr
-org.pr
-gov.pr
-edu.pr
-isla.pr
-pro.pr
-biz.pr
-info.pr
-name.pr
-est.pr
-prof.pr
-ac.pr
-pro
-aaa.pro
-aca.pro
-acct.pro
-avocat.pro
-bar.pro
-cpa.pro
-eng.pro
-jur.pro
-law.pro
-med.pro
-recht.pro
-ps
-edu.ps
-gov.ps
-sec.ps
-plo.ps
-com.ps
-org.ps
-net.ps
-pt
-net.pt
-gov.pt
-org.pt
-edu.pt
-int.pt
-publ.pt
-com.pt
-nome.pt
-pw
-co.pw
-ne.pw
-or.pw
-ed.pw
-go.pw
-belau.pw
-py
-com.py
-coop.py
-edu.py
-gov.py
-mil.py
-net.py
-org.py
-qa
-com.qa
-edu.qa
-gov.qa
-mil.qa
-name.qa
-net.qa
-org.qa
-sch.qa
-re
-asso.re
-com.re
-nom.re
-ro
-arts.ro
-com.ro
-firm.ro
-info.ro
-nom.ro
-nt.ro
-org.ro
-rec.ro
-store.ro
-tm.ro
-www.ro
-rs
-ac.rs
-co.rs
-edu.rs
-gov.rs
-in.rs
-org.rs
-ru
-rw
-ac.rw
-co.rw
-coop.rw
-gov.rw
-mil.rw
-net.rw
-org.rw
-sa
-com.sa
-net.sa
-org.sa
-gov.sa
-med.sa
-pub.sa
-edu.sa
-sch.sa
-sb
-com.sb
-edu.sb
-gov.sb
-net.sb
-org.sb
-sc
-com.sc
-gov.sc
-net.sc
-org.sc
-edu.sc
-sd
-com.sd
-net.sd
-org.sd
-edu.sd
-med.sd
-tv.sd
-gov.sd
-info.sd
-se
-a.se
-ac.se
-b.se
-bd.se
-brand.se
-c.se
-d.se
-e.se
-f.se
-fh.se
-fhsk.se
-fhv.se
-g.se
-h.se
-i.se
-k.se
-komforb.se
-kommunalforbund.se
-komvux.se
-l.se
-lanbib.se
-m.se
-n.se
-naturbruksgymn.se
-o.se
-org.se
-p.se
-parti.se
-pp.se
-press.se
-r.se
-s.se
-t.se
-tm.se
-u.se
-w.se
-x.se
-y.se
-z.se
-sg
-com.sg
-net.sg
-org.sg
-gov.sg
-edu.sg
-per.sg
-sh
-com.sh
-net.sh
-gov.sh
-org.sh
-mil.sh
-si
-sj
-sk
-sl
-com.sl
-net.sl
-edu.sl
-gov.sl
-org.sl
-sm
-sn
-art.sn
-com.sn
-edu.sn
-gouv.sn
-org.sn
-perso.sn
-univ.sn
-so
-com.so
-edu.so
-gov.so
-me.so
-net.so
-org.so
-sr
-ss
-biz.ss
-com.ss
-edu.ss
-gov.ss
-me.ss
-net.ss
-org.ss
-sch.ss
-st
-co.st
-com.st
-consulado.st
-edu.st
-embaixada.st
-mil.st
-net.st
-org.st
-principe.st
-saotome.st
-store.st
-su
-sv
-com.sv
-edu.sv
-gob.sv
-org.sv
-red.sv
-sx
-gov.sx
-sy
-edu.sy
-gov.sy
-net.sy
-mil.sy
-com.sy
-org.sy
-sz
-co.sz
-ac.sz
-org.sz
-tc
-td
-tel
-tf
-tg
-th
-ac.th
-co.th
-go.th
-in.th
-mi.th
-net.th
-or.th
-tj
-ac.tj
-biz.tj
-co.tj
-com.tj
-edu.tj
-go.tj
-gov.tj
-int.tj
-mil.tj
-name.tj
-net.tj
-nic.tj
-org.tj
-test.tj
-web.tj
-tk
-tl
-gov.tl
-tm
-com.tm
-co.tm
-org.tm
-net.tm
-nom.tm
-gov.tm
-mil.tm
-edu.tm
-tn
-com.tn
-ens.tn
-fin.tn
-gov.tn
-ind.tn
-info.tn
-intl.tn
-mincom.tn
-nat.tn
-net.tn
-org.tn
-perso.tn
-tourism.tn
-to
-com.to
-gov.to
-net.to
-org.to
-edu.to
-mil.to
-tr
-av.tr
-bbs.tr
-bel.tr
-biz.tr
-com.tr
-dr.tr
-edu.tr
-gen.tr
-gov.tr
-info.tr
-mil.tr
-k12.tr
-kep.tr
-name.tr
-net.tr
-org.tr
-pol.tr
-tel.tr
-tsk.tr
-tv.tr
-web.tr
-nc.tr
-gov.nc.tr
-tt
-co.tt
-com.tt
-org.tt
-net.tt
-biz.tt
-info.tt
-pro.tt
-int.tt
-coop.tt
-jobs.tt
-mobi.tt
-travel.tt
-museum.tt
-aero.tt
-name.tt
-gov.tt
-edu.tt
-tv
-tw
-edu.tw
-gov.tw
-mil.tw
-com.tw
-net.tw
-org.tw
-idv.tw
-game.tw
-ebiz.tw
-club.tw
-xn--zf0ao64a.tw
-xn--uc0atv.tw
-xn--czrw28b.tw
-tz
-ac.tz
-co.tz
-go.tz
-hotel.tz
-info.tz
-me.tz
-mil.tz
-mobi.tz
-ne.tz
-or.tz
-sc.tz
-tv.tz
-ua
-com.ua
-edu.ua
-gov.ua
-in.ua
-net.ua
-org.ua
-cherkassy.ua
-cherkasy.ua
-chernigov.ua
-chernihiv.ua
-chernivtsi.ua
-chernovtsy.ua
-ck.ua
-cn.ua
-cr.ua
-crimea.ua
-cv.ua
-dn.ua
-dnepropetrovsk.ua
-dnipropetrovsk.ua
-donetsk.ua
-dp.ua
-if.ua
-ivano-frankivsk.ua
-kh.ua
-kharkiv.ua
-kharkov.ua
-kherson.ua
-khmelnitskiy.ua
-khmelnytskyi.ua
-kiev.ua
-kirovograd.ua
-km.ua
-kr.ua
-krym.ua
-ks.ua
-kv.ua
-kyiv.ua
-lg.ua
-lt.ua
-lugansk.ua
-lutsk.ua
-lv.ua
-lviv.ua
-mk.ua
-mykolaiv.ua
-nikolaev.ua
-od.ua
-odesa.ua
-odessa.ua
-pl.ua
-poltava.ua
-rivne.ua
-rovno.ua
-rv.ua
-sb.ua
-sebastopol.ua
-sevastopol.ua
-sm.ua
-sumy.ua
-te.ua
-ternopil.ua
-uz.ua
-uzhgorod.ua
-vinnica.ua
-vinnytsia.ua
-vn.ua
-volyn.ua
-yalta.ua
-zaporizhzhe.ua
-zaporizhzhia.ua
-zhitomir.ua
-zhytomyr.ua
-zp.ua
-zt.ua
-ug
-co.ug
-or.ug
-ac.ug
-sc.ug
-go.ug
-ne.ug
-com.ug
-org.ug
-uk
-ac.uk
-co.uk
-gov.uk
-ltd.uk
-me.uk
-net.uk
-nhs.uk
-org.uk
-plc.uk
-police.uk
-*.sch.uk
-us
-dni.us
-fed.us
-isa.us
-kids.us
-nsn.us
-ak.us
-al.us
-ar.us
-as.us
-az.us
-ca.us
-co.us
-ct.us
-dc.us
-de.us
-fl.us
-ga.us
-gu.us
-hi.us
-ia.us
-id.us
-il.us
-in.us
-ks.us
-ky.us
-la.us
-ma.us
-md.us
-me.us
-mi.us
-mn.us
-mo.us
-ms.us
-mt.us
-nc.us
-nd.us
-ne.us
-nh.us
-nj.us
-nm.us
-nv.us
-ny.us
-oh.us
-ok.us
-or.us
-pa.us
-pr.us
-ri.us
-sc.us
-sd.us
-tn.us
-tx.us
-ut.us
-vi.us
-vt.us
-va.us
-wa.us
-wi.us
-wv.us
-wy.us
-k12.ak.us
-k12.al.us
-k12.ar.us
-k12.as.us
-k12.az.us
-k12.ca.us
-k12.co.us
-k12.ct.us
-k12.dc.us
-k12.de.us
-k12.fl.us
-k12.ga.us
-k12.gu.us
-k12.ia.us
-k12.id.us
-k12.il.us
-k12.in.us
-k12.ks.us
-k12.ky.us
-k12.la.us
-k12.ma.us
-k12.md.us
-k12.me.us
-k12.mi.us
-k12.mn.us
-k12.mo.us
-k12.ms.us
-k12.mt.us
-k12.nc.us
-k12.ne.us
-k12.nh.us
-k12.nj.us
-k12.nm.us
-k12.nv.us
-k12.ny.us
-k12.oh.us
-k12.ok.us
-k12.or.us
-k12.pa.us
-k12.pr.us
-k12.sc.us
-k12.tn.us
-k12.tx.us
-k12.ut.us
-k12.vi.us
-k12.vt.us
-k12.va.us
-k12.wa.us
-k12.wi.us
-k12.wy.us
-cc.ak.us
-cc.al.us
-cc.ar.us
-cc.as.us
-cc.az.us
-cc.ca.us
-cc.co.us
-cc.ct.us
-cc.dc.us
-cc.de.us
-cc.fl.us
-cc.ga.us
-cc.gu.us
-cc.hi.us
-cc.ia.us
-cc.id.us
-cc.il.us
-cc.in.us
-cc.ks.us
-cc.ky.us
-cc.la.us
-cc.ma.us
-cc.md.us
-cc.me.us
-cc.mi.us
-cc.mn.us
-cc.mo.us
-cc.ms.us
-cc.mt.us
-cc.nc.us
-cc.nd.us
-cc.ne.us
-cc.nh.us
-cc.nj.us
-cc.nm.us
-cc.nv.us
-cc.ny.us
-cc.oh.us
-cc.ok.us
-cc.or.us
-cc.pa.us
-cc.pr.us
-cc.ri.us
-cc.sc.us
-cc.sd.us
-cc.tn.us
-cc.tx.us
-cc.ut.us
-cc.vi.us
-cc.vt.us
-cc.va.us
-cc.wa.us
-cc.wi.us
-cc.wv.us
-cc.wy.us
-lib.ak.us
-lib.al.us
-lib.ar.us
-lib.as.us
-lib.az.us
-lib.ca.us
-lib.co.us
-lib.ct.us
-lib.dc.us
-lib.fl.us
-lib.ga.us
-lib.gu.us
-lib.hi.us
-lib.ia.us
-lib.id.us
-lib.il.us
-lib.in.us
-lib.ks.us
-lib.ky.us
-lib.la.us
-lib.ma.us
-lib.md.us
-lib.me.us
-lib.mi.us
-lib.mn.us
-lib.mo.us
-lib.ms.us
-lib.mt.us
-lib.nc.us
-lib.nd.us
-lib.ne.us
-lib.nh.us
-lib.nj.us
-lib.nm.us
-lib.nv.us
-lib.ny.us
-lib.oh.us
-lib.ok.us
-lib.or.us
-lib.pa.us
-lib.pr.us
-lib.ri.us
-lib.sc.us
-lib.sd.us
-lib.tn.us
-lib.tx.us
-lib.ut.us
-lib.vi.us
-lib.vt.us
-lib.va.us
-lib.wa.us
-lib.wi.us
-lib.wy.us
-pvt.k12.ma.us
-chtr.k12.ma.us
-paroch.k12.ma.us
-ann-arbor.mi.us
-cog.mi.us
-dst.mi.us
-eaton.mi.us
-gen.mi.us
-mus.mi.us
-tec.mi.us
-washtenaw.mi.us
-uy
-com.uy
-edu.uy
-gub.uy
-mil.uy
-net.uy
-org.uy
-uz
-co.uz
-com.uz
-net.uz
-org.uz
-va
-vc
-com.vc
-net.vc
-org.vc
-gov.vc
-mil.vc
-edu.vc
-ve
-arts.ve
-bib.ve
-co.ve
-com.ve
-e12.ve
-edu.ve
-firm.ve
-gob.ve
-gov.ve
-info.ve
-int.ve
-mil.ve
-net.ve
-nom.ve
-org.ve
-rar.ve
-rec.ve
-store.ve
-tec.ve
-web.ve
-vg
-vi
-co.vi
-com.vi
-k12.vi
-net.vi
-org.vi
-vn
-com.vn
-net.vn
-org.vn
-edu.vn
-gov.vn
-int.vn
-ac.vn
-biz.vn
-info.vn
-name.vn
-pro.vn
-health.vn
-vu
-com.vu
-edu.vu
-net.vu
-org.vu
-wf
-ws
-com.ws
-net.ws
-org.ws
-gov.ws
-edu.ws
-yt
-xn--mgbaam7a8h
-xn--y9a3aq
-xn--54b7fta0cc
-xn--90ae
-xn--mgbcpq6gpa1a
-xn--90ais
-xn--fiqs8s
-xn--fiqz9s
-xn--lgbbat1ad8j
-xn--wgbh1c
-xn--e1a4c
-xn--qxa6a
-xn--mgbah1a3hjkrd
-xn--node
-xn--qxam
-xn--j6w193g
-xn--55qx5d.xn--j6w193g
-xn--wcvs22d.xn--j6w193g
-xn--mxtq1m.xn--j6w193g
-xn--gmqw5a.xn--j6w193g
-xn--od0alg.xn--j6w193g
-xn--uc0atv.xn--j6w193g
-xn--2scrj9c
-xn--3hcrj9c
-xn--45br5cyl
-xn--h2breg3eve
-xn--h2brj9c8c
-xn--mgbgu82a
-xn--rvc1e0am3e
-xn--h2brj9c
-xn--mgbbh1a
-xn--mgbbh1a71e
-xn--fpcrj9c3d
-xn--gecrj9c
-xn--s9brj9c
-xn--45brj9c
-xn--xkc2dl3a5ee0h
-xn--mgba3a4f16a
-xn--mgba3a4fra
-xn--mgbtx2b
-xn--mgbayh7gpa
-xn--3e0b707e
-xn--80ao21a
-xn--q7ce6a
-xn--fzc2c9e2c
-xn--xkc2al3hye2a
-xn--mgbc0a9azcg
-xn--d1alf
-xn--l1acc
-xn--mix891f
-xn--mix082f
-xn--mgbx4cd0ab
-xn--mgb9awbf
-xn--mgbai9azgqp6j
-xn--mgbai9a5eva00b
-xn--ygbi2ammx
-xn--90a3ac
-xn--o1ac.xn--90a3ac
-xn--c1avg.xn--90a3ac
-xn--90azh.xn--90a3ac
-xn--d1at.xn--90a3ac
-xn--o1ach.xn--90a3ac
-xn--80au.xn--90a3ac
-xn--p1ai
-xn--wgbl6a
-xn--mgberp4a5d4ar
-xn--mgberp4a5d4a87g
-xn--mgbqly7c0a67fbc
-xn--mgbqly7cvafr
-xn--mgbpl2fh
-xn--yfro4i67o
-xn--clchc0ea0b2g2a9gcd
-xn--ogbpf8fl
-xn--mgbtf8fl
-xn--o3cw4h
-xn--12c1fe0br.xn--o3cw4h
-xn--12co0c3b4eva.xn--o3cw4h
-xn--h3cuzk1di.xn--o3cw4h
-xn--o3cyx2a.xn--o3cw4h
-xn--m3ch0j3a.xn--o3cw4h
-xn--12cfi8ixb8l.xn--o3cw4h
-xn--pgbs0dh
-xn--kpry57d
-xn--kprw13d
-xn--nnx388a
-xn--j1amh
-xn--mgb2ddes
-xxx
-ye
-com.ye
-edu.ye
-gov.ye
-net.ye
-mil.ye
-org.ye
-ac.za
-agric.za
-alt.za
-co.za
-edu.za
-gov.za
-grondar.za
-law.za
-mil.za
-net.za
-ngo.za
-nic.za
-nis.za
-nom.za
-org.za
-school.za
-tm.za
-web.za
-zm
-ac.zm
-biz.zm
-co.zm
-com.zm
-edu.zm
-gov.zm
-info.zm
-mil.zm
-net.zm
-org.zm
-sch.zm
-zw
-ac.zw
-co.zw
-gov.zw
-mil.zw
-org.zw
-aaa
-aarp
-abarth
-abb
-abbott
-abbvie
-abc
-able
-abogado
-abudhabi
-academy
-accenture
-accountant
-accountants
-aco
-actor
-ads
-adult
-aeg
-aetna
-afl
-africa
-agakhan
-agency
-aig
-airbus
-airforce
-airtel
-akdn
-alfaromeo
-alibaba
-alipay
-allfinanz
-allstate
-ally
-alsace
-alstom
-amazon
-americanexpress
-americanfamily
-amex
-amfam
-amica
-amsterdam
-analytics
-android
-anquan
-anz
-aol
-apartments
-app
-apple
-aquarelle
-arab
-aramco
-archi
-army
-art
-arte
-asda
-associates
-athleta
-attorney
-auction
-audi
-audible
-audio
-auspost
-author
-auto
-autos
-avianca
-aws
-axa
-azure
-baby
-baidu
-banamex
-bananarepublic
-band
-bank
-bar
-barcelona
-barclaycard
-barclays
-barefoot
-bargains
-baseball
-basketball
-bauhaus
-bayern
-bbc
-bbt
-bbva
-bcg
-bcn
-beats
-beauty
-beer
-bentley
-berlin
-best
-bestbuy
-bet
-bharti
-bible
-bid
-bike
-bing
-bingo
-bio
-black
-blackfriday
-blockbuster
-blog
-bloomberg
-blue
-bms
-bmw
-bnpparibas
-boats
-boehringer
-bofa
-bom
-bond
-boo
-book
-booking
-bosch
-bostik
-boston
-bot
-boutique
-box
-bradesco
-bridgestone
-broadway
-broker
-brother
-brussels
-build
-builders
-business
-buy
-buzz
-bzh
-cab
-cafe
-cal
-call
-calvinklein
-cam
-camera
-camp
-canon
-capetown
-capital
-capitalone
-car
-caravan
-cards
-care
-career
-careers
-cars
-casa
-case
-cash
-casino
-catering
-catholic
-cba
-cbn
-cbre
-cbs
-center
-ceo
-cern
-cfa
-cfd
-chanel
-channel
-charity
-chase
-chat
-cheap
-chintai
-christmas
-chrome
-church
-cipriani
-circle
-cisco
-citadel
-citi
-citic
-city
-cityeats
-claims
-cleaning
-click
-clinic
-clinique
-clothing
-cloud
-club
-clubmed
-coach
-codes
-coffee
-college
-cologne
-comcast
-commbank
-community
-company
-compare
-computer
-comsec
-condos
-construction
-consulting
-contact
-contractors
-cooking
-cookingchannel
-cool
-corsica
-country
-coupon
-coupons
-courses
-cpa
-credit
-creditcard
-creditunion
-cricket
-crown
-crs
-cruise
-cruises
-cuisinella
-cymru
-cyou
-dabur
-dad
-dance
-data
-date
-dating
-datsun
-day
-dclk
-dds
-deal
-dealer
-deals
-degree
-delivery
-dell
-deloitte
-delta
-democrat
-dental
-dentist
-desi
-design
-dev
-dhl
-diamonds
-diet
-digital
-direct
-directory
-discount
-discover
-dish
-diy
-dnp
-docs
-doctor
-dog
-domains
-dot
-download
-drive
-dtv
-dubai
-dunlop
-dupont
-durban
-dvag
-dvr
-earth
-eat
-eco
-edeka
-education
-email
-emerck
-energy
-engineer
-engineering
-enterprises
-epson
-equipment
-ericsson
-erni
-esq
-estate
-etisalat
-eurovision
-eus
-events
-exchange
-expert
-exposed
-express
-extraspace
-fage
-fail
-fairwinds
-faith
-family
-fan
-fans
-farm
-farmers
-fashion
-fast
-fedex
-feedback
-ferrari
-ferrero
-fiat
-fidelity
-fido
-film
-final
-finance
-financial
-fire
-firestone
-firmdale
-fish
-fishing
-fit
-fitness
-flickr
-flights
-flir
-florist
-flowers
-fly
-foo
-food
-foodnetwork
-football
-ford
-forex
-forsale
-forum
-foundation
-fox
-free
-fresenius
-frl
-frogans
-frontdoor
-frontier
-ftr
-fujitsu
-fun
-fund
-furniture
-futbol
-fyi
-gal
-gallery
-gallo
-gallup
-game
-games
-gap
-garden
-gay
-gbiz
-gdn
-gea
-gent
-genting
-george
-ggee
-gift
-gifts
-gives
-giving
-glass
-gle
-global
-globo
-gmail
-gmbh
-gmo
-gmx
-godaddy
-gold
-goldpoint
-golf
-goo
-goodyear
-goog
-google
-gop
-got
-grainger
-graphics
-gratis
-green
-gripe
-grocery
-group
-guardian
-gucci
-guge
-guide
-guitars
-guru
-hair
-hamburg
-hangout
-haus
-hbo
-hdfc
-hdfcbank
-health
-healthcare
-help
-helsinki
-here
-hermes
-hgtv
-hiphop
-hisamitsu
-hitachi
-hiv
-hkt
-hockey
-holdings
-holiday
-homedepot
-homegoods
-homes
-homesense
-honda
-horse
-hospital
-host
-hosting
-hot
-hoteles
-hotels
-hotmail
-house
-how
-hsbc
-hughes
-hyatt
-hyundai
-ibm
-icbc
-ice
-icu
-ieee
-ifm
-ikano
-imamat
-imdb
-immo
-immobilien
-inc
-industries
-infiniti
-ing
-ink
-institute
-insurance
-insure
-international
-intuit
-investments
-ipiranga
-irish
-ismaili
-ist
-istanbul
-itau
-itv
-jaguar
-java
-jcb
-jeep
-jetzt
-jewelry
-jio
-jll
-jmp
-jnj
-joburg
-jot
-joy
-jpmorgan
-jprs
-juegos
-juniper
-kaufen
-kddi
-kerryhotels
-kerrylogistics
-kerryproperties
-kfh
-kia
-kids
-kim
-kinder
-kindle
-kitchen
-kiwi
-koeln
-komatsu
-kosher
-kpmg
-kpn
-krd
-kred
-kuokgroup
-kyoto
-lacaixa
-lamborghini
-lamer
-lancaster
-lancia
-land
-landrover
-lanxess
-lasalle
-lat
-latino
-latrobe
-law
-lawyer
-lds
-lease
-leclerc
-lefrak
-legal
-lego
-lexus
-lgbt
-lidl
-life
-lifeinsurance
-lifestyle
-lighting
-like
-lilly
-limited
-limo
-lincoln
-linde
-link
-lipsy
-live
-living
-llc
-llp
-loan
-loans
-locker
-locus
-lol
-london
-lotte
-lotto
-love
-lpl
-lplfinancial
-ltd
-ltda
-lundbeck
-luxe
-luxury
-macys
-madrid
-maif
-maison
-makeup
-man
-management
-mango
-map
-market
-marketing
-markets
-marriott
-marshalls
-maserati
-mattel
-mba
-mckinsey
-med
-media
-meet
-melbourne
-meme
-memorial
-men
-menu
-merckmsd
-miami
-microsoft
-mini
-mint
-mit
-mitsubishi
-mlb
-mls
-mma
-mobile
-moda
-moe
-moi
-mom
-monash
-money
-monster
-mormon
-mortgage
-moscow
-moto
-motorcycles
-mov
-movie
-msd
-mtn
-mtr
-music
-mutual
-nab
-nagoya
-natura
-navy
-nba
-nec
-netbank
-netflix
-network
-neustar
-new
-news
-next
-nextdirect
-nexus
-nfl
-ngo
-nhk
-nico
-nike
-nikon
-ninja
-nissan
-nissay
-nokia
-northwesternmutual
-norton
-now
-nowruz
-nowtv
-nra
-nrw
-ntt
-nyc
-obi
-observer
-office
-okinawa
-olayan
-olayangroup
-oldnavy
-ollo
-omega
-one
-ong
-onl
-online
-ooo
-open
-oracle
-orange
-organic
-origins
-osaka
-otsuka
-ott
-ovh
-page
-panasonic
-paris
-pars
-partners
-parts
-party
-passagens
-pay
-pccw
-pet
-pfizer
-pharmacy
-phd
-philips
-phone
-photo
-photography
-photos
-physio
-pics
-pictet
-pictures
-pid
-pin
-ping
-pink
-pioneer
-pizza
-place
-play
-playstation
-plumbing
-plus
-pnc
-pohl
-poker
-politie
-porn
-pramerica
-praxi
-press
-prime
-prod
-productions
-prof
-progressive
-promo
-properties
-property
-protection
-pru
-prudential
-pub
-pwc
-qpon
-quebec
-quest
-racing
-radio
-read
-realestate
-realtor
-realty
-recipes
-red
-redstone
-redumbrella
-rehab
-reise
-reisen
-reit
-reliance
-ren
-rent
-rentals
-repair
-report
-republican
-rest
-restaurant
-review
-reviews
-rexroth
-rich
-richardli
-ricoh
-ril
-rio
-rip
-rocher
-rocks
-rodeo
-rogers
-room
-rsvp
-rugby
-ruhr
-run
-rwe
-ryukyu
-saarland
-safe
-safety
-sakura
-sale
-salon
-samsclub
-samsung
-sandvik
-sandvikcoromant
-sanofi
-sap
-sarl
-sas
-save
-saxo
-sbi
-sbs
-sca
-scb
-schaeffler
-schmidt
-scholarships
-school
-schule
-schwarz
-science
-scot
-search
-seat
-secure
-security
-seek
-select
-sener
-services
-seven
-sew
-sex
-sexy
-sfr
-shangrila
-sharp
-shaw
-shell
-shia
-shiksha
-shoes
-shop
-shopping
-shouji
-show
-showtime
-silk
-sina
-singles
-site
-ski
-skin
-sky
-skype
-sling
-smart
-smile
-sncf
-soccer
-social
-softbank
-software
-sohu
-solar
-solutions
-song
-sony
-soy
-spa
-space
-sport
-spot
-srl
-stada
-staples
-star
-statebank
-statefarm
-stc
-stcgroup
-stockholm
-storage
-store
-stream
-studio
-study
-style
-sucks
-supplies
-supply
-support
-surf
-surgery
-suzuki
-swatch
-swiss
-sydney
-systems
-tab
-taipei
-talk
-taobao
-target
-tatamotors
-tatar
-tattoo
-tax
-taxi
-tci
-tdk
-team
-tech
-technology
-temasek
-tennis
-teva
-thd
-theater
-theatre
-tiaa
-tickets
-tienda
-tiffany
-tips
-tires
-tirol
-tjmaxx
-tjx
-tkmaxx
-tmall
-today
-tokyo
-tools
-top
-toray
-toshiba
-total
-tours
-town
-toyota
-toys
-trade
-trading
-training
-travel
-travelchannel
-travelers
-travelersinsurance
-trust
-trv
-tube
-tui
-tunes
-tushu
-tvs
-ubank
-ubs
-unicom
-university
-uno
-uol
-ups
-vacations
-vana
-vanguard
-vegas
-ventures
-verisign
-versicherung
-vet
-viajes
-video
-vig
-viking
-villas
-vin
-vip
-virgin
-visa
-vision
-viva
-vivo
-vlaanderen
-vodka
-volkswagen
-volvo
-vote
-voting
-voto
-voyage
-vuelos
-wales
-walmart
-walter
-wang
-wanggou
-watch
-watches
-weather
-weatherchannel
-webcam
-weber
-website
-wedding
-weibo
-weir
-whoswho
-wien
-wiki
-williamhill
-win
-windows
-wine
-winners
-wme
-wolterskluwer
-woodside
-work
-works
-world
-wow
-wtc
-wtf
-xbox
-xerox
-xfinity
-xihuan
-xin
-xn--11b4c3d
-xn--1ck2e1b
-xn--1qqw23a
-xn--30rr7y
-xn--3bst00m
-xn--3ds443g
-xn--3pxu8k
-xn--42c2d9a
-xn--45q11c
-xn--4gbrim
-xn--55qw42g
-xn--55qx5d
-xn--5su34j936bgsg
-xn--5tzm5g
-xn--6frz82g
-xn--6qq986b3xl
-xn--80adxhks
-xn--80aqecdr1a
-xn--80asehdb
-xn--80aswg
-xn--8y0a063a
-xn--9dbq2a
-xn--9et52u
-xn--9krt00a
-xn--b4w605ferd
-xn--bck1b9a5dre4c
-xn--c1avg
-xn--c2br7g
-xn--cck2b3b
-xn--cckwcxetd
-xn--cg4bki
-xn--czr694b
-xn--czrs0t
-xn--czru2d
-xn--d1acj3b
-xn--eckvdtc9d
-xn--efvy88h
-xn--fct429k
-xn--fhbei
-xn--fiq228c5hs
-xn--fiq64b
-xn--fjq720a
-xn--flw351e
-xn--fzys8d69uvgm
-xn--g2xx48c
-xn--gckr3f0f
-xn--gk3at1e
-xn--hxt814e
-xn--i1b6b1a6a2e
-xn--imr513n
-xn--io0a7i
-xn--j1aef
-xn--jlq480n2rg
-xn--jvr189m
-xn--kcrx77d1x4a
-xn--kput3i
-xn--mgba3a3ejt
-xn--mgba7c0bbn0a
-xn--mgbaakc7dvf
-xn--mgbab2bd
-xn--mgbca7dzdo
-xn--mgbi4ecexp
-xn--mgbt3dhd
-xn--mk1bu44c
-xn--mxtq1m
-xn--ngbc5azd
-xn--ngbe9e0a
-xn--ngbrx
-xn--nqv7f
-xn--nqv7fs00ema
-xn--nyqy26a
-xn--otu796d
-xn--p1acf
-xn--pssy2u
-xn--q9jyb4c
-xn--qcka1pmc
-xn--rhqv96g
-xn--rovu88b
-xn--ses554g
-xn--t60b56a
-xn--tckwe
-xn--tiq49xqyj
-xn--unup4y
-xn--vermgensberater-ctb
-xn--vermgensberatung-pwb
-xn--vhquv
-xn--vuq861b
-xn--w4r85el8fhu5dnra
-xn--w4rs40l
-xn--xhq521b
-xn--zfr164b
-xyz
-yachts
-yahoo
-yamaxun
-yandex
-yodobashi
-yoga
-yokohama
-you
-youtube
-yun
-zappos
-zara
-zero
-zip
-zone
-zuerich
-"""#
+        ac
+        com.ac
+        edu.ac
+        gov.ac
+        net.ac
+        mil.ac
+        org.ac
+        ad
+        nom.ad
+        ae
+        co.ae
+        net.ae
+        org.ae
+        sch.ae
+        ac.ae
+        gov.ae
+        mil.ae
+        aero
+        accident-investigation.aero
+        accident-prevention.aero
+        aerobatic.aero
+        aeroclub.aero
+        aerodrome.aero
+        agents.aero
+        aircraft.aero
+        airline.aero
+        airport.aero
+        air-surveillance.aero
+        airtraffic.aero
+        air-traffic-control.aero
+        ambulance.aero
+        amusement.aero
+        association.aero
+        author.aero
+        ballooning.aero
+        broker.aero
+        caa.aero
+        cargo.aero
+        catering.aero
+        certification.aero
+        championship.aero
+        charter.aero
+        civilaviation.aero
+        club.aero
+        conference.aero
+        consultant.aero
+        consulting.aero
+        control.aero
+        council.aero
+        crew.aero
+        design.aero
+        dgca.aero
+        educator.aero
+        emergency.aero
+        engine.aero
+        engineer.aero
+        entertainment.aero
+        equipment.aero
+        exchange.aero
+        express.aero
+        federation.aero
+        flight.aero
+        fuel.aero
+        gliding.aero
+        government.aero
+        groundhandling.aero
+        group.aero
+        hanggliding.aero
+        homebuilt.aero
+        insurance.aero
+        journal.aero
+        journalist.aero
+        leasing.aero
+        logistics.aero
+        magazine.aero
+        maintenance.aero
+        media.aero
+        microlight.aero
+        modelling.aero
+        navigation.aero
+        parachuting.aero
+        paragliding.aero
+        passenger-association.aero
+        pilot.aero
+        press.aero
+        production.aero
+        recreation.aero
+        repbody.aero
+        res.aero
+        research.aero
+        rotorcraft.aero
+        safety.aero
+        scientist.aero
+        services.aero
+        show.aero
+        skydiving.aero
+        software.aero
+        student.aero
+        trader.aero
+        trading.aero
+        trainer.aero
+        union.aero
+        workinggroup.aero
+        works.aero
+        af
+        gov.af
+        com.af
+        org.af
+        net.af
+        edu.af
+        ag
+        com.ag
+        org.ag
+        net.ag
+        co.ag
+        nom.ag
+        ai
+        off.ai
+        com.ai
+        net.ai
+        org.ai
+        al
+        com.al
+        edu.al
+        gov.al
+        mil.al
+        net.al
+        org.al
+        am
+        co.am
+        com.am
+        commune.am
+        net.am
+        org.am
+        ao
+        ed.ao
+        gv.ao
+        og.ao
+        co.ao
+        pb.ao
+        it.ao
+        aq
+        ar
+        bet.ar
+        com.ar
+        coop.ar
+        edu.ar
+        gob.ar
+        gov.ar
+        int.ar
+        mil.ar
+        musica.ar
+        mutual.ar
+        net.ar
+        org.ar
+        senasa.ar
+        tur.ar
+        arpa
+        e164.arpa
+        in-addr.arpa
+        ip6.arpa
+        iris.arpa
+        uri.arpa
+        urn.arpa
+        as
+        gov.as
+        asia
+        at
+        ac.at
+        co.at
+        gv.at
+        or.at
+        sth.ac.at
+        au
+        com.au
+        net.au
+        org.au
+        edu.au
+        gov.au
+        asn.au
+        id.au
+        info.au
+        conf.au
+        oz.au
+        act.au
+        nsw.au
+        nt.au
+        qld.au
+        sa.au
+        tas.au
+        vic.au
+        wa.au
+        act.edu.au
+        catholic.edu.au
+        nsw.edu.au
+        nt.edu.au
+        qld.edu.au
+        sa.edu.au
+        tas.edu.au
+        vic.edu.au
+        wa.edu.au
+        qld.gov.au
+        sa.gov.au
+        tas.gov.au
+        vic.gov.au
+        wa.gov.au
+        schools.nsw.edu.au
+        aw
+        com.aw
+        ax
+        az
+        com.az
+        net.az
+        int.az
+        gov.az
+        org.az
+        edu.az
+        info.az
+        pp.az
+        mil.az
+        name.az
+        pro.az
+        biz.az
+        ba
+        com.ba
+        edu.ba
+        gov.ba
+        mil.ba
+        net.ba
+        org.ba
+        bb
+        biz.bb
+        co.bb
+        com.bb
+        edu.bb
+        gov.bb
+        info.bb
+        net.bb
+        org.bb
+        store.bb
+        tv.bb
+        *.bd
+        be
+        ac.be
+        bf
+        gov.bf
+        bg
+        a.bg
+        b.bg
+        c.bg
+        d.bg
+        e.bg
+        f.bg
+        g.bg
+        h.bg
+        i.bg
+        j.bg
+        k.bg
+        l.bg
+        m.bg
+        n.bg
+        o.bg
+        p.bg
+        q.bg
+        r.bg
+        s.bg
+        t.bg
+        u.bg
+        v.bg
+        w.bg
+        x.bg
+        y.bg
+        z.bg
+        0.bg
+        1.bg
+        2.bg
+        3.bg
+        4.bg
+        5.bg
+        6.bg
+        7.bg
+        8.bg
+        9.bg
+        bh
+        com.bh
+        edu.bh
+        net.bh
+        org.bh
+        gov.bh
+        bi
+        co.bi
+        com.bi
+        edu.bi
+        or.bi
+        org.bi
+        biz
+        bj
+        africa.bj
+        agro.bj
+        architectes.bj
+        assur.bj
+        avocats.bj
+        co.bj
+        com.bj
+        eco.bj
+        econo.bj
+        edu.bj
+        info.bj
+        loisirs.bj
+        money.bj
+        net.bj
+        org.bj
+        ote.bj
+        resto.bj
+        restaurant.bj
+        tourism.bj
+        univ.bj
+        bm
+        com.bm
+        edu.bm
+        gov.bm
+        net.bm
+        org.bm
+        bn
+        com.bn
+        edu.bn
+        gov.bn
+        net.bn
+        org.bn
+        bo
+        com.bo
+        edu.bo
+        gob.bo
+        int.bo
+        org.bo
+        net.bo
+        mil.bo
+        tv.bo
+        web.bo
+        academia.bo
+        agro.bo
+        arte.bo
+        blog.bo
+        bolivia.bo
+        ciencia.bo
+        cooperativa.bo
+        democracia.bo
+        deporte.bo
+        ecologia.bo
+        economia.bo
+        empresa.bo
+        indigena.bo
+        industria.bo
+        info.bo
+        medicina.bo
+        movimiento.bo
+        musica.bo
+        natural.bo
+        nombre.bo
+        noticias.bo
+        patria.bo
+        politica.bo
+        profesional.bo
+        plurinacional.bo
+        pueblo.bo
+        revista.bo
+        salud.bo
+        tecnologia.bo
+        tksat.bo
+        transporte.bo
+        wiki.bo
+        br
+        9guacu.br
+        abc.br
+        adm.br
+        adv.br
+        agr.br
+        aju.br
+        am.br
+        anani.br
+        aparecida.br
+        app.br
+        arq.br
+        art.br
+        ato.br
+        b.br
+        barueri.br
+        belem.br
+        bhz.br
+        bib.br
+        bio.br
+        blog.br
+        bmd.br
+        boavista.br
+        bsb.br
+        campinagrande.br
+        campinas.br
+        caxias.br
+        cim.br
+        cng.br
+        cnt.br
+        com.br
+        contagem.br
+        coop.br
+        coz.br
+        cri.br
+        cuiaba.br
+        curitiba.br
+        def.br
+        des.br
+        det.br
+        dev.br
+        ecn.br
+        eco.br
+        edu.br
+        emp.br
+        enf.br
+        eng.br
+        esp.br
+        etc.br
+        eti.br
+        far.br
+        feira.br
+        flog.br
+        floripa.br
+        fm.br
+        fnd.br
+        fortal.br
+        fot.br
+        foz.br
+        fst.br
+        g12.br
+        geo.br
+        ggf.br
+        goiania.br
+        gov.br
+        ac.gov.br
+        al.gov.br
+        am.gov.br
+        ap.gov.br
+        ba.gov.br
+        ce.gov.br
+        df.gov.br
+        es.gov.br
+        go.gov.br
+        ma.gov.br
+        mg.gov.br
+        ms.gov.br
+        mt.gov.br
+        pa.gov.br
+        pb.gov.br
+        pe.gov.br
+        pi.gov.br
+        pr.gov.br
+        rj.gov.br
+        rn.gov.br
+        ro.gov.br
+        rr.gov.br
+        rs.gov.br
+        sc.gov.br
+        se.gov.br
+        sp.gov.br
+        to.gov.br
+        gru.br
+        imb.br
+        ind.br
+        inf.br
+        jab.br
+        jampa.br
+        jdf.br
+        joinville.br
+        jor.br
+        jus.br
+        leg.br
+        lel.br
+        log.br
+        londrina.br
+        macapa.br
+        maceio.br
+        manaus.br
+        maringa.br
+        mat.br
+        med.br
+        mil.br
+        morena.br
+        mp.br
+        mus.br
+        natal.br
+        net.br
+        niteroi.br
+        *.nom.br
+        not.br
+        ntr.br
+        odo.br
+        ong.br
+        org.br
+        osasco.br
+        palmas.br
+        poa.br
+        ppg.br
+        pro.br
+        psc.br
+        psi.br
+        pvh.br
+        qsl.br
+        radio.br
+        rec.br
+        recife.br
+        rep.br
+        ribeirao.br
+        rio.br
+        riobranco.br
+        riopreto.br
+        salvador.br
+        sampa.br
+        santamaria.br
+        santoandre.br
+        saobernardo.br
+        saogonca.br
+        seg.br
+        sjc.br
+        slg.br
+        slz.br
+        sorocaba.br
+        srv.br
+        taxi.br
+        tc.br
+        tec.br
+        teo.br
+        the.br
+        tmp.br
+        trd.br
+        tur.br
+        tv.br
+        udi.br
+        vet.br
+        vix.br
+        vlog.br
+        wiki.br
+        zlg.br
+        bs
+        com.bs
+        net.bs
+        org.bs
+        edu.bs
+        gov.bs
+        bt
+        com.bt
+        edu.bt
+        gov.bt
+        net.bt
+        org.bt
+        bv
+        bw
+        co.bw
+        org.bw
+        by
+        gov.by
+        mil.by
+        com.by
+        of.by
+        bz
+        com.bz
+        net.bz
+        org.bz
+        edu.bz
+        gov.bz
+        ca
+        ab.ca
+        bc.ca
+        mb.ca
+        nb.ca
+        nf.ca
+        nl.ca
+        ns.ca
+        nt.ca
+        nu.ca
+        on.ca
+        pe.ca
+        qc.ca
+        sk.ca
+        yk.ca
+        gc.ca
+        cat
+        cc
+        cd
+        gov.cd
+        cf
+        cg
+        ch
+        ci
+        org.ci
+        or.ci
+        com.ci
+        co.ci
+        edu.ci
+        ed.ci
+        ac.ci
+        net.ci
+        go.ci
+        asso.ci
+        xn--aroport-bya.ci
+        int.ci
+        presse.ci
+        md.ci
+        gouv.ci
+        *.ck
+        !www.ck
+        cl
+        co.cl
+        gob.cl
+        gov.cl
+        mil.cl
+        cm
+        co.cm
+        com.cm
+        gov.cm
+        net.cm
+        cn
+        ac.cn
+        com.cn
+        edu.cn
+        gov.cn
+        net.cn
+        org.cn
+        mil.cn
+        xn--55qx5d.cn
+        xn--io0a7i.cn
+        xn--od0alg.cn
+        ah.cn
+        bj.cn
+        cq.cn
+        fj.cn
+        gd.cn
+        gs.cn
+        gz.cn
+        gx.cn
+        ha.cn
+        hb.cn
+        he.cn
+        hi.cn
+        hl.cn
+        hn.cn
+        jl.cn
+        js.cn
+        jx.cn
+        ln.cn
+        nm.cn
+        nx.cn
+        qh.cn
+        sc.cn
+        sd.cn
+        sh.cn
+        sn.cn
+        sx.cn
+        tj.cn
+        xj.cn
+        xz.cn
+        yn.cn
+        zj.cn
+        hk.cn
+        mo.cn
+        tw.cn
+        co
+        arts.co
+        com.co
+        edu.co
+        firm.co
+        gov.co
+        info.co
+        int.co
+        mil.co
+        net.co
+        nom.co
+        org.co
+        rec.co
+        web.co
+        com
+        coop
+        cr
+        ac.cr
+        co.cr
+        ed.cr
+        fi.cr
+        go.cr
+        or.cr
+        sa.cr
+        cu
+        com.cu
+        edu.cu
+        org.cu
+        net.cu
+        gov.cu
+        inf.cu
+        cv
+        com.cv
+        edu.cv
+        int.cv
+        nome.cv
+        org.cv
+        cw
+        com.cw
+        edu.cw
+        net.cw
+        org.cw
+        cx
+        gov.cx
+        cy
+        ac.cy
+        biz.cy
+        com.cy
+        ekloges.cy
+        gov.cy
+        ltd.cy
+        mil.cy
+        net.cy
+        org.cy
+        press.cy
+        pro.cy
+        tm.cy
+        cz
+        de
+        dj
+        dk
+        dm
+        com.dm
+        net.dm
+        org.dm
+        edu.dm
+        gov.dm
+        do
+        art.do
+        com.do
+        edu.do
+        gob.do
+        gov.do
+        mil.do
+        net.do
+        org.do
+        sld.do
+        web.do
+        dz
+        art.dz
+        asso.dz
+        com.dz
+        edu.dz
+        gov.dz
+        org.dz
+        net.dz
+        pol.dz
+        soc.dz
+        tm.dz
+        ec
+        com.ec
+        info.ec
+        net.ec
+        fin.ec
+        k12.ec
+        med.ec
+        pro.ec
+        org.ec
+        edu.ec
+        gov.ec
+        gob.ec
+        mil.ec
+        edu
+        ee
+        edu.ee
+        gov.ee
+        riik.ee
+        lib.ee
+        med.ee
+        com.ee
+        pri.ee
+        aip.ee
+        org.ee
+        fie.ee
+        eg
+        com.eg
+        edu.eg
+        eun.eg
+        gov.eg
+        mil.eg
+        name.eg
+        net.eg
+        org.eg
+        sci.eg
+        *.er
+        es
+        com.es
+        nom.es
+        org.es
+        gob.es
+        edu.es
+        et
+        com.et
+        gov.et
+        org.et
+        edu.et
+        biz.et
+        name.et
+        info.et
+        net.et
+        eu
+        fi
+        aland.fi
+        fj
+        ac.fj
+        biz.fj
+        com.fj
+        gov.fj
+        info.fj
+        mil.fj
+        name.fj
+        net.fj
+        org.fj
+        pro.fj
+        *.fk
+        com.fm
+        edu.fm
+        net.fm
+        org.fm
+        fm
+        fo
+        fr
+        asso.fr
+        com.fr
+        gouv.fr
+        nom.fr
+        prd.fr
+        tm.fr
+        aeroport.fr
+        avocat.fr
+        avoues.fr
+        cci.fr
+        chambagri.fr
+        chirurgiens-dentistes.fr
+        experts-comptables.fr
+        geometre-expert.fr
+        greta.fr
+        huissier-justice.fr
+        medecin.fr
+        notaires.fr
+        pharmacien.fr
+        port.fr
+        veterinaire.fr
+        ga
+        gb
+        edu.gd
+        gov.gd
+        gd
+        ge
+        com.ge
+        edu.ge
+        gov.ge
+        org.ge
+        mil.ge
+        net.ge
+        pvt.ge
+        gf
+        gg
+        co.gg
+        net.gg
+        org.gg
+        gh
+        com.gh
+        edu.gh
+        gov.gh
+        org.gh
+        mil.gh
+        gi
+        com.gi
+        ltd.gi
+        gov.gi
+        mod.gi
+        edu.gi
+        org.gi
+        gl
+        co.gl
+        com.gl
+        edu.gl
+        net.gl
+        org.gl
+        gm
+        gn
+        ac.gn
+        com.gn
+        edu.gn
+        gov.gn
+        org.gn
+        net.gn
+        gov
+        gp
+        com.gp
+        net.gp
+        mobi.gp
+        edu.gp
+        org.gp
+        asso.gp
+        gq
+        gr
+        com.gr
+        edu.gr
+        net.gr
+        org.gr
+        gov.gr
+        gs
+        gt
+        com.gt
+        edu.gt
+        gob.gt
+        ind.gt
+        mil.gt
+        net.gt
+        org.gt
+        gu
+        com.gu
+        edu.gu
+        gov.gu
+        guam.gu
+        info.gu
+        net.gu
+        org.gu
+        web.gu
+        gw
+        gy
+        co.gy
+        com.gy
+        edu.gy
+        gov.gy
+        net.gy
+        org.gy
+        hk
+        com.hk
+        edu.hk
+        gov.hk
+        idv.hk
+        net.hk
+        org.hk
+        xn--55qx5d.hk
+        xn--wcvs22d.hk
+        xn--lcvr32d.hk
+        xn--mxtq1m.hk
+        xn--gmqw5a.hk
+        xn--ciqpn.hk
+        xn--gmq050i.hk
+        xn--zf0avx.hk
+        xn--io0a7i.hk
+        xn--mk0axi.hk
+        xn--od0alg.hk
+        xn--od0aq3b.hk
+        xn--tn0ag.hk
+        xn--uc0atv.hk
+        xn--uc0ay4a.hk
+        hm
+        hn
+        com.hn
+        edu.hn
+        org.hn
+        net.hn
+        mil.hn
+        gob.hn
+        hr
+        iz.hr
+        from.hr
+        name.hr
+        com.hr
+        ht
+        com.ht
+        shop.ht
+        firm.ht
+        info.ht
+        adult.ht
+        net.ht
+        pro.ht
+        org.ht
+        med.ht
+        art.ht
+        coop.ht
+        pol.ht
+        asso.ht
+        edu.ht
+        rel.ht
+        gouv.ht
+        perso.ht
+        hu
+        co.hu
+        info.hu
+        org.hu
+        priv.hu
+        sport.hu
+        tm.hu
+        2000.hu
+        agrar.hu
+        bolt.hu
+        casino.hu
+        city.hu
+        erotica.hu
+        erotika.hu
+        film.hu
+        forum.hu
+        games.hu
+        hotel.hu
+        ingatlan.hu
+        jogasz.hu
+        konyvelo.hu
+        lakas.hu
+        media.hu
+        news.hu
+        reklam.hu
+        sex.hu
+        shop.hu
+        suli.hu
+        szex.hu
+        tozsde.hu
+        utazas.hu
+        video.hu
+        id
+        ac.id
+        biz.id
+        co.id
+        desa.id
+        go.id
+        mil.id
+        my.id
+        net.id
+        or.id
+        ponpes.id
+        sch.id
+        web.id
+        ie
+        gov.ie
+        il
+        ac.il
+        co.il
+        gov.il
+        idf.il
+        k12.il
+        muni.il
+        net.il
+        org.il
+        xn--4dbrk0ce
+        xn--4dbgdty6c.xn--4dbrk0ce
+        xn--5dbhl8d.xn--4dbrk0ce
+        xn--8dbq2a.xn--4dbrk0ce
+        xn--hebda8b.xn--4dbrk0ce
+        im
+        ac.im
+        co.im
+        com.im
+        ltd.co.im
+        net.im
+        org.im
+        plc.co.im
+        tt.im
+        tv.im
+        in
+        5g.in
+        6g.in
+        ac.in
+        ai.in
+        am.in
+        bihar.in
+        biz.in
+        business.in
+        ca.in
+        cn.in
+        co.in
+        com.in
+        coop.in
+        cs.in
+        delhi.in
+        dr.in
+        edu.in
+        er.in
+        firm.in
+        gen.in
+        gov.in
+        gujarat.in
+        ind.in
+        info.in
+        int.in
+        internet.in
+        io.in
+        me.in
+        mil.in
+        net.in
+        nic.in
+        org.in
+        pg.in
+        post.in
+        pro.in
+        res.in
+        travel.in
+        tv.in
+        uk.in
+        up.in
+        us.in
+        info
+        int
+        eu.int
+        io
+        com.io
+        iq
+        gov.iq
+        edu.iq
+        mil.iq
+        com.iq
+        org.iq
+        net.iq
+        ir
+        ac.ir
+        co.ir
+        gov.ir
+        id.ir
+        net.ir
+        org.ir
+        sch.ir
+        xn--mgba3a4f16a.ir
+        xn--mgba3a4fra.ir
+        is
+        net.is
+        com.is
+        edu.is
+        gov.is
+        org.is
+        int.is
+        it
+        gov.it
+        edu.it
+        abr.it
+        abruzzo.it
+        aosta-valley.it
+        aostavalley.it
+        bas.it
+        basilicata.it
+        cal.it
+        calabria.it
+        cam.it
+        campania.it
+        emilia-romagna.it
+        emiliaromagna.it
+        emr.it
+        friuli-v-giulia.it
+        friuli-ve-giulia.it
+        friuli-vegiulia.it
+        friuli-venezia-giulia.it
+        friuli-veneziagiulia.it
+        friuli-vgiulia.it
+        friuliv-giulia.it
+        friulive-giulia.it
+        friulivegiulia.it
+        friulivenezia-giulia.it
+        friuliveneziagiulia.it
+        friulivgiulia.it
+        fvg.it
+        laz.it
+        lazio.it
+        lig.it
+        liguria.it
+        lom.it
+        lombardia.it
+        lombardy.it
+        lucania.it
+        mar.it
+        marche.it
+        mol.it
+        molise.it
+        piedmont.it
+        piemonte.it
+        pmn.it
+        pug.it
+        puglia.it
+        sar.it
+        sardegna.it
+        sardinia.it
+        sic.it
+        sicilia.it
+        sicily.it
+        taa.it
+        tos.it
+        toscana.it
+        trentin-sud-tirol.it
+        xn--trentin-sd-tirol-rzb.it
+        trentin-sudtirol.it
+        xn--trentin-sdtirol-7vb.it
+        trentin-sued-tirol.it
+        trentin-suedtirol.it
+        trentino-a-adige.it
+        trentino-aadige.it
+        trentino-alto-adige.it
+        trentino-altoadige.it
+        trentino-s-tirol.it
+        trentino-stirol.it
+        trentino-sud-tirol.it
+        xn--trentino-sd-tirol-c3b.it
+        trentino-sudtirol.it
+        xn--trentino-sdtirol-szb.it
+        trentino-sued-tirol.it
+        trentino-suedtirol.it
+        trentino.it
+        trentinoa-adige.it
+        trentinoaadige.it
+        trentinoalto-adige.it
+        trentinoaltoadige.it
+        trentinos-tirol.it
+        trentinostirol.it
+        trentinosud-tirol.it
+        xn--trentinosd-tirol-rzb.it
+        trentinosudtirol.it
+        xn--trentinosdtirol-7vb.it
+        trentinosued-tirol.it
+        trentinosuedtirol.it
+        trentinsud-tirol.it
+        xn--trentinsd-tirol-6vb.it
+        trentinsudtirol.it
+        xn--trentinsdtirol-nsb.it
+        trentinsued-tirol.it
+        trentinsuedtirol.it
+        tuscany.it
+        umb.it
+        umbria.it
+        val-d-aosta.it
+        val-daosta.it
+        vald-aosta.it
+        valdaosta.it
+        valle-aosta.it
+        valle-d-aosta.it
+        valle-daosta.it
+        valleaosta.it
+        valled-aosta.it
+        valledaosta.it
+        vallee-aoste.it
+        xn--valle-aoste-ebb.it
+        vallee-d-aoste.it
+        xn--valle-d-aoste-ehb.it
+        valleeaoste.it
+        xn--valleaoste-e7a.it
+        valleedaoste.it
+        xn--valledaoste-ebb.it
+        vao.it
+        vda.it
+        ven.it
+        veneto.it
+        ag.it
+        agrigento.it
+        al.it
+        alessandria.it
+        alto-adige.it
+        altoadige.it
+        an.it
+        ancona.it
+        andria-barletta-trani.it
+        andria-trani-barletta.it
+        andriabarlettatrani.it
+        andriatranibarletta.it
+        ao.it
+        aosta.it
+        aoste.it
+        ap.it
+        aq.it
+        aquila.it
+        ar.it
+        arezzo.it
+        ascoli-piceno.it
+        ascolipiceno.it
+        asti.it
+        at.it
+        av.it
+        avellino.it
+        ba.it
+        balsan-sudtirol.it
+        xn--balsan-sdtirol-nsb.it
+        balsan-suedtirol.it
+        balsan.it
+        bari.it
+        barletta-trani-andria.it
+        barlettatraniandria.it
+        belluno.it
+        benevento.it
+        bergamo.it
+        bg.it
+        bi.it
+        biella.it
+        bl.it
+        bn.it
+        bo.it
+        bologna.it
+        bolzano-altoadige.it
+        bolzano.it
+        bozen-sudtirol.it
+        xn--bozen-sdtirol-2ob.it
+        bozen-suedtirol.it
+        bozen.it
+        br.it
+        brescia.it
+        brindisi.it
+        bs.it
+        bt.it
+        bulsan-sudtirol.it
+        xn--bulsan-sdtirol-nsb.it
+        bulsan-suedtirol.it
+        bulsan.it
+        bz.it
+        ca.it
+        cagliari.it
+        caltanissetta.it
+        campidano-medio.it
+        campidanomedio.it
+        campobasso.it
+        carbonia-iglesias.it
+        carboniaiglesias.it
+        carrara-massa.it
+        carraramassa.it
+        caserta.it
+        catania.it
+        catanzaro.it
+        cb.it
+        ce.it
+        cesena-forli.it
+        xn--cesena-forl-mcb.it
+        cesenaforli.it
+        xn--cesenaforl-i8a.it
+        ch.it
+        chieti.it
+        ci.it
+        cl.it
+        cn.it
+        co.it
+        como.it
+        cosenza.it
+        cr.it
+        cremona.it
+        crotone.it
+        cs.it
+        ct.it
+        cuneo.it
+        cz.it
+        dell-ogliastra.it
+        dellogliastra.it
+        en.it
+        enna.it
+        fc.it
+        fe.it
+        fermo.it
+        ferrara.it
+        fg.it
+        fi.it
+        firenze.it
+        florence.it
+        fm.it
+        foggia.it
+        forli-cesena.it
+        xn--forl-cesena-fcb.it
+        forlicesena.it
+        xn--forlcesena-c8a.it
+        fr.it
+        frosinone.it
+        ge.it
+        genoa.it
+        genova.it
+        go.it
+        gorizia.it
+        gr.it
+        grosseto.it
+        iglesias-carbonia.it
+        iglesiascarbonia.it
+        im.it
+        imperia.it
+        is.it
+        isernia.it
+        kr.it
+        la-spezia.it
+        laquila.it
+        laspezia.it
+        latina.it
+        lc.it
+        le.it
+        lecce.it
+        lecco.it
+        li.it
+        livorno.it
+        lo.it
+        lodi.it
+        lt.it
+        lu.it
+        lucca.it
+        macerata.it
+        mantova.it
+        massa-carrara.it
+        massacarrara.it
+        matera.it
+        mb.it
+        mc.it
+        me.it
+        medio-campidano.it
+        mediocampidano.it
+        messina.it
+        mi.it
+        milan.it
+        milano.it
+        mn.it
+        mo.it
+        modena.it
+        monza-brianza.it
+        monza-e-della-brianza.it
+        monza.it
+        monzabrianza.it
+        monzaebrianza.it
+        monzaedellabrianza.it
+        ms.it
+        mt.it
+        na.it
+        naples.it
+        napoli.it
+        no.it
+        novara.it
+        nu.it
+        nuoro.it
+        og.it
+        ogliastra.it
+        olbia-tempio.it
+        olbiatempio.it
+        or.it
+        oristano.it
+        ot.it
+        pa.it
+        padova.it
+        padua.it
+        palermo.it
+        parma.it
+        pavia.it
+        pc.it
+        pd.it
+        pe.it
+        perugia.it
+        pesaro-urbino.it
+        pesarourbino.it
+        pescara.it
+        pg.it
+        pi.it
+        piacenza.it
+        pisa.it
+        pistoia.it
+        pn.it
+        po.it
+        pordenone.it
+        potenza.it
+        pr.it
+        prato.it
+        pt.it
+        pu.it
+        pv.it
+        pz.it
+        ra.it
+        ragusa.it
+        ravenna.it
+        rc.it
+        re.it
+        reggio-calabria.it
+        reggio-emilia.it
+        reggiocalabria.it
+        reggioemilia.it
+        rg.it
+        ri.it
+        rieti.it
+        rimini.it
+        rm.it
+        rn.it
+        ro.it
+        roma.it
+        rome.it
+        rovigo.it
+        sa.it
+        salerno.it
+        sassari.it
+        savona.it
+        si.it
+        siena.it
+        siracusa.it
+        so.it
+        sondrio.it
+        sp.it
+        sr.it
+        ss.it
+        suedtirol.it
+        xn--sdtirol-n2a.it
+        sv.it
+        ta.it
+        taranto.it
+        te.it
+        tempio-olbia.it
+        tempioolbia.it
+        teramo.it
+        terni.it
+        tn.it
+        to.it
+        torino.it
+        tp.it
+        tr.it
+        trani-andria-barletta.it
+        trani-barletta-andria.it
+        traniandriabarletta.it
+        tranibarlettaandria.it
+        trapani.it
+        trento.it
+        treviso.it
+        trieste.it
+        ts.it
+        turin.it
+        tv.it
+        ud.it
+        udine.it
+        urbino-pesaro.it
+        urbinopesaro.it
+        va.it
+        varese.it
+        vb.it
+        vc.it
+        ve.it
+        venezia.it
+        venice.it
+        verbania.it
+        vercelli.it
+        verona.it
+        vi.it
+        vibo-valentia.it
+        vibovalentia.it
+        vicenza.it
+        viterbo.it
+        vr.it
+        vs.it
+        vt.it
+        vv.it
+        je
+        co.je
+        net.je
+        org.je
+        *.jm
+        jo
+        com.jo
+        org.jo
+        net.jo
+        edu.jo
+        sch.jo
+        gov.jo
+        mil.jo
+        name.jo
+        jobs
+        jp
+        ac.jp
+        ad.jp
+        co.jp
+        ed.jp
+        go.jp
+        gr.jp
+        lg.jp
+        ne.jp
+        or.jp
+        aichi.jp
+        akita.jp
+        aomori.jp
+        chiba.jp
+        ehime.jp
+        fukui.jp
+        fukuoka.jp
+        fukushima.jp
+        gifu.jp
+        gunma.jp
+        hiroshima.jp
+        hokkaido.jp
+        hyogo.jp
+        ibaraki.jp
+        ishikawa.jp
+        iwate.jp
+        kagawa.jp
+        kagoshima.jp
+        kanagawa.jp
+        kochi.jp
+        kumamoto.jp
+        kyoto.jp
+        mie.jp
+        miyagi.jp
+        miyazaki.jp
+        nagano.jp
+        nagasaki.jp
+        nara.jp
+        niigata.jp
+        oita.jp
+        okayama.jp
+        okinawa.jp
+        osaka.jp
+        saga.jp
+        saitama.jp
+        shiga.jp
+        shimane.jp
+        shizuoka.jp
+        tochigi.jp
+        tokushima.jp
+        tokyo.jp
+        tottori.jp
+        toyama.jp
+        wakayama.jp
+        yamagata.jp
+        yamaguchi.jp
+        yamanashi.jp
+        xn--4pvxs.jp
+        xn--vgu402c.jp
+        xn--c3s14m.jp
+        xn--f6qx53a.jp
+        xn--8pvr4u.jp
+        xn--uist22h.jp
+        xn--djrs72d6uy.jp
+        xn--mkru45i.jp
+        xn--0trq7p7nn.jp
+        xn--8ltr62k.jp
+        xn--2m4a15e.jp
+        xn--efvn9s.jp
+        xn--32vp30h.jp
+        xn--4it797k.jp
+        xn--1lqs71d.jp
+        xn--5rtp49c.jp
+        xn--5js045d.jp
+        xn--ehqz56n.jp
+        xn--1lqs03n.jp
+        xn--qqqt11m.jp
+        xn--kbrq7o.jp
+        xn--pssu33l.jp
+        xn--ntsq17g.jp
+        xn--uisz3g.jp
+        xn--6btw5a.jp
+        xn--1ctwo.jp
+        xn--6orx2r.jp
+        xn--rht61e.jp
+        xn--rht27z.jp
+        xn--djty4k.jp
+        xn--nit225k.jp
+        xn--rht3d.jp
+        xn--klty5x.jp
+        xn--kltx9a.jp
+        xn--kltp7d.jp
+        xn--uuwu58a.jp
+        xn--zbx025d.jp
+        xn--ntso0iqx3a.jp
+        xn--elqq16h.jp
+        xn--4it168d.jp
+        xn--klt787d.jp
+        xn--rny31h.jp
+        xn--7t0a264c.jp
+        xn--5rtq34k.jp
+        xn--k7yn95e.jp
+        xn--tor131o.jp
+        xn--d5qv7z876c.jp
+        *.kawasaki.jp
+        *.kitakyushu.jp
+        *.kobe.jp
+        *.nagoya.jp
+        *.sapporo.jp
+        *.sendai.jp
+        *.yokohama.jp
+        !city.kawasaki.jp
+        !city.kitakyushu.jp
+        !city.kobe.jp
+        !city.nagoya.jp
+        !city.sapporo.jp
+        !city.sendai.jp
+        !city.yokohama.jp
+        aisai.aichi.jp
+        ama.aichi.jp
+        anjo.aichi.jp
+        asuke.aichi.jp
+        chiryu.aichi.jp
+        chita.aichi.jp
+        fuso.aichi.jp
+        gamagori.aichi.jp
+        handa.aichi.jp
+        hazu.aichi.jp
+        hekinan.aichi.jp
+        higashiura.aichi.jp
+        ichinomiya.aichi.jp
+        inazawa.aichi.jp
+        inuyama.aichi.jp
+        isshiki.aichi.jp
+        iwakura.aichi.jp
+        kanie.aichi.jp
+        kariya.aichi.jp
+        kasugai.aichi.jp
+        kira.aichi.jp
+        kiyosu.aichi.jp
+        komaki.aichi.jp
+        konan.aichi.jp
+        kota.aichi.jp
+        mihama.aichi.jp
+        miyoshi.aichi.jp
+        nishio.aichi.jp
+        nisshin.aichi.jp
+        obu.aichi.jp
+        oguchi.aichi.jp
+        oharu.aichi.jp
+        okazaki.aichi.jp
+        owariasahi.aichi.jp
+        seto.aichi.jp
+        shikatsu.aichi.jp
+        shinshiro.aichi.jp
+        shitara.aichi.jp
+        tahara.aichi.jp
+        takahama.aichi.jp
+        tobishima.aichi.jp
+        toei.aichi.jp
+        togo.aichi.jp
+        tokai.aichi.jp
+        tokoname.aichi.jp
+        toyoake.aichi.jp
+        toyohashi.aichi.jp
+        toyokawa.aichi.jp
+        toyone.aichi.jp
+        toyota.aichi.jp
+        tsushima.aichi.jp
+        yatomi.aichi.jp
+        akita.akita.jp
+        daisen.akita.jp
+        fujisato.akita.jp
+        gojome.akita.jp
+        hachirogata.akita.jp
+        happou.akita.jp
+        higashinaruse.akita.jp
+        honjo.akita.jp
+        honjyo.akita.jp
+        ikawa.akita.jp
+        kamikoani.akita.jp
+        kamioka.akita.jp
+        katagami.akita.jp
+        kazuno.akita.jp
+        kitaakita.akita.jp
+        kosaka.akita.jp
+        kyowa.akita.jp
+        misato.akita.jp
+        mitane.akita.jp
+        moriyoshi.akita.jp
+        nikaho.akita.jp
+        noshiro.akita.jp
+        odate.akita.jp
+        oga.akita.jp
+        ogata.akita.jp
+        semboku.akita.jp
+        yokote.akita.jp
+        yurihonjo.akita.jp
+        aomori.aomori.jp
+        gonohe.aomori.jp
+        hachinohe.aomori.jp
+        hashikami.aomori.jp
+        hiranai.aomori.jp
+        hirosaki.aomori.jp
+        itayanagi.aomori.jp
+        kuroishi.aomori.jp
+        misawa.aomori.jp
+        mutsu.aomori.jp
+        nakadomari.aomori.jp
+        noheji.aomori.jp
+        oirase.aomori.jp
+        owani.aomori.jp
+        rokunohe.aomori.jp
+        sannohe.aomori.jp
+        shichinohe.aomori.jp
+        shingo.aomori.jp
+        takko.aomori.jp
+        towada.aomori.jp
+        tsugaru.aomori.jp
+        tsuruta.aomori.jp
+        abiko.chiba.jp
+        asahi.chiba.jp
+        chonan.chiba.jp
+        chosei.chiba.jp
+        choshi.chiba.jp
+        chuo.chiba.jp
+        funabashi.chiba.jp
+        futtsu.chiba.jp
+        hanamigawa.chiba.jp
+        ichihara.chiba.jp
+        ichikawa.chiba.jp
+        ichinomiya.chiba.jp
+        inzai.chiba.jp
+        isumi.chiba.jp
+        kamagaya.chiba.jp
+        kamogawa.chiba.jp
+        kashiwa.chiba.jp
+        katori.chiba.jp
+        katsuura.chiba.jp
+        kimitsu.chiba.jp
+        kisarazu.chiba.jp
+        kozaki.chiba.jp
+        kujukuri.chiba.jp
+        kyonan.chiba.jp
+        matsudo.chiba.jp
+        midori.chiba.jp
+        mihama.chiba.jp
+        minamiboso.chiba.jp
+        mobara.chiba.jp
+        mutsuzawa.chiba.jp
+        nagara.chiba.jp
+        nagareyama.chiba.jp
+        narashino.chiba.jp
+        narita.chiba.jp
+        noda.chiba.jp
+        oamishirasato.chiba.jp
+        omigawa.chiba.jp
+        onjuku.chiba.jp
+        otaki.chiba.jp
+        sakae.chiba.jp
+        sakura.chiba.jp
+        shimofusa.chiba.jp
+        shirako.chiba.jp
+        shiroi.chiba.jp
+        shisui.chiba.jp
+        sodegaura.chiba.jp
+        sosa.chiba.jp
+        tako.chiba.jp
+        tateyama.chiba.jp
+        togane.chiba.jp
+        tohnosho.chiba.jp
+        tomisato.chiba.jp
+        urayasu.chiba.jp
+        yachimata.chiba.jp
+        yachiyo.chiba.jp
+        yokaichiba.chiba.jp
+        yokoshibahikari.chiba.jp
+        yotsukaido.chiba.jp
+        ainan.ehime.jp
+        honai.ehime.jp
+        ikata.ehime.jp
+        imabari.ehime.jp
+        iyo.ehime.jp
+        kamijima.ehime.jp
+        kihoku.ehime.jp
+        kumakogen.ehime.jp
+        masaki.ehime.jp
+        matsuno.ehime.jp
+        matsuyama.ehime.jp
+        namikata.ehime.jp
+        niihama.ehime.jp
+        ozu.ehime.jp
+        saijo.ehime.jp
+        seiyo.ehime.jp
+        shikokuchuo.ehime.jp
+        tobe.ehime.jp
+        toon.ehime.jp
+        uchiko.ehime.jp
+        uwajima.ehime.jp
+        yawatahama.ehime.jp
+        echizen.fukui.jp
+        eiheiji.fukui.jp
+        fukui.fukui.jp
+        ikeda.fukui.jp
+        katsuyama.fukui.jp
+        mihama.fukui.jp
+        minamiechizen.fukui.jp
+        obama.fukui.jp
+        ohi.fukui.jp
+        ono.fukui.jp
+        sabae.fukui.jp
+        sakai.fukui.jp
+        takahama.fukui.jp
+        tsuruga.fukui.jp
+        wakasa.fukui.jp
+        ashiya.fukuoka.jp
+        buzen.fukuoka.jp
+        chikugo.fukuoka.jp
+        chikuho.fukuoka.jp
+        chikujo.fukuoka.jp
+        chikushino.fukuoka.jp
+        chikuzen.fukuoka.jp
+        chuo.fukuoka.jp
+        dazaifu.fukuoka.jp
+        fukuchi.fukuoka.jp
+        hakata.fukuoka.jp
+        higashi.fukuoka.jp
+        hirokawa.fukuoka.jp
+        hisayama.fukuoka.jp
+        iizuka.fukuoka.jp
+        inatsuki.fukuoka.jp
+        kaho.fukuoka.jp
+        kasuga.fukuoka.jp
+        kasuya.fukuoka.jp
+        kawara.fukuoka.jp
+        keisen.fukuoka.jp
+        koga.fukuoka.jp
+        kurate.fukuoka.jp
+        kurogi.fukuoka.jp
+        kurume.fukuoka.jp
+        minami.fukuoka.jp
+        miyako.fukuoka.jp
+        miyama.fukuoka.jp
+        miyawaka.fukuoka.jp
+        mizumaki.fukuoka.jp
+        munakata.fukuoka.jp
+        nakagawa.fukuoka.jp
+        nakama.fukuoka.jp
+        nishi.fukuoka.jp
+        nogata.fukuoka.jp
+        ogori.fukuoka.jp
+        okagaki.fukuoka.jp
+        okawa.fukuoka.jp
+        oki.fukuoka.jp
+        omuta.fukuoka.jp
+        onga.fukuoka.jp
+        onojo.fukuoka.jp
+        oto.fukuoka.jp
+        saigawa.fukuoka.jp
+        sasaguri.fukuoka.jp
+        shingu.fukuoka.jp
+        shinyoshitomi.fukuoka.jp
+        shonai.fukuoka.jp
+        soeda.fukuoka.jp
+        sue.fukuoka.jp
+        tachiarai.fukuoka.jp
+        tagawa.fukuoka.jp
+        takata.fukuoka.jp
+        toho.fukuoka.jp
+        toyotsu.fukuoka.jp
+        tsuiki.fukuoka.jp
+        ukiha.fukuoka.jp
+        umi.fukuoka.jp
+        usui.fukuoka.jp
+        yamada.fukuoka.jp
+        yame.fukuoka.jp
+        yanagawa.fukuoka.jp
+        yukuhashi.fukuoka.jp
+        aizubange.fukushima.jp
+        aizumisato.fukushima.jp
+        aizuwakamatsu.fukushima.jp
+        asakawa.fukushima.jp
+        bandai.fukushima.jp
+        date.fukushima.jp
+        fukushima.fukushima.jp
+        furudono.fukushima.jp
+        futaba.fukushima.jp
+        hanawa.fukushima.jp
+        higashi.fukushima.jp
+        hirata.fukushima.jp
+        hirono.fukushima.jp
+        iitate.fukushima.jp
+        inawashiro.fukushima.jp
+        ishikawa.fukushima.jp
+        iwaki.fukushima.jp
+        izumizaki.fukushima.jp
+        kagamiishi.fukushima.jp
+        kaneyama.fukushima.jp
+        kawamata.fukushima.jp
+        kitakata.fukushima.jp
+        kitashiobara.fukushima.jp
+        koori.fukushima.jp
+        koriyama.fukushima.jp
+        kunimi.fukushima.jp
+        miharu.fukushima.jp
+        mishima.fukushima.jp
+        namie.fukushima.jp
+        nango.fukushima.jp
+        nishiaizu.fukushima.jp
+        nishigo.fukushima.jp
+        okuma.fukushima.jp
+        omotego.fukushima.jp
+        ono.fukushima.jp
+        otama.fukushima.jp
+        samegawa.fukushima.jp
+        shimogo.fukushima.jp
+        shirakawa.fukushima.jp
+        showa.fukushima.jp
+        soma.fukushima.jp
+        sukagawa.fukushima.jp
+        taishin.fukushima.jp
+        tamakawa.fukushima.jp
+        tanagura.fukushima.jp
+        tenei.fukushima.jp
+        yabuki.fukushima.jp
+        yamato.fukushima.jp
+        yamatsuri.fukushima.jp
+        yanaizu.fukushima.jp
+        yugawa.fukushima.jp
+        anpachi.gifu.jp
+        ena.gifu.jp
+        gifu.gifu.jp
+        ginan.gifu.jp
+        godo.gifu.jp
+        gujo.gifu.jp
+        hashima.gifu.jp
+        hichiso.gifu.jp
+        hida.gifu.jp
+        higashishirakawa.gifu.jp
+        ibigawa.gifu.jp
+        ikeda.gifu.jp
+        kakamigahara.gifu.jp
+        kani.gifu.jp
+        kasahara.gifu.jp
+        kasamatsu.gifu.jp
+        kawaue.gifu.jp
+        kitagata.gifu.jp
+        mino.gifu.jp
+        minokamo.gifu.jp
+        mitake.gifu.jp
+        mizunami.gifu.jp
+        motosu.gifu.jp
+        nakatsugawa.gifu.jp
+        ogaki.gifu.jp
+        sakahogi.gifu.jp
+        seki.gifu.jp
+        sekigahara.gifu.jp
+        shirakawa.gifu.jp
+        tajimi.gifu.jp
+        takayama.gifu.jp
+        tarui.gifu.jp
+        toki.gifu.jp
+        tomika.gifu.jp
+        wanouchi.gifu.jp
+        yamagata.gifu.jp
+        yaotsu.gifu.jp
+        yoro.gifu.jp
+        annaka.gunma.jp
+        chiyoda.gunma.jp
+        fujioka.gunma.jp
+        higashiagatsuma.gunma.jp
+        isesaki.gunma.jp
+        itakura.gunma.jp
+        kanna.gunma.jp
+        kanra.gunma.jp
+        katashina.gunma.jp
+        kawaba.gunma.jp
+        kiryu.gunma.jp
+        kusatsu.gunma.jp
+        maebashi.gunma.jp
+        meiwa.gunma.jp
+        midori.gunma.jp
+        minakami.gunma.jp
+        naganohara.gunma.jp
+        nakanojo.gunma.jp
+        nanmoku.gunma.jp
+        numata.gunma.jp
+        oizumi.gunma.jp
+        ora.gunma.jp
+        ota.gunma.jp
+        shibukawa.gunma.jp
+        shimonita.gunma.jp
+        shinto.gunma.jp
+        showa.gunma.jp
+        takasaki.gunma.jp
+        takayama.gunma.jp
+        tamamura.gunma.jp
+        tatebayashi.gunma.jp
+        tomioka.gunma.jp
+        tsukiyono.gunma.jp
+        tsumagoi.gunma.jp
+        ueno.gunma.jp
+        yoshioka.gunma.jp
+        asaminami.hiroshima.jp
+        daiwa.hiroshima.jp
+        etajima.hiroshima.jp
+        fuchu.hiroshima.jp
+        fukuyama.hiroshima.jp
+        hatsukaichi.hiroshima.jp
+        higashihiroshima.hiroshima.jp
+        hongo.hiroshima.jp
+        jinsekikogen.hiroshima.jp
+        kaita.hiroshima.jp
+        kui.hiroshima.jp
+        kumano.hiroshima.jp
+        kure.hiroshima.jp
+        mihara.hiroshima.jp
+        miyoshi.hiroshima.jp
+        naka.hiroshima.jp
+        onomichi.hiroshima.jp
+        osakikamijima.hiroshima.jp
+        otake.hiroshima.jp
+        saka.hiroshima.jp
+        sera.hiroshima.jp
+        seranishi.hiroshima.jp
+        shinichi.hiroshima.jp
+        shobara.hiroshima.jp
+        takehara.hiroshima.jp
+        abashiri.hokkaido.jp
+        abira.hokkaido.jp
+        aibetsu.hokkaido.jp
+        akabira.hokkaido.jp
+        akkeshi.hokkaido.jp
+        asahikawa.hokkaido.jp
+        ashibetsu.hokkaido.jp
+        ashoro.hokkaido.jp
+        assabu.hokkaido.jp
+        atsuma.hokkaido.jp
+        bibai.hokkaido.jp
+        biei.hokkaido.jp
+        bifuka.hokkaido.jp
+        bihoro.hokkaido.jp
+        biratori.hokkaido.jp
+        chippubetsu.hokkaido.jp
+        chitose.hokkaido.jp
+        date.hokkaido.jp
+        ebetsu.hokkaido.jp
+        embetsu.hokkaido.jp
+        eniwa.hokkaido.jp
+        erimo.hokkaido.jp
+        esan.hokkaido.jp
+        esashi.hokkaido.jp
+        fukagawa.hokkaido.jp
+        fukushima.hokkaido.jp
+        furano.hokkaido.jp
+        furubira.hokkaido.jp
+        haboro.hokkaido.jp
+        hakodate.hokkaido.jp
+        hamatonbetsu.hokkaido.jp
+        hidaka.hokkaido.jp
+        higashikagura.hokkaido.jp
+        higashikawa.hokkaido.jp
+        hiroo.hokkaido.jp
+        hokuryu.hokkaido.jp
+        hokuto.hokkaido.jp
+        honbetsu.hokkaido.jp
+        horokanai.hokkaido.jp
+        horonobe.hokkaido.jp
+        ikeda.hokkaido.jp
+        imakane.hokkaido.jp
+        ishikari.hokkaido.jp
+        iwamizawa.hokkaido.jp
+        iwanai.hokkaido.jp
+        kamifurano.hokkaido.jp
+        kamikawa.hokkaido.jp
+        kamishihoro.hokkaido.jp
+        kamisunagawa.hokkaido.jp
+        kamoenai.hokkaido.jp
+        kayabe.hokkaido.jp
+        kembuchi.hokkaido.jp
+        kikonai.hokkaido.jp
+        kimobetsu.hokkaido.jp
+        kitahiroshima.hokkaido.jp
+        kitami.hokkaido.jp
+        kiyosato.hokkaido.jp
+        koshimizu.hokkaido.jp
+        kunneppu.hokkaido.jp
+        kuriyama.hokkaido.jp
+        kuromatsunai.hokkaido.jp
+        kushiro.hokkaido.jp
+        kutchan.hokkaido.jp
+        kyowa.hokkaido.jp
+        mashike.hokkaido.jp
+        matsumae.hokkaido.jp
+        mikasa.hokkaido.jp
+        minamifurano.hokkaido.jp
+        mombetsu.hokkaido.jp
+        moseushi.hokkaido.jp
+        mukawa.hokkaido.jp
+        muroran.hokkaido.jp
+        naie.hokkaido.jp
+        nakagawa.hokkaido.jp
+        nakasatsunai.hokkaido.jp
+        nakatombetsu.hokkaido.jp
+        nanae.hokkaido.jp
+        nanporo.hokkaido.jp
+        nayoro.hokkaido.jp
+        nemuro.hokkaido.jp
+        niikappu.hokkaido.jp
+        niki.hokkaido.jp
+        nishiokoppe.hokkaido.jp
+        noboribetsu.hokkaido.jp
+        numata.hokkaido.jp
+        obihiro.hokkaido.jp
+        obira.hokkaido.jp
+        oketo.hokkaido.jp
+        okoppe.hokkaido.jp
+        otaru.hokkaido.jp
+        otobe.hokkaido.jp
+        otofuke.hokkaido.jp
+        otoineppu.hokkaido.jp
+        oumu.hokkaido.jp
+        ozora.hokkaido.jp
+        pippu.hokkaido.jp
+        rankoshi.hokkaido.jp
+        rebun.hokkaido.jp
+        rikubetsu.hokkaido.jp
+        rishiri.hokkaido.jp
+        rishirifuji.hokkaido.jp
+        saroma.hokkaido.jp
+        sarufutsu.hokkaido.jp
+        shakotan.hokkaido.jp
+        shari.hokkaido.jp
+        shibecha.hokkaido.jp
+        shibetsu.hokkaido.jp
+        shikabe.hokkaido.jp
+        shikaoi.hokkaido.jp
+        shimamaki.hokkaido.jp
+        shimizu.hokkaido.jp
+        shimokawa.hokkaido.jp
+        shinshinotsu.hokkaido.jp
+        shintoku.hokkaido.jp
+        shiranuka.hokkaido.jp
+        shiraoi.hokkaido.jp
+        shiriuchi.hokkaido.jp
+        sobetsu.hokkaido.jp
+        sunagawa.hokkaido.jp
+        taiki.hokkaido.jp
+        takasu.hokkaido.jp
+        takikawa.hokkaido.jp
+        takinoue.hokkaido.jp
+        teshikaga.hokkaido.jp
+        tobetsu.hokkaido.jp
+        tohma.hokkaido.jp
+        tomakomai.hokkaido.jp
+        tomari.hokkaido.jp
+        toya.hokkaido.jp
+        toyako.hokkaido.jp
+        toyotomi.hokkaido.jp
+        toyoura.hokkaido.jp
+        tsubetsu.hokkaido.jp
+        tsukigata.hokkaido.jp
+        urakawa.hokkaido.jp
+        urausu.hokkaido.jp
+        uryu.hokkaido.jp
+        utashinai.hokkaido.jp
+        wakkanai.hokkaido.jp
+        wassamu.hokkaido.jp
+        yakumo.hokkaido.jp
+        yoichi.hokkaido.jp
+        aioi.hyogo.jp
+        akashi.hyogo.jp
+        ako.hyogo.jp
+        amagasaki.hyogo.jp
+        aogaki.hyogo.jp
+        asago.hyogo.jp
+        ashiya.hyogo.jp
+        awaji.hyogo.jp
+        fukusaki.hyogo.jp
+        goshiki.hyogo.jp
+        harima.hyogo.jp
+        himeji.hyogo.jp
+        ichikawa.hyogo.jp
+        inagawa.hyogo.jp
+        itami.hyogo.jp
+        kakogawa.hyogo.jp
+        kamigori.hyogo.jp
+        kamikawa.hyogo.jp
+        kasai.hyogo.jp
+        kasuga.hyogo.jp
+        kawanishi.hyogo.jp
+        miki.hyogo.jp
+        minamiawaji.hyogo.jp
+        nishinomiya.hyogo.jp
+        nishiwaki.hyogo.jp
+        ono.hyogo.jp
+        sanda.hyogo.jp
+        sannan.hyogo.jp
+        sasayama.hyogo.jp
+        sayo.hyogo.jp
+        shingu.hyogo.jp
+        shinonsen.hyogo.jp
+        shiso.hyogo.jp
+        sumoto.hyogo.jp
+        taishi.hyogo.jp
+        taka.hyogo.jp
+        takarazuka.hyogo.jp
+        takasago.hyogo.jp
+        takino.hyogo.jp
+        tamba.hyogo.jp
+        tatsuno.hyogo.jp
+        toyooka.hyogo.jp
+        yabu.hyogo.jp
+        yashiro.hyogo.jp
+        yoka.hyogo.jp
+        yokawa.hyogo.jp
+        ami.ibaraki.jp
+        asahi.ibaraki.jp
+        bando.ibaraki.jp
+        chikusei.ibaraki.jp
+        daigo.ibaraki.jp
+        fujishiro.ibaraki.jp
+        hitachi.ibaraki.jp
+        hitachinaka.ibaraki.jp
+        hitachiomiya.ibaraki.jp
+        hitachiota.ibaraki.jp
+        ibaraki.ibaraki.jp
+        ina.ibaraki.jp
+        inashiki.ibaraki.jp
+        itako.ibaraki.jp
+        iwama.ibaraki.jp
+        joso.ibaraki.jp
+        kamisu.ibaraki.jp
+        kasama.ibaraki.jp
+        kashima.ibaraki.jp
+        kasumigaura.ibaraki.jp
+        koga.ibaraki.jp
+        miho.ibaraki.jp
+        mito.ibaraki.jp
+        moriya.ibaraki.jp
+        naka.ibaraki.jp
+        namegata.ibaraki.jp
+        oarai.ibaraki.jp
+        ogawa.ibaraki.jp
+        omitama.ibaraki.jp
+        ryugasaki.ibaraki.jp
+        sakai.ibaraki.jp
+        sakuragawa.ibaraki.jp
+        shimodate.ibaraki.jp
+        shimotsuma.ibaraki.jp
+        shirosato.ibaraki.jp
+        sowa.ibaraki.jp
+        suifu.ibaraki.jp
+        takahagi.ibaraki.jp
+        tamatsukuri.ibaraki.jp
+        tokai.ibaraki.jp
+        tomobe.ibaraki.jp
+        tone.ibaraki.jp
+        toride.ibaraki.jp
+        tsuchiura.ibaraki.jp
+        tsukuba.ibaraki.jp
+        uchihara.ibaraki.jp
+        ushiku.ibaraki.jp
+        yachiyo.ibaraki.jp
+        yamagata.ibaraki.jp
+        yawara.ibaraki.jp
+        yuki.ibaraki.jp
+        anamizu.ishikawa.jp
+        hakui.ishikawa.jp
+        hakusan.ishikawa.jp
+        kaga.ishikawa.jp
+        kahoku.ishikawa.jp
+        kanazawa.ishikawa.jp
+        kawakita.ishikawa.jp
+        komatsu.ishikawa.jp
+        nakanoto.ishikawa.jp
+        nanao.ishikawa.jp
+        nomi.ishikawa.jp
+        nonoichi.ishikawa.jp
+        noto.ishikawa.jp
+        shika.ishikawa.jp
+        suzu.ishikawa.jp
+        tsubata.ishikawa.jp
+        tsurugi.ishikawa.jp
+        uchinada.ishikawa.jp
+        wajima.ishikawa.jp
+        fudai.iwate.jp
+        fujisawa.iwate.jp
+        hanamaki.iwate.jp
+        hiraizumi.iwate.jp
+        hirono.iwate.jp
+        ichinohe.iwate.jp
+        ichinoseki.iwate.jp
+        iwaizumi.iwate.jp
+        iwate.iwate.jp
+        joboji.iwate.jp
+        kamaishi.iwate.jp
+        kanegasaki.iwate.jp
+        karumai.iwate.jp
+        kawai.iwate.jp
+        kitakami.iwate.jp
+        kuji.iwate.jp
+        kunohe.iwate.jp
+        kuzumaki.iwate.jp
+        miyako.iwate.jp
+        mizusawa.iwate.jp
+        morioka.iwate.jp
+        ninohe.iwate.jp
+        noda.iwate.jp
+        ofunato.iwate.jp
+        oshu.iwate.jp
+        otsuchi.iwate.jp
+        rikuzentakata.iwate.jp
+        shiwa.iwate.jp
+        shizukuishi.iwate.jp
+        sumita.iwate.jp
+        tanohata.iwate.jp
+        tono.iwate.jp
+        yahaba.iwate.jp
+        yamada.iwate.jp
+        ayagawa.kagawa.jp
+        higashikagawa.kagawa.jp
+        kanonji.kagawa.jp
+        kotohira.kagawa.jp
+        manno.kagawa.jp
+        marugame.kagawa.jp
+        mitoyo.kagawa.jp
+        naoshima.kagawa.jp
+        sanuki.kagawa.jp
+        tadotsu.kagawa.jp
+        takamatsu.kagawa.jp
+        tonosho.kagawa.jp
+        uchinomi.kagawa.jp
+        utazu.kagawa.jp
+        zentsuji.kagawa.jp
+        akune.kagoshima.jp
+        amami.kagoshima.jp
+        hioki.kagoshima.jp
+        isa.kagoshima.jp
+        isen.kagoshima.jp
+        izumi.kagoshima.jp
+        kagoshima.kagoshima.jp
+        kanoya.kagoshima.jp
+        kawanabe.kagoshima.jp
+        kinko.kagoshima.jp
+        kouyama.kagoshima.jp
+        makurazaki.kagoshima.jp
+        matsumoto.kagoshima.jp
+        minamitane.kagoshima.jp
+        nakatane.kagoshima.jp
+        nishinoomote.kagoshima.jp
+        satsumasendai.kagoshima.jp
+        soo.kagoshima.jp
+        tarumizu.kagoshima.jp
+        yusui.kagoshima.jp
+        aikawa.kanagawa.jp
+        atsugi.kanagawa.jp
+        ayase.kanagawa.jp
+        chigasaki.kanagawa.jp
+        ebina.kanagawa.jp
+        fujisawa.kanagawa.jp
+        hadano.kanagawa.jp
+        hakone.kanagawa.jp
+        hiratsuka.kanagawa.jp
+        isehara.kanagawa.jp
+        kaisei.kanagawa.jp
+        kamakura.kanagawa.jp
+        kiyokawa.kanagawa.jp
+        matsuda.kanagawa.jp
+        minamiashigara.kanagawa.jp
+        miura.kanagawa.jp
+        nakai.kanagawa.jp
+        ninomiya.kanagawa.jp
+        odawara.kanagawa.jp
+        oi.kanagawa.jp
+        oiso.kanagawa.jp
+        sagamihara.kanagawa.jp
+        samukawa.kanagawa.jp
+        tsukui.kanagawa.jp
+        yamakita.kanagawa.jp
+        yamato.kanagawa.jp
+        yokosuka.kanagawa.jp
+        yugawara.kanagawa.jp
+        zama.kanagawa.jp
+        zushi.kanagawa.jp
+        aki.kochi.jp
+        geisei.kochi.jp
+        hidaka.kochi.jp
+        higashitsuno.kochi.jp
+        ino.kochi.jp
+        kagami.kochi.jp
+        kami.kochi.jp
+        kitagawa.kochi.jp
+        kochi.kochi.jp
+        mihara.kochi.jp
+        motoyama.kochi.jp
+        muroto.kochi.jp
+        nahari.kochi.jp
+        nakamura.kochi.jp
+        nankoku.kochi.jp
+        nishitosa.kochi.jp
+        niyodogawa.kochi.jp
+        ochi.kochi.jp
+        okawa.kochi.jp
+        otoyo.kochi.jp
+        otsuki.kochi.jp
+        sakawa.kochi.jp
+        sukumo.kochi.jp
+        susaki.kochi.jp
+        tosa.kochi.jp
+        tosashimizu.kochi.jp
+        toyo.kochi.jp
+        tsuno.kochi.jp
+        umaji.kochi.jp
+        yasuda.kochi.jp
+        yusuhara.kochi.jp
+        amakusa.kumamoto.jp
+        arao.kumamoto.jp
+        aso.kumamoto.jp
+        choyo.kumamoto.jp
+        gyokuto.kumamoto.jp
+        kamiamakusa.kumamoto.jp
+        kikuchi.kumamoto.jp
+        kumamoto.kumamoto.jp
+        mashiki.kumamoto.jp
+        mifune.kumamoto.jp
+        minamata.kumamoto.jp
+        minamioguni.kumamoto.jp
+        nagasu.kumamoto.jp
+        nishihara.kumamoto.jp
+        oguni.kumamoto.jp
+        ozu.kumamoto.jp
+        sumoto.kumamoto.jp
+        takamori.kumamoto.jp
+        uki.kumamoto.jp
+        uto.kumamoto.jp
+        yamaga.kumamoto.jp
+        yamato.kumamoto.jp
+        yatsushiro.kumamoto.jp
+        ayabe.kyoto.jp
+        fukuchiyama.kyoto.jp
+        higashiyama.kyoto.jp
+        ide.kyoto.jp
+        ine.kyoto.jp
+        joyo.kyoto.jp
+        kameoka.kyoto.jp
+        kamo.kyoto.jp
+        kita.kyoto.jp
+        kizu.kyoto.jp
+        kumiyama.kyoto.jp
+        kyotamba.kyoto.jp
+        kyotanabe.kyoto.jp
+        kyotango.kyoto.jp
+        maizuru.kyoto.jp
+        minami.kyoto.jp
+        minamiyamashiro.kyoto.jp
+        miyazu.kyoto.jp
+        muko.kyoto.jp
+        nagaokakyo.kyoto.jp
+        nakagyo.kyoto.jp
+        nantan.kyoto.jp
+        oyamazaki.kyoto.jp
+        sakyo.kyoto.jp
+        seika.kyoto.jp
+        tanabe.kyoto.jp
+        uji.kyoto.jp
+        ujitawara.kyoto.jp
+        wazuka.kyoto.jp
+        yamashina.kyoto.jp
+        yawata.kyoto.jp
+        asahi.mie.jp
+        inabe.mie.jp
+        ise.mie.jp
+        kameyama.mie.jp
+        kawagoe.mie.jp
+        kiho.mie.jp
+        kisosaki.mie.jp
+        kiwa.mie.jp
+        komono.mie.jp
+        kumano.mie.jp
+        kuwana.mie.jp
+        matsusaka.mie.jp
+        meiwa.mie.jp
+        mihama.mie.jp
+        minamiise.mie.jp
+        misugi.mie.jp
+        miyama.mie.jp
+        nabari.mie.jp
+        shima.mie.jp
+        suzuka.mie.jp
+        tado.mie.jp
+        taiki.mie.jp
+        taki.mie.jp
+        tamaki.mie.jp
+        toba.mie.jp
+        tsu.mie.jp
+        udono.mie.jp
+        ureshino.mie.jp
+        watarai.mie.jp
+        yokkaichi.mie.jp
+        furukawa.miyagi.jp
+        higashimatsushima.miyagi.jp
+        ishinomaki.miyagi.jp
+        iwanuma.miyagi.jp
+        kakuda.miyagi.jp
+        kami.miyagi.jp
+        kawasaki.miyagi.jp
+        marumori.miyagi.jp
+        matsushima.miyagi.jp
+        minamisanriku.miyagi.jp
+        misato.miyagi.jp
+        murata.miyagi.jp
+        natori.miyagi.jp
+        ogawara.miyagi.jp
+        ohira.miyagi.jp
+        onagawa.miyagi.jp
+        osaki.miyagi.jp
+        rifu.miyagi.jp
+        semine.miyagi.jp
+        shibata.miyagi.jp
+        shichikashuku.miyagi.jp
+        shikama.miyagi.jp
+        shiogama.miyagi.jp
+        shiroishi.miyagi.jp
+        tagajo.miyagi.jp
+        taiwa.miyagi.jp
+        tome.miyagi.jp
+        tomiya.miyagi.jp
+        wakuya.miyagi.jp
+        watari.miyagi.jp
+        yamamoto.miyagi.jp
+        zao.miyagi.jp
+        aya.miyazaki.jp
+        ebino.miyazaki.jp
+        gokase.miyazaki.jp
+        hyuga.miyazaki.jp
+        kadogawa.miyazaki.jp
+        kawaminami.miyazaki.jp
+        kijo.miyazaki.jp
+        kitagawa.miyazaki.jp
+        kitakata.miyazaki.jp
+        kitaura.miyazaki.jp
+        kobayashi.miyazaki.jp
+        kunitomi.miyazaki.jp
+        kushima.miyazaki.jp
+        mimata.miyazaki.jp
+        miyakonojo.miyazaki.jp
+        miyazaki.miyazaki.jp
+        morotsuka.miyazaki.jp
+        nichinan.miyazaki.jp
+        nishimera.miyazaki.jp
+        nobeoka.miyazaki.jp
+        saito.miyazaki.jp
+        shiiba.miyazaki.jp
+        shintomi.miyazaki.jp
+        takaharu.miyazaki.jp
+        takanabe.miyazaki.jp
+        takazaki.miyazaki.jp
+        tsuno.miyazaki.jp
+        achi.nagano.jp
+        agematsu.nagano.jp
+        anan.nagano.jp
+        aoki.nagano.jp
+        asahi.nagano.jp
+        azumino.nagano.jp
+        chikuhoku.nagano.jp
+        chikuma.nagano.jp
+        chino.nagano.jp
+        fujimi.nagano.jp
+        hakuba.nagano.jp
+        hara.nagano.jp
+        hiraya.nagano.jp
+        iida.nagano.jp
+        iijima.nagano.jp
+        iiyama.nagano.jp
+        iizuna.nagano.jp
+        ikeda.nagano.jp
+        ikusaka.nagano.jp
+        ina.nagano.jp
+        karuizawa.nagano.jp
+        kawakami.nagano.jp
+        kiso.nagano.jp
+        kisofukushima.nagano.jp
+        kitaaiki.nagano.jp
+        komagane.nagano.jp
+        komoro.nagano.jp
+        matsukawa.nagano.jp
+        matsumoto.nagano.jp
+        miasa.nagano.jp
+        minamiaiki.nagano.jp
+        minamimaki.nagano.jp
+        minamiminowa.nagano.jp
+        minowa.nagano.jp
+        miyada.nagano.jp
+        miyota.nagano.jp
+        mochizuki.nagano.jp
+        nagano.nagano.jp
+        nagawa.nagano.jp
+        nagiso.nagano.jp
+        nakagawa.nagano.jp
+        nakano.nagano.jp
+        nozawaonsen.nagano.jp
+        obuse.nagano.jp
+        ogawa.nagano.jp
+        okaya.nagano.jp
+        omachi.nagano.jp
+        omi.nagano.jp
+        ookuwa.nagano.jp
+        ooshika.nagano.jp
+        otaki.nagano.jp
+        otari.nagano.jp
+        sakae.nagano.jp
+        sakaki.nagano.jp
+        saku.nagano.jp
+        sakuho.nagano.jp
+        shimosuwa.nagano.jp
+        shinanomachi.nagano.jp
+        shiojiri.nagano.jp
+        suwa.nagano.jp
+        suzaka.nagano.jp
+        takagi.nagano.jp
+        takamori.nagano.jp
+        takayama.nagano.jp
+        tateshina.nagano.jp
+        tatsuno.nagano.jp
+        togakushi.nagano.jp
+        togura.nagano.jp
+        tomi.nagano.jp
+        ueda.nagano.jp
+        wada.nagano.jp
+        yamagata.nagano.jp
+        yamanouchi.nagano.jp
+        yasaka.nagano.jp
+        yasuoka.nagano.jp
+        chijiwa.nagasaki.jp
+        futsu.nagasaki.jp
+        goto.nagasaki.jp
+        hasami.nagasaki.jp
+        hirado.nagasaki.jp
+        iki.nagasaki.jp
+        isahaya.nagasaki.jp
+        kawatana.nagasaki.jp
+        kuchinotsu.nagasaki.jp
+        matsuura.nagasaki.jp
+        nagasaki.nagasaki.jp
+        obama.nagasaki.jp
+        omura.nagasaki.jp
+        oseto.nagasaki.jp
+        saikai.nagasaki.jp
+        sasebo.nagasaki.jp
+        seihi.nagasaki.jp
+        shimabara.nagasaki.jp
+        shinkamigoto.nagasaki.jp
+        togitsu.nagasaki.jp
+        tsushima.nagasaki.jp
+        unzen.nagasaki.jp
+        ando.nara.jp
+        gose.nara.jp
+        heguri.nara.jp
+        higashiyoshino.nara.jp
+        ikaruga.nara.jp
+        ikoma.nara.jp
+        kamikitayama.nara.jp
+        kanmaki.nara.jp
+        kashiba.nara.jp
+        kashihara.nara.jp
+        katsuragi.nara.jp
+        kawai.nara.jp
+        kawakami.nara.jp
+        kawanishi.nara.jp
+        koryo.nara.jp
+        kurotaki.nara.jp
+        mitsue.nara.jp
+        miyake.nara.jp
+        nara.nara.jp
+        nosegawa.nara.jp
+        oji.nara.jp
+        ouda.nara.jp
+        oyodo.nara.jp
+        sakurai.nara.jp
+        sango.nara.jp
+        shimoichi.nara.jp
+        shimokitayama.nara.jp
+        shinjo.nara.jp
+        soni.nara.jp
+        takatori.nara.jp
+        tawaramoto.nara.jp
+        tenkawa.nara.jp
+        tenri.nara.jp
+        uda.nara.jp
+        yamatokoriyama.nara.jp
+        yamatotakada.nara.jp
+        yamazoe.nara.jp
+        yoshino.nara.jp
+        aga.niigata.jp
+        agano.niigata.jp
+        gosen.niigata.jp
+        itoigawa.niigata.jp
+        izumozaki.niigata.jp
+        joetsu.niigata.jp
+        kamo.niigata.jp
+        kariwa.niigata.jp
+        kashiwazaki.niigata.jp
+        minamiuonuma.niigata.jp
+        mitsuke.niigata.jp
+        muika.niigata.jp
+        murakami.niigata.jp
+        myoko.niigata.jp
+        nagaoka.niigata.jp
+        niigata.niigata.jp
+        ojiya.niigata.jp
+        omi.niigata.jp
+        sado.niigata.jp
+        sanjo.niigata.jp
+        seiro.niigata.jp
+        seirou.niigata.jp
+        sekikawa.niigata.jp
+        shibata.niigata.jp
+        tagami.niigata.jp
+        tainai.niigata.jp
+        tochio.niigata.jp
+        tokamachi.niigata.jp
+        tsubame.niigata.jp
+        tsunan.niigata.jp
+        uonuma.niigata.jp
+        yahiko.niigata.jp
+        yoita.niigata.jp
+        yuzawa.niigata.jp
+        beppu.oita.jp
+        bungoono.oita.jp
+        bungotakada.oita.jp
+        hasama.oita.jp
+        hiji.oita.jp
+        himeshima.oita.jp
+        hita.oita.jp
+        kamitsue.oita.jp
+        kokonoe.oita.jp
+        kuju.oita.jp
+        kunisaki.oita.jp
+        kusu.oita.jp
+        oita.oita.jp
+        saiki.oita.jp
+        taketa.oita.jp
+        tsukumi.oita.jp
+        usa.oita.jp
+        usuki.oita.jp
+        yufu.oita.jp
+        akaiwa.okayama.jp
+        asakuchi.okayama.jp
+        bizen.okayama.jp
+        hayashima.okayama.jp
+        ibara.okayama.jp
+        kagamino.okayama.jp
+        kasaoka.okayama.jp
+        kibichuo.okayama.jp
+        kumenan.okayama.jp
+        kurashiki.okayama.jp
+        maniwa.okayama.jp
+        misaki.okayama.jp
+        nagi.okayama.jp
+        niimi.okayama.jp
+        nishiawakura.okayama.jp
+        okayama.okayama.jp
+        satosho.okayama.jp
+        setouchi.okayama.jp
+        shinjo.okayama.jp
+        shoo.okayama.jp
+        soja.okayama.jp
+        takahashi.okayama.jp
+        tamano.okayama.jp
+        tsuyama.okayama.jp
+        wake.okayama.jp
+        yakage.okayama.jp
+        aguni.okinawa.jp
+        ginowan.okinawa.jp
+        ginoza.okinawa.jp
+        gushikami.okinawa.jp
+        haebaru.okinawa.jp
+        higashi.okinawa.jp
+        hirara.okinawa.jp
+        iheya.okinawa.jp
+        ishigaki.okinawa.jp
+        ishikawa.okinawa.jp
+        itoman.okinawa.jp
+        izena.okinawa.jp
+        kadena.okinawa.jp
+        kin.okinawa.jp
+        kitadaito.okinawa.jp
+        kitanakagusuku.okinawa.jp
+        kumejima.okinawa.jp
+        kunigami.okinawa.jp
+        minamidaito.okinawa.jp
+        motobu.okinawa.jp
+        nago.okinawa.jp
+        naha.okinawa.jp
+        nakagusuku.okinawa.jp
+        nakijin.okinawa.jp
+        nanjo.okinawa.jp
+        nishihara.okinawa.jp
+        ogimi.okinawa.jp
+        okinawa.okinawa.jp
+        onna.okinawa.jp
+        shimoji.okinawa.jp
+        taketomi.okinawa.jp
+        tarama.okinawa.jp
+        tokashiki.okinawa.jp
+        tomigusuku.okinawa.jp
+        tonaki.okinawa.jp
+        urasoe.okinawa.jp
+        uruma.okinawa.jp
+        yaese.okinawa.jp
+        yomitan.okinawa.jp
+        yonabaru.okinawa.jp
+        yonaguni.okinawa.jp
+        zamami.okinawa.jp
+        abeno.osaka.jp
+        chihayaakasaka.osaka.jp
+        chuo.osaka.jp
+        daito.osaka.jp
+        fujiidera.osaka.jp
+        habikino.osaka.jp
+        hannan.osaka.jp
+        higashiosaka.osaka.jp
+        higashisumiyoshi.osaka.jp
+        higashiyodogawa.osaka.jp
+        hirakata.osaka.jp
+        ibaraki.osaka.jp
+        ikeda.osaka.jp
+        izumi.osaka.jp
+        izumiotsu.osaka.jp
+        izumisano.osaka.jp
+        kadoma.osaka.jp
+        kaizuka.osaka.jp
+        kanan.osaka.jp
+        kashiwara.osaka.jp
+        katano.osaka.jp
+        kawachinagano.osaka.jp
+        kishiwada.osaka.jp
+        kita.osaka.jp
+        kumatori.osaka.jp
+        matsubara.osaka.jp
+        minato.osaka.jp
+        minoh.osaka.jp
+        misaki.osaka.jp
+        moriguchi.osaka.jp
+        neyagawa.osaka.jp
+        nishi.osaka.jp
+        nose.osaka.jp
+        osakasayama.osaka.jp
+        sakai.osaka.jp
+        sayama.osaka.jp
+        sennan.osaka.jp
+        settsu.osaka.jp
+        shijonawate.osaka.jp
+        shimamoto.osaka.jp
+        suita.osaka.jp
+        tadaoka.osaka.jp
+        taishi.osaka.jp
+        tajiri.osaka.jp
+        takaishi.osaka.jp
+        takatsuki.osaka.jp
+        tondabayashi.osaka.jp
+        toyonaka.osaka.jp
+        toyono.osaka.jp
+        yao.osaka.jp
+        ariake.saga.jp
+        arita.saga.jp
+        fukudomi.saga.jp
+        genkai.saga.jp
+        hamatama.saga.jp
+        hizen.saga.jp
+        imari.saga.jp
+        kamimine.saga.jp
+        kanzaki.saga.jp
+        karatsu.saga.jp
+        kashima.saga.jp
+        kitagata.saga.jp
+        kitahata.saga.jp
+        kiyama.saga.jp
+        kouhoku.saga.jp
+        kyuragi.saga.jp
+        nishiarita.saga.jp
+        ogi.saga.jp
+        omachi.saga.jp
+        ouchi.saga.jp
+        saga.saga.jp
+        shiroishi.saga.jp
+        taku.saga.jp
+        tara.saga.jp
+        tosu.saga.jp
+        yoshinogari.saga.jp
+        arakawa.saitama.jp
+        asaka.saitama.jp
+        chichibu.saitama.jp
+        fujimi.saitama.jp
+        fujimino.saitama.jp
+        fukaya.saitama.jp
+        hanno.saitama.jp
+        hanyu.saitama.jp
+        hasuda.saitama.jp
+        hatogaya.saitama.jp
+        hatoyama.saitama.jp
+        hidaka.saitama.jp
+        higashichichibu.saitama.jp
+        higashimatsuyama.saitama.jp
+        honjo.saitama.jp
+        ina.saitama.jp
+        iruma.saitama.jp
+        iwatsuki.saitama.jp
+        kamiizumi.saitama.jp
+        kamikawa.saitama.jp
+        kamisato.saitama.jp
+        kasukabe.saitama.jp
+        kawagoe.saitama.jp
+        kawaguchi.saitama.jp
+        kawajima.saitama.jp
+        kazo.saitama.jp
+        kitamoto.saitama.jp
+        koshigaya.saitama.jp
+        kounosu.saitama.jp
+        kuki.saitama.jp
+        kumagaya.saitama.jp
+        matsubushi.saitama.jp
+        minano.saitama.jp
+        misato.saitama.jp
+        miyashiro.saitama.jp
+        miyoshi.saitama.jp
+        moroyama.saitama.jp
+        nagatoro.saitama.jp
+        namegawa.saitama.jp
+        niiza.saitama.jp
+        ogano.saitama.jp
+        ogawa.saitama.jp
+        ogose.saitama.jp
+        okegawa.saitama.jp
+        omiya.saitama.jp
+        otaki.saitama.jp
+        ranzan.saitama.jp
+        ryokami.saitama.jp
+        saitama.saitama.jp
+        sakado.saitama.jp
+        satte.saitama.jp
+        sayama.saitama.jp
+        shiki.saitama.jp
+        shiraoka.saitama.jp
+        soka.saitama.jp
+        sugito.saitama.jp
+        toda.saitama.jp
+        tokigawa.saitama.jp
+        tokorozawa.saitama.jp
+        tsurugashima.saitama.jp
+        urawa.saitama.jp
+        warabi.saitama.jp
+        yashio.saitama.jp
+        yokoze.saitama.jp
+        yono.saitama.jp
+        yorii.saitama.jp
+        yoshida.saitama.jp
+        yoshikawa.saitama.jp
+        yoshimi.saitama.jp
+        aisho.shiga.jp
+        gamo.shiga.jp
+        higashiomi.shiga.jp
+        hikone.shiga.jp
+        koka.shiga.jp
+        konan.shiga.jp
+        kosei.shiga.jp
+        koto.shiga.jp
+        kusatsu.shiga.jp
+        maibara.shiga.jp
+        moriyama.shiga.jp
+        nagahama.shiga.jp
+        nishiazai.shiga.jp
+        notogawa.shiga.jp
+        omihachiman.shiga.jp
+        otsu.shiga.jp
+        ritto.shiga.jp
+        ryuoh.shiga.jp
+        takashima.shiga.jp
+        takatsuki.shiga.jp
+        torahime.shiga.jp
+        toyosato.shiga.jp
+        yasu.shiga.jp
+        akagi.shimane.jp
+        ama.shimane.jp
+        gotsu.shimane.jp
+        hamada.shimane.jp
+        higashiizumo.shimane.jp
+        hikawa.shimane.jp
+        hikimi.shimane.jp
+        izumo.shimane.jp
+        kakinoki.shimane.jp
+        masuda.shimane.jp
+        matsue.shimane.jp
+        misato.shimane.jp
+        nishinoshima.shimane.jp
+        ohda.shimane.jp
+        okinoshima.shimane.jp
+        okuizumo.shimane.jp
+        shimane.shimane.jp
+        tamayu.shimane.jp
+        tsuwano.shimane.jp
+        unnan.shimane.jp
+        yakumo.shimane.jp
+        yasugi.shimane.jp
+        yatsuka.shimane.jp
+        arai.shizuoka.jp
+        atami.shizuoka.jp
+        fuji.shizuoka.jp
+        fujieda.shizuoka.jp
+        fujikawa.shizuoka.jp
+        fujinomiya.shizuoka.jp
+        fukuroi.shizuoka.jp
+        gotemba.shizuoka.jp
+        haibara.shizuoka.jp
+        hamamatsu.shizuoka.jp
+        higashiizu.shizuoka.jp
+        ito.shizuoka.jp
+        iwata.shizuoka.jp
+        izu.shizuoka.jp
+        izunokuni.shizuoka.jp
+        kakegawa.shizuoka.jp
+        kannami.shizuoka.jp
+        kawanehon.shizuoka.jp
+        kawazu.shizuoka.jp
+        kikugawa.shizuoka.jp
+        kosai.shizuoka.jp
+        makinohara.shizuoka.jp
+        matsuzaki.shizuoka.jp
+        minamiizu.shizuoka.jp
+        mishima.shizuoka.jp
+        morimachi.shizuoka.jp
+        nishiizu.shizuoka.jp
+        numazu.shizuoka.jp
+        omaezaki.shizuoka.jp
+        shimada.shizuoka.jp
+        shimizu.shizuoka.jp
+        shimoda.shizuoka.jp
+        shizuoka.shizuoka.jp
+        susono.shizuoka.jp
+        yaizu.shizuoka.jp
+        yoshida.shizuoka.jp
+        ashikaga.tochigi.jp
+        bato.tochigi.jp
+        haga.tochigi.jp
+        ichikai.tochigi.jp
+        iwafune.tochigi.jp
+        kaminokawa.tochigi.jp
+        kanuma.tochigi.jp
+        karasuyama.tochigi.jp
+        kuroiso.tochigi.jp
+        mashiko.tochigi.jp
+        mibu.tochigi.jp
+        moka.tochigi.jp
+        motegi.tochigi.jp
+        nasu.tochigi.jp
+        nasushiobara.tochigi.jp
+        nikko.tochigi.jp
+        nishikata.tochigi.jp
+        nogi.tochigi.jp
+        ohira.tochigi.jp
+        ohtawara.tochigi.jp
+        oyama.tochigi.jp
+        sakura.tochigi.jp
+        sano.tochigi.jp
+        shimotsuke.tochigi.jp
+        shioya.tochigi.jp
+        takanezawa.tochigi.jp
+        tochigi.tochigi.jp
+        tsuga.tochigi.jp
+        ujiie.tochigi.jp
+        utsunomiya.tochigi.jp
+        yaita.tochigi.jp
+        aizumi.tokushima.jp
+        anan.tokushima.jp
+        ichiba.tokushima.jp
+        itano.tokushima.jp
+        kainan.tokushima.jp
+        komatsushima.tokushima.jp
+        matsushige.tokushima.jp
+        mima.tokushima.jp
+        minami.tokushima.jp
+        miyoshi.tokushima.jp
+        mugi.tokushima.jp
+        nakagawa.tokushima.jp
+        naruto.tokushima.jp
+        sanagochi.tokushima.jp
+        shishikui.tokushima.jp
+        tokushima.tokushima.jp
+        wajiki.tokushima.jp
+        adachi.tokyo.jp
+        akiruno.tokyo.jp
+        akishima.tokyo.jp
+        aogashima.tokyo.jp
+        arakawa.tokyo.jp
+        bunkyo.tokyo.jp
+        chiyoda.tokyo.jp
+        chofu.tokyo.jp
+        chuo.tokyo.jp
+        edogawa.tokyo.jp
+        fuchu.tokyo.jp
+        fussa.tokyo.jp
+        hachijo.tokyo.jp
+        hachioji.tokyo.jp
+        hamura.tokyo.jp
+        higashikurume.tokyo.jp
+        higashimurayama.tokyo.jp
+        higashiyamato.tokyo.jp
+        hino.tokyo.jp
+        hinode.tokyo.jp
+        hinohara.tokyo.jp
+        inagi.tokyo.jp
+        itabashi.tokyo.jp
+        katsushika.tokyo.jp
+        kita.tokyo.jp
+        kiyose.tokyo.jp
+        kodaira.tokyo.jp
+        koganei.tokyo.jp
+        kokubunji.tokyo.jp
+        komae.tokyo.jp
+        koto.tokyo.jp
+        kouzushima.tokyo.jp
+        kunitachi.tokyo.jp
+        machida.tokyo.jp
+        meguro.tokyo.jp
+        minato.tokyo.jp
+        mitaka.tokyo.jp
+        mizuho.tokyo.jp
+        musashimurayama.tokyo.jp
+        musashino.tokyo.jp
+        nakano.tokyo.jp
+        nerima.tokyo.jp
+        ogasawara.tokyo.jp
+        okutama.tokyo.jp
+        ome.tokyo.jp
+        oshima.tokyo.jp
+        ota.tokyo.jp
+        setagaya.tokyo.jp
+        shibuya.tokyo.jp
+        shinagawa.tokyo.jp
+        shinjuku.tokyo.jp
+        suginami.tokyo.jp
+        sumida.tokyo.jp
+        tachikawa.tokyo.jp
+        taito.tokyo.jp
+        tama.tokyo.jp
+        toshima.tokyo.jp
+        chizu.tottori.jp
+        hino.tottori.jp
+        kawahara.tottori.jp
+        koge.tottori.jp
+        kotoura.tottori.jp
+        misasa.tottori.jp
+        nanbu.tottori.jp
+        nichinan.tottori.jp
+        sakaiminato.tottori.jp
+        tottori.tottori.jp
+        wakasa.tottori.jp
+        yazu.tottori.jp
+        yonago.tottori.jp
+        asahi.toyama.jp
+        fuchu.toyama.jp
+        fukumitsu.toyama.jp
+        funahashi.toyama.jp
+        himi.toyama.jp
+        imizu.toyama.jp
+        inami.toyama.jp
+        johana.toyama.jp
+        kamiichi.toyama.jp
+        kurobe.toyama.jp
+        nakaniikawa.toyama.jp
+        namerikawa.toyama.jp
+        nanto.toyama.jp
+        nyuzen.toyama.jp
+        oyabe.toyama.jp
+        taira.toyama.jp
+        takaoka.toyama.jp
+        tateyama.toyama.jp
+        toga.toyama.jp
+        tonami.toyama.jp
+        toyama.toyama.jp
+        unazuki.toyama.jp
+        uozu.toyama.jp
+        yamada.toyama.jp
+        arida.wakayama.jp
+        aridagawa.wakayama.jp
+        gobo.wakayama.jp
+        hashimoto.wakayama.jp
+        hidaka.wakayama.jp
+        hirogawa.wakayama.jp
+        inami.wakayama.jp
+        iwade.wakayama.jp
+        kainan.wakayama.jp
+        kamitonda.wakayama.jp
+        katsuragi.wakayama.jp
+        kimino.wakayama.jp
+        kinokawa.wakayama.jp
+        kitayama.wakayama.jp
+        koya.wakayama.jp
+        koza.wakayama.jp
+        kozagawa.wakayama.jp
+        kudoyama.wakayama.jp
+        kushimoto.wakayama.jp
+        mihama.wakayama.jp
+        misato.wakayama.jp
+        nachikatsuura.wakayama.jp
+        shingu.wakayama.jp
+        shirahama.wakayama.jp
+        taiji.wakayama.jp
+        tanabe.wakayama.jp
+        wakayama.wakayama.jp
+        yuasa.wakayama.jp
+        yura.wakayama.jp
+        asahi.yamagata.jp
+        funagata.yamagata.jp
+        higashine.yamagata.jp
+        iide.yamagata.jp
+        kahoku.yamagata.jp
+        kaminoyama.yamagata.jp
+        kaneyama.yamagata.jp
+        kawanishi.yamagata.jp
+        mamurogawa.yamagata.jp
+        mikawa.yamagata.jp
+        murayama.yamagata.jp
+        nagai.yamagata.jp
+        nakayama.yamagata.jp
+        nanyo.yamagata.jp
+        nishikawa.yamagata.jp
+        obanazawa.yamagata.jp
+        oe.yamagata.jp
+        oguni.yamagata.jp
+        ohkura.yamagata.jp
+        oishida.yamagata.jp
+        sagae.yamagata.jp
+        sakata.yamagata.jp
+        sakegawa.yamagata.jp
+        shinjo.yamagata.jp
+        shirataka.yamagata.jp
+        shonai.yamagata.jp
+        takahata.yamagata.jp
+        tendo.yamagata.jp
+        tozawa.yamagata.jp
+        tsuruoka.yamagata.jp
+        yamagata.yamagata.jp
+        yamanobe.yamagata.jp
+        yonezawa.yamagata.jp
+        yuza.yamagata.jp
+        abu.yamaguchi.jp
+        hagi.yamaguchi.jp
+        hikari.yamaguchi.jp
+        hofu.yamaguchi.jp
+        iwakuni.yamaguchi.jp
+        kudamatsu.yamaguchi.jp
+        mitou.yamaguchi.jp
+        nagato.yamaguchi.jp
+        oshima.yamaguchi.jp
+        shimonoseki.yamaguchi.jp
+        shunan.yamaguchi.jp
+        tabuse.yamaguchi.jp
+        tokuyama.yamaguchi.jp
+        toyota.yamaguchi.jp
+        ube.yamaguchi.jp
+        yuu.yamaguchi.jp
+        chuo.yamanashi.jp
+        doshi.yamanashi.jp
+        fuefuki.yamanashi.jp
+        fujikawa.yamanashi.jp
+        fujikawaguchiko.yamanashi.jp
+        fujiyoshida.yamanashi.jp
+        hayakawa.yamanashi.jp
+        hokuto.yamanashi.jp
+        ichikawamisato.yamanashi.jp
+        kai.yamanashi.jp
+        kofu.yamanashi.jp
+        koshu.yamanashi.jp
+        kosuge.yamanashi.jp
+        minami-alps.yamanashi.jp
+        minobu.yamanashi.jp
+        nakamichi.yamanashi.jp
+        nanbu.yamanashi.jp
+        narusawa.yamanashi.jp
+        nirasaki.yamanashi.jp
+        nishikatsura.yamanashi.jp
+        oshino.yamanashi.jp
+        otsuki.yamanashi.jp
+        showa.yamanashi.jp
+        tabayama.yamanashi.jp
+        tsuru.yamanashi.jp
+        uenohara.yamanashi.jp
+        yamanakako.yamanashi.jp
+        yamanashi.yamanashi.jp
+        ke
+        ac.ke
+        co.ke
+        go.ke
+        info.ke
+        me.ke
+        mobi.ke
+        ne.ke
+        or.ke
+        sc.ke
+        kg
+        org.kg
+        net.kg
+        com.kg
+        edu.kg
+        gov.kg
+        mil.kg
+        *.kh
+        ki
+        edu.ki
+        biz.ki
+        net.ki
+        org.ki
+        gov.ki
+        info.ki
+        com.ki
+        km
+        org.km
+        nom.km
+        gov.km
+        prd.km
+        tm.km
+        edu.km
+        mil.km
+        ass.km
+        com.km
+        coop.km
+        asso.km
+        presse.km
+        medecin.km
+        notaires.km
+        pharmaciens.km
+        veterinaire.km
+        gouv.km
+        kn
+        net.kn
+        org.kn
+        edu.kn
+        gov.kn
+        kp
+        com.kp
+        edu.kp
+        gov.kp
+        org.kp
+        rep.kp
+        tra.kp
+        kr
+        ac.kr
+        co.kr
+        es.kr
+        go.kr
+        hs.kr
+        kg.kr
+        mil.kr
+        ms.kr
+        ne.kr
+        or.kr
+        pe.kr
+        re.kr
+        sc.kr
+        busan.kr
+        chungbuk.kr
+        chungnam.kr
+        daegu.kr
+        daejeon.kr
+        gangwon.kr
+        gwangju.kr
+        gyeongbuk.kr
+        gyeonggi.kr
+        gyeongnam.kr
+        incheon.kr
+        jeju.kr
+        jeonbuk.kr
+        jeonnam.kr
+        seoul.kr
+        ulsan.kr
+        kw
+        com.kw
+        edu.kw
+        emb.kw
+        gov.kw
+        ind.kw
+        net.kw
+        org.kw
+        ky
+        com.ky
+        edu.ky
+        net.ky
+        org.ky
+        kz
+        org.kz
+        edu.kz
+        net.kz
+        gov.kz
+        mil.kz
+        com.kz
+        la
+        int.la
+        net.la
+        info.la
+        edu.la
+        gov.la
+        per.la
+        com.la
+        org.la
+        lb
+        com.lb
+        edu.lb
+        gov.lb
+        net.lb
+        org.lb
+        lc
+        com.lc
+        net.lc
+        co.lc
+        org.lc
+        edu.lc
+        gov.lc
+        li
+        lk
+        gov.lk
+        sch.lk
+        net.lk
+        int.lk
+        com.lk
+        org.lk
+        edu.lk
+        ngo.lk
+        soc.lk
+        web.lk
+        ltd.lk
+        assn.lk
+        grp.lk
+        hotel.lk
+        ac.lk
+        lr
+        com.lr
+        edu.lr
+        gov.lr
+        org.lr
+        net.lr
+        ls
+        ac.ls
+        biz.ls
+        co.ls
+        edu.ls
+        gov.ls
+        info.ls
+        net.ls
+        org.ls
+        sc.ls
+        lt
+        gov.lt
+        lu
+        lv
+        com.lv
+        edu.lv
+        gov.lv
+        org.lv
+        mil.lv
+        id.lv
+        net.lv
+        asn.lv
+        conf.lv
+        ly
+        com.ly
+        net.ly
+        gov.ly
+        plc.ly
+        edu.ly
+        sch.ly
+        med.ly
+        org.ly
+        id.ly
+        ma
+        co.ma
+        net.ma
+        gov.ma
+        org.ma
+        ac.ma
+        press.ma
+        mc
+        tm.mc
+        asso.mc
+        md
+        me
+        co.me
+        net.me
+        org.me
+        edu.me
+        ac.me
+        gov.me
+        its.me
+        priv.me
+        mg
+        org.mg
+        nom.mg
+        gov.mg
+        prd.mg
+        tm.mg
+        edu.mg
+        mil.mg
+        com.mg
+        co.mg
+        mh
+        mil
+        mk
+        com.mk
+        org.mk
+        net.mk
+        edu.mk
+        gov.mk
+        inf.mk
+        name.mk
+        ml
+        com.ml
+        edu.ml
+        gouv.ml
+        gov.ml
+        net.ml
+        org.ml
+        presse.ml
+        *.mm
+        mn
+        gov.mn
+        edu.mn
+        org.mn
+        mo
+        com.mo
+        net.mo
+        org.mo
+        edu.mo
+        gov.mo
+        mobi
+        mp
+        mq
+        mr
+        gov.mr
+        ms
+        com.ms
+        edu.ms
+        gov.ms
+        net.ms
+        org.ms
+        mt
+        com.mt
+        edu.mt
+        net.mt
+        org.mt
+        mu
+        com.mu
+        net.mu
+        org.mu
+        gov.mu
+        ac.mu
+        co.mu
+        or.mu
+        museum
+        academy.museum
+        agriculture.museum
+        air.museum
+        airguard.museum
+        alabama.museum
+        alaska.museum
+        amber.museum
+        ambulance.museum
+        american.museum
+        americana.museum
+        americanantiques.museum
+        americanart.museum
+        amsterdam.museum
+        and.museum
+        annefrank.museum
+        anthro.museum
+        anthropology.museum
+        antiques.museum
+        aquarium.museum
+        arboretum.museum
+        archaeological.museum
+        archaeology.museum
+        architecture.museum
+        art.museum
+        artanddesign.museum
+        artcenter.museum
+        artdeco.museum
+        arteducation.museum
+        artgallery.museum
+        arts.museum
+        artsandcrafts.museum
+        asmatart.museum
+        assassination.museum
+        assisi.museum
+        association.museum
+        astronomy.museum
+        atlanta.museum
+        austin.museum
+        australia.museum
+        automotive.museum
+        aviation.museum
+        axis.museum
+        badajoz.museum
+        baghdad.museum
+        bahn.museum
+        bale.museum
+        baltimore.museum
+        barcelona.museum
+        baseball.museum
+        basel.museum
+        baths.museum
+        bauern.museum
+        beauxarts.museum
+        beeldengeluid.museum
+        bellevue.museum
+        bergbau.museum
+        berkeley.museum
+        berlin.museum
+        bern.museum
+        bible.museum
+        bilbao.museum
+        bill.museum
+        birdart.museum
+        birthplace.museum
+        bonn.museum
+        boston.museum
+        botanical.museum
+        botanicalgarden.museum
+        botanicgarden.museum
+        botany.museum
+        brandywinevalley.museum
+        brasil.museum
+        bristol.museum
+        british.museum
+        britishcolumbia.museum
+        broadcast.museum
+        brunel.museum
+        brussel.museum
+        brussels.museum
+        bruxelles.museum
+        building.museum
+        burghof.museum
+        bus.museum
+        bushey.museum
+        cadaques.museum
+        california.museum
+        cambridge.museum
+        can.museum
+        canada.museum
+        capebreton.museum
+        carrier.museum
+        cartoonart.museum
+        casadelamoneda.museum
+        castle.museum
+        castres.museum
+        celtic.museum
+        center.museum
+        chattanooga.museum
+        cheltenham.museum
+        chesapeakebay.museum
+        chicago.museum
+        children.museum
+        childrens.museum
+        childrensgarden.museum
+        chiropractic.museum
+        chocolate.museum
+        christiansburg.museum
+        cincinnati.museum
+        cinema.museum
+        circus.museum
+        civilisation.museum
+        civilization.museum
+        civilwar.museum
+        clinton.museum
+        clock.museum
+        coal.museum
+        coastaldefence.museum
+        cody.museum
+        coldwar.museum
+        collection.museum
+        colonialwilliamsburg.museum
+        coloradoplateau.museum
+        columbia.museum
+        columbus.museum
+        communication.museum
+        communications.museum
+        community.museum
+        computer.museum
+        computerhistory.museum
+        xn--comunicaes-v6a2o.museum
+        contemporary.museum
+        contemporaryart.museum
+        convent.museum
+        copenhagen.museum
+        corporation.museum
+        xn--correios-e-telecomunicaes-ghc29a.museum
+        corvette.museum
+        costume.museum
+        countryestate.museum
+        county.museum
+        crafts.museum
+        cranbrook.museum
+        creation.museum
+        cultural.museum
+        culturalcenter.museum
+        culture.museum
+        cyber.museum
+        cymru.museum
+        dali.museum
+        dallas.museum
+        database.museum
+        ddr.museum
+        decorativearts.museum
+        delaware.museum
+        delmenhorst.museum
+        denmark.museum
+        depot.museum
+        design.museum
+        detroit.museum
+        dinosaur.museum
+        discovery.museum
+        dolls.museum
+        donostia.museum
+        durham.museum
+        eastafrica.museum
+        eastcoast.museum
+        education.museum
+        educational.museum
+        egyptian.museum
+        eisenbahn.museum
+        elburg.museum
+        elvendrell.museum
+        embroidery.museum
+        encyclopedic.museum
+        england.museum
+        entomology.museum
+        environment.museum
+        environmentalconservation.museum
+        epilepsy.museum
+        essex.museum
+        estate.museum
+        ethnology.museum
+        exeter.museum
+        exhibition.museum
+        family.museum
+        farm.museum
+        farmequipment.museum
+        farmers.museum
+        farmstead.museum
+        field.museum
+        figueres.museum
+        filatelia.museum
+        film.museum
+        fineart.museum
+        finearts.museum
+        finland.museum
+        flanders.museum
+        florida.museum
+        force.museum
+        fortmissoula.museum
+        fortworth.museum
+        foundation.museum
+        francaise.museum
+        frankfurt.museum
+        franziskaner.museum
+        freemasonry.museum
+        freiburg.museum
+        fribourg.museum
+        frog.museum
+        fundacio.museum
+        furniture.museum
+        gallery.museum
+        garden.museum
+        gateway.museum
+        geelvinck.museum
+        gemological.museum
+        geology.museum
+        georgia.museum
+        giessen.museum
+        glas.museum
+        glass.museum
+        gorge.museum
+        grandrapids.museum
+        graz.museum
+        guernsey.museum
+        halloffame.museum
+        hamburg.museum
+        handson.museum
+        harvestcelebration.museum
+        hawaii.museum
+        health.museum
+        heimatunduhren.museum
+        hellas.museum
+        helsinki.museum
+        hembygdsforbund.museum
+        heritage.museum
+        histoire.museum
+        historical.museum
+        historicalsociety.museum
+        historichouses.museum
+        historisch.museum
+        historisches.museum
+        history.museum
+        historyofscience.museum
+        horology.museum
+        house.museum
+        humanities.museum
+        illustration.museum
+        imageandsound.museum
+        indian.museum
+        indiana.museum
+        indianapolis.museum
+        indianmarket.museum
+        intelligence.museum
+        interactive.museum
+        iraq.museum
+        iron.museum
+        isleofman.museum
+        jamison.museum
+        jefferson.museum
+        jerusalem.museum
+        jewelry.museum
+        jewish.museum
+        jewishart.museum
+        jfk.museum
+        journalism.museum
+        judaica.museum
+        judygarland.museum
+        juedisches.museum
+        juif.museum
+        karate.museum
+        karikatur.museum
+        kids.museum
+        koebenhavn.museum
+        koeln.museum
+        kunst.museum
+        kunstsammlung.museum
+        kunstunddesign.museum
+        labor.museum
+        labour.museum
+        lajolla.museum
+        lancashire.museum
+        landes.museum
+        lans.museum
+        xn--lns-qla.museum
+        larsson.museum
+        lewismiller.museum
+        lincoln.museum
+        linz.museum
+        living.museum
+        livinghistory.museum
+        localhistory.museum
+        london.museum
+        losangeles.museum
+        louvre.museum
+        loyalist.museum
+        lucerne.museum
+        luxembourg.museum
+        luzern.museum
+        mad.museum
+        madrid.museum
+        mallorca.museum
+        manchester.museum
+        mansion.museum
+        mansions.museum
+        manx.museum
+        marburg.museum
+        maritime.museum
+        maritimo.museum
+        maryland.museum
+        marylhurst.museum
+        media.museum
+        medical.museum
+        medizinhistorisches.museum
+        meeres.museum
+        memorial.museum
+        mesaverde.museum
+        michigan.museum
+        midatlantic.museum
+        military.museum
+        mill.museum
+        miners.museum
+        mining.museum
+        minnesota.museum
+        missile.museum
+        missoula.museum
+        modern.museum
+        moma.museum
+        money.museum
+        monmouth.museum
+        monticello.museum
+        montreal.museum
+        moscow.museum
+        motorcycle.museum
+        muenchen.museum
+        muenster.museum
+        mulhouse.museum
+        muncie.museum
+        museet.museum
+        museumcenter.museum
+        museumvereniging.museum
+        music.museum
+        national.museum
+        nationalfirearms.museum
+        nationalheritage.museum
+        nativeamerican.museum
+        naturalhistory.museum
+        naturalhistorymuseum.museum
+        naturalsciences.museum
+        nature.museum
+        naturhistorisches.museum
+        natuurwetenschappen.museum
+        naumburg.museum
+        naval.museum
+        nebraska.museum
+        neues.museum
+        newhampshire.museum
+        newjersey.museum
+        newmexico.museum
+        newport.museum
+        newspaper.museum
+        newyork.museum
+        niepce.museum
+        norfolk.museum
+        north.museum
+        nrw.museum
+        nyc.museum
+        nyny.museum
+        oceanographic.museum
+        oceanographique.museum
+        omaha.museum
+        online.museum
+        ontario.museum
+        openair.museum
+        oregon.museum
+        oregontrail.museum
+        otago.museum
+        oxford.museum
+        pacific.museum
+        paderborn.museum
+        palace.museum
+        paleo.museum
+        palmsprings.museum
+        panama.museum
+        paris.museum
+        pasadena.museum
+        pharmacy.museum
+        philadelphia.museum
+        philadelphiaarea.museum
+        philately.museum
+        phoenix.museum
+        photography.museum
+        pilots.museum
+        pittsburgh.museum
+        planetarium.museum
+        plantation.museum
+        plants.museum
+        plaza.museum
+        portal.museum
+        portland.museum
+        portlligat.museum
+        posts-and-telecommunications.museum
+        preservation.museum
+        presidio.museum
+        press.museum
+        project.museum
+        public.museum
+        pubol.museum
+        quebec.museum
+        railroad.museum
+        railway.museum
+        research.museum
+        resistance.museum
+        riodejaneiro.museum
+        rochester.museum
+        rockart.museum
+        roma.museum
+        russia.museum
+        saintlouis.museum
+        salem.museum
+        salvadordali.museum
+        salzburg.museum
+        sandiego.museum
+        sanfrancisco.museum
+        santabarbara.museum
+        santacruz.museum
+        santafe.museum
+        saskatchewan.museum
+        satx.museum
+        savannahga.museum
+        schlesisches.museum
+        schoenbrunn.museum
+        schokoladen.museum
+        school.museum
+        schweiz.museum
+        science.museum
+        scienceandhistory.museum
+        scienceandindustry.museum
+        sciencecenter.museum
+        sciencecenters.museum
+        science-fiction.museum
+        sciencehistory.museum
+        sciences.museum
+        sciencesnaturelles.museum
+        scotland.museum
+        seaport.museum
+        settlement.museum
+        settlers.museum
+        shell.museum
+        sherbrooke.museum
+        sibenik.museum
+        silk.museum
+        ski.museum
+        skole.museum
+        society.museum
+        sologne.museum
+        soundandvision.museum
+        southcarolina.museum
+        southwest.museum
+        space.museum
+        spy.museum
+        square.museum
+        stadt.museum
+        stalbans.museum
+        starnberg.museum
+        state.museum
+        stateofdelaware.museum
+        station.museum
+        steam.museum
+        steiermark.museum
+        stjohn.museum
+        stockholm.museum
+        stpetersburg.museum
+        stuttgart.museum
+        suisse.museum
+        surgeonshall.museum
+        surrey.museum
+        svizzera.museum
+        sweden.museum
+        sydney.museum
+        tank.museum
+        tcm.museum
+        technology.museum
+        telekommunikation.museum
+        television.museum
+        texas.museum
+        textile.museum
+        theater.museum
+        time.museum
+        timekeeping.museum
+        topology.museum
+        torino.museum
+        touch.museum
+        town.museum
+        transport.museum
+        tree.museum
+        trolley.museum
+        trust.museum
+        trustee.museum
+        uhren.museum
+        ulm.museum
+        undersea.museum
+        university.museum
+        usa.museum
+        usantiques.museum
+        usarts.museum
+        uscountryestate.museum
+        usculture.museum
+        usdecorativearts.museum
+        usgarden.museum
+        ushistory.museum
+        ushuaia.museum
+        uslivinghistory.museum
+        utah.museum
+        uvic.museum
+        valley.museum
+        vantaa.museum
+        versailles.museum
+        viking.museum
+        village.museum
+        virginia.museum
+        virtual.museum
+        virtuel.museum
+        vlaanderen.museum
+        volkenkunde.museum
+        wales.museum
+        wallonie.museum
+        war.museum
+        washingtondc.museum
+        watchandclock.museum
+        watch-and-clock.museum
+        western.museum
+        westfalen.museum
+        whaling.museum
+        wildlife.museum
+        williamsburg.museum
+        windmill.museum
+        workshop.museum
+        york.museum
+        yorkshire.museum
+        yosemite.museum
+        youth.museum
+        zoological.museum
+        zoology.museum
+        xn--9dbhblg6di.museum
+        xn--h1aegh.museum
+        mv
+        aero.mv
+        biz.mv
+        com.mv
+        coop.mv
+        edu.mv
+        gov.mv
+        info.mv
+        int.mv
+        mil.mv
+        museum.mv
+        name.mv
+        net.mv
+        org.mv
+        pro.mv
+        mw
+        ac.mw
+        biz.mw
+        co.mw
+        com.mw
+        coop.mw
+        edu.mw
+        gov.mw
+        int.mw
+        museum.mw
+        net.mw
+        org.mw
+        mx
+        com.mx
+        org.mx
+        gob.mx
+        edu.mx
+        net.mx
+        my
+        biz.my
+        com.my
+        edu.my
+        gov.my
+        mil.my
+        name.my
+        net.my
+        org.my
+        mz
+        ac.mz
+        adv.mz
+        co.mz
+        edu.mz
+        gov.mz
+        mil.mz
+        net.mz
+        org.mz
+        na
+        info.na
+        pro.na
+        name.na
+        school.na
+        or.na
+        dr.na
+        us.na
+        mx.na
+        ca.na
+        in.na
+        cc.na
+        tv.na
+        ws.na
+        mobi.na
+        co.na
+        com.na
+        org.na
+        name
+        nc
+        asso.nc
+        nom.nc
+        ne
+        net
+        nf
+        com.nf
+        net.nf
+        per.nf
+        rec.nf
+        web.nf
+        arts.nf
+        firm.nf
+        info.nf
+        other.nf
+        store.nf
+        ng
+        com.ng
+        edu.ng
+        gov.ng
+        i.ng
+        mil.ng
+        mobi.ng
+        name.ng
+        net.ng
+        org.ng
+        sch.ng
+        ni
+        ac.ni
+        biz.ni
+        co.ni
+        com.ni
+        edu.ni
+        gob.ni
+        in.ni
+        info.ni
+        int.ni
+        mil.ni
+        net.ni
+        nom.ni
+        org.ni
+        web.ni
+        nl
+        no
+        fhs.no
+        vgs.no
+        fylkesbibl.no
+        folkebibl.no
+        museum.no
+        idrett.no
+        priv.no
+        mil.no
+        stat.no
+        dep.no
+        kommune.no
+        herad.no
+        aa.no
+        ah.no
+        bu.no
+        fm.no
+        hl.no
+        hm.no
+        jan-mayen.no
+        mr.no
+        nl.no
+        nt.no
+        of.no
+        ol.no
+        oslo.no
+        rl.no
+        sf.no
+        st.no
+        svalbard.no
+        tm.no
+        tr.no
+        va.no
+        vf.no
+        gs.aa.no
+        gs.ah.no
+        gs.bu.no
+        gs.fm.no
+        gs.hl.no
+        gs.hm.no
+        gs.jan-mayen.no
+        gs.mr.no
+        gs.nl.no
+        gs.nt.no
+        gs.of.no
+        gs.ol.no
+        gs.oslo.no
+        gs.rl.no
+        gs.sf.no
+        gs.st.no
+        gs.svalbard.no
+        gs.tm.no
+        gs.tr.no
+        gs.va.no
+        gs.vf.no
+        akrehamn.no
+        xn--krehamn-dxa.no
+        algard.no
+        xn--lgrd-poac.no
+        arna.no
+        brumunddal.no
+        bryne.no
+        bronnoysund.no
+        xn--brnnysund-m8ac.no
+        drobak.no
+        xn--drbak-wua.no
+        egersund.no
+        fetsund.no
+        floro.no
+        xn--flor-jra.no
+        fredrikstad.no
+        hokksund.no
+        honefoss.no
+        xn--hnefoss-q1a.no
+        jessheim.no
+        jorpeland.no
+        xn--jrpeland-54a.no
+        kirkenes.no
+        kopervik.no
+        krokstadelva.no
+        langevag.no
+        xn--langevg-jxa.no
+        leirvik.no
+        mjondalen.no
+        xn--mjndalen-64a.no
+        mo-i-rana.no
+        mosjoen.no
+        xn--mosjen-eya.no
+        nesoddtangen.no
+        orkanger.no
+        osoyro.no
+        xn--osyro-wua.no
+        raholt.no
+        xn--rholt-mra.no
+        sandnessjoen.no
+        xn--sandnessjen-ogb.no
+        skedsmokorset.no
+        slattum.no
+        spjelkavik.no
+        stathelle.no
+        stavern.no
+        stjordalshalsen.no
+        xn--stjrdalshalsen-sqb.no
+        tananger.no
+        tranby.no
+        vossevangen.no
+        afjord.no
+        xn--fjord-lra.no
+        agdenes.no
+        al.no
+        xn--l-1fa.no
+        alesund.no
+        xn--lesund-hua.no
+        alstahaug.no
+        alta.no
+        xn--lt-liac.no
+        alaheadju.no
+        xn--laheadju-7ya.no
+        alvdal.no
+        amli.no
+        xn--mli-tla.no
+        amot.no
+        xn--mot-tla.no
+        andebu.no
+        andoy.no
+        xn--andy-ira.no
+        andasuolo.no
+        ardal.no
+        xn--rdal-poa.no
+        aremark.no
+        arendal.no
+        xn--s-1fa.no
+        aseral.no
+        xn--seral-lra.no
+        asker.no
+        askim.no
+        askvoll.no
+        askoy.no
+        xn--asky-ira.no
+        asnes.no
+        xn--snes-poa.no
+        audnedaln.no
+        aukra.no
+        aure.no
+        aurland.no
+        aurskog-holand.no
+        xn--aurskog-hland-jnb.no
+        austevoll.no
+        austrheim.no
+        averoy.no
+        xn--avery-yua.no
+        balestrand.no
+        ballangen.no
+        balat.no
+        xn--blt-elab.no
+        balsfjord.no
+        bahccavuotna.no
+        xn--bhccavuotna-k7a.no
+        bamble.no
+        bardu.no
+        beardu.no
+        beiarn.no
+        bajddar.no
+        xn--bjddar-pta.no
+        baidar.no
+        xn--bidr-5nac.no
+        berg.no
+        bergen.no
+        berlevag.no
+        xn--berlevg-jxa.no
+        bearalvahki.no
+        xn--bearalvhki-y4a.no
+        bindal.no
+        birkenes.no
+        bjarkoy.no
+        xn--bjarky-fya.no
+        bjerkreim.no
+        bjugn.no
+        bodo.no
+        xn--bod-2na.no
+        badaddja.no
+        xn--bdddj-mrabd.no
+        budejju.no
+        bokn.no
+        bremanger.no
+        bronnoy.no
+        xn--brnny-wuac.no
+        bygland.no
+        bykle.no
+        barum.no
+        xn--brum-voa.no
+        bo.telemark.no
+        xn--b-5ga.telemark.no
+        bo.nordland.no
+        xn--b-5ga.nordland.no
+        bievat.no
+        xn--bievt-0qa.no
+        bomlo.no
+        xn--bmlo-gra.no
+        batsfjord.no
+        xn--btsfjord-9za.no
+        bahcavuotna.no
+        xn--bhcavuotna-s4a.no
+        dovre.no
+        drammen.no
+        drangedal.no
+        dyroy.no
+        xn--dyry-ira.no
+        donna.no
+        xn--dnna-gra.no
+        eid.no
+        eidfjord.no
+        eidsberg.no
+        eidskog.no
+        eidsvoll.no
+        eigersund.no
+        elverum.no
+        enebakk.no
+        engerdal.no
+        etne.no
+        etnedal.no
+        evenes.no
+        evenassi.no
+        xn--eveni-0qa01ga.no
+        evje-og-hornnes.no
+        farsund.no
+        fauske.no
+        fuossko.no
+        fuoisku.no
+        fedje.no
+        fet.no
+        finnoy.no
+        xn--finny-yua.no
+        fitjar.no
+        fjaler.no
+        fjell.no
+        flakstad.no
+        flatanger.no
+        flekkefjord.no
+        flesberg.no
+        flora.no
+        fla.no
+        xn--fl-zia.no
+        folldal.no
+        forsand.no
+        fosnes.no
+        frei.no
+        frogn.no
+        froland.no
+        frosta.no
+        frana.no
+        xn--frna-woa.no
+        froya.no
+        xn--frya-hra.no
+        fusa.no
+        fyresdal.no
+        forde.no
+        xn--frde-gra.no
+        gamvik.no
+        gangaviika.no
+        xn--ggaviika-8ya47h.no
+        gaular.no
+        gausdal.no
+        gildeskal.no
+        xn--gildeskl-g0a.no
+        giske.no
+        gjemnes.no
+        gjerdrum.no
+        gjerstad.no
+        gjesdal.no
+        gjovik.no
+        xn--gjvik-wua.no
+        gloppen.no
+        gol.no
+        gran.no
+        grane.no
+        granvin.no
+        gratangen.no
+        grimstad.no
+        grong.no
+        kraanghke.no
+        xn--kranghke-b0a.no
+        grue.no
+        gulen.no
+        hadsel.no
+        halden.no
+        halsa.no
+        hamar.no
+        hamaroy.no
+        habmer.no
+        xn--hbmer-xqa.no
+        hapmir.no
+        xn--hpmir-xqa.no
+        hammerfest.no
+        hammarfeasta.no
+        xn--hmmrfeasta-s4ac.no
+        haram.no
+        hareid.no
+        harstad.no
+        hasvik.no
+        aknoluokta.no
+        xn--koluokta-7ya57h.no
+        hattfjelldal.no
+        aarborte.no
+        haugesund.no
+        hemne.no
+        hemnes.no
+        hemsedal.no
+        heroy.more-og-romsdal.no
+        xn--hery-ira.xn--mre-og-romsdal-qqb.no
+        heroy.nordland.no
+        xn--hery-ira.nordland.no
+        hitra.no
+        hjartdal.no
+        hjelmeland.no
+        hobol.no
+        xn--hobl-ira.no
+        hof.no
+        hol.no
+        hole.no
+        holmestrand.no
+        holtalen.no
+        xn--holtlen-hxa.no
+        hornindal.no
+        horten.no
+        hurdal.no
+        hurum.no
+        hvaler.no
+        hyllestad.no
+        hagebostad.no
+        xn--hgebostad-g3a.no
+        hoyanger.no
+        xn--hyanger-q1a.no
+        hoylandet.no
+        xn--hylandet-54a.no
+        ha.no
+        xn--h-2fa.no
+        ibestad.no
+        inderoy.no
+        xn--indery-fya.no
+        iveland.no
+        jevnaker.no
+        jondal.no
+        jolster.no
+        xn--jlster-bya.no
+        karasjok.no
+        karasjohka.no
+        xn--krjohka-hwab49j.no
+        karlsoy.no
+        galsa.no
+        xn--gls-elac.no
+        karmoy.no
+        xn--karmy-yua.no
+        kautokeino.no
+        guovdageaidnu.no
+        klepp.no
+        klabu.no
+        xn--klbu-woa.no
+        kongsberg.no
+        kongsvinger.no
+        kragero.no
+        xn--krager-gya.no
+        kristiansand.no
+        kristiansund.no
+        krodsherad.no
+        xn--krdsherad-m8a.no
+        kvalsund.no
+        rahkkeravju.no
+        xn--rhkkervju-01af.no
+        kvam.no
+        kvinesdal.no
+        kvinnherad.no
+        kviteseid.no
+        kvitsoy.no
+        xn--kvitsy-fya.no
+        kvafjord.no
+        xn--kvfjord-nxa.no
+        giehtavuoatna.no
+        kvanangen.no
+        xn--kvnangen-k0a.no
+        navuotna.no
+        xn--nvuotna-hwa.no
+        kafjord.no
+        xn--kfjord-iua.no
+        gaivuotna.no
+        xn--givuotna-8ya.no
+        larvik.no
+        lavangen.no
+        lavagis.no
+        loabat.no
+        xn--loabt-0qa.no
+        lebesby.no
+        davvesiida.no
+        leikanger.no
+        leirfjord.no
+        leka.no
+        leksvik.no
+        lenvik.no
+        leangaviika.no
+        xn--leagaviika-52b.no
+        lesja.no
+        levanger.no
+        lier.no
+        lierne.no
+        lillehammer.no
+        lillesand.no
+        lindesnes.no
+        lindas.no
+        xn--linds-pra.no
+        lom.no
+        loppa.no
+        lahppi.no
+        xn--lhppi-xqa.no
+        lund.no
+        lunner.no
+        luroy.no
+        xn--lury-ira.no
+        luster.no
+        lyngdal.no
+        lyngen.no
+        ivgu.no
+        lardal.no
+        lerdal.no
+        xn--lrdal-sra.no
+        lodingen.no
+        xn--ldingen-q1a.no
+        lorenskog.no
+        xn--lrenskog-54a.no
+        loten.no
+        xn--lten-gra.no
+        malvik.no
+        masoy.no
+        xn--msy-ula0h.no
+        muosat.no
+        xn--muost-0qa.no
+        mandal.no
+        marker.no
+        marnardal.no
+        masfjorden.no
+        meland.no
+        meldal.no
+        melhus.no
+        meloy.no
+        xn--mely-ira.no
+        meraker.no
+        xn--merker-kua.no
+        moareke.no
+        xn--moreke-jua.no
+        midsund.no
+        midtre-gauldal.no
+        modalen.no
+        modum.no
+        molde.no
+        moskenes.no
+        moss.no
+        mosvik.no
+        malselv.no
+        xn--mlselv-iua.no
+        malatvuopmi.no
+        xn--mlatvuopmi-s4a.no
+        namdalseid.no
+        aejrie.no
+        namsos.no
+        namsskogan.no
+        naamesjevuemie.no
+        xn--nmesjevuemie-tcba.no
+        laakesvuemie.no
+        nannestad.no
+        narvik.no
+        narviika.no
+        naustdal.no
+        nedre-eiker.no
+        nes.akershus.no
+        nes.buskerud.no
+        nesna.no
+        nesodden.no
+        nesseby.no
+        unjarga.no
+        xn--unjrga-rta.no
+        nesset.no
+        nissedal.no
+        nittedal.no
+        nord-aurdal.no
+        nord-fron.no
+        nord-odal.no
+        norddal.no
+        nordkapp.no
+        davvenjarga.no
+        xn--davvenjrga-y4a.no
+        nordre-land.no
+        nordreisa.no
+        raisa.no
+        xn--risa-5na.no
+        nore-og-uvdal.no
+        notodden.no
+        naroy.no
+        xn--nry-yla5g.no
+        notteroy.no
+        xn--nttery-byae.no
+        odda.no
+        oksnes.no
+        xn--ksnes-uua.no
+        oppdal.no
+        oppegard.no
+        xn--oppegrd-ixa.no
+        orkdal.no
+        orland.no
+        xn--rland-uua.no
+        orskog.no
+        xn--rskog-uua.no
+        orsta.no
+        xn--rsta-fra.no
+        os.hedmark.no
+        os.hordaland.no
+        osen.no
+        osteroy.no
+        xn--ostery-fya.no
+        ostre-toten.no
+        xn--stre-toten-zcb.no
+        overhalla.no
+        ovre-eiker.no
+        xn--vre-eiker-k8a.no
+        oyer.no
+        xn--yer-zna.no
+        oygarden.no
+        xn--ygarden-p1a.no
+        oystre-slidre.no
+        xn--ystre-slidre-ujb.no
+        porsanger.no
+        porsangu.no
+        xn--porsgu-sta26f.no
+        porsgrunn.no
+        radoy.no
+        xn--rady-ira.no
+        rakkestad.no
+        rana.no
+        ruovat.no
+        randaberg.no
+        rauma.no
+        rendalen.no
+        rennebu.no
+        rennesoy.no
+        xn--rennesy-v1a.no
+        rindal.no
+        ringebu.no
+        ringerike.no
+        ringsaker.no
+        rissa.no
+        risor.no
+        xn--risr-ira.no
+        roan.no
+        rollag.no
+        rygge.no
+        ralingen.no
+        xn--rlingen-mxa.no
+        rodoy.no
+        xn--rdy-0nab.no
+        romskog.no
+        xn--rmskog-bya.no
+        roros.no
+        xn--rros-gra.no
+        rost.no
+        xn--rst-0na.no
+        royken.no
+        xn--ryken-vua.no
+        royrvik.no
+        xn--ryrvik-bya.no
+        rade.no
+        xn--rde-ula.no
+        salangen.no
+        siellak.no
+        saltdal.no
+        salat.no
+        xn--slt-elab.no
+        xn--slat-5na.no
+        samnanger.no
+        sande.more-og-romsdal.no
+        sande.xn--mre-og-romsdal-qqb.no
+        sande.vestfold.no
+        sandefjord.no
+        sandnes.no
+        sandoy.no
+        xn--sandy-yua.no
+        sarpsborg.no
+        sauda.no
+        sauherad.no
+        sel.no
+        selbu.no
+        selje.no
+        seljord.no
+        sigdal.no
+        siljan.no
+        sirdal.no
+        skaun.no
+        skedsmo.no
+        ski.no
+        skien.no
+        skiptvet.no
+        skjervoy.no
+        xn--skjervy-v1a.no
+        skierva.no
+        xn--skierv-uta.no
+        skjak.no
+        xn--skjk-soa.no
+        skodje.no
+        skanland.no
+        xn--sknland-fxa.no
+        skanit.no
+        xn--sknit-yqa.no
+        smola.no
+        xn--smla-hra.no
+        snillfjord.no
+        snasa.no
+        xn--snsa-roa.no
+        snoasa.no
+        snaase.no
+        xn--snase-nra.no
+        sogndal.no
+        sokndal.no
+        sola.no
+        solund.no
+        songdalen.no
+        sortland.no
+        spydeberg.no
+        stange.no
+        stavanger.no
+        steigen.no
+        steinkjer.no
+        stjordal.no
+        xn--stjrdal-s1a.no
+        stokke.no
+        stor-elvdal.no
+        stord.no
+        stordal.no
+        storfjord.no
+        omasvuotna.no
+        strand.no
+        stranda.no
+        stryn.no
+        sula.no
+        suldal.no
+        sund.no
+        sunndal.no
+        surnadal.no
+        sveio.no
+        svelvik.no
+        sykkylven.no
+        sogne.no
+        xn--sgne-gra.no
+        somna.no
+        xn--smna-gra.no
+        sondre-land.no
+        xn--sndre-land-0cb.no
+        sor-aurdal.no
+        xn--sr-aurdal-l8a.no
+        sor-fron.no
+        xn--sr-fron-q1a.no
+        sor-odal.no
+        xn--sr-odal-q1a.no
+        sor-varanger.no
+        xn--sr-varanger-ggb.no
+        matta-varjjat.no
+        xn--mtta-vrjjat-k7af.no
+        sorfold.no
+        xn--srfold-bya.no
+        sorreisa.no
+        xn--srreisa-q1a.no
+        sorum.no
+        xn--srum-gra.no
+        tana.no
+        deatnu.no
+        time.no
+        tingvoll.no
+        tinn.no
+        tjeldsund.no
+        dielddanuorri.no
+        tjome.no
+        xn--tjme-hra.no
+        tokke.no
+        tolga.no
+        torsken.no
+        tranoy.no
+        xn--trany-yua.no
+        tromso.no
+        xn--troms-zua.no
+        tromsa.no
+        romsa.no
+        trondheim.no
+        troandin.no
+        trysil.no
+        trana.no
+        xn--trna-woa.no
+        trogstad.no
+        xn--trgstad-r1a.no
+        tvedestrand.no
+        tydal.no
+        tynset.no
+        tysfjord.no
+        divtasvuodna.no
+        divttasvuotna.no
+        tysnes.no
+        tysvar.no
+        xn--tysvr-vra.no
+        tonsberg.no
+        xn--tnsberg-q1a.no
+        ullensaker.no
+        ullensvang.no
+        ulvik.no
+        utsira.no
+        vadso.no
+        xn--vads-jra.no
+        cahcesuolo.no
+        xn--hcesuolo-7ya35b.no
+        vaksdal.no
+        valle.no
+        vang.no
+        vanylven.no
+        vardo.no
+        xn--vard-jra.no
+        varggat.no
+        xn--vrggt-xqad.no
+        vefsn.no
+        vaapste.no
+        vega.no
+        vegarshei.no
+        xn--vegrshei-c0a.no
+        vennesla.no
+        verdal.no
+        verran.no
+        vestby.no
+        vestnes.no
+        vestre-slidre.no
+        vestre-toten.no
+        vestvagoy.no
+        xn--vestvgy-ixa6o.no
+        vevelstad.no
+        vik.no
+        vikna.no
+        vindafjord.no
+        volda.no
+        voss.no
+        varoy.no
+        xn--vry-yla5g.no
+        vagan.no
+        xn--vgan-qoa.no
+        voagat.no
+        vagsoy.no
+        xn--vgsy-qoa0j.no
+        vaga.no
+        xn--vg-yiab.no
+        valer.ostfold.no
+        xn--vler-qoa.xn--stfold-9xa.no
+        valer.hedmark.no
+        xn--vler-qoa.hedmark.no
+        *.np
+        nr
+        biz.nr
+        info.nr
+        gov.nr
+        edu.nr
+        org.nr
+        net.nr
+        com.nr
+        nu
+        nz
+        ac.nz
+        co.nz
+        cri.nz
+        geek.nz
+        gen.nz
+        govt.nz
+        health.nz
+        iwi.nz
+        kiwi.nz
+        maori.nz
+        mil.nz
+        xn--mori-qsa.nz
+        net.nz
+        org.nz
+        parliament.nz
+        school.nz
+        om
+        co.om
+        com.om
+        edu.om
+        gov.om
+        med.om
+        museum.om
+        net.om
+        org.om
+        pro.om
+        onion
+        org
+        pa
+        ac.pa
+        gob.pa
+        com.pa
+        org.pa
+        sld.pa
+        edu.pa
+        net.pa
+        ing.pa
+        abo.pa
+        med.pa
+        nom.pa
+        pe
+        edu.pe
+        gob.pe
+        nom.pe
+        mil.pe
+        org.pe
+        com.pe
+        net.pe
+        pf
+        com.pf
+        org.pf
+        edu.pf
+        *.pg
+        ph
+        com.ph
+        net.ph
+        org.ph
+        gov.ph
+        edu.ph
+        ngo.ph
+        mil.ph
+        i.ph
+        pk
+        com.pk
+        net.pk
+        edu.pk
+        org.pk
+        fam.pk
+        biz.pk
+        web.pk
+        gov.pk
+        gob.pk
+        gok.pk
+        gon.pk
+        gop.pk
+        gos.pk
+        info.pk
+        pl
+        com.pl
+        net.pl
+        org.pl
+        aid.pl
+        agro.pl
+        atm.pl
+        auto.pl
+        biz.pl
+        edu.pl
+        gmina.pl
+        gsm.pl
+        info.pl
+        mail.pl
+        miasta.pl
+        media.pl
+        mil.pl
+        nieruchomosci.pl
+        nom.pl
+        pc.pl
+        powiat.pl
+        priv.pl
+        realestate.pl
+        rel.pl
+        sex.pl
+        shop.pl
+        sklep.pl
+        sos.pl
+        szkola.pl
+        targi.pl
+        tm.pl
+        tourism.pl
+        travel.pl
+        turystyka.pl
+        gov.pl
+        ap.gov.pl
+        ic.gov.pl
+        is.gov.pl
+        us.gov.pl
+        kmpsp.gov.pl
+        kppsp.gov.pl
+        kwpsp.gov.pl
+        psp.gov.pl
+        wskr.gov.pl
+        kwp.gov.pl
+        mw.gov.pl
+        ug.gov.pl
+        um.gov.pl
+        umig.gov.pl
+        ugim.gov.pl
+        upow.gov.pl
+        uw.gov.pl
+        starostwo.gov.pl
+        pa.gov.pl
+        po.gov.pl
+        psse.gov.pl
+        pup.gov.pl
+        rzgw.gov.pl
+        sa.gov.pl
+        so.gov.pl
+        sr.gov.pl
+        wsa.gov.pl
+        sko.gov.pl
+        uzs.gov.pl
+        wiih.gov.pl
+        winb.gov.pl
+        pinb.gov.pl
+        wios.gov.pl
+        witd.gov.pl
+        wzmiuw.gov.pl
+        piw.gov.pl
+        wiw.gov.pl
+        griw.gov.pl
+        wif.gov.pl
+        oum.gov.pl
+        sdn.gov.pl
+        zp.gov.pl
+        uppo.gov.pl
+        mup.gov.pl
+        wuoz.gov.pl
+        konsulat.gov.pl
+        oirm.gov.pl
+        augustow.pl
+        babia-gora.pl
+        bedzin.pl
+        beskidy.pl
+        bialowieza.pl
+        bialystok.pl
+        bielawa.pl
+        bieszczady.pl
+        boleslawiec.pl
+        bydgoszcz.pl
+        bytom.pl
+        cieszyn.pl
+        czeladz.pl
+        czest.pl
+        dlugoleka.pl
+        elblag.pl
+        elk.pl
+        glogow.pl
+        gniezno.pl
+        gorlice.pl
+        grajewo.pl
+        ilawa.pl
+        jaworzno.pl
+        jelenia-gora.pl
+        jgora.pl
+        kalisz.pl
+        kazimierz-dolny.pl
+        karpacz.pl
+        kartuzy.pl
+        kaszuby.pl
+        katowice.pl
+        kepno.pl
+        ketrzyn.pl
+        klodzko.pl
+        kobierzyce.pl
+        kolobrzeg.pl
+        konin.pl
+        konskowola.pl
+        kutno.pl
+        lapy.pl
+        lebork.pl
+        legnica.pl
+        lezajsk.pl
+        limanowa.pl
+        lomza.pl
+        lowicz.pl
+        lubin.pl
+        lukow.pl
+        malbork.pl
+        malopolska.pl
+        mazowsze.pl
+        mazury.pl
+        mielec.pl
+        mielno.pl
+        mragowo.pl
+        naklo.pl
+        nowaruda.pl
+        nysa.pl
+        olawa.pl
+        olecko.pl
+        olkusz.pl
+        olsztyn.pl
+        opoczno.pl
+        opole.pl
+        ostroda.pl
+        ostroleka.pl
+        ostrowiec.pl
+        ostrowwlkp.pl
+        pila.pl
+        pisz.pl
+        podhale.pl
+        podlasie.pl
+        polkowice.pl
+        pomorze.pl
+        pomorskie.pl
+        prochowice.pl
+        pruszkow.pl
+        przeworsk.pl
+        pulawy.pl
+        radom.pl
+        rawa-maz.pl
+        rybnik.pl
+        rzeszow.pl
+        sanok.pl
+        sejny.pl
+        slask.pl
+        slupsk.pl
+        sosnowiec.pl
+        stalowa-wola.pl
+        skoczow.pl
+        starachowice.pl
+        stargard.pl
+        suwalki.pl
+        swidnica.pl
+        swiebodzin.pl
+        swinoujscie.pl
+        szczecin.pl
+        szczytno.pl
+        tarnobrzeg.pl
+        tgory.pl
+        turek.pl
+        tychy.pl
+        ustka.pl
+        walbrzych.pl
+        warmia.pl
+        warszawa.pl
+        waw.pl
+        wegrow.pl
+        wielun.pl
+        wlocl.pl
+        wloclawek.pl
+        wodzislaw.pl
+        wolomin.pl
+        wroclaw.pl
+        zachpomor.pl
+        zagan.pl
+        zarow.pl
+        zgora.pl
+        zgorzelec.pl
+        pm
+        pn
+        gov.pn
+        co.pn
+        org.pn
+        edu.pn
+        net.pn
+        post
+        pr
+        com.pr
+        net.pr
+        org.pr
+        gov.pr
+        edu.pr
+        isla.pr
+        pro.pr
+        biz.pr
+        info.pr
+        name.pr
+        est.pr
+        prof.pr
+        ac.pr
+        pro
+        aaa.pro
+        aca.pro
+        acct.pro
+        avocat.pro
+        bar.pro
+        cpa.pro
+        eng.pro
+        jur.pro
+        law.pro
+        med.pro
+        recht.pro
+        ps
+        edu.ps
+        gov.ps
+        sec.ps
+        plo.ps
+        com.ps
+        org.ps
+        net.ps
+        pt
+        net.pt
+        gov.pt
+        org.pt
+        edu.pt
+        int.pt
+        publ.pt
+        com.pt
+        nome.pt
+        pw
+        co.pw
+        ne.pw
+        or.pw
+        ed.pw
+        go.pw
+        belau.pw
+        py
+        com.py
+        coop.py
+        edu.py
+        gov.py
+        mil.py
+        net.py
+        org.py
+        qa
+        com.qa
+        edu.qa
+        gov.qa
+        mil.qa
+        name.qa
+        net.qa
+        org.qa
+        sch.qa
+        re
+        asso.re
+        com.re
+        nom.re
+        ro
+        arts.ro
+        com.ro
+        firm.ro
+        info.ro
+        nom.ro
+        nt.ro
+        org.ro
+        rec.ro
+        store.ro
+        tm.ro
+        www.ro
+        rs
+        ac.rs
+        co.rs
+        edu.rs
+        gov.rs
+        in.rs
+        org.rs
+        ru
+        rw
+        ac.rw
+        co.rw
+        coop.rw
+        gov.rw
+        mil.rw
+        net.rw
+        org.rw
+        sa
+        com.sa
+        net.sa
+        org.sa
+        gov.sa
+        med.sa
+        pub.sa
+        edu.sa
+        sch.sa
+        sb
+        com.sb
+        edu.sb
+        gov.sb
+        net.sb
+        org.sb
+        sc
+        com.sc
+        gov.sc
+        net.sc
+        org.sc
+        edu.sc
+        sd
+        com.sd
+        net.sd
+        org.sd
+        edu.sd
+        med.sd
+        tv.sd
+        gov.sd
+        info.sd
+        se
+        a.se
+        ac.se
+        b.se
+        bd.se
+        brand.se
+        c.se
+        d.se
+        e.se
+        f.se
+        fh.se
+        fhsk.se
+        fhv.se
+        g.se
+        h.se
+        i.se
+        k.se
+        komforb.se
+        kommunalforbund.se
+        komvux.se
+        l.se
+        lanbib.se
+        m.se
+        n.se
+        naturbruksgymn.se
+        o.se
+        org.se
+        p.se
+        parti.se
+        pp.se
+        press.se
+        r.se
+        s.se
+        t.se
+        tm.se
+        u.se
+        w.se
+        x.se
+        y.se
+        z.se
+        sg
+        com.sg
+        net.sg
+        org.sg
+        gov.sg
+        edu.sg
+        per.sg
+        sh
+        com.sh
+        net.sh
+        gov.sh
+        org.sh
+        mil.sh
+        si
+        sj
+        sk
+        sl
+        com.sl
+        net.sl
+        edu.sl
+        gov.sl
+        org.sl
+        sm
+        sn
+        art.sn
+        com.sn
+        edu.sn
+        gouv.sn
+        org.sn
+        perso.sn
+        univ.sn
+        so
+        com.so
+        edu.so
+        gov.so
+        me.so
+        net.so
+        org.so
+        sr
+        ss
+        biz.ss
+        com.ss
+        edu.ss
+        gov.ss
+        me.ss
+        net.ss
+        org.ss
+        sch.ss
+        st
+        co.st
+        com.st
+        consulado.st
+        edu.st
+        embaixada.st
+        mil.st
+        net.st
+        org.st
+        principe.st
+        saotome.st
+        store.st
+        su
+        sv
+        com.sv
+        edu.sv
+        gob.sv
+        org.sv
+        red.sv
+        sx
+        gov.sx
+        sy
+        edu.sy
+        gov.sy
+        net.sy
+        mil.sy
+        com.sy
+        org.sy
+        sz
+        co.sz
+        ac.sz
+        org.sz
+        tc
+        td
+        tel
+        tf
+        tg
+        th
+        ac.th
+        co.th
+        go.th
+        in.th
+        mi.th
+        net.th
+        or.th
+        tj
+        ac.tj
+        biz.tj
+        co.tj
+        com.tj
+        edu.tj
+        go.tj
+        gov.tj
+        int.tj
+        mil.tj
+        name.tj
+        net.tj
+        nic.tj
+        org.tj
+        test.tj
+        web.tj
+        tk
+        tl
+        gov.tl
+        tm
+        com.tm
+        co.tm
+        org.tm
+        net.tm
+        nom.tm
+        gov.tm
+        mil.tm
+        edu.tm
+        tn
+        com.tn
+        ens.tn
+        fin.tn
+        gov.tn
+        ind.tn
+        info.tn
+        intl.tn
+        mincom.tn
+        nat.tn
+        net.tn
+        org.tn
+        perso.tn
+        tourism.tn
+        to
+        com.to
+        gov.to
+        net.to
+        org.to
+        edu.to
+        mil.to
+        tr
+        av.tr
+        bbs.tr
+        bel.tr
+        biz.tr
+        com.tr
+        dr.tr
+        edu.tr
+        gen.tr
+        gov.tr
+        info.tr
+        mil.tr
+        k12.tr
+        kep.tr
+        name.tr
+        net.tr
+        org.tr
+        pol.tr
+        tel.tr
+        tsk.tr
+        tv.tr
+        web.tr
+        nc.tr
+        gov.nc.tr
+        tt
+        co.tt
+        com.tt
+        org.tt
+        net.tt
+        biz.tt
+        info.tt
+        pro.tt
+        int.tt
+        coop.tt
+        jobs.tt
+        mobi.tt
+        travel.tt
+        museum.tt
+        aero.tt
+        name.tt
+        gov.tt
+        edu.tt
+        tv
+        tw
+        edu.tw
+        gov.tw
+        mil.tw
+        com.tw
+        net.tw
+        org.tw
+        idv.tw
+        game.tw
+        ebiz.tw
+        club.tw
+        xn--zf0ao64a.tw
+        xn--uc0atv.tw
+        xn--czrw28b.tw
+        tz
+        ac.tz
+        co.tz
+        go.tz
+        hotel.tz
+        info.tz
+        me.tz
+        mil.tz
+        mobi.tz
+        ne.tz
+        or.tz
+        sc.tz
+        tv.tz
+        ua
+        com.ua
+        edu.ua
+        gov.ua
+        in.ua
+        net.ua
+        org.ua
+        cherkassy.ua
+        cherkasy.ua
+        chernigov.ua
+        chernihiv.ua
+        chernivtsi.ua
+        chernovtsy.ua
+        ck.ua
+        cn.ua
+        cr.ua
+        crimea.ua
+        cv.ua
+        dn.ua
+        dnepropetrovsk.ua
+        dnipropetrovsk.ua
+        donetsk.ua
+        dp.ua
+        if.ua
+        ivano-frankivsk.ua
+        kh.ua
+        kharkiv.ua
+        kharkov.ua
+        kherson.ua
+        khmelnitskiy.ua
+        khmelnytskyi.ua
+        kiev.ua
+        kirovograd.ua
+        km.ua
+        kr.ua
+        krym.ua
+        ks.ua
+        kv.ua
+        kyiv.ua
+        lg.ua
+        lt.ua
+        lugansk.ua
+        lutsk.ua
+        lv.ua
+        lviv.ua
+        mk.ua
+        mykolaiv.ua
+        nikolaev.ua
+        od.ua
+        odesa.ua
+        odessa.ua
+        pl.ua
+        poltava.ua
+        rivne.ua
+        rovno.ua
+        rv.ua
+        sb.ua
+        sebastopol.ua
+        sevastopol.ua
+        sm.ua
+        sumy.ua
+        te.ua
+        ternopil.ua
+        uz.ua
+        uzhgorod.ua
+        vinnica.ua
+        vinnytsia.ua
+        vn.ua
+        volyn.ua
+        yalta.ua
+        zaporizhzhe.ua
+        zaporizhzhia.ua
+        zhitomir.ua
+        zhytomyr.ua
+        zp.ua
+        zt.ua
+        ug
+        co.ug
+        or.ug
+        ac.ug
+        sc.ug
+        go.ug
+        ne.ug
+        com.ug
+        org.ug
+        uk
+        ac.uk
+        co.uk
+        gov.uk
+        ltd.uk
+        me.uk
+        net.uk
+        nhs.uk
+        org.uk
+        plc.uk
+        police.uk
+        *.sch.uk
+        us
+        dni.us
+        fed.us
+        isa.us
+        kids.us
+        nsn.us
+        ak.us
+        al.us
+        ar.us
+        as.us
+        az.us
+        ca.us
+        co.us
+        ct.us
+        dc.us
+        de.us
+        fl.us
+        ga.us
+        gu.us
+        hi.us
+        ia.us
+        id.us
+        il.us
+        in.us
+        ks.us
+        ky.us
+        la.us
+        ma.us
+        md.us
+        me.us
+        mi.us
+        mn.us
+        mo.us
+        ms.us
+        mt.us
+        nc.us
+        nd.us
+        ne.us
+        nh.us
+        nj.us
+        nm.us
+        nv.us
+        ny.us
+        oh.us
+        ok.us
+        or.us
+        pa.us
+        pr.us
+        ri.us
+        sc.us
+        sd.us
+        tn.us
+        tx.us
+        ut.us
+        vi.us
+        vt.us
+        va.us
+        wa.us
+        wi.us
+        wv.us
+        wy.us
+        k12.ak.us
+        k12.al.us
+        k12.ar.us
+        k12.as.us
+        k12.az.us
+        k12.ca.us
+        k12.co.us
+        k12.ct.us
+        k12.dc.us
+        k12.de.us
+        k12.fl.us
+        k12.ga.us
+        k12.gu.us
+        k12.ia.us
+        k12.id.us
+        k12.il.us
+        k12.in.us
+        k12.ks.us
+        k12.ky.us
+        k12.la.us
+        k12.ma.us
+        k12.md.us
+        k12.me.us
+        k12.mi.us
+        k12.mn.us
+        k12.mo.us
+        k12.ms.us
+        k12.mt.us
+        k12.nc.us
+        k12.ne.us
+        k12.nh.us
+        k12.nj.us
+        k12.nm.us
+        k12.nv.us
+        k12.ny.us
+        k12.oh.us
+        k12.ok.us
+        k12.or.us
+        k12.pa.us
+        k12.pr.us
+        k12.sc.us
+        k12.tn.us
+        k12.tx.us
+        k12.ut.us
+        k12.vi.us
+        k12.vt.us
+        k12.va.us
+        k12.wa.us
+        k12.wi.us
+        k12.wy.us
+        cc.ak.us
+        cc.al.us
+        cc.ar.us
+        cc.as.us
+        cc.az.us
+        cc.ca.us
+        cc.co.us
+        cc.ct.us
+        cc.dc.us
+        cc.de.us
+        cc.fl.us
+        cc.ga.us
+        cc.gu.us
+        cc.hi.us
+        cc.ia.us
+        cc.id.us
+        cc.il.us
+        cc.in.us
+        cc.ks.us
+        cc.ky.us
+        cc.la.us
+        cc.ma.us
+        cc.md.us
+        cc.me.us
+        cc.mi.us
+        cc.mn.us
+        cc.mo.us
+        cc.ms.us
+        cc.mt.us
+        cc.nc.us
+        cc.nd.us
+        cc.ne.us
+        cc.nh.us
+        cc.nj.us
+        cc.nm.us
+        cc.nv.us
+        cc.ny.us
+        cc.oh.us
+        cc.ok.us
+        cc.or.us
+        cc.pa.us
+        cc.pr.us
+        cc.ri.us
+        cc.sc.us
+        cc.sd.us
+        cc.tn.us
+        cc.tx.us
+        cc.ut.us
+        cc.vi.us
+        cc.vt.us
+        cc.va.us
+        cc.wa.us
+        cc.wi.us
+        cc.wv.us
+        cc.wy.us
+        lib.ak.us
+        lib.al.us
+        lib.ar.us
+        lib.as.us
+        lib.az.us
+        lib.ca.us
+        lib.co.us
+        lib.ct.us
+        lib.dc.us
+        lib.fl.us
+        lib.ga.us
+        lib.gu.us
+        lib.hi.us
+        lib.ia.us
+        lib.id.us
+        lib.il.us
+        lib.in.us
+        lib.ks.us
+        lib.ky.us
+        lib.la.us
+        lib.ma.us
+        lib.md.us
+        lib.me.us
+        lib.mi.us
+        lib.mn.us
+        lib.mo.us
+        lib.ms.us
+        lib.mt.us
+        lib.nc.us
+        lib.nd.us
+        lib.ne.us
+        lib.nh.us
+        lib.nj.us
+        lib.nm.us
+        lib.nv.us
+        lib.ny.us
+        lib.oh.us
+        lib.ok.us
+        lib.or.us
+        lib.pa.us
+        lib.pr.us
+        lib.ri.us
+        lib.sc.us
+        lib.sd.us
+        lib.tn.us
+        lib.tx.us
+        lib.ut.us
+        lib.vi.us
+        lib.vt.us
+        lib.va.us
+        lib.wa.us
+        lib.wi.us
+        lib.wy.us
+        pvt.k12.ma.us
+        chtr.k12.ma.us
+        paroch.k12.ma.us
+        ann-arbor.mi.us
+        cog.mi.us
+        dst.mi.us
+        eaton.mi.us
+        gen.mi.us
+        mus.mi.us
+        tec.mi.us
+        washtenaw.mi.us
+        uy
+        com.uy
+        edu.uy
+        gub.uy
+        mil.uy
+        net.uy
+        org.uy
+        uz
+        co.uz
+        com.uz
+        net.uz
+        org.uz
+        va
+        vc
+        com.vc
+        net.vc
+        org.vc
+        gov.vc
+        mil.vc
+        edu.vc
+        ve
+        arts.ve
+        bib.ve
+        co.ve
+        com.ve
+        e12.ve
+        edu.ve
+        firm.ve
+        gob.ve
+        gov.ve
+        info.ve
+        int.ve
+        mil.ve
+        net.ve
+        nom.ve
+        org.ve
+        rar.ve
+        rec.ve
+        store.ve
+        tec.ve
+        web.ve
+        vg
+        vi
+        co.vi
+        com.vi
+        k12.vi
+        net.vi
+        org.vi
+        vn
+        com.vn
+        net.vn
+        org.vn
+        edu.vn
+        gov.vn
+        int.vn
+        ac.vn
+        biz.vn
+        info.vn
+        name.vn
+        pro.vn
+        health.vn
+        vu
+        com.vu
+        edu.vu
+        net.vu
+        org.vu
+        wf
+        ws
+        com.ws
+        net.ws
+        org.ws
+        gov.ws
+        edu.ws
+        yt
+        xn--mgbaam7a8h
+        xn--y9a3aq
+        xn--54b7fta0cc
+        xn--90ae
+        xn--mgbcpq6gpa1a
+        xn--90ais
+        xn--fiqs8s
+        xn--fiqz9s
+        xn--lgbbat1ad8j
+        xn--wgbh1c
+        xn--e1a4c
+        xn--qxa6a
+        xn--mgbah1a3hjkrd
+        xn--node
+        xn--qxam
+        xn--j6w193g
+        xn--55qx5d.xn--j6w193g
+        xn--wcvs22d.xn--j6w193g
+        xn--mxtq1m.xn--j6w193g
+        xn--gmqw5a.xn--j6w193g
+        xn--od0alg.xn--j6w193g
+        xn--uc0atv.xn--j6w193g
+        xn--2scrj9c
+        xn--3hcrj9c
+        xn--45br5cyl
+        xn--h2breg3eve
+        xn--h2brj9c8c
+        xn--mgbgu82a
+        xn--rvc1e0am3e
+        xn--h2brj9c
+        xn--mgbbh1a
+        xn--mgbbh1a71e
+        xn--fpcrj9c3d
+        xn--gecrj9c
+        xn--s9brj9c
+        xn--45brj9c
+        xn--xkc2dl3a5ee0h
+        xn--mgba3a4f16a
+        xn--mgba3a4fra
+        xn--mgbtx2b
+        xn--mgbayh7gpa
+        xn--3e0b707e
+        xn--80ao21a
+        xn--q7ce6a
+        xn--fzc2c9e2c
+        xn--xkc2al3hye2a
+        xn--mgbc0a9azcg
+        xn--d1alf
+        xn--l1acc
+        xn--mix891f
+        xn--mix082f
+        xn--mgbx4cd0ab
+        xn--mgb9awbf
+        xn--mgbai9azgqp6j
+        xn--mgbai9a5eva00b
+        xn--ygbi2ammx
+        xn--90a3ac
+        xn--o1ac.xn--90a3ac
+        xn--c1avg.xn--90a3ac
+        xn--90azh.xn--90a3ac
+        xn--d1at.xn--90a3ac
+        xn--o1ach.xn--90a3ac
+        xn--80au.xn--90a3ac
+        xn--p1ai
+        xn--wgbl6a
+        xn--mgberp4a5d4ar
+        xn--mgberp4a5d4a87g
+        xn--mgbqly7c0a67fbc
+        xn--mgbqly7cvafr
+        xn--mgbpl2fh
+        xn--yfro4i67o
+        xn--clchc0ea0b2g2a9gcd
+        xn--ogbpf8fl
+        xn--mgbtf8fl
+        xn--o3cw4h
+        xn--12c1fe0br.xn--o3cw4h
+        xn--12co0c3b4eva.xn--o3cw4h
+        xn--h3cuzk1di.xn--o3cw4h
+        xn--o3cyx2a.xn--o3cw4h
+        xn--m3ch0j3a.xn--o3cw4h
+        xn--12cfi8ixb8l.xn--o3cw4h
+        xn--pgbs0dh
+        xn--kpry57d
+        xn--kprw13d
+        xn--nnx388a
+        xn--j1amh
+        xn--mgb2ddes
+        xxx
+        ye
+        com.ye
+        edu.ye
+        gov.ye
+        net.ye
+        mil.ye
+        org.ye
+        ac.za
+        agric.za
+        alt.za
+        co.za
+        edu.za
+        gov.za
+        grondar.za
+        law.za
+        mil.za
+        net.za
+        ngo.za
+        nic.za
+        nis.za
+        nom.za
+        org.za
+        school.za
+        tm.za
+        web.za
+        zm
+        ac.zm
+        biz.zm
+        co.zm
+        com.zm
+        edu.zm
+        gov.zm
+        info.zm
+        mil.zm
+        net.zm
+        org.zm
+        sch.zm
+        zw
+        ac.zw
+        co.zw
+        gov.zw
+        mil.zw
+        org.zw
+        aaa
+        aarp
+        abarth
+        abb
+        abbott
+        abbvie
+        abc
+        able
+        abogado
+        abudhabi
+        academy
+        accenture
+        accountant
+        accountants
+        aco
+        actor
+        ads
+        adult
+        aeg
+        aetna
+        afl
+        africa
+        agakhan
+        agency
+        aig
+        airbus
+        airforce
+        airtel
+        akdn
+        alfaromeo
+        alibaba
+        alipay
+        allfinanz
+        allstate
+        ally
+        alsace
+        alstom
+        amazon
+        americanexpress
+        americanfamily
+        amex
+        amfam
+        amica
+        amsterdam
+        analytics
+        android
+        anquan
+        anz
+        aol
+        apartments
+        app
+        apple
+        aquarelle
+        arab
+        aramco
+        archi
+        army
+        art
+        arte
+        asda
+        associates
+        athleta
+        attorney
+        auction
+        audi
+        audible
+        audio
+        auspost
+        author
+        auto
+        autos
+        avianca
+        aws
+        axa
+        azure
+        baby
+        baidu
+        banamex
+        bananarepublic
+        band
+        bank
+        bar
+        barcelona
+        barclaycard
+        barclays
+        barefoot
+        bargains
+        baseball
+        basketball
+        bauhaus
+        bayern
+        bbc
+        bbt
+        bbva
+        bcg
+        bcn
+        beats
+        beauty
+        beer
+        bentley
+        berlin
+        best
+        bestbuy
+        bet
+        bharti
+        bible
+        bid
+        bike
+        bing
+        bingo
+        bio
+        black
+        blackfriday
+        blockbuster
+        blog
+        bloomberg
+        blue
+        bms
+        bmw
+        bnpparibas
+        boats
+        boehringer
+        bofa
+        bom
+        bond
+        boo
+        book
+        booking
+        bosch
+        bostik
+        boston
+        bot
+        boutique
+        box
+        bradesco
+        bridgestone
+        broadway
+        broker
+        brother
+        brussels
+        build
+        builders
+        business
+        buy
+        buzz
+        bzh
+        cab
+        cafe
+        cal
+        call
+        calvinklein
+        cam
+        camera
+        camp
+        canon
+        capetown
+        capital
+        capitalone
+        car
+        caravan
+        cards
+        care
+        career
+        careers
+        cars
+        casa
+        case
+        cash
+        casino
+        catering
+        catholic
+        cba
+        cbn
+        cbre
+        cbs
+        center
+        ceo
+        cern
+        cfa
+        cfd
+        chanel
+        channel
+        charity
+        chase
+        chat
+        cheap
+        chintai
+        christmas
+        chrome
+        church
+        cipriani
+        circle
+        cisco
+        citadel
+        citi
+        citic
+        city
+        cityeats
+        claims
+        cleaning
+        click
+        clinic
+        clinique
+        clothing
+        cloud
+        club
+        clubmed
+        coach
+        codes
+        coffee
+        college
+        cologne
+        comcast
+        commbank
+        community
+        company
+        compare
+        computer
+        comsec
+        condos
+        construction
+        consulting
+        contact
+        contractors
+        cooking
+        cookingchannel
+        cool
+        corsica
+        country
+        coupon
+        coupons
+        courses
+        cpa
+        credit
+        creditcard
+        creditunion
+        cricket
+        crown
+        crs
+        cruise
+        cruises
+        cuisinella
+        cymru
+        cyou
+        dabur
+        dad
+        dance
+        data
+        date
+        dating
+        datsun
+        day
+        dclk
+        dds
+        deal
+        dealer
+        deals
+        degree
+        delivery
+        dell
+        deloitte
+        delta
+        democrat
+        dental
+        dentist
+        desi
+        design
+        dev
+        dhl
+        diamonds
+        diet
+        digital
+        direct
+        directory
+        discount
+        discover
+        dish
+        diy
+        dnp
+        docs
+        doctor
+        dog
+        domains
+        dot
+        download
+        drive
+        dtv
+        dubai
+        dunlop
+        dupont
+        durban
+        dvag
+        dvr
+        earth
+        eat
+        eco
+        edeka
+        education
+        email
+        emerck
+        energy
+        engineer
+        engineering
+        enterprises
+        epson
+        equipment
+        ericsson
+        erni
+        esq
+        estate
+        etisalat
+        eurovision
+        eus
+        events
+        exchange
+        expert
+        exposed
+        express
+        extraspace
+        fage
+        fail
+        fairwinds
+        faith
+        family
+        fan
+        fans
+        farm
+        farmers
+        fashion
+        fast
+        fedex
+        feedback
+        ferrari
+        ferrero
+        fiat
+        fidelity
+        fido
+        film
+        final
+        finance
+        financial
+        fire
+        firestone
+        firmdale
+        fish
+        fishing
+        fit
+        fitness
+        flickr
+        flights
+        flir
+        florist
+        flowers
+        fly
+        foo
+        food
+        foodnetwork
+        football
+        ford
+        forex
+        forsale
+        forum
+        foundation
+        fox
+        free
+        fresenius
+        frl
+        frogans
+        frontdoor
+        frontier
+        ftr
+        fujitsu
+        fun
+        fund
+        furniture
+        futbol
+        fyi
+        gal
+        gallery
+        gallo
+        gallup
+        game
+        games
+        gap
+        garden
+        gay
+        gbiz
+        gdn
+        gea
+        gent
+        genting
+        george
+        ggee
+        gift
+        gifts
+        gives
+        giving
+        glass
+        gle
+        global
+        globo
+        gmail
+        gmbh
+        gmo
+        gmx
+        godaddy
+        gold
+        goldpoint
+        golf
+        goo
+        goodyear
+        goog
+        google
+        gop
+        got
+        grainger
+        graphics
+        gratis
+        green
+        gripe
+        grocery
+        group
+        guardian
+        gucci
+        guge
+        guide
+        guitars
+        guru
+        hair
+        hamburg
+        hangout
+        haus
+        hbo
+        hdfc
+        hdfcbank
+        health
+        healthcare
+        help
+        helsinki
+        here
+        hermes
+        hgtv
+        hiphop
+        hisamitsu
+        hitachi
+        hiv
+        hkt
+        hockey
+        holdings
+        holiday
+        homedepot
+        homegoods
+        homes
+        homesense
+        honda
+        horse
+        hospital
+        host
+        hosting
+        hot
+        hoteles
+        hotels
+        hotmail
+        house
+        how
+        hsbc
+        hughes
+        hyatt
+        hyundai
+        ibm
+        icbc
+        ice
+        icu
+        ieee
+        ifm
+        ikano
+        imamat
+        imdb
+        immo
+        immobilien
+        inc
+        industries
+        infiniti
+        ing
+        ink
+        institute
+        insurance
+        insure
+        international
+        intuit
+        investments
+        ipiranga
+        irish
+        ismaili
+        ist
+        istanbul
+        itau
+        itv
+        jaguar
+        java
+        jcb
+        jeep
+        jetzt
+        jewelry
+        jio
+        jll
+        jmp
+        jnj
+        joburg
+        jot
+        joy
+        jpmorgan
+        jprs
+        juegos
+        juniper
+        kaufen
+        kddi
+        kerryhotels
+        kerrylogistics
+        kerryproperties
+        kfh
+        kia
+        kids
+        kim
+        kinder
+        kindle
+        kitchen
+        kiwi
+        koeln
+        komatsu
+        kosher
+        kpmg
+        kpn
+        krd
+        kred
+        kuokgroup
+        kyoto
+        lacaixa
+        lamborghini
+        lamer
+        lancaster
+        lancia
+        land
+        landrover
+        lanxess
+        lasalle
+        lat
+        latino
+        latrobe
+        law
+        lawyer
+        lds
+        lease
+        leclerc
+        lefrak
+        legal
+        lego
+        lexus
+        lgbt
+        lidl
+        life
+        lifeinsurance
+        lifestyle
+        lighting
+        like
+        lilly
+        limited
+        limo
+        lincoln
+        linde
+        link
+        lipsy
+        live
+        living
+        llc
+        llp
+        loan
+        loans
+        locker
+        locus
+        lol
+        london
+        lotte
+        lotto
+        love
+        lpl
+        lplfinancial
+        ltd
+        ltda
+        lundbeck
+        luxe
+        luxury
+        macys
+        madrid
+        maif
+        maison
+        makeup
+        man
+        management
+        mango
+        map
+        market
+        marketing
+        markets
+        marriott
+        marshalls
+        maserati
+        mattel
+        mba
+        mckinsey
+        med
+        media
+        meet
+        melbourne
+        meme
+        memorial
+        men
+        menu
+        merckmsd
+        miami
+        microsoft
+        mini
+        mint
+        mit
+        mitsubishi
+        mlb
+        mls
+        mma
+        mobile
+        moda
+        moe
+        moi
+        mom
+        monash
+        money
+        monster
+        mormon
+        mortgage
+        moscow
+        moto
+        motorcycles
+        mov
+        movie
+        msd
+        mtn
+        mtr
+        music
+        mutual
+        nab
+        nagoya
+        natura
+        navy
+        nba
+        nec
+        netbank
+        netflix
+        network
+        neustar
+        new
+        news
+        next
+        nextdirect
+        nexus
+        nfl
+        ngo
+        nhk
+        nico
+        nike
+        nikon
+        ninja
+        nissan
+        nissay
+        nokia
+        northwesternmutual
+        norton
+        now
+        nowruz
+        nowtv
+        nra
+        nrw
+        ntt
+        nyc
+        obi
+        observer
+        office
+        okinawa
+        olayan
+        olayangroup
+        oldnavy
+        ollo
+        omega
+        one
+        ong
+        onl
+        online
+        ooo
+        open
+        oracle
+        orange
+        organic
+        origins
+        osaka
+        otsuka
+        ott
+        ovh
+        page
+        panasonic
+        paris
+        pars
+        partners
+        parts
+        party
+        passagens
+        pay
+        pccw
+        pet
+        pfizer
+        pharmacy
+        phd
+        philips
+        phone
+        photo
+        photography
+        photos
+        physio
+        pics
+        pictet
+        pictures
+        pid
+        pin
+        ping
+        pink
+        pioneer
+        pizza
+        place
+        play
+        playstation
+        plumbing
+        plus
+        pnc
+        pohl
+        poker
+        politie
+        porn
+        pramerica
+        praxi
+        press
+        prime
+        prod
+        productions
+        prof
+        progressive
+        promo
+        properties
+        property
+        protection
+        pru
+        prudential
+        pub
+        pwc
+        qpon
+        quebec
+        quest
+        racing
+        radio
+        read
+        realestate
+        realtor
+        realty
+        recipes
+        red
+        redstone
+        redumbrella
+        rehab
+        reise
+        reisen
+        reit
+        reliance
+        ren
+        rent
+        rentals
+        repair
+        report
+        republican
+        rest
+        restaurant
+        review
+        reviews
+        rexroth
+        rich
+        richardli
+        ricoh
+        ril
+        rio
+        rip
+        rocher
+        rocks
+        rodeo
+        rogers
+        room
+        rsvp
+        rugby
+        ruhr
+        run
+        rwe
+        ryukyu
+        saarland
+        safe
+        safety
+        sakura
+        sale
+        salon
+        samsclub
+        samsung
+        sandvik
+        sandvikcoromant
+        sanofi
+        sap
+        sarl
+        sas
+        save
+        saxo
+        sbi
+        sbs
+        sca
+        scb
+        schaeffler
+        schmidt
+        scholarships
+        school
+        schule
+        schwarz
+        science
+        scot
+        search
+        seat
+        secure
+        security
+        seek
+        select
+        sener
+        services
+        seven
+        sew
+        sex
+        sexy
+        sfr
+        shangrila
+        sharp
+        shaw
+        shell
+        shia
+        shiksha
+        shoes
+        shop
+        shopping
+        shouji
+        show
+        showtime
+        silk
+        sina
+        singles
+        site
+        ski
+        skin
+        sky
+        skype
+        sling
+        smart
+        smile
+        sncf
+        soccer
+        social
+        softbank
+        software
+        sohu
+        solar
+        solutions
+        song
+        sony
+        soy
+        spa
+        space
+        sport
+        spot
+        srl
+        stada
+        staples
+        star
+        statebank
+        statefarm
+        stc
+        stcgroup
+        stockholm
+        storage
+        store
+        stream
+        studio
+        study
+        style
+        sucks
+        supplies
+        supply
+        support
+        surf
+        surgery
+        suzuki
+        swatch
+        swiss
+        sydney
+        systems
+        tab
+        taipei
+        talk
+        taobao
+        target
+        tatamotors
+        tatar
+        tattoo
+        tax
+        taxi
+        tci
+        tdk
+        team
+        tech
+        technology
+        temasek
+        tennis
+        teva
+        thd
+        theater
+        theatre
+        tiaa
+        tickets
+        tienda
+        tiffany
+        tips
+        tires
+        tirol
+        tjmaxx
+        tjx
+        tkmaxx
+        tmall
+        today
+        tokyo
+        tools
+        top
+        toray
+        toshiba
+        total
+        tours
+        town
+        toyota
+        toys
+        trade
+        trading
+        training
+        travel
+        travelchannel
+        travelers
+        travelersinsurance
+        trust
+        trv
+        tube
+        tui
+        tunes
+        tushu
+        tvs
+        ubank
+        ubs
+        unicom
+        university
+        uno
+        uol
+        ups
+        vacations
+        vana
+        vanguard
+        vegas
+        ventures
+        verisign
+        versicherung
+        vet
+        viajes
+        video
+        vig
+        viking
+        villas
+        vin
+        vip
+        virgin
+        visa
+        vision
+        viva
+        vivo
+        vlaanderen
+        vodka
+        volkswagen
+        volvo
+        vote
+        voting
+        voto
+        voyage
+        vuelos
+        wales
+        walmart
+        walter
+        wang
+        wanggou
+        watch
+        watches
+        weather
+        weatherchannel
+        webcam
+        weber
+        website
+        wedding
+        weibo
+        weir
+        whoswho
+        wien
+        wiki
+        williamhill
+        win
+        windows
+        wine
+        winners
+        wme
+        wolterskluwer
+        woodside
+        work
+        works
+        world
+        wow
+        wtc
+        wtf
+        xbox
+        xerox
+        xfinity
+        xihuan
+        xin
+        xn--11b4c3d
+        xn--1ck2e1b
+        xn--1qqw23a
+        xn--30rr7y
+        xn--3bst00m
+        xn--3ds443g
+        xn--3pxu8k
+        xn--42c2d9a
+        xn--45q11c
+        xn--4gbrim
+        xn--55qw42g
+        xn--55qx5d
+        xn--5su34j936bgsg
+        xn--5tzm5g
+        xn--6frz82g
+        xn--6qq986b3xl
+        xn--80adxhks
+        xn--80aqecdr1a
+        xn--80asehdb
+        xn--80aswg
+        xn--8y0a063a
+        xn--9dbq2a
+        xn--9et52u
+        xn--9krt00a
+        xn--b4w605ferd
+        xn--bck1b9a5dre4c
+        xn--c1avg
+        xn--c2br7g
+        xn--cck2b3b
+        xn--cckwcxetd
+        xn--cg4bki
+        xn--czr694b
+        xn--czrs0t
+        xn--czru2d
+        xn--d1acj3b
+        xn--eckvdtc9d
+        xn--efvy88h
+        xn--fct429k
+        xn--fhbei
+        xn--fiq228c5hs
+        xn--fiq64b
+        xn--fjq720a
+        xn--flw351e
+        xn--fzys8d69uvgm
+        xn--g2xx48c
+        xn--gckr3f0f
+        xn--gk3at1e
+        xn--hxt814e
+        xn--i1b6b1a6a2e
+        xn--imr513n
+        xn--io0a7i
+        xn--j1aef
+        xn--jlq480n2rg
+        xn--jvr189m
+        xn--kcrx77d1x4a
+        xn--kput3i
+        xn--mgba3a3ejt
+        xn--mgba7c0bbn0a
+        xn--mgbaakc7dvf
+        xn--mgbab2bd
+        xn--mgbca7dzdo
+        xn--mgbi4ecexp
+        xn--mgbt3dhd
+        xn--mk1bu44c
+        xn--mxtq1m
+        xn--ngbc5azd
+        xn--ngbe9e0a
+        xn--ngbrx
+        xn--nqv7f
+        xn--nqv7fs00ema
+        xn--nyqy26a
+        xn--otu796d
+        xn--p1acf
+        xn--pssy2u
+        xn--q9jyb4c
+        xn--qcka1pmc
+        xn--rhqv96g
+        xn--rovu88b
+        xn--ses554g
+        xn--t60b56a
+        xn--tckwe
+        xn--tiq49xqyj
+        xn--unup4y
+        xn--vermgensberater-ctb
+        xn--vermgensberatung-pwb
+        xn--vhquv
+        xn--vuq861b
+        xn--w4r85el8fhu5dnra
+        xn--w4rs40l
+        xn--xhq521b
+        xn--zfr164b
+        xyz
+        yachts
+        yahoo
+        yamaxun
+        yandex
+        yodobashi
+        yoga
+        yokohama
+        you
+        youtube
+        yun
+        zappos
+        zara
+        zero
+        zip
+        zone
+        zuerich
+        """#
 
     /// The default warninglists (Data/warninglists/*.json), in MISP's format.
     static let warninglists: [String] = [
         #"""
-{"description":"List of known URL Shorteners domains: Event contains one or more entries of known Shorteners domains (copied from MISP/misp-warninglists lists/url-shortener at commit 84f0610aaf3b32159285c9b85510d0f415ea6b27)","list":["1url.com","2h.ae","2ly.link","2no.co","2uuu.me","3c5.com","42url.com","4x.si","7x.qa","9lick.me","abre.ai","abrv.in","adcraft.co","adcrun.ch","adf.ly","adflav.com","aiy.ooo","aka.gr","amzn.id","amzn.to","artist.link","atomicurl.com","b2n.ir","bc.vc","bee4.biz","belea.link","bit.do","bit.ly","bitly.com","bitly.com.vn","bitly.lc","bitly.ws","bom.so","buff.ly","buzurl.com","bx.ms","cal.link","cektkp.com","chatg.pt","ci.ci","clc.li","clck.ru","clik.is","clik.now","cml.lol","coki.me","cszone.hu","cur.lv","cut.by","cutt.ly","cutt.us","cuty.io","d.to","db.tt","dft.ba","dik.si","dub.co","dub.sh","dwz.mk","e.vg","encr.pw","encurtador.dev","etd.bz","fig.page","filoops.info","flowto.it","for.edu.sg","for.sg","fun.ly","fzy.co","g.shrinkrl.com","gg-l.xyz","ggl.link","git.new","go.gov.sg","go.ly","gog.li","golinks.co","goo.by","goo.gd","goo.gl","goo.su","han.gl","hit.my","hyp.ae","hyperurl.co","i3l.ir","ic9.in","id.tl","idm.in","iii.im","iiil.io","ilang.in","inlnk.co","insprl.com","iplogger.com","iplogger.org","is.gd","ito.mx","ity.im","iurl.vip","j.mp","jii.li","komin.fo","kortlink.dk","kutt.it","kutt.to","kutti.co","l.ead.me","lc.cx","link.zip.net","linksshortcut.com","linkto.im","litby.us","ln.run","lnk.co","lnk.direct","lnk.ink","lnk.pw","lnk.ua","lnkd.in","lnkfi.re","long.af","longurl.in","maxiurl.com","mcaf.ee","me2.do","merky.de","minlink.com.br","mjt.lu","mtr.bio","mub.me","my5353.com","mylinks.ai","myqrcode.mobi","n9.cl","nanourly.in","neya.io","nov.io","o2o.to","odesli.co","onelink.to","onx.la","ouvaton.link","ow.ly","p6l.org","picz.us","po.st","postly.link","ppt.cc","prettylinkpro.com","q-r.to","q.gs","qr-codes.io","qr.ae","qr.net","qrco.de","qrcodedynamic.com","qrcodes.pro","qrkit.co","rb.gy","rebrand.ly","rebrandly.com","rebrandly.info","relink.is","reurl.cc","ricardo.news","s.devh.in","s.ee","s.gy","s.id","s.rlp.de","s3r.io","s59.site","scanned.page","scrnch.me","shly.link","shorten.ee","shorten.is","shorten.tv","shorter.me","shortquik.com","shorturl.ae","shorturl.asia","shorturl.at","shrinkrl.com","shrt.bonosmles.ec","shrtcnl.com","sht.ac","sk.gy","sl8.in","smarturl.it","smurl.fr","sn.rs","snip.ly","song.link","spoo.me","sprl.in","spti.fi","srink.co","su.pr","surl.li","t.co","t.ly","temporary-url.com","tg.pe","tiny.cc","tinyarrows.com","tinyurl.com","tinyurl.mobi","tota2.com","tr.ee","tr.im","trimz.me","tt.vg","tweez.me","twitthis.com","twixar.com","twixar.me","tyny.to","u.bb","u.to","url.sg","urled.cc","urled.pro","urless.com","urlr.me","urlshort.dev","urltin.com","urlz.fr","ux9.de","v.gd","v.ht","vtaurl.com","vzturl.com","webz.cc","wp.me","x.co","x.gd","xlinkz.info","xshort.co","xso.to","xtu.me","xy2.eu","yirra.net","ykm.de","yourls.org","youtu.be","yu2.it","yu3.io","zpag.es","zpr.io","zurl.to","zws.im","zzb.bz"],"matching_attributes":["domain","hostname","domain|ip","url","uri"],"name":"url-shortener","type":"hostname","version":27}
-"""#,
+        {"description":"List of known URL Shorteners domains: Event contains one or more entries of known Shorteners domains (copied from MISP/misp-warninglists lists/url-shortener at commit 84f0610aaf3b32159285c9b85510d0f415ea6b27)","list":["1url.com","2h.ae","2ly.link","2no.co","2uuu.me","3c5.com","42url.com","4x.si","7x.qa","9lick.me","abre.ai","abrv.in","adcraft.co","adcrun.ch","adf.ly","adflav.com","aiy.ooo","aka.gr","amzn.id","amzn.to","artist.link","atomicurl.com","b2n.ir","bc.vc","bee4.biz","belea.link","bit.do","bit.ly","bitly.com","bitly.com.vn","bitly.lc","bitly.ws","bom.so","buff.ly","buzurl.com","bx.ms","cal.link","cektkp.com","chatg.pt","ci.ci","clc.li","clck.ru","clik.is","clik.now","cml.lol","coki.me","cszone.hu","cur.lv","cut.by","cutt.ly","cutt.us","cuty.io","d.to","db.tt","dft.ba","dik.si","dub.co","dub.sh","dwz.mk","e.vg","encr.pw","encurtador.dev","etd.bz","fig.page","filoops.info","flowto.it","for.edu.sg","for.sg","fun.ly","fzy.co","g.shrinkrl.com","gg-l.xyz","ggl.link","git.new","go.gov.sg","go.ly","gog.li","golinks.co","goo.by","goo.gd","goo.gl","goo.su","han.gl","hit.my","hyp.ae","hyperurl.co","i3l.ir","ic9.in","id.tl","idm.in","iii.im","iiil.io","ilang.in","inlnk.co","insprl.com","iplogger.com","iplogger.org","is.gd","ito.mx","ity.im","iurl.vip","j.mp","jii.li","komin.fo","kortlink.dk","kutt.it","kutt.to","kutti.co","l.ead.me","lc.cx","link.zip.net","linksshortcut.com","linkto.im","litby.us","ln.run","lnk.co","lnk.direct","lnk.ink","lnk.pw","lnk.ua","lnkd.in","lnkfi.re","long.af","longurl.in","maxiurl.com","mcaf.ee","me2.do","merky.de","minlink.com.br","mjt.lu","mtr.bio","mub.me","my5353.com","mylinks.ai","myqrcode.mobi","n9.cl","nanourly.in","neya.io","nov.io","o2o.to","odesli.co","onelink.to","onx.la","ouvaton.link","ow.ly","p6l.org","picz.us","po.st","postly.link","ppt.cc","prettylinkpro.com","q-r.to","q.gs","qr-codes.io","qr.ae","qr.net","qrco.de","qrcodedynamic.com","qrcodes.pro","qrkit.co","rb.gy","rebrand.ly","rebrandly.com","rebrandly.info","relink.is","reurl.cc","ricardo.news","s.devh.in","s.ee","s.gy","s.id","s.rlp.de","s3r.io","s59.site","scanned.page","scrnch.me","shly.link","shorten.ee","shorten.is","shorten.tv","shorter.me","shortquik.com","shorturl.ae","shorturl.asia","shorturl.at","shrinkrl.com","shrt.bonosmles.ec","shrtcnl.com","sht.ac","sk.gy","sl8.in","smarturl.it","smurl.fr","sn.rs","snip.ly","song.link","spoo.me","sprl.in","spti.fi","srink.co","su.pr","surl.li","t.co","t.ly","temporary-url.com","tg.pe","tiny.cc","tinyarrows.com","tinyurl.com","tinyurl.mobi","tota2.com","tr.ee","tr.im","trimz.me","tt.vg","tweez.me","twitthis.com","twixar.com","twixar.me","tyny.to","u.bb","u.to","url.sg","urled.cc","urled.pro","urless.com","urlr.me","urlshort.dev","urltin.com","urlz.fr","ux9.de","v.gd","v.ht","vtaurl.com","vzturl.com","webz.cc","wp.me","x.co","x.gd","xlinkz.info","xshort.co","xso.to","xtu.me","xy2.eu","yirra.net","ykm.de","yourls.org","youtu.be","yu2.it","yu3.io","zpag.es","zpr.io","zurl.to","zws.im","zzb.bz"],"matching_attributes":["domain","hostname","domain|ip","url","uri"],"name":"url-shortener","type":"hostname","version":27}
+        """#,
         #"""
-{"name":"verdict-popular-domains","version":20261122,"description":"Domains that stand on at least three of MISP's top-domain warninglists (tranco10k v20250115, cisco_top10k v20260811, cloudflare-top10k v20260810, majestic_million v20231002, moz-top500 v20260811, alexa v20230511) in MISP/misp-warninglists at commit 84f0610aaf3b32159285c9b85510d0f415ea6b27. Matched as exact strings: a popular parent never hides its subdomains, and a URL on a popular host stays an indicator.","type":"string","category":"false-positive","matching_attributes":["hostname","domain","domain|ip"],"list":["10086.cn","10jqka.com.cn","123rf.com","126.net","1337x.to","163.com","1688.com","17track.net","189.cn","1drv.com","1password.com","1rx.io","1tv.ru","20minutos.es","21cn.com","247sports.com","2gis.ru","2mdn.net","2o7.net","33across.com","360.cn","360.com","360yield.com","3ds.com","3gppnetwork.org","3lift.com","4chan.org","4dex.io","4shared.com","51.la","58.com","6sc.co","9gag.com","a-mo.net","a-msedge.net","a-mx.com","a-mx.net","a.co","a2z.com","a47b.com","aa.com","aadrm.com","aaplimg.com","aarki.net","aarp.org","abb.com","abc.com","abc.es","abc.net.au","abcnews.com","abebooks.com","about.com","aboutads.info","abril.com.br","abtasty.com","academia.edu","acast.com","accenture.com","accor.com","accounts.google.com","accuweather.com","acehardware.com","acesso.gov.br","acm.org","acrobat.com","acronis.com","acs.org","acsbapp.com","activehosted.com","activemetering.com","activision.com","acuityplatform.com","ad-delivery.net","ad-m.net","ad-score.com","ad-stir.com","ad.gt","adblockplus.org","addthis.com","addtoany.com","adentifi.com","adform.net","adgrx.com","adidas.com","adingo.jp","adition.com","aditude.io","adjust.com","adkernel.com","adlightning.com","admanmedia.com","admaster.cc","admin.ch","admixer.net","adnxs-simple.com","adnxs.com","adnxs.net","adobe.com","adobe.io","adobe.net","adobecces.com","adobeconnect.com","adobedc.net","adobedtm.com","adobelogin.com","adobesc.com","adobess.com","adotmob.com","adp.com","adprime.com","adroll.com","adrta.com","ads-twitter.com","adsafeprotected.com","adsbynimbus.com","adscale.de","adsensecustomsearchads.com","adsmoloco.com","adsrvr.org","adswizz.com","adtarget.com.tr","adtdp.com","adtelligent.com","adthrive.com","adtng.com","adtrafficquality.google","adventori.com","advertising.com","affirm.com","afternic.com","agkn.com","agoda.com","agora.io","ahajournals.org","ahrefs.com","aibixby.com","aif.ru","airasia.com","airbnb.com","airtable.com","aiv-cdn.net","aiv-delivery.net","ak-is2.net","aka.ms","akahost.net","akam.net","akamai.com","akamai.net","akamaihd.net","akamaitechnologies.com","akamaized.net","akaquill.net","akstat.io","alamy.com","alcmpn.com","algolia.net","aliapp.org","alibaba-inc.com","alibaba.com","alibabadns.com","alicdn.com","aliexpress-media.com","aliexpress.com","aliexpress.ru","aliexpress.us","alipay.com","aliyun.com","aliyuncs.com","aliyuncsslbintl.com","aljazeera.com","allaboutcookies.org","allawnos.com","allegro.pl","allmusic.com","allrecipes.com","allstate.com","alltrails.com","alphonso.tv","altervista.org","amap.com","amazon-adsystem.com","amazon-dss.com","amazon.ae","amazon.ca","amazon.co.jp","amazon.co.uk","amazon.com","amazon.com.au","amazon.com.br","amazon.com.mx","amazon.de","amazon.dev","amazon.eg","amazon.es","amazon.fr","amazon.in","amazon.it","amazon.nl","amazon.sa","amazonalexa.com","amazonaws.com","amazontrust.com","amazonvideo.com","amd.com","ameba.jp","ameblo.jp","americanexpress.com","amp-endpoint2.com","amp-endpoint3.com","amplitude.com","ampproject.net","ampproject.org","amzn.to","ana.co.jp","ancestry.com","andbeyond.media","android.com","angi.com","aniview.com","anthropic.com","anydesk.com","aol.com","ap4r.com","apache.org","aparat.com","apartments.com","apkpure.com","apnews.com","app-analytics-services-att.com","app-analytics-services.com","app-measurement.com","app-us1.com","app.link","appboycdn.com","appcenter.ms","appcues.net","appdynamics.com","appier.net","appiersig.com","apple-cloudkit.com","apple-dns.net","apple-mapkit.com","apple.com","apple.com.cn","apple.news","applovin.com","applvn.com","appsflyer.com","appsflyersdk.com","appspot.com","apptentive.com","aptrinsic.com","aralego.com","arca.live","arcgis.com","archive-digger.com","archive.is","archive.org","archive.ph","archiveofourown.org","archlinux.org","arcticwolf.net","arduino.cc","argos.co.uk","arin.net","army.mil","arstechnica.com","articulate.com","artstation.com","aruba.it","arubanetworks.com","arxiv.org","as.com","asana.com","asics.com","ask.com","askubuntu.com","asm.org","asos.com","aspnetcdn.com","assertcom.de","asu.edu","asus.com","asuscomm.com","atl-paas.net","atlassian.com","atlassian.net","att.com","att.net","attentivemobile.com","attn.tv","au.com","audible.com","audioeye.com","audiomack.com","auth0.com","authorize.net","autodesk.com","autohome.com.cn","automattic.com","autotrader.com","autozone.com","auvik.com","avast.com","avcdn.net","avg.com","avid.com","avira.com","avito.ru","awin1.com","awmdm.com","aws.com","aws.dev","awstrack.me","awswaf.com","ax-dc-msedge.net","ax-msedge.net","axios.com","axis.com","axon.ai","axonix.com","axs.com","ay.delivery","aznude.com","azure-devices.net","azure-dns.com","azure-dns.info","azure-dns.net","azure-dns.org","azure.com","azure.net","azureedge.net","azureedge.us","azurefd.net","azurewebsites.net","b-cdn.net","b-msedge.net","b2c.com","b2clogin.com","backblaze.com","backblazeb2.com","bahn.de","baidu.com","bamboohr.com","bamgrid.com","band.us","bandcamp.com","bandsintown.com","bankofamerica.com","barnesandnoble.com","basecamp.com","battle.net","bazaarvoice.com","bbb.org","bbc.co.uk","bbc.com","bbci.co.uk","bdimg.com","bdurl.net","bedbathandbeyond.com","behance.net","belkin.com","bell.ca","bentley.com","benzinga.com","berkeley.edu","bestbuy.com","bet365.com","betfair.com","bethesda.net","betrad.com","betweendigital.com","beyla.site","beyondtrustcloud.com","bfmio.com","bfmtv.com","bhphotovideo.com","biblegateway.com","bidmachine.io","bidr.io","bidswitch.net","bidtheatre.com","bigcartel.com","bigcommerce.com","bigolive.tv","bild.de","bilibili.com","bilibili.tv","binance.com","bing.com","bing.net","bingapis.com","biorxiv.org","bit.ly","bitbucket.org","bitchute.com","bitdefender.com","bitdefender.net","bitly.com","bittorrent.com","bitwarden.com","bixbyllm.com","bizjournals.com","blackberry.com","blackboard.com","blackspider.com","blismedia.com","blizzard.com","blockchain.info","blogger.com","bloglovin.com","blogspot.com","bloomberg.com","bloomingdales.com","bluecava.com","blueconic.net","bluehost.com","bluestacks.com","bmj.com","bmwgroup.com","bol.com","boltdns.net","bongacams.com","booking.com","bookshop.org","boomtrain.com","boosty.to","booth.pm","bootstrapcdn.com","bounceexchange.com","bouncex.net","box.com","box.net","boxcdn.net","boyfriendtv.com","bp.blogspot.com","braintree-api.com","braintreegateway.com","branch.io","brand-display.com","brandmetrics.com","brave.com","braze-images.com","braze.com","braze.eu","brevo.com","brightcove.com","brightcove.net","britannica.com","broadcom.com","brother.com","browser-intake-datadoghq.com","browsiprod.com","bstatic.com","bt.com","btloader.com","bttrack.com","btttag.com","bu.edu","bugsnag.com","bumble.com","bumlam.com","bund.de","bunny.net","businessinsider.com","buydomains.com","buzzfeed.com","buzzsprout.com","bx-msedge.net","bybit.com","byjus.com","byspotify.com","bytedance.com","byteglb.com","byteoversea.com","byteoversea.net","ca.gov","cachefly.net","cafe24.com","caixa.gov.br","calameo.com","calculator.net","calendly.com","callofduty.com","caltech.edu","cambridge.org","canada.ca","canon.com","canonical.com","canva.com","capcut.com","capcutapi.com","capitalone.com","capitaloneshopping.com","captcha-delivery.com","carfax.com","cargurus.com","cars.com","casalemedia.com","castbox.fm","cat.com","cbc.ca","cbs.com","cbslocal.com","cbsnews.com","cbssports.com","ccgateway.net","cctv.com","cdc.gov","cdn-apple.com","cdn-net.com","cdn-website.com","cdn77.org","cdnbasket.net","cdngslb.com","cdninstagram.com","cdnwidget.com","cell.com","celtra.com","cengage.com","centos.org","centrastage.net","cern.ch","certum.pl","change.org","channel4.com","channelexco.com","chartbeat.com","chartbeat.net","chartboost.com","charter.net","chase.com","chatgpt.com","chaturbate.com","checkpoint.com","chegg.com","chess.com","chewy.com","chime.aws","chimpstatic.com","china.com","chinanews.com.cn","chinatax.gov.cn","chinaz.com","chrome.com","chromium.org","churchofjesuschrist.org","cisco.com","ciscospark.com","citi.com","citigroup.com","citrix.com","ck-ie.com","clarin.com","clarity.ms","clarium.io","claude.ai","clean.gg","clevertap-prod.com","clickagy.com","clickbank.net","clickup.com","clientgear.com","clinch.co","clmbtech.com","cloud.com","cloud.microsoft","cloudapp.net","cloudbirds.cn","cloudflare-dns.com","cloudflare.com","cloudflareinsights.com","cloudflarestorage.com","cloudfront.net","cloudinary.com","cloudsink.net","clover.com","cmu.edu","cnbc.com","cnblogs.com","cnet.com","cnil.fr","cnki.net","cnn.com","cnstrc.com","cnzz.com","coca-cola.com","code.org","code42.com","codecanyon.net","codepen.io","cognitivlabs.com","coinbase.com","coindesk.com","coingecko.com","coinmarketcap.com","collegeboard.org","colorado.edu","coloros.com","colossusssp.com","columbia.edu","comcast.com","comcast.net","comodo.com","comodoca.com","company-target.com","compass.com","concursolutions.com","confiant-integrations.net","connatix.com","connectad.io","consentmanager.net","constantcontact.com","consultant.ru","contentful.com","contentsquare.net","contextweb.com","controlup.com","convertexperiments.com","convertkit.com","conviva.com","cookiebot.com","cookielaw.org","cookieyes.com","cookpad.com","cootlogix.com","copper6.com","corel.com","cornell.edu","correios.com.br","corriere.it","costco.com","coupang.com","coursehero.com","coursera.org","coveo.com","cox.net","cpanel.com","cpanel.net","cpmstar.com","cquotient.com","craigslist.org","crashlytics.com","crazyegg.com","createjs.com","creative-serving.com","creativecdn.com","creativecommons.org","creditkarma.com","cricbuzz.com","criteo.com","criteo.net","crowdstrike.com","crunchbase.com","crunchyroll.com","crwdcntrl.net","crypto.com","csdn.net","ctfassets.net","ctnsnet.com","ctrip.com","cudasvc.com","cuhk.edu.hk","cuni.cz","curseforge.com","custhelp.com","customer.io","cutt.ly","cvent.com","cvs.com","cxense.com","cyberark.com","dafont.com","dailymail.co.uk","dailymotion.com","dailystar.co.uk","dan.com","dashlane.com","databricks.com","datacamp.com","datadoghq-browser-agent.com","datadoghq.com","datadome.co","datatables.net","datto.com","daum.net","dayunlinks.cn","db.com","dbankcdn.com","dbankcloud.asia","dbankcloud.cn","dbankcloud.com","dbankcloud.eu","dbankcloud.ru","dcinside.com","ddns.net","debian.org","deepintent.com","deepl.com","deere.com","deezer.com","dell.com","deloitte.com","delta.com","demandbase.com","demdex.net","depositphotos.com","detik.com","dev.to","deviantart.com","deviantart.net","device9.com","dhgate.com","dhl.com","dhs.gov","dianping.com","dickssportinggoods.com","didiglobal.com","digbearings.com","digicert.com","digikala.com","digitaleast.mobi","digitalgov.gov","digitalocean.com","digitaloceanspaces.com","dingtalk.com","dion.ne.jp","directv.com","discogs.com","discomax.com","discord.com","discord.gg","discord.media","discordapp.com","discordapp.net","discover.com","discovery.com","disney.com","disneyplus.com","disqus.com","divar.ir","dji.com","dlink.com","dlsite.com","dmca.com","dmm.co.jp","dmm.com","dmxleo.com","dnacdn.net","dnb.com","dns-finder.com","dns-shop.ru","dns.google","dnse5.com","docker.com","docomo.ne.jp","docs.google.com","docusign.com","docusign.net","doi.org","domainmarket.com","domestika.org","dominos.com","donmai.us","doordash.com","doppiocdn.com","dot.gov","dotmetrics.net","dotomi.com","douban.com","doubleclick.net","doubleverify.com","douyin.com","douyincdn.com","dpreview.com","draftkings.com","dreamhost.com","dreamstime.com","dribbble.com","drive.google.com","drom.ru","dropbox-dns.com","dropbox.com","dropboxstatic.com","dropboxusercontent.com","dropcatch.com","drugs.com","drweb.com","dssott.com","dtscdn.com","dtscout.com","dual-s-dc-msedge.net","dual-s-msedge.net","duckdns.org","duckduckgo.com","duke.edu","duolingo.com","duosecurity.com","dv.tech","dw.com","dwcdn.net","dwin1.com","dynamics.com","dynamicyield.com","dynatrace.com","dyndns.org","dzen.ru","e-hentai.org","e-msedge.net","e-planning.net","e-volution.ai","e2ro.com","e621.net","ea.com","earthlink.net","easports.com","eastmoney.com","easyjet.com","ebay.ca","ebay.co.uk","ebay.com","ebay.com.au","ebay.de","ebayimg.com","ebaystatic.com","ebxcdn.com","eclipse.org","economist.com","ecosia.org","ecwid.com","ed.gov","edgedns-tm.info","edgesuite.net","edmunds.com","edx.org","eeroup.com","eitaa.com","elastic.co","elegantthemes.com","elementor.com","elmundo.es","eloqua.com","elpais.com","elsevier.com","emb-api.com","emc.com","emirates.com","emojipedia.org","emory.edu","emxdgt.com","en.wikipedia.org","en25.com","enable-javascript.com","engadget.com","ensighten.com","entrust.net","envato.com","epa.gov","epicgames.com","epicgames.dev","eporner.com","erne.co","erome.com","eset.com","eskimi.com","espn.com","espncdn.com","espncricinfo.com","estadao.com.br","etherscan.io","ethz.ch","etoro.com","etrade.com","etsy.com","eu-1-id5-sync.com","eu.com","eum-appdynamics.com","euronews.com","europa.eu","europepmc.org","eventbrite.com","everesttech.net","evergage.com","evernote.com","evgnet.com","evidon.com","ex.co","example.com","example.org","exelator.com","exp-tas.com","expedia.com","express.co.uk","expressapisv2.net","expressvpn.com","extremereach.io","ey.com","eyeo.com","eyeota.net","f-secure.com","f5.com","facebook.com","facebook.net","familysearch.org","fanbox.cc","fandango.com","fandom.com","fanduel.com","fanfiction.net","fang.com","fao.org","fapello.com","faphouse.com","fareharbor.com","farfetch.com","fast.com","fastclick.net","fastly-masque.net","fastly.net","fazenda.gov.br","fb-t-msedge.net","fb.com","fb.me","fbcdn.net","fbpigeon.com","fbsbx.com","fc2.com","fcc.gov","fda.gov","featureassets.org","fedex.com","fedoraproject.org","feedburner.com","feedly.com","feishu.cn","fidelity.com","fifa.com","figma.com","findagrave.com","fineartamerica.com","firebaseapp.com","firebaseio.com","fireeye.com","firefox.com","firetvcaptiveportal.com","fitbit.com","fiverr.com","flashscore.com","flashtalking.com","flaticon.com","flic.kr","flickr.com","flightaware.com","flightradar24.com","flipboard.com","fliphtml5.com","flipkart.com","flixcdn.com","floors.dev","fmkorea.com","focus.de","fontawesome.com","fonts.net","foodnetwork.com","footprintdns.com","forbes.com","force.com","ford.com","forms.gle","formula1.com","forter.com","fortinet.com","fortinet.net","fortune.com","foursquare.com","fout.jp","fox.com","foxbusiness.com","foxit.com","foxnews.com","foxsports.com","fpjs.io","francetvinfo.fr","free.fr","freebsd.org","freecodecamp.org","freelancer.com","freepik.com","freshchat.com","freshdesk.com","freshservice.com","freshworks.com","frontiersin.org","ft.com","ftc.gov","ftstatic.com","fu-berlin.de","fujitsu.com","fullstory.com","furaffinity.net","futbin.com","fwmrm.net","fyber.com","g.co","g2.com","gameforge.com","gamepass.com","gamer.com.tw","gamerant.com","gamespot.com","gamestop.com","gammaplatform.com","gandi.net","gap.com","garena.com","garmin.com","gboxlab.com","gcdn.co","geeksforgeeks.org","geforce.com","gencat.cat","genius.com","geocities.com","geoedge.be","geotrust.com","getadblock.com","getbootstrap.com","getpocket.com","getpostman.com","getpublica.com","gettyimages.com","getyourguide.com","gfx.ms","ggpht.com","ghostery.com","giphy.com","gismeteo.ru","gist.build","gitbook.com","gitbook.io","gitee.com","github.com","github.io","githubcopilot.com","githubusercontent.com","gitlab.com","gitlab.io","gizmodo.com","glance.net","glanceapis.com","glassdoor.com","globalcdn.co","globalsign.com","globenewswire.com","globo.com","gm.com","gmail.com","gmarket.co.kr","gmw.cn","gmx.net","gnome.org","gnu.org","go-mpulse.net","go.com","go.dev","go2cloud.org","goal.com","gobankingrates.com","godaddy.com","gofundme.com","gog.com","goguardian.com","golang.org","goo.gl","goo.ne.jp","goodreads.com","goodrx.com","googl.com","google-analytics.com","google.ad","google.ae","google.al","google.am","google.as","google.at","google.az","google.ba","google.be","google.bf","google.bg","google.bi","google.bj","google.bs","google.bt","google.by","google.ca","google.cat","google.cd","google.cf","google.cg","google.ch","google.ci","google.cl","google.cm","google.cn","google.co.ao","google.co.bw","google.co.ck","google.co.cr","google.co.id","google.co.il","google.co.in","google.co.jp","google.co.ke","google.co.kr","google.co.ls","google.co.ma","google.co.mz","google.co.nz","google.co.th","google.co.tz","google.co.ug","google.co.uk","google.co.uz","google.co.ve","google.co.vi","google.co.za","google.co.zm","google.co.zw","google.com","google.com.af","google.com.ag","google.com.ai","google.com.ar","google.com.au","google.com.bd","google.com.bh","google.com.bn","google.com.bo","google.com.br","google.com.bz","google.com.co","google.com.cu","google.com.cy","google.com.do","google.com.ec","google.com.eg","google.com.et","google.com.fj","google.com.gh","google.com.gi","google.com.gt","google.com.hk","google.com.jm","google.com.kh","google.com.kw","google.com.lb","google.com.ly","google.com.mm","google.com.mt","google.com.mx","google.com.my","google.com.na","google.com.nf","google.com.ng","google.com.ni","google.com.np","google.com.om","google.com.pa","google.com.pe","google.com.pg","google.com.ph","google.com.pk","google.com.pr","google.com.py","google.com.qa","google.com.sa","google.com.sb","google.com.sg","google.com.sl","google.com.sv","google.com.tj","google.com.tr","google.com.tw","google.com.ua","google.com.uy","google.com.vc","google.com.vn","google.cv","google.cz","google.de","google.dj","google.dk","google.dm","google.dz","google.ee","google.es","google.fi","google.fm","google.fr","google.ga","google.ge","google.gg","google.gl","google.gm","google.gp","google.gr","google.gy","google.hn","google.hr","google.ht","google.hu","google.ie","google.im","google.iq","google.is","google.it","google.je","google.jo","google.kg","google.ki","google.kz","google.la","google.li","google.lk","google.lt","google.lu","google.lv","google.md","google.me","google.mg","google.mk","google.ml","google.mn","google.ms","google.mu","google.mv","google.mw","google.ne","google.nl","google.no","google.nr","google.nu","google.org","google.pl","google.pn","google.ps","google.pt","google.ro","google.rs","google.ru","google.rw","google.sc","google.se","google.sh","google.si","google.sk","google.sm","google.sn","google.so","google.sr","google.st","google.td","google.tg","google.tk","google.tl","google.tm","google.tn","google.to","google.tt","google.us","google.vg","google.vu","google.ws","googleadservices.com","googleapis.cn","googleapis.com","googleblog.com","googlecode.com","googledomains.com","googlehosted.com","googleoptimize.com","googlesyndication.com","googletagmanager.com","googletagservices.com","googleusercontent.com","googlevideo.com","googlezip.net","goooooooooooooooooooooooooooooooooooooooooooooooooooooooooogle.com","gorgias.chat","gos-gsp.io","goskope.com","gosuslugi.ru","goto.com","gotomeeting.com","gotowebinar.com","grab.com","grafana.com","grammarly.com","grammarly.io","grammarly.net","gravatar.com","greasyfork.org","greenhouse.io","greenpeace.org","grindr.com","growthbook.io","grubhub.com","gsmarena.com","gstatic.com","guardian.co.uk","guim.co.uk","gumgum.com","gumroad.com","gumtree.com","gvt1.com","gvt2.com","gvt3.com","h264.io","habr.com","hackaday.com","hadronid.net","hao123.com","harvard.edu","hashicorp.com","hatena.ne.jp","hatenablog.com","hbo.com","hbomax.com","hcaptcha.com","he.net","healthline.com","heap-api.com","heapanalytics.com","heise.de","helpshift.com","hepsiburada.com","here.com","hermes.com","heroku.com","herokuapp.com","herokudns.com","hetzner.com","hexagon-analytics.com","heytapdl.com","heytapimg.com","heytapmobi.com","heytapmobile.com","hgtv.com","hh.ru","hicloud.com","hihonor.com","hihonorcloud.com","hilton.com","hindustantimes.com","hinet.net","histats.com","history.com","hiyaapi.com","hm.com","hola.org","hollywoodreporter.com","home-assistant.io","home.blog","home.pl","homedepot.com","homes.com","honda.com","honey.io","honeywell.com","hootsuite.com","hopto.org","hostedemail.com","hostgator.com","hostinger.com","hotels.com","hotjar.com","hotjar.io","hotmail.com","hotmart.com","hotpepper.jp","hotstar.com","house.gov","houzz.com","hp.com","hpdaas.com","hpe.com","hpsmart.com","hrzn-nxt.com","hs-analytics.net","hs-banner.com","hs-scripts.com","hs-sites.com","hsadspixel.net","hsbc.com","hscollectedforms.net","hsforms.com","hsn.com","hstgr.net","huawei.com","huaweicloud.com","hubapi.com","hubspot.com","hubspot.net","hubspotusercontent-na1.net","huffingtonpost.com","huffpost.com","hugedomains.com","huggingface.co","hulu.com","huntress.io","huya.com","hyatt.com","hybrid.ai","i18n-pglstatp.com","iana.org","iastate.edu","ib-ibi.com","ibb.co","ibm.com","ibytedtos.com","ibyteimg.com","icanhazip.com","icann.org","icbc.com.cn","icicibank.com","icims.com","icloud-content.com","icloud.com","icons8.com","id5-sync.com","idealo.de","identrust.com","idnes.cz","ieee.org","iesnare.com","ietf.org","ifconfig.co","ifeng.com","ig.com.br","ign.com","igodigital.com","iheart.com","iherb.com","ihg.com","ikea.com","illinois.edu","ilovepdf.com","im-apps.net","images-amazon.com","imageshack.us","imagevenue.com","imdb.com","imgix.net","imgur.com","immobilienscout24.de","impact.com","impactcdn.com","impactradius-event.com","impervadns.net","impression.link","imrworldwide.com","imtwjwoasak.com","in.net","inbake.com","incapdns.net","incognia.com","indeed.com","independent.co.uk","index.hu","indexww.com","indiamart.com","indianexpress.com","indiatimes.com","infobae.com","infolinks.com","informer.com","ingage.tech","ingentaconnect.com","inkuai.com","inmobi-choice.io","inmobi.com","inmobicdn.net","inmotionhosting.com","inner-active.mobi","innovid.com","inscloudgate.net","insider.com","insightexpressai.com","instabug.com","instacart.com","instagram.com","instana.io","instructables.com","instructure.com","int08h.com","intel.com","intentiq.com","intercom.com","intercom.io","intercomcdn.com","interia.pl","intuit.com","investing.com","investopedia.com","ionos.com","ionos.de","iotcplatform.com","ip-api.com","ipfs.io","ipify.org","ipinfo.io","iponweb.net","ipredictive.com","ipv4only.arpa","iqiyi.com","iqm.com","irs.gov","isappcloud.com","isc.org","isnssdk.com","ispot.tv","issuu.com","istockphoto.com","itch.io","iterable.com","itsupport247.net","itunes.com","itv.com","iu.edu","iubenda.com","iwara.tv","ixigua.com","ixxx.com","jable.tv","jabra.com","jamfcloud.com","jampp.com","java.com","javatpoint.com","jcpenney.com","jd.com","jenkins.io","jetblue.com","jetbrains.com","jianshu.com","jimdo.com","jimdofree.com","jivox.com","johnlewis.com","joinhoney.com","jooble.org","jotform.com","jquery.com","js7k.com","jsdelivr.net","jstor.org","judge.me","juntadeandalucia.es","jusbrasil.com.br","justanswer.com","justdial.com","justia.com","justice.gov","justwatch.com","jw.org","jwpcdn.com","jwplatform.com","jwplayer.com","jwpltx.com","jwpsrv.com","kahoot.it","kakaku.com","kakao.com","kaltura.com","kampyle.com","kargo.com","kaspersky-labs.com","kaspersky.com","kayak.com","kbb.com","kde.org","kdocs.cn","kernel.org","khanacademy.org","kia.com","kicker.de","kickstarter.com","kijiji.ca","kinopoisk.ru","klarna.com","klaviyo.com","klook.com","knowbe4.com","kobo.com","kochava.com","kohls.com","kompas.com","kotaku.com","kpn.net","kraken.com","kroger.com","krushmedia.com","kuaishou.com","kucoin.com","kueezrtb.com","kugou.com","kwai-pro.com","kwai.net","kwaipros.com","kwcdn.com","kxcdn.com","ladsp.com","last.fm","lastpass.com","latimes.com","launchdarkly.com","launchpad.net","lavanguardia.com","lazada.co.th","lazada.com.ph","lazybumblebee.com","leagueoflegends.com","leboncoin.fr","ledger.com","leetcode.com","lefigaro.fr","legacy.com","lego.com","lemonde.fr","lencr.org","lenovo.com","lenovo.com.cn","lenovomm.com","lenta.ru","leparisien.fr","letsencrypt.org","letterboxd.com","lever.co","lexisnexis.com","lg.com","lge.com","lgsmartad.com","lgtvcommon.com","liadm.com","libero.it","libsyn.com","licdn.com","lichess.org","liebertpub.com","liepin.com","life360.com","liftoff-creatives.io","liftoff.io","lightboxcdn.com","lijit.com","lin.ee","line-apps.com","line-scdn.net","line.me","linewize.net","linkedin.com","linksynergy.com","linksys.com","linktr.ee","linode.com","list-manage.com","listdl.com","litix.io","live.com","live.net","livechatinc.com","livedoor.com","livedoor.jp","liveintent.com","liveinternet.ru","livejournal.com","liveperson.net","ln-msedge.net","lnkd.in","loc.gov","logitech.com","logitech.io","logitechg.com","logmein.com","loom.com","loopme.me","louisvuitton.com","lowes.com","lpsnmedia.net","ltmsphrcl.net","ltwebstatic.com","lululemon.com","lycos.com","lyft.com","m.me","macromedia.com","macrumors.com","macys.com","made-in-china.com","maersk.com","mail.com","mail.google.com","mail.ru","mailchimp.com","mailerlite.com","makeuseof.com","malwarebytes.com","manageengine.com","mangadex.org","mango.com","manualslib.com","mapbox.com","mapquest.com","maps.google.com","marca.com","mariadb.org","marinetraffic.com","marketingcloudapis.com","marketo.com","marketo.net","marketwatch.com","marktplaats.nl","marphezis.com","marriott.com","mashable.com","mastercard.com","mastodon.social","match.com","mathtag.com","mathworks.com","matrix.org","matterport.com","maxmind.com","maxpreps.com","mayoclinic.org","maze.co","mcafee.com","mcas.ms","mcusercontent.com","mdhv.io","mdpi.com","me.com","medallia.com","media-amazon.com","media.net","media6degrees.com","mediafire.com","mediago.io","mediaplex.com","mediarithmics.com","mediatek.com","mediavine.com","mediawallahscript.com","medium.com","medscape.com","meesho.com","meethue.com","meetup.com","mega.co.nz","mega.nz","megaphone.fm","meituan.com","mendeley.com","meraki.com","mercadolibre.com","mercadolibre.com.ar","mercadolibre.com.mx","mercadolivre.com.br","mercadopago.com","mercari.com","mercedes-benz.com","merchant-center-analytics.goog","merriam-webster.com","messenger.com","meta.com","metamask.io","meteoblue.com","metro.co.uk","mfadsrvr.com","mgid.com","mgtv.com","mheducation.com","mi-img.com","mi.com","michaels.com","micpn.com","microsoft.com","microsoft.us","microsoft365.com","microsoftapp.net","microsoftazuread-sso.com","microsoftonline.com","microsoftpersonalcontent.com","midjourney.com","mikrotik.com","mimecast.com","mine.nu","minecraft.net","miniclip.com","mintegral.com","mintegral.net","minutemedia-prebid.com","miro.com","mirror.co.uk","missena.io","mit.edu","miui.com","mixcloud.com","mixpanel.com","mktoresp.com","ml314.com","mlb.com","mlstatic.com","mobile.de","mobilefuse.com","mobiuspace.net","moengage.com","moloco.com","momoshop.com.tw","monday.com","monetate.net","moneycontrol.com","mongodb.com","moodle.org","mookie1.com","moovitapp.com","morningstar.com","mos.ru","mountain.com","mozgcp.net","mozilla.com","mozilla.net","mozilla.org","mparticle.com","mpg.de","mql5.com","mrf.io","msappproxy.net","msauth.net","msauthimages.net","msecnd.net","msedge.net","msftauth.net","msftauthimages.net","msftconnecttest.com","msftncsi.com","msftstatic.com","msi.com","msidentity.com","msn.cn","msn.com","msu.edu","mtgglobals.com","multiscreensite.com","muni.cz","mxpnl.com","mxptint.net","myanimelist.net","mybluehost.me","myfitnesspal.com","myftpupload.com","myhuaweicloud.com","mykronos.com","mypurecloud.com","myqcloud.com","myshopify.com","myspace.com","mysql.com","mystrikingly.com","mythad.com","myworkday.com","myworkdayjobs.com","mzstatic.com","n-able.com","nakheelteam.cc","nalog.ru","namebright.com","namecheap.com","namequery.com","namu.wiki","narod.ru","narrative.io","nasa.gov","nasdaq.com","nationalgeographic.com","nature.com","naver.com","navy.mil","nba.com","nbc.com","nbcnews.com","ndcpp-os.com","ndtv.com","nel.goog","nelreports.net","nest.com","netease.com","netflix.com","netflix.net","netgear.com","netlify.app","netlify.com","netscalergateway.net","netsuite.com","network-auth.com","networkadvertising.org","newegg.com","newrelic.com","news.cn","news.com.au","news.google.com","newsbreak.com","newspapers.com","newsroom.bi","newsweek.com","newyorker.com","nexon.com","next.co.uk","nextcloud.com","nextdoor.com","nexthink.cloud","nextmillmedia.com","nexusmods.com","nfl.com","nflxext.com","nflximg.com","nflximg.net","nflxso.net","nflxvideo.net","nginx.com","nginx.org","nhentai.net","nhk.or.jp","nic.ru","nicehash.com","niceincontact.com","nicovideo.jp","nielsen.com","nielsencollections.com","nih.gov","nike.com","nikkei.com","ning.com","ninjarmm.com","nintendo.com","nintendo.net","nip.io","nist.gov","nla.gov.au","no-ip.com","no-ip.org","noaa.gov","nocookie.net","nodejs.org","nokia.com","noodlemagazine.com","nordstrom.com","nordvpn.com","northwestern.edu","norton.com","nos.nl","note.com","notion.site","notion.so","npmjs.com","npmjs.org","npr.org","nr-data.net","nrich.ai","nrk.no","ns1p.net","nsone.net","nsw.gov.au","ntp.org","ntv.io","nu.nl","nuance.com","nuget.org","nvidia.com","nvidiagrid.net","ny.gov","nydailynews.com","nymag.com","nypost.com","nyt.com","nytimes.com","nyu.edu","oaistatic.com","oaiusercontent.com","oath.cloud","oath.com","observeit.net","oclc.org","ocn.ne.jp","oculus.com","odnoklassniki.ru","odoo.com","oecd.org","office.com","office.net","office365.com","office365.us","ogury.io","ok.ru","okta.com","oktacdn.com","okx.com","olark.com","olympics.com","omnitagjs.com","omtrdc.net","on.aws","onaudience.com","ondemand.com","one.com","one.one","onedrive.com","onelink.me","onenote.com","onenote.net","onepeloton.com","onesignal.com","onet.pl","onetag-sys.com","onetrust.com","onetrust.io","online-metrix.net","onlyfans.com","onmicrosoft.com","opecloud.com","openai.com","opendns.com","openlibrary.org","openoffice.org","opensea.io","openstreetmap.org","opensuse.org","opentable.com","openweathermap.org","openwebmp.com","openx.net","openxcdn.net","opera-api.com","opera-mini.net","opera.com","opera.software","opsgenie.com","optable.co","optimizely.com","oracle.com","oraclecloud.com","orange.com","orange.fr","orcid.org","oregonstate.edu","ortb.net","osano.com","ospserver.net","osu.edu","otto.de","ouest-france.fr","oup.com","outbrain.com","outbrain.org","outbrainimg.com","outlook.com","ov1o.com","overdrive.com","overstock.com","ovh.com","ovh.net","ovhcloud.com","ozon.ru","p-n.io","paa-reporting-advertising.amazon","packagist.org","pages.dev","paloaltonetworks.com","panasonic.com","pandasecurity.com","pandora.com","pangle.io","pantheonsite.io","parallels.com","paramountplus.com","parastorage.com","pardot.com","parliament.uk","parsely.com","pastebin.com","patreon.com","paylocity.com","paypal.com","paypalobjects.com","pbs.org","pbstck.com","pchome.com.tw","pcmag.com","pconline.com.cn","pdffiller.com","pdst.fm","peacocktv.com","pearson.com","pemsrv.com","pendo.io","people.com","people.com.cn","perfectdomain.com","perimeterx.net","permutive.app","permutive.com","petco.com","petsmart.com","pexels.com","pghub.io","philips.com","phncdn.com","photobucket.com","php.net","piano.io","pikabu.ru","pinduoduo.com","pingdom.net","pingone.com","pinimg.com","pinterest.com","pinterest.net","pippio.com","pixabay.com","pixiv.net","pixlr.com","pixnet.net","pki.goog","placed.com","planalto.gov.br","planetminecraft.com","plausible.io","play.google.com","playstation.com","playstation.net","plesk.com","plex.tv","plista.com","plos.org","plus.google.com","pluto.tv","pnas.org","pnc.com","pndsn.com","pngtree.com","podbean.com","podscribe.com","pointmediatracker.com","pokemon.com","poki.com","politico.com","popin.cc","pornhub.com","pornone.com","pornpics.com","porsche.com","poshmark.com","postgresql.org","posthog.com","postimg.cc","postman.com","postrelease.com","powerapps.com","powerbi.com","powerplatform.com","pp.ua","premierleague.com","preply.com","presage.io","prezi.com","prf.hn","priceline.com","primevideo.com","primis.tech","princeton.edu","printercloud.com","privacy-center.org","privacy-mgmt.com","privacymanager.io","privacyshield.gov","privateinternetaccess.com","prmutv.co","prnewswire.com","pro-market.net","prodregistryv2.org","progressive.com","prom.ua","proofpoint.com","proquest.com","protechts.net","proton.me","protonmail.com","proxad.net","prreqcroab.icu","prtimes.jp","pscp.tv","pstatic.net","psu.edu","psychologytoday.com","pub.network","pubmatic.com","pubmnet.com","pubnative.net","pullcm.com","puma.com","purdue.edu","pure.cloud","pusher.com","pushy.io","puzztake.com","pv-cdn.net","px-cloud.net","pxf.io","pypi.org","python.org","qcloud.com","qnap.com","qpic.cn","qq.com","qq.com.cn","quad9.net","qualcomm.com","qualtrics.com","qualys.com","quantcount.com","quantserve.com","quantummetric.com","quark.cn","queue-it.net","quickconnect.to","quillbot.com","quizlet.com","qunar.com","quora.com","qvc.com","qvdt3feo.com","qwant.com","rackcdn.com","radiofrance.fr","rakuten.co.jp","rakuten.com","rambler.ru","rapid7.com","rapidssl.com","raspberrypi.com","raspberrypi.org","ravm.tv","razer.com","razerzone.com","razorpay.com","rbc.ru","rbxcdn.com","readthedocs.io","real.com","realestate.com.au","realsrv.com","realtor.com","recaptcha.net","redbubble.com","redbull.com","redd.it","reddit.com","redditmedia.com","redditspace.com","redditstatic.com","redfin.com","redgifs.com","redhat.com","rediff.com","redtube.com","reg.ru","remove.bg","replit.com","researchgate.net","researchnow.com","resetdigital.co","reson8.com","retailmenot.com","reuters.com","revcontent.com","revenuecat.com","reverb.com","reverso.net","revjet.com","revolut.com","rezync.com","rfa.org","rfihub.com","rfihub.net","ria.ru","richaudience.com","ricoh.com","rightmove.co.uk","ring.com","ringcentral.com","rings.solutions","riotgames.com","ripe.net","riskified.com","rixengine.com","rkdms.com","rlcdn.com","robinhood.com","roblox.com","roche.com","rockstargames.com","roeyecdn.com","rogers.com","rokt.com","roku.com","rokutime.com","rollingstone.com","rome2rio.com","rottentomatoes.com","rqtrk.eu","rs-online.com","rsc.org","rt.com","rtactivate.com","rtb.mx","rtbhouse.com","rtmark.net","rtve.es","rubiconproject.com","rudderlabs.com","rudderstack.com","rule34.xxx","rule34video.com","rumble.com","run.app","rutracker.org","rutube.ru","ryanair.com","s-microsoft.com","s-msedge.net","s-onetag.com","sacdnssedge.com","safebrowsing.apple","safedk.com","safety.google","sage.com","sagepub.com","sahibinden.com","sail-horizon.com","sail-personalize.com","saksfifthavenue.com","sakura.ne.jp","salesforce-scrt.com","salesforce-sites.com","salesforce.com","salesforceliveagent.com","samba.tv","samplicio.us","samsclub.com","samsung-gamelauncher.com","samsung.com","samsungacr.com","samsungads.com","samsungapps.com","samsungcloud.com","samsungcloud.tv","samsungcloudcdn.com","samsungcloudsolution.com","samsungcloudsolution.net","samsungconsent.com","samsungdm.com","samsunghealth.com","samsungiotcloud.com","samsungknox.com","samsungosp.com","samsungpositioning.com","samsungqbe.com","samsungrs.com","sanity.io","sap.com","sapo.pt","sas.com","sascdn.com","savefrom.net","sbb.ch","sberbank.ru","sbixby.com","sc-cdn.net","sc-gw.com","sc-static.net","scdn.co","scene7.com","schwab.com","science.org","sciencedaily.com","sciencedirect.com","sciencemag.org","scorecardresearch.com","screenconnect.com","screenrant.com","screwfix.com","scribd.com","script.ac","se.com","seagate.com","sec.gov","secomtrust.net","secondlife.com","sectigo.com","securedvisit.com","secureserver.net","sedo.com","seedtag.com","seek.com.au","seekingalpha.com","segment.com","segment.io","semanticscholar.org","semasio.net","semrush.com","sendbird.com","sendgrid.com","sendgrid.net","sentinelone.net","sentry-cdn.com","sentry.io","sephora.com","servenobid.com","serverbid.com","service-now.com","service.gov.uk","seznam.cz","sfgate.com","sfr.fr","sfx.ms","shalltry.com","sharefile.com","sharepoint.com","sharepointonline.com","sharethis.com","sharethrough.com","shazam.com","shb-sync.com","shein.com","shell.com","shop.app","shopee.co.id","shopee.co.th","shopee.com.br","shopee.com.my","shopee.io","shopee.ph","shopee.tw","shopee.vn","shopeemobile.com","shopify.com","shopifycdn.com","shopifycloud.com","shopifysvc.com","shutterfly.com","shutterstock.com","si.edu","siemens.com","sift.com","siftscience.com","signal.org","signalfx.com","signalr.net","signifyd.com","similarweb.com","simpli.fi","sina.cn","sina.com","sina.com.cn","sinaimg.cn","singular.net","siriusxm.com","site.com","siteimproveanalytics.com","siteimproveanalytics.io","sites.google.com","sitescout.com","sjtu.edu.cn","sjv.io","sketchfab.com","sketchup.com","skimresources.com","sky.com","sky.it","skyhigh.cloud","skype.com","skyscanner.net","slack-edge.com","slack.com","slackb.com","slashdot.org","slate.com","slickdeals.net","slideshare.net","smaato.net","smadex.com","smallpdf.com","smartadserver.com","smartclip.net","smartrecruiters.com","smartsheet.com","smartthings.com","smilewanted.com","smotrim.ru","snapchat.com","snapkit.com","sng.link","snowflake.com","so.com","socdm.com","softbank.jp","softonic.com","sogou.com","sohu.com","sojern.com","sonicwall.com","sonobi.com","sonos.com","sony.com","sony.net","sophos.com","sophosupd.com","sophosxl.net","soundcloud.com","sourceforge.net","spacex.com","spamhaus.org","spankbang.com","spb.ru","spectrum.com","spectrum.net","speedtest.net","spglobal.com","spiceworks.com","spiegel.de","splashtop.com","split.io","splunk.com","splunkcloud.com","spo-msedge.net","sportradarserving.com","sportskeeda.com","spot.im","spotify.com","spotifycdn.com","spov-msedge.net","spreaker.com","sprig.com","springer.com","springserve.com","sprint.com","sproutsocial.com","sputniknews.com","squarecdn.com","squarespace-cdn.com","squarespace.com","squareup.com","srmdata-us.com","srmdata.com","ssl-images-amazon.com","ssl.com","ssrn.com","st.com","stackadapt.com","stackexchange.com","stackoverflow.com","standard.co.uk","stanford.edu","staples.com","starbucks.com","starfieldtech.com","starlink.com","startappservice.com","startpage.com","statcounter.com","state.gov","statefarm.com","static.microsoft","staticflickr.com","statista.com","statsigapi.net","statuspage.io","steamcommunity.com","steampowered.com","steamserver.net","steamstatic.com","steelseries.com","stickyadstv.com","stockx.com","storage.googleapis.com","storygize.net","strava.com","stream-io-api.com","streamlabs.com","streamrail.com","streamtheworld.com","stripchat.com","stripe.com","stripe.network","stripecdn.com","strpst.com","stubhub.com","studocu.com","substack.com","sundaysky.com","supersonicads.com","superuser.com","surveymonkey.com","susercontent.com","svc.ms","svr-algorix.com","sweetwater.com","swiftkey.com","swishapps.ai","symantec.com","symcb.com","symcd.com","syndicatedsearch.goog","synology.com","synology.me","system-monitor.com","sytes.net","t-mobile.com","t-msedge.net","t-online.de","t.co","t.ly","t.me","t13.io","tabelog.com","tableau.com","taboola.com","tagesschau.de","tailscale.com","tamu.edu","tandfonline.com","tanium.com","taobao.com","tapad.com","tappx.com","taptapnetworks.com","target.com","tawk.to","tbcache.com","tcl.com","td.com","teachable.com","teacherspayteachers.com","teads.tv","tealiumiq.com","teamviewer.com","techcrunch.com","techlab-cdn.com","technoratimedia.com","techsmith.com","ted.com","telefonica.com","telefonica.de","telegra.ph","telegram.me","telegram.org","telegraph.co.uk","telekom.de","telenet.be","telephony.goog","telia.com","telstra.com.au","telus.com","temu.com","tenable.com","tencent-cloud.net","tencent.com","tenor.com","termly.io","terra.com.br","tesco.com","tesla.com","teslamotors.com","texas.gov","thawte.com","the-ozone-project.com","theatlantic.com","thedailybeast.com","thefreedictionary.com","thegamer.com","theguardian.com","thehill.com","theknot.com","themeforest.net","themoviedb.org","thenai.org","thermofisher.com","thesaurus.com","thestar.com","thesun.co.uk","thetimes.co.uk","thetrainline.com","theverge.com","theweathernetwork.com","thingiverse.com","thinkific.com","thisisdax.com","thisvid.com","thomsonreuters.com","thousandeyes.com","threads.net","threatlocker.com","thrtle.com","thunderbird.net","ti.com","ticketmaster.co.uk","ticketmaster.com","tidal.com","tiktok.com","tiktokcdn-eu.com","tiktokcdn-us.com","tiktokcdn.com","tiktokpangle.us","tiktokv.com","tiktokv.eu","tiktokv.us","time.com","timeanddate.com","timeweb.ru","tinkoff.ru","tinypass.com","tinyurl.com","tiqcdn.com","tiscali.it","tistory.com","tizen.org","tk0x1.com","tmall.com","tmdb.org","tmz.com","tnaflix.com","toast.com","toasttab.com","todoist.com","tokopedia.com","tomtom.com","toutiao.com","toyota.com","tp-link.com","tpmn.co.kr","tpmn.io","tq-tungsten.com","trackjs.com","tractorsupply.com","tradedoubler.com","tradingview.com","tradplusad.com","trafficjunky.net","transcend-cdn.com","transfermarkt.com","translate.goog","translate.google.com","travelaudience.com","treasuredata.com","treasury.gov","trellix.com","trello.com","tremorhub.com","trendmicro.com","trendyol.com","tribalfusion.com","tribunnews.com","trimble.com","trip.com","tripadvisor.com","trkn.us","tru.am","truecaller.com","trulia.com","truoptik.com","trustarc.com","truste.com","trustedstack.com","trusteer.com","trustpilot.com","tsdtocl.com","tsinghua.edu.cn","tsyndicate.com","ttdns2.com","ttoverseaus.net","ttwstatic.com","tubemogul.com","tubitv.com","tum.de","tumblr.com","tunein.com","turbosquid.com","turn.com","turner.com","tutorialspoint.com","tvpixel.com","tvsquared.com","twilio.com","twimg.com","twitch.tv","twitter.com","tynt.com","typeform.com","typekit.com","typekit.net","ubc.ca","uber.com","ubereats.com","ubi.com","ubisoft.com","ubs.com","ubuntu.com","uc.cn","ucdavis.edu","uchicago.edu","ucla.edu","ucsb.edu","ucsd.edu","udemy.com","udmserve.net","udn.com","ueiwsp.com","ufl.edu","uhc.com","ui.com","uidapi.com","uipath.com","uk.com","ulta.com","ultimate-guitar.com","ultipro.com","umbrella.com","umeng.com","umich.edu","umn.edu","un.org","unc.edu","undertone.com","unesco.org","uni-heidelberg.de","unimelb.edu.au","uniqlo.com","unisoc.com","united.com","unity.com","unity3d.com","unity3dusercontent.com","unpkg.com","unrealengine.com","unrulymedia.com","unsplash.com","unt.edu","uol.com.br","upenn.edu","ups.com","uptodown.com","upwork.com","urbanairship.com","ureca-lab.com","urldefense.com","us.com","usabilla.com","usatoday.com","usbank.com","usbrowserspeed.com","usc.edu","uscourts.gov","usda.gov","useinsider.com","usemessages.com","userapi.com","usercentrics.eu","usercontent.goog","usercontent.microsoft","userreport.com","usertrust.com","uservoice.com","userway.org","usf.edu","usgs.gov","usnews.com","usp.br","usps.com","utah.edu","utexas.edu","utoronto.ca","utorrent.com","uuidksinc.net","uvm.edu","va.gov","vanguard.com","variety.com","vaultdcr.com","vc.ru","vecteezy.com","veeam.com","venmo.com","vercel.app","verisign.com","verizon.com","verizon.net","verizonwireless.com","vfsglobal.com","vg.no","viafoura.co","viator.com","viber.com","vice.com","victoriassecret.com","vidazoo.com","videoamp.com","videolan.org","vidoomy.com","vidyard.com","viglink.com","vimeo.com","vimeocdn.com","virgilio.it","virginm.net","virginmedia.com","virtualbox.org","virtualearth.net","virustotal.com","visa.com","vistaprint.com","visualstudio.com","visualwebsiteoptimizer.com","vivaldi.com","vivo.com.cn","vivoglobal.com","vk.com","vk.me","vk.ru","vkontakte.ru","vmware.com","vnexpress.net","vodafone.com","vodafone.de","volces.com","voltaxam.com","volvocars.com","vonage.com","vonedge.com","vrbo.com","vscode-cdn.net","vuejs.org","vultr.com","vungle.com","vzwwo.com","w-x.co","w.org","w3.org","w3schools.com","w55c.net","wa.gov","wa.me","wac-dc-msedge.net","wac-msedge.net","walgreens.com","walkme.com","wallpapers.com","walmart.ca","walmart.com","walmartimages.com","wanadoo.fr","wargaming.net","warnerbros.com","wasabisys.com","washington.edu","washingtonpost.com","wattpad.com","wayfair.com","waze.com","wbx2.com","we-stats.com","weather.com","weather.gov","web.app","web.de","webcontentassessor.com","webex.com","webflow.com","webflow.io","webmd.com","weborama.fr","website-files.com","webtoons.com","wechat.com","weebly.com","weforum.org","weibo.cn","weibo.com","wellsfargo.com","welt.de","wetransfer.com","whatismyipaddress.com","whatsapp.com","whatsapp.net","whitepages.com","who.int","wikia.com","wikibooks.org","wikihow.com","wikimedia.org","wikipedia.com","wikipedia.org","wikiquote.org","wikisource.org","wikiwand.com","wiktionary.org","wildberries.ru","wiley.com","williamhill.com","windows.com","windows.net","windowsazure.com","windowsupdate.com","windy.com","wired.com","wisc.edu","wise.com","wistia.com","wistia.net","withgoogle.com","wix.com","wixapps.net","wixsite.com","wixstatic.com","wknd.ai","wn.com","wondershare.com","woocommerce.com","wordfence.com","wordpress.com","wordpress.org","wordreference.com","workday.com","worldbank.org","worldcat.org","wowhead.com","wp.com","wp.pl","wpengine.com","wpenginepowered.com","wps.cn","wps.com","wsimg.com","wsj.com","wunderground.com","www.gov.br","www.gov.cn","www.gov.uk","www.nhs.uk","wyndhamhotels.com","wyze.com","wyzecam.com","x.com","xbox.com","xboxlive.com","xe.com","xero.com","xerox.com","xfinity.com","xg4ken.com","xhamster.com","xhamsterlive.com","xhcdn.com","xiaohongshu.com","xiaomi.com","xiaomi.net","ximalaya.com","xing.com","xinhuanet.com","xlgmedia.com","xnxx-cdn.com","xnxx.com","xtracloud.net","xunlei.com","xvideos-cdn.com","xvideos.com","ya.ru","yahoo.co.jp","yahoo.com","yahoo.net","yahoodns.net","yahoosandbox.net","yale.edu","yammer.com","yandex.com","yandex.net","yandex.ru","yandexadexchange.net","yastatic.net","ycombinator.com","yellowblue.io","yelp.com","yieldmo.com","yimg.com","yimg.jp","ymmobi.com","ynet.co.il","yotpo.com","youdao.com","youjizz.com","youku.com","youporn.com","your-server.de","youronlinechoices.com","youtu.be","youtube-nocookie.com","youtube.com","yr.no","ytimg.com","yumpu.com","zalo.me","zapier.com","zappos.com","zara.com","zazzle.com","zdassets.com","zdf.de","zdnet.com","zdxcloud.net","zebra.com","zemanta.com","zencdn.net","zendesk.com","zeotap.com","zhaopin.com","zhihu.com","zijieapi.com","zillow.com","zillowstatic.com","zippyshare.com","ziprecruiter.com","zoho.com","zohocdn.com","zohopublic.com","zol.com.cn","zomato.com","zoom.us","zoominfo.com","zoopla.co.uk","zopim.com","zotero.org","zscaler.com","zscaler.net","zscalertwo.net","zuimeitianqi.com"]}
-"""#,
+        {"name":"verdict-popular-domains","version":20261122,"description":"Domains that stand on at least three of MISP's top-domain warninglists (tranco10k v20250115, cisco_top10k v20260811, cloudflare-top10k v20260810, majestic_million v20231002, moz-top500 v20260811, alexa v20230511) in MISP/misp-warninglists at commit 84f0610aaf3b32159285c9b85510d0f415ea6b27. Matched as exact strings: a popular parent never hides its subdomains, and a URL on a popular host stays an indicator.","type":"string","category":"false-positive","matching_attributes":["hostname","domain","domain|ip"],"list":["10086.cn","10jqka.com.cn","123rf.com","126.net","1337x.to","163.com","1688.com","17track.net","189.cn","1drv.com","1password.com","1rx.io","1tv.ru","20minutos.es","21cn.com","247sports.com","2gis.ru","2mdn.net","2o7.net","33across.com","360.cn","360.com","360yield.com","3ds.com","3gppnetwork.org","3lift.com","4chan.org","4dex.io","4shared.com","51.la","58.com","6sc.co","9gag.com","a-mo.net","a-msedge.net","a-mx.com","a-mx.net","a.co","a2z.com","a47b.com","aa.com","aadrm.com","aaplimg.com","aarki.net","aarp.org","abb.com","abc.com","abc.es","abc.net.au","abcnews.com","abebooks.com","about.com","aboutads.info","abril.com.br","abtasty.com","academia.edu","acast.com","accenture.com","accor.com","accounts.google.com","accuweather.com","acehardware.com","acesso.gov.br","acm.org","acrobat.com","acronis.com","acs.org","acsbapp.com","activehosted.com","activemetering.com","activision.com","acuityplatform.com","ad-delivery.net","ad-m.net","ad-score.com","ad-stir.com","ad.gt","adblockplus.org","addthis.com","addtoany.com","adentifi.com","adform.net","adgrx.com","adidas.com","adingo.jp","adition.com","aditude.io","adjust.com","adkernel.com","adlightning.com","admanmedia.com","admaster.cc","admin.ch","admixer.net","adnxs-simple.com","adnxs.com","adnxs.net","adobe.com","adobe.io","adobe.net","adobecces.com","adobeconnect.com","adobedc.net","adobedtm.com","adobelogin.com","adobesc.com","adobess.com","adotmob.com","adp.com","adprime.com","adroll.com","adrta.com","ads-twitter.com","adsafeprotected.com","adsbynimbus.com","adscale.de","adsensecustomsearchads.com","adsmoloco.com","adsrvr.org","adswizz.com","adtarget.com.tr","adtdp.com","adtelligent.com","adthrive.com","adtng.com","adtrafficquality.google","adventori.com","advertising.com","affirm.com","afternic.com","agkn.com","agoda.com","agora.io","ahajournals.org","ahrefs.com","aibixby.com","aif.ru","airasia.com","airbnb.com","airtable.com","aiv-cdn.net","aiv-delivery.net","ak-is2.net","aka.ms","akahost.net","akam.net","akamai.com","akamai.net","akamaihd.net","akamaitechnologies.com","akamaized.net","akaquill.net","akstat.io","alamy.com","alcmpn.com","algolia.net","aliapp.org","alibaba-inc.com","alibaba.com","alibabadns.com","alicdn.com","aliexpress-media.com","aliexpress.com","aliexpress.ru","aliexpress.us","alipay.com","aliyun.com","aliyuncs.com","aliyuncsslbintl.com","aljazeera.com","allaboutcookies.org","allawnos.com","allegro.pl","allmusic.com","allrecipes.com","allstate.com","alltrails.com","alphonso.tv","altervista.org","amap.com","amazon-adsystem.com","amazon-dss.com","amazon.ae","amazon.ca","amazon.co.jp","amazon.co.uk","amazon.com","amazon.com.au","amazon.com.br","amazon.com.mx","amazon.de","amazon.dev","amazon.eg","amazon.es","amazon.fr","amazon.in","amazon.it","amazon.nl","amazon.sa","amazonalexa.com","amazonaws.com","amazontrust.com","amazonvideo.com","amd.com","ameba.jp","ameblo.jp","americanexpress.com","amp-endpoint2.com","amp-endpoint3.com","amplitude.com","ampproject.net","ampproject.org","amzn.to","ana.co.jp","ancestry.com","andbeyond.media","android.com","angi.com","aniview.com","anthropic.com","anydesk.com","aol.com","ap4r.com","apache.org","aparat.com","apartments.com","apkpure.com","apnews.com","app-analytics-services-att.com","app-analytics-services.com","app-measurement.com","app-us1.com","app.link","appboycdn.com","appcenter.ms","appcues.net","appdynamics.com","appier.net","appiersig.com","apple-cloudkit.com","apple-dns.net","apple-mapkit.com","apple.com","apple.com.cn","apple.news","applovin.com","applvn.com","appsflyer.com","appsflyersdk.com","appspot.com","apptentive.com","aptrinsic.com","aralego.com","arca.live","arcgis.com","archive-digger.com","archive.is","archive.org","archive.ph","archiveofourown.org","archlinux.org","arcticwolf.net","arduino.cc","argos.co.uk","arin.net","army.mil","arstechnica.com","articulate.com","artstation.com","aruba.it","arubanetworks.com","arxiv.org","as.com","asana.com","asics.com","ask.com","askubuntu.com","asm.org","asos.com","aspnetcdn.com","assertcom.de","asu.edu","asus.com","asuscomm.com","atl-paas.net","atlassian.com","atlassian.net","att.com","att.net","attentivemobile.com","attn.tv","au.com","audible.com","audioeye.com","audiomack.com","auth0.com","authorize.net","autodesk.com","autohome.com.cn","automattic.com","autotrader.com","autozone.com","auvik.com","avast.com","avcdn.net","avg.com","avid.com","avira.com","avito.ru","awin1.com","awmdm.com","aws.com","aws.dev","awstrack.me","awswaf.com","ax-dc-msedge.net","ax-msedge.net","axios.com","axis.com","axon.ai","axonix.com","axs.com","ay.delivery","aznude.com","azure-devices.net","azure-dns.com","azure-dns.info","azure-dns.net","azure-dns.org","azure.com","azure.net","azureedge.net","azureedge.us","azurefd.net","azurewebsites.net","b-cdn.net","b-msedge.net","b2c.com","b2clogin.com","backblaze.com","backblazeb2.com","bahn.de","baidu.com","bamboohr.com","bamgrid.com","band.us","bandcamp.com","bandsintown.com","bankofamerica.com","barnesandnoble.com","basecamp.com","battle.net","bazaarvoice.com","bbb.org","bbc.co.uk","bbc.com","bbci.co.uk","bdimg.com","bdurl.net","bedbathandbeyond.com","behance.net","belkin.com","bell.ca","bentley.com","benzinga.com","berkeley.edu","bestbuy.com","bet365.com","betfair.com","bethesda.net","betrad.com","betweendigital.com","beyla.site","beyondtrustcloud.com","bfmio.com","bfmtv.com","bhphotovideo.com","biblegateway.com","bidmachine.io","bidr.io","bidswitch.net","bidtheatre.com","bigcartel.com","bigcommerce.com","bigolive.tv","bild.de","bilibili.com","bilibili.tv","binance.com","bing.com","bing.net","bingapis.com","biorxiv.org","bit.ly","bitbucket.org","bitchute.com","bitdefender.com","bitdefender.net","bitly.com","bittorrent.com","bitwarden.com","bixbyllm.com","bizjournals.com","blackberry.com","blackboard.com","blackspider.com","blismedia.com","blizzard.com","blockchain.info","blogger.com","bloglovin.com","blogspot.com","bloomberg.com","bloomingdales.com","bluecava.com","blueconic.net","bluehost.com","bluestacks.com","bmj.com","bmwgroup.com","bol.com","boltdns.net","bongacams.com","booking.com","bookshop.org","boomtrain.com","boosty.to","booth.pm","bootstrapcdn.com","bounceexchange.com","bouncex.net","box.com","box.net","boxcdn.net","boyfriendtv.com","bp.blogspot.com","braintree-api.com","braintreegateway.com","branch.io","brand-display.com","brandmetrics.com","brave.com","braze-images.com","braze.com","braze.eu","brevo.com","brightcove.com","brightcove.net","britannica.com","broadcom.com","brother.com","browser-intake-datadoghq.com","browsiprod.com","bstatic.com","bt.com","btloader.com","bttrack.com","btttag.com","bu.edu","bugsnag.com","bumble.com","bumlam.com","bund.de","bunny.net","businessinsider.com","buydomains.com","buzzfeed.com","buzzsprout.com","bx-msedge.net","bybit.com","byjus.com","byspotify.com","bytedance.com","byteglb.com","byteoversea.com","byteoversea.net","ca.gov","cachefly.net","cafe24.com","caixa.gov.br","calameo.com","calculator.net","calendly.com","callofduty.com","caltech.edu","cambridge.org","canada.ca","canon.com","canonical.com","canva.com","capcut.com","capcutapi.com","capitalone.com","capitaloneshopping.com","captcha-delivery.com","carfax.com","cargurus.com","cars.com","casalemedia.com","castbox.fm","cat.com","cbc.ca","cbs.com","cbslocal.com","cbsnews.com","cbssports.com","ccgateway.net","cctv.com","cdc.gov","cdn-apple.com","cdn-net.com","cdn-website.com","cdn77.org","cdnbasket.net","cdngslb.com","cdninstagram.com","cdnwidget.com","cell.com","celtra.com","cengage.com","centos.org","centrastage.net","cern.ch","certum.pl","change.org","channel4.com","channelexco.com","chartbeat.com","chartbeat.net","chartboost.com","charter.net","chase.com","chatgpt.com","chaturbate.com","checkpoint.com","chegg.com","chess.com","chewy.com","chime.aws","chimpstatic.com","china.com","chinanews.com.cn","chinatax.gov.cn","chinaz.com","chrome.com","chromium.org","churchofjesuschrist.org","cisco.com","ciscospark.com","citi.com","citigroup.com","citrix.com","ck-ie.com","clarin.com","clarity.ms","clarium.io","claude.ai","clean.gg","clevertap-prod.com","clickagy.com","clickbank.net","clickup.com","clientgear.com","clinch.co","clmbtech.com","cloud.com","cloud.microsoft","cloudapp.net","cloudbirds.cn","cloudflare-dns.com","cloudflare.com","cloudflareinsights.com","cloudflarestorage.com","cloudfront.net","cloudinary.com","cloudsink.net","clover.com","cmu.edu","cnbc.com","cnblogs.com","cnet.com","cnil.fr","cnki.net","cnn.com","cnstrc.com","cnzz.com","coca-cola.com","code.org","code42.com","codecanyon.net","codepen.io","cognitivlabs.com","coinbase.com","coindesk.com","coingecko.com","coinmarketcap.com","collegeboard.org","colorado.edu","coloros.com","colossusssp.com","columbia.edu","comcast.com","comcast.net","comodo.com","comodoca.com","company-target.com","compass.com","concursolutions.com","confiant-integrations.net","connatix.com","connectad.io","consentmanager.net","constantcontact.com","consultant.ru","contentful.com","contentsquare.net","contextweb.com","controlup.com","convertexperiments.com","convertkit.com","conviva.com","cookiebot.com","cookielaw.org","cookieyes.com","cookpad.com","cootlogix.com","copper6.com","corel.com","cornell.edu","correios.com.br","corriere.it","costco.com","coupang.com","coursehero.com","coursera.org","coveo.com","cox.net","cpanel.com","cpanel.net","cpmstar.com","cquotient.com","craigslist.org","crashlytics.com","crazyegg.com","createjs.com","creative-serving.com","creativecdn.com","creativecommons.org","creditkarma.com","cricbuzz.com","criteo.com","criteo.net","crowdstrike.com","crunchbase.com","crunchyroll.com","crwdcntrl.net","crypto.com","csdn.net","ctfassets.net","ctnsnet.com","ctrip.com","cudasvc.com","cuhk.edu.hk","cuni.cz","curseforge.com","custhelp.com","customer.io","cutt.ly","cvent.com","cvs.com","cxense.com","cyberark.com","dafont.com","dailymail.co.uk","dailymotion.com","dailystar.co.uk","dan.com","dashlane.com","databricks.com","datacamp.com","datadoghq-browser-agent.com","datadoghq.com","datadome.co","datatables.net","datto.com","daum.net","dayunlinks.cn","db.com","dbankcdn.com","dbankcloud.asia","dbankcloud.cn","dbankcloud.com","dbankcloud.eu","dbankcloud.ru","dcinside.com","ddns.net","debian.org","deepintent.com","deepl.com","deere.com","deezer.com","dell.com","deloitte.com","delta.com","demandbase.com","demdex.net","depositphotos.com","detik.com","dev.to","deviantart.com","deviantart.net","device9.com","dhgate.com","dhl.com","dhs.gov","dianping.com","dickssportinggoods.com","didiglobal.com","digbearings.com","digicert.com","digikala.com","digitaleast.mobi","digitalgov.gov","digitalocean.com","digitaloceanspaces.com","dingtalk.com","dion.ne.jp","directv.com","discogs.com","discomax.com","discord.com","discord.gg","discord.media","discordapp.com","discordapp.net","discover.com","discovery.com","disney.com","disneyplus.com","disqus.com","divar.ir","dji.com","dlink.com","dlsite.com","dmca.com","dmm.co.jp","dmm.com","dmxleo.com","dnacdn.net","dnb.com","dns-finder.com","dns-shop.ru","dns.google","dnse5.com","docker.com","docomo.ne.jp","docs.google.com","docusign.com","docusign.net","doi.org","domainmarket.com","domestika.org","dominos.com","donmai.us","doordash.com","doppiocdn.com","dot.gov","dotmetrics.net","dotomi.com","douban.com","doubleclick.net","doubleverify.com","douyin.com","douyincdn.com","dpreview.com","draftkings.com","dreamhost.com","dreamstime.com","dribbble.com","drive.google.com","drom.ru","dropbox-dns.com","dropbox.com","dropboxstatic.com","dropboxusercontent.com","dropcatch.com","drugs.com","drweb.com","dssott.com","dtscdn.com","dtscout.com","dual-s-dc-msedge.net","dual-s-msedge.net","duckdns.org","duckduckgo.com","duke.edu","duolingo.com","duosecurity.com","dv.tech","dw.com","dwcdn.net","dwin1.com","dynamics.com","dynamicyield.com","dynatrace.com","dyndns.org","dzen.ru","e-hentai.org","e-msedge.net","e-planning.net","e-volution.ai","e2ro.com","e621.net","ea.com","earthlink.net","easports.com","eastmoney.com","easyjet.com","ebay.ca","ebay.co.uk","ebay.com","ebay.com.au","ebay.de","ebayimg.com","ebaystatic.com","ebxcdn.com","eclipse.org","economist.com","ecosia.org","ecwid.com","ed.gov","edgedns-tm.info","edgesuite.net","edmunds.com","edx.org","eeroup.com","eitaa.com","elastic.co","elegantthemes.com","elementor.com","elmundo.es","eloqua.com","elpais.com","elsevier.com","emb-api.com","emc.com","emirates.com","emojipedia.org","emory.edu","emxdgt.com","en.wikipedia.org","en25.com","enable-javascript.com","engadget.com","ensighten.com","entrust.net","envato.com","epa.gov","epicgames.com","epicgames.dev","eporner.com","erne.co","erome.com","eset.com","eskimi.com","espn.com","espncdn.com","espncricinfo.com","estadao.com.br","etherscan.io","ethz.ch","etoro.com","etrade.com","etsy.com","eu-1-id5-sync.com","eu.com","eum-appdynamics.com","euronews.com","europa.eu","europepmc.org","eventbrite.com","everesttech.net","evergage.com","evernote.com","evgnet.com","evidon.com","ex.co","example.com","example.org","exelator.com","exp-tas.com","expedia.com","express.co.uk","expressapisv2.net","expressvpn.com","extremereach.io","ey.com","eyeo.com","eyeota.net","f-secure.com","f5.com","facebook.com","facebook.net","familysearch.org","fanbox.cc","fandango.com","fandom.com","fanduel.com","fanfiction.net","fang.com","fao.org","fapello.com","faphouse.com","fareharbor.com","farfetch.com","fast.com","fastclick.net","fastly-masque.net","fastly.net","fazenda.gov.br","fb-t-msedge.net","fb.com","fb.me","fbcdn.net","fbpigeon.com","fbsbx.com","fc2.com","fcc.gov","fda.gov","featureassets.org","fedex.com","fedoraproject.org","feedburner.com","feedly.com","feishu.cn","fidelity.com","fifa.com","figma.com","findagrave.com","fineartamerica.com","firebaseapp.com","firebaseio.com","fireeye.com","firefox.com","firetvcaptiveportal.com","fitbit.com","fiverr.com","flashscore.com","flashtalking.com","flaticon.com","flic.kr","flickr.com","flightaware.com","flightradar24.com","flipboard.com","fliphtml5.com","flipkart.com","flixcdn.com","floors.dev","fmkorea.com","focus.de","fontawesome.com","fonts.net","foodnetwork.com","footprintdns.com","forbes.com","force.com","ford.com","forms.gle","formula1.com","forter.com","fortinet.com","fortinet.net","fortune.com","foursquare.com","fout.jp","fox.com","foxbusiness.com","foxit.com","foxnews.com","foxsports.com","fpjs.io","francetvinfo.fr","free.fr","freebsd.org","freecodecamp.org","freelancer.com","freepik.com","freshchat.com","freshdesk.com","freshservice.com","freshworks.com","frontiersin.org","ft.com","ftc.gov","ftstatic.com","fu-berlin.de","fujitsu.com","fullstory.com","furaffinity.net","futbin.com","fwmrm.net","fyber.com","g.co","g2.com","gameforge.com","gamepass.com","gamer.com.tw","gamerant.com","gamespot.com","gamestop.com","gammaplatform.com","gandi.net","gap.com","garena.com","garmin.com","gboxlab.com","gcdn.co","geeksforgeeks.org","geforce.com","gencat.cat","genius.com","geocities.com","geoedge.be","geotrust.com","getadblock.com","getbootstrap.com","getpocket.com","getpostman.com","getpublica.com","gettyimages.com","getyourguide.com","gfx.ms","ggpht.com","ghostery.com","giphy.com","gismeteo.ru","gist.build","gitbook.com","gitbook.io","gitee.com","github.com","github.io","githubcopilot.com","githubusercontent.com","gitlab.com","gitlab.io","gizmodo.com","glance.net","glanceapis.com","glassdoor.com","globalcdn.co","globalsign.com","globenewswire.com","globo.com","gm.com","gmail.com","gmarket.co.kr","gmw.cn","gmx.net","gnome.org","gnu.org","go-mpulse.net","go.com","go.dev","go2cloud.org","goal.com","gobankingrates.com","godaddy.com","gofundme.com","gog.com","goguardian.com","golang.org","goo.gl","goo.ne.jp","goodreads.com","goodrx.com","googl.com","google-analytics.com","google.ad","google.ae","google.al","google.am","google.as","google.at","google.az","google.ba","google.be","google.bf","google.bg","google.bi","google.bj","google.bs","google.bt","google.by","google.ca","google.cat","google.cd","google.cf","google.cg","google.ch","google.ci","google.cl","google.cm","google.cn","google.co.ao","google.co.bw","google.co.ck","google.co.cr","google.co.id","google.co.il","google.co.in","google.co.jp","google.co.ke","google.co.kr","google.co.ls","google.co.ma","google.co.mz","google.co.nz","google.co.th","google.co.tz","google.co.ug","google.co.uk","google.co.uz","google.co.ve","google.co.vi","google.co.za","google.co.zm","google.co.zw","google.com","google.com.af","google.com.ag","google.com.ai","google.com.ar","google.com.au","google.com.bd","google.com.bh","google.com.bn","google.com.bo","google.com.br","google.com.bz","google.com.co","google.com.cu","google.com.cy","google.com.do","google.com.ec","google.com.eg","google.com.et","google.com.fj","google.com.gh","google.com.gi","google.com.gt","google.com.hk","google.com.jm","google.com.kh","google.com.kw","google.com.lb","google.com.ly","google.com.mm","google.com.mt","google.com.mx","google.com.my","google.com.na","google.com.nf","google.com.ng","google.com.ni","google.com.np","google.com.om","google.com.pa","google.com.pe","google.com.pg","google.com.ph","google.com.pk","google.com.pr","google.com.py","google.com.qa","google.com.sa","google.com.sb","google.com.sg","google.com.sl","google.com.sv","google.com.tj","google.com.tr","google.com.tw","google.com.ua","google.com.uy","google.com.vc","google.com.vn","google.cv","google.cz","google.de","google.dj","google.dk","google.dm","google.dz","google.ee","google.es","google.fi","google.fm","google.fr","google.ga","google.ge","google.gg","google.gl","google.gm","google.gp","google.gr","google.gy","google.hn","google.hr","google.ht","google.hu","google.ie","google.im","google.iq","google.is","google.it","google.je","google.jo","google.kg","google.ki","google.kz","google.la","google.li","google.lk","google.lt","google.lu","google.lv","google.md","google.me","google.mg","google.mk","google.ml","google.mn","google.ms","google.mu","google.mv","google.mw","google.ne","google.nl","google.no","google.nr","google.nu","google.org","google.pl","google.pn","google.ps","google.pt","google.ro","google.rs","google.ru","google.rw","google.sc","google.se","google.sh","google.si","google.sk","google.sm","google.sn","google.so","google.sr","google.st","google.td","google.tg","google.tk","google.tl","google.tm","google.tn","google.to","google.tt","google.us","google.vg","google.vu","google.ws","googleadservices.com","googleapis.cn","googleapis.com","googleblog.com","googlecode.com","googledomains.com","googlehosted.com","googleoptimize.com","googlesyndication.com","googletagmanager.com","googletagservices.com","googleusercontent.com","googlevideo.com","googlezip.net","goooooooooooooooooooooooooooooooooooooooooooooooooooooooooogle.com","gorgias.chat","gos-gsp.io","goskope.com","gosuslugi.ru","goto.com","gotomeeting.com","gotowebinar.com","grab.com","grafana.com","grammarly.com","grammarly.io","grammarly.net","gravatar.com","greasyfork.org","greenhouse.io","greenpeace.org","grindr.com","growthbook.io","grubhub.com","gsmarena.com","gstatic.com","guardian.co.uk","guim.co.uk","gumgum.com","gumroad.com","gumtree.com","gvt1.com","gvt2.com","gvt3.com","h264.io","habr.com","hackaday.com","hadronid.net","hao123.com","harvard.edu","hashicorp.com","hatena.ne.jp","hatenablog.com","hbo.com","hbomax.com","hcaptcha.com","he.net","healthline.com","heap-api.com","heapanalytics.com","heise.de","helpshift.com","hepsiburada.com","here.com","hermes.com","heroku.com","herokuapp.com","herokudns.com","hetzner.com","hexagon-analytics.com","heytapdl.com","heytapimg.com","heytapmobi.com","heytapmobile.com","hgtv.com","hh.ru","hicloud.com","hihonor.com","hihonorcloud.com","hilton.com","hindustantimes.com","hinet.net","histats.com","history.com","hiyaapi.com","hm.com","hola.org","hollywoodreporter.com","home-assistant.io","home.blog","home.pl","homedepot.com","homes.com","honda.com","honey.io","honeywell.com","hootsuite.com","hopto.org","hostedemail.com","hostgator.com","hostinger.com","hotels.com","hotjar.com","hotjar.io","hotmail.com","hotmart.com","hotpepper.jp","hotstar.com","house.gov","houzz.com","hp.com","hpdaas.com","hpe.com","hpsmart.com","hrzn-nxt.com","hs-analytics.net","hs-banner.com","hs-scripts.com","hs-sites.com","hsadspixel.net","hsbc.com","hscollectedforms.net","hsforms.com","hsn.com","hstgr.net","huawei.com","huaweicloud.com","hubapi.com","hubspot.com","hubspot.net","hubspotusercontent-na1.net","huffingtonpost.com","huffpost.com","hugedomains.com","huggingface.co","hulu.com","huntress.io","huya.com","hyatt.com","hybrid.ai","i18n-pglstatp.com","iana.org","iastate.edu","ib-ibi.com","ibb.co","ibm.com","ibytedtos.com","ibyteimg.com","icanhazip.com","icann.org","icbc.com.cn","icicibank.com","icims.com","icloud-content.com","icloud.com","icons8.com","id5-sync.com","idealo.de","identrust.com","idnes.cz","ieee.org","iesnare.com","ietf.org","ifconfig.co","ifeng.com","ig.com.br","ign.com","igodigital.com","iheart.com","iherb.com","ihg.com","ikea.com","illinois.edu","ilovepdf.com","im-apps.net","images-amazon.com","imageshack.us","imagevenue.com","imdb.com","imgix.net","imgur.com","immobilienscout24.de","impact.com","impactcdn.com","impactradius-event.com","impervadns.net","impression.link","imrworldwide.com","imtwjwoasak.com","in.net","inbake.com","incapdns.net","incognia.com","indeed.com","independent.co.uk","index.hu","indexww.com","indiamart.com","indianexpress.com","indiatimes.com","infobae.com","infolinks.com","informer.com","ingage.tech","ingentaconnect.com","inkuai.com","inmobi-choice.io","inmobi.com","inmobicdn.net","inmotionhosting.com","inner-active.mobi","innovid.com","inscloudgate.net","insider.com","insightexpressai.com","instabug.com","instacart.com","instagram.com","instana.io","instructables.com","instructure.com","int08h.com","intel.com","intentiq.com","intercom.com","intercom.io","intercomcdn.com","interia.pl","intuit.com","investing.com","investopedia.com","ionos.com","ionos.de","iotcplatform.com","ip-api.com","ipfs.io","ipify.org","ipinfo.io","iponweb.net","ipredictive.com","ipv4only.arpa","iqiyi.com","iqm.com","irs.gov","isappcloud.com","isc.org","isnssdk.com","ispot.tv","issuu.com","istockphoto.com","itch.io","iterable.com","itsupport247.net","itunes.com","itv.com","iu.edu","iubenda.com","iwara.tv","ixigua.com","ixxx.com","jable.tv","jabra.com","jamfcloud.com","jampp.com","java.com","javatpoint.com","jcpenney.com","jd.com","jenkins.io","jetblue.com","jetbrains.com","jianshu.com","jimdo.com","jimdofree.com","jivox.com","johnlewis.com","joinhoney.com","jooble.org","jotform.com","jquery.com","js7k.com","jsdelivr.net","jstor.org","judge.me","juntadeandalucia.es","jusbrasil.com.br","justanswer.com","justdial.com","justia.com","justice.gov","justwatch.com","jw.org","jwpcdn.com","jwplatform.com","jwplayer.com","jwpltx.com","jwpsrv.com","kahoot.it","kakaku.com","kakao.com","kaltura.com","kampyle.com","kargo.com","kaspersky-labs.com","kaspersky.com","kayak.com","kbb.com","kde.org","kdocs.cn","kernel.org","khanacademy.org","kia.com","kicker.de","kickstarter.com","kijiji.ca","kinopoisk.ru","klarna.com","klaviyo.com","klook.com","knowbe4.com","kobo.com","kochava.com","kohls.com","kompas.com","kotaku.com","kpn.net","kraken.com","kroger.com","krushmedia.com","kuaishou.com","kucoin.com","kueezrtb.com","kugou.com","kwai-pro.com","kwai.net","kwaipros.com","kwcdn.com","kxcdn.com","ladsp.com","last.fm","lastpass.com","latimes.com","launchdarkly.com","launchpad.net","lavanguardia.com","lazada.co.th","lazada.com.ph","lazybumblebee.com","leagueoflegends.com","leboncoin.fr","ledger.com","leetcode.com","lefigaro.fr","legacy.com","lego.com","lemonde.fr","lencr.org","lenovo.com","lenovo.com.cn","lenovomm.com","lenta.ru","leparisien.fr","letsencrypt.org","letterboxd.com","lever.co","lexisnexis.com","lg.com","lge.com","lgsmartad.com","lgtvcommon.com","liadm.com","libero.it","libsyn.com","licdn.com","lichess.org","liebertpub.com","liepin.com","life360.com","liftoff-creatives.io","liftoff.io","lightboxcdn.com","lijit.com","lin.ee","line-apps.com","line-scdn.net","line.me","linewize.net","linkedin.com","linksynergy.com","linksys.com","linktr.ee","linode.com","list-manage.com","listdl.com","litix.io","live.com","live.net","livechatinc.com","livedoor.com","livedoor.jp","liveintent.com","liveinternet.ru","livejournal.com","liveperson.net","ln-msedge.net","lnkd.in","loc.gov","logitech.com","logitech.io","logitechg.com","logmein.com","loom.com","loopme.me","louisvuitton.com","lowes.com","lpsnmedia.net","ltmsphrcl.net","ltwebstatic.com","lululemon.com","lycos.com","lyft.com","m.me","macromedia.com","macrumors.com","macys.com","made-in-china.com","maersk.com","mail.com","mail.google.com","mail.ru","mailchimp.com","mailerlite.com","makeuseof.com","malwarebytes.com","manageengine.com","mangadex.org","mango.com","manualslib.com","mapbox.com","mapquest.com","maps.google.com","marca.com","mariadb.org","marinetraffic.com","marketingcloudapis.com","marketo.com","marketo.net","marketwatch.com","marktplaats.nl","marphezis.com","marriott.com","mashable.com","mastercard.com","mastodon.social","match.com","mathtag.com","mathworks.com","matrix.org","matterport.com","maxmind.com","maxpreps.com","mayoclinic.org","maze.co","mcafee.com","mcas.ms","mcusercontent.com","mdhv.io","mdpi.com","me.com","medallia.com","media-amazon.com","media.net","media6degrees.com","mediafire.com","mediago.io","mediaplex.com","mediarithmics.com","mediatek.com","mediavine.com","mediawallahscript.com","medium.com","medscape.com","meesho.com","meethue.com","meetup.com","mega.co.nz","mega.nz","megaphone.fm","meituan.com","mendeley.com","meraki.com","mercadolibre.com","mercadolibre.com.ar","mercadolibre.com.mx","mercadolivre.com.br","mercadopago.com","mercari.com","mercedes-benz.com","merchant-center-analytics.goog","merriam-webster.com","messenger.com","meta.com","metamask.io","meteoblue.com","metro.co.uk","mfadsrvr.com","mgid.com","mgtv.com","mheducation.com","mi-img.com","mi.com","michaels.com","micpn.com","microsoft.com","microsoft.us","microsoft365.com","microsoftapp.net","microsoftazuread-sso.com","microsoftonline.com","microsoftpersonalcontent.com","midjourney.com","mikrotik.com","mimecast.com","mine.nu","minecraft.net","miniclip.com","mintegral.com","mintegral.net","minutemedia-prebid.com","miro.com","mirror.co.uk","missena.io","mit.edu","miui.com","mixcloud.com","mixpanel.com","mktoresp.com","ml314.com","mlb.com","mlstatic.com","mobile.de","mobilefuse.com","mobiuspace.net","moengage.com","moloco.com","momoshop.com.tw","monday.com","monetate.net","moneycontrol.com","mongodb.com","moodle.org","mookie1.com","moovitapp.com","morningstar.com","mos.ru","mountain.com","mozgcp.net","mozilla.com","mozilla.net","mozilla.org","mparticle.com","mpg.de","mql5.com","mrf.io","msappproxy.net","msauth.net","msauthimages.net","msecnd.net","msedge.net","msftauth.net","msftauthimages.net","msftconnecttest.com","msftncsi.com","msftstatic.com","msi.com","msidentity.com","msn.cn","msn.com","msu.edu","mtgglobals.com","multiscreensite.com","muni.cz","mxpnl.com","mxptint.net","myanimelist.net","mybluehost.me","myfitnesspal.com","myftpupload.com","myhuaweicloud.com","mykronos.com","mypurecloud.com","myqcloud.com","myshopify.com","myspace.com","mysql.com","mystrikingly.com","mythad.com","myworkday.com","myworkdayjobs.com","mzstatic.com","n-able.com","nakheelteam.cc","nalog.ru","namebright.com","namecheap.com","namequery.com","namu.wiki","narod.ru","narrative.io","nasa.gov","nasdaq.com","nationalgeographic.com","nature.com","naver.com","navy.mil","nba.com","nbc.com","nbcnews.com","ndcpp-os.com","ndtv.com","nel.goog","nelreports.net","nest.com","netease.com","netflix.com","netflix.net","netgear.com","netlify.app","netlify.com","netscalergateway.net","netsuite.com","network-auth.com","networkadvertising.org","newegg.com","newrelic.com","news.cn","news.com.au","news.google.com","newsbreak.com","newspapers.com","newsroom.bi","newsweek.com","newyorker.com","nexon.com","next.co.uk","nextcloud.com","nextdoor.com","nexthink.cloud","nextmillmedia.com","nexusmods.com","nfl.com","nflxext.com","nflximg.com","nflximg.net","nflxso.net","nflxvideo.net","nginx.com","nginx.org","nhentai.net","nhk.or.jp","nic.ru","nicehash.com","niceincontact.com","nicovideo.jp","nielsen.com","nielsencollections.com","nih.gov","nike.com","nikkei.com","ning.com","ninjarmm.com","nintendo.com","nintendo.net","nip.io","nist.gov","nla.gov.au","no-ip.com","no-ip.org","noaa.gov","nocookie.net","nodejs.org","nokia.com","noodlemagazine.com","nordstrom.com","nordvpn.com","northwestern.edu","norton.com","nos.nl","note.com","notion.site","notion.so","npmjs.com","npmjs.org","npr.org","nr-data.net","nrich.ai","nrk.no","ns1p.net","nsone.net","nsw.gov.au","ntp.org","ntv.io","nu.nl","nuance.com","nuget.org","nvidia.com","nvidiagrid.net","ny.gov","nydailynews.com","nymag.com","nypost.com","nyt.com","nytimes.com","nyu.edu","oaistatic.com","oaiusercontent.com","oath.cloud","oath.com","observeit.net","oclc.org","ocn.ne.jp","oculus.com","odnoklassniki.ru","odoo.com","oecd.org","office.com","office.net","office365.com","office365.us","ogury.io","ok.ru","okta.com","oktacdn.com","okx.com","olark.com","olympics.com","omnitagjs.com","omtrdc.net","on.aws","onaudience.com","ondemand.com","one.com","one.one","onedrive.com","onelink.me","onenote.com","onenote.net","onepeloton.com","onesignal.com","onet.pl","onetag-sys.com","onetrust.com","onetrust.io","online-metrix.net","onlyfans.com","onmicrosoft.com","opecloud.com","openai.com","opendns.com","openlibrary.org","openoffice.org","opensea.io","openstreetmap.org","opensuse.org","opentable.com","openweathermap.org","openwebmp.com","openx.net","openxcdn.net","opera-api.com","opera-mini.net","opera.com","opera.software","opsgenie.com","optable.co","optimizely.com","oracle.com","oraclecloud.com","orange.com","orange.fr","orcid.org","oregonstate.edu","ortb.net","osano.com","ospserver.net","osu.edu","otto.de","ouest-france.fr","oup.com","outbrain.com","outbrain.org","outbrainimg.com","outlook.com","ov1o.com","overdrive.com","overstock.com","ovh.com","ovh.net","ovhcloud.com","ozon.ru","p-n.io","paa-reporting-advertising.amazon","packagist.org","pages.dev","paloaltonetworks.com","panasonic.com","pandasecurity.com","pandora.com","pangle.io","pantheonsite.io","parallels.com","paramountplus.com","parastorage.com","pardot.com","parliament.uk","parsely.com","pastebin.com","patreon.com","paylocity.com","paypal.com","paypalobjects.com","pbs.org","pbstck.com","pchome.com.tw","pcmag.com","pconline.com.cn","pdffiller.com","pdst.fm","peacocktv.com","pearson.com","pemsrv.com","pendo.io","people.com","people.com.cn","perfectdomain.com","perimeterx.net","permutive.app","permutive.com","petco.com","petsmart.com","pexels.com","pghub.io","philips.com","phncdn.com","photobucket.com","php.net","piano.io","pikabu.ru","pinduoduo.com","pingdom.net","pingone.com","pinimg.com","pinterest.com","pinterest.net","pippio.com","pixabay.com","pixiv.net","pixlr.com","pixnet.net","pki.goog","placed.com","planalto.gov.br","planetminecraft.com","plausible.io","play.google.com","playstation.com","playstation.net","plesk.com","plex.tv","plista.com","plos.org","plus.google.com","pluto.tv","pnas.org","pnc.com","pndsn.com","pngtree.com","podbean.com","podscribe.com","pointmediatracker.com","pokemon.com","poki.com","politico.com","popin.cc","pornhub.com","pornone.com","pornpics.com","porsche.com","poshmark.com","postgresql.org","posthog.com","postimg.cc","postman.com","postrelease.com","powerapps.com","powerbi.com","powerplatform.com","pp.ua","premierleague.com","preply.com","presage.io","prezi.com","prf.hn","priceline.com","primevideo.com","primis.tech","princeton.edu","printercloud.com","privacy-center.org","privacy-mgmt.com","privacymanager.io","privacyshield.gov","privateinternetaccess.com","prmutv.co","prnewswire.com","pro-market.net","prodregistryv2.org","progressive.com","prom.ua","proofpoint.com","proquest.com","protechts.net","proton.me","protonmail.com","proxad.net","prreqcroab.icu","prtimes.jp","pscp.tv","pstatic.net","psu.edu","psychologytoday.com","pub.network","pubmatic.com","pubmnet.com","pubnative.net","pullcm.com","puma.com","purdue.edu","pure.cloud","pusher.com","pushy.io","puzztake.com","pv-cdn.net","px-cloud.net","pxf.io","pypi.org","python.org","qcloud.com","qnap.com","qpic.cn","qq.com","qq.com.cn","quad9.net","qualcomm.com","qualtrics.com","qualys.com","quantcount.com","quantserve.com","quantummetric.com","quark.cn","queue-it.net","quickconnect.to","quillbot.com","quizlet.com","qunar.com","quora.com","qvc.com","qvdt3feo.com","qwant.com","rackcdn.com","radiofrance.fr","rakuten.co.jp","rakuten.com","rambler.ru","rapid7.com","rapidssl.com","raspberrypi.com","raspberrypi.org","ravm.tv","razer.com","razerzone.com","razorpay.com","rbc.ru","rbxcdn.com","readthedocs.io","real.com","realestate.com.au","realsrv.com","realtor.com","recaptcha.net","redbubble.com","redbull.com","redd.it","reddit.com","redditmedia.com","redditspace.com","redditstatic.com","redfin.com","redgifs.com","redhat.com","rediff.com","redtube.com","reg.ru","remove.bg","replit.com","researchgate.net","researchnow.com","resetdigital.co","reson8.com","retailmenot.com","reuters.com","revcontent.com","revenuecat.com","reverb.com","reverso.net","revjet.com","revolut.com","rezync.com","rfa.org","rfihub.com","rfihub.net","ria.ru","richaudience.com","ricoh.com","rightmove.co.uk","ring.com","ringcentral.com","rings.solutions","riotgames.com","ripe.net","riskified.com","rixengine.com","rkdms.com","rlcdn.com","robinhood.com","roblox.com","roche.com","rockstargames.com","roeyecdn.com","rogers.com","rokt.com","roku.com","rokutime.com","rollingstone.com","rome2rio.com","rottentomatoes.com","rqtrk.eu","rs-online.com","rsc.org","rt.com","rtactivate.com","rtb.mx","rtbhouse.com","rtmark.net","rtve.es","rubiconproject.com","rudderlabs.com","rudderstack.com","rule34.xxx","rule34video.com","rumble.com","run.app","rutracker.org","rutube.ru","ryanair.com","s-microsoft.com","s-msedge.net","s-onetag.com","sacdnssedge.com","safebrowsing.apple","safedk.com","safety.google","sage.com","sagepub.com","sahibinden.com","sail-horizon.com","sail-personalize.com","saksfifthavenue.com","sakura.ne.jp","salesforce-scrt.com","salesforce-sites.com","salesforce.com","salesforceliveagent.com","samba.tv","samplicio.us","samsclub.com","samsung-gamelauncher.com","samsung.com","samsungacr.com","samsungads.com","samsungapps.com","samsungcloud.com","samsungcloud.tv","samsungcloudcdn.com","samsungcloudsolution.com","samsungcloudsolution.net","samsungconsent.com","samsungdm.com","samsunghealth.com","samsungiotcloud.com","samsungknox.com","samsungosp.com","samsungpositioning.com","samsungqbe.com","samsungrs.com","sanity.io","sap.com","sapo.pt","sas.com","sascdn.com","savefrom.net","sbb.ch","sberbank.ru","sbixby.com","sc-cdn.net","sc-gw.com","sc-static.net","scdn.co","scene7.com","schwab.com","science.org","sciencedaily.com","sciencedirect.com","sciencemag.org","scorecardresearch.com","screenconnect.com","screenrant.com","screwfix.com","scribd.com","script.ac","se.com","seagate.com","sec.gov","secomtrust.net","secondlife.com","sectigo.com","securedvisit.com","secureserver.net","sedo.com","seedtag.com","seek.com.au","seekingalpha.com","segment.com","segment.io","semanticscholar.org","semasio.net","semrush.com","sendbird.com","sendgrid.com","sendgrid.net","sentinelone.net","sentry-cdn.com","sentry.io","sephora.com","servenobid.com","serverbid.com","service-now.com","service.gov.uk","seznam.cz","sfgate.com","sfr.fr","sfx.ms","shalltry.com","sharefile.com","sharepoint.com","sharepointonline.com","sharethis.com","sharethrough.com","shazam.com","shb-sync.com","shein.com","shell.com","shop.app","shopee.co.id","shopee.co.th","shopee.com.br","shopee.com.my","shopee.io","shopee.ph","shopee.tw","shopee.vn","shopeemobile.com","shopify.com","shopifycdn.com","shopifycloud.com","shopifysvc.com","shutterfly.com","shutterstock.com","si.edu","siemens.com","sift.com","siftscience.com","signal.org","signalfx.com","signalr.net","signifyd.com","similarweb.com","simpli.fi","sina.cn","sina.com","sina.com.cn","sinaimg.cn","singular.net","siriusxm.com","site.com","siteimproveanalytics.com","siteimproveanalytics.io","sites.google.com","sitescout.com","sjtu.edu.cn","sjv.io","sketchfab.com","sketchup.com","skimresources.com","sky.com","sky.it","skyhigh.cloud","skype.com","skyscanner.net","slack-edge.com","slack.com","slackb.com","slashdot.org","slate.com","slickdeals.net","slideshare.net","smaato.net","smadex.com","smallpdf.com","smartadserver.com","smartclip.net","smartrecruiters.com","smartsheet.com","smartthings.com","smilewanted.com","smotrim.ru","snapchat.com","snapkit.com","sng.link","snowflake.com","so.com","socdm.com","softbank.jp","softonic.com","sogou.com","sohu.com","sojern.com","sonicwall.com","sonobi.com","sonos.com","sony.com","sony.net","sophos.com","sophosupd.com","sophosxl.net","soundcloud.com","sourceforge.net","spacex.com","spamhaus.org","spankbang.com","spb.ru","spectrum.com","spectrum.net","speedtest.net","spglobal.com","spiceworks.com","spiegel.de","splashtop.com","split.io","splunk.com","splunkcloud.com","spo-msedge.net","sportradarserving.com","sportskeeda.com","spot.im","spotify.com","spotifycdn.com","spov-msedge.net","spreaker.com","sprig.com","springer.com","springserve.com","sprint.com","sproutsocial.com","sputniknews.com","squarecdn.com","squarespace-cdn.com","squarespace.com","squareup.com","srmdata-us.com","srmdata.com","ssl-images-amazon.com","ssl.com","ssrn.com","st.com","stackadapt.com","stackexchange.com","stackoverflow.com","standard.co.uk","stanford.edu","staples.com","starbucks.com","starfieldtech.com","starlink.com","startappservice.com","startpage.com","statcounter.com","state.gov","statefarm.com","static.microsoft","staticflickr.com","statista.com","statsigapi.net","statuspage.io","steamcommunity.com","steampowered.com","steamserver.net","steamstatic.com","steelseries.com","stickyadstv.com","stockx.com","storage.googleapis.com","storygize.net","strava.com","stream-io-api.com","streamlabs.com","streamrail.com","streamtheworld.com","stripchat.com","stripe.com","stripe.network","stripecdn.com","strpst.com","stubhub.com","studocu.com","substack.com","sundaysky.com","supersonicads.com","superuser.com","surveymonkey.com","susercontent.com","svc.ms","svr-algorix.com","sweetwater.com","swiftkey.com","swishapps.ai","symantec.com","symcb.com","symcd.com","syndicatedsearch.goog","synology.com","synology.me","system-monitor.com","sytes.net","t-mobile.com","t-msedge.net","t-online.de","t.co","t.ly","t.me","t13.io","tabelog.com","tableau.com","taboola.com","tagesschau.de","tailscale.com","tamu.edu","tandfonline.com","tanium.com","taobao.com","tapad.com","tappx.com","taptapnetworks.com","target.com","tawk.to","tbcache.com","tcl.com","td.com","teachable.com","teacherspayteachers.com","teads.tv","tealiumiq.com","teamviewer.com","techcrunch.com","techlab-cdn.com","technoratimedia.com","techsmith.com","ted.com","telefonica.com","telefonica.de","telegra.ph","telegram.me","telegram.org","telegraph.co.uk","telekom.de","telenet.be","telephony.goog","telia.com","telstra.com.au","telus.com","temu.com","tenable.com","tencent-cloud.net","tencent.com","tenor.com","termly.io","terra.com.br","tesco.com","tesla.com","teslamotors.com","texas.gov","thawte.com","the-ozone-project.com","theatlantic.com","thedailybeast.com","thefreedictionary.com","thegamer.com","theguardian.com","thehill.com","theknot.com","themeforest.net","themoviedb.org","thenai.org","thermofisher.com","thesaurus.com","thestar.com","thesun.co.uk","thetimes.co.uk","thetrainline.com","theverge.com","theweathernetwork.com","thingiverse.com","thinkific.com","thisisdax.com","thisvid.com","thomsonreuters.com","thousandeyes.com","threads.net","threatlocker.com","thrtle.com","thunderbird.net","ti.com","ticketmaster.co.uk","ticketmaster.com","tidal.com","tiktok.com","tiktokcdn-eu.com","tiktokcdn-us.com","tiktokcdn.com","tiktokpangle.us","tiktokv.com","tiktokv.eu","tiktokv.us","time.com","timeanddate.com","timeweb.ru","tinkoff.ru","tinypass.com","tinyurl.com","tiqcdn.com","tiscali.it","tistory.com","tizen.org","tk0x1.com","tmall.com","tmdb.org","tmz.com","tnaflix.com","toast.com","toasttab.com","todoist.com","tokopedia.com","tomtom.com","toutiao.com","toyota.com","tp-link.com","tpmn.co.kr","tpmn.io","tq-tungsten.com","trackjs.com","tractorsupply.com","tradedoubler.com","tradingview.com","tradplusad.com","trafficjunky.net","transcend-cdn.com","transfermarkt.com","translate.goog","translate.google.com","travelaudience.com","treasuredata.com","treasury.gov","trellix.com","trello.com","tremorhub.com","trendmicro.com","trendyol.com","tribalfusion.com","tribunnews.com","trimble.com","trip.com","tripadvisor.com","trkn.us","tru.am","truecaller.com","trulia.com","truoptik.com","trustarc.com","truste.com","trustedstack.com","trusteer.com","trustpilot.com","tsdtocl.com","tsinghua.edu.cn","tsyndicate.com","ttdns2.com","ttoverseaus.net","ttwstatic.com","tubemogul.com","tubitv.com","tum.de","tumblr.com","tunein.com","turbosquid.com","turn.com","turner.com","tutorialspoint.com","tvpixel.com","tvsquared.com","twilio.com","twimg.com","twitch.tv","twitter.com","tynt.com","typeform.com","typekit.com","typekit.net","ubc.ca","uber.com","ubereats.com","ubi.com","ubisoft.com","ubs.com","ubuntu.com","uc.cn","ucdavis.edu","uchicago.edu","ucla.edu","ucsb.edu","ucsd.edu","udemy.com","udmserve.net","udn.com","ueiwsp.com","ufl.edu","uhc.com","ui.com","uidapi.com","uipath.com","uk.com","ulta.com","ultimate-guitar.com","ultipro.com","umbrella.com","umeng.com","umich.edu","umn.edu","un.org","unc.edu","undertone.com","unesco.org","uni-heidelberg.de","unimelb.edu.au","uniqlo.com","unisoc.com","united.com","unity.com","unity3d.com","unity3dusercontent.com","unpkg.com","unrealengine.com","unrulymedia.com","unsplash.com","unt.edu","uol.com.br","upenn.edu","ups.com","uptodown.com","upwork.com","urbanairship.com","ureca-lab.com","urldefense.com","us.com","usabilla.com","usatoday.com","usbank.com","usbrowserspeed.com","usc.edu","uscourts.gov","usda.gov","useinsider.com","usemessages.com","userapi.com","usercentrics.eu","usercontent.goog","usercontent.microsoft","userreport.com","usertrust.com","uservoice.com","userway.org","usf.edu","usgs.gov","usnews.com","usp.br","usps.com","utah.edu","utexas.edu","utoronto.ca","utorrent.com","uuidksinc.net","uvm.edu","va.gov","vanguard.com","variety.com","vaultdcr.com","vc.ru","vecteezy.com","veeam.com","venmo.com","vercel.app","verisign.com","verizon.com","verizon.net","verizonwireless.com","vfsglobal.com","vg.no","viafoura.co","viator.com","viber.com","vice.com","victoriassecret.com","vidazoo.com","videoamp.com","videolan.org","vidoomy.com","vidyard.com","viglink.com","vimeo.com","vimeocdn.com","virgilio.it","virginm.net","virginmedia.com","virtualbox.org","virtualearth.net","virustotal.com","visa.com","vistaprint.com","visualstudio.com","visualwebsiteoptimizer.com","vivaldi.com","vivo.com.cn","vivoglobal.com","vk.com","vk.me","vk.ru","vkontakte.ru","vmware.com","vnexpress.net","vodafone.com","vodafone.de","volces.com","voltaxam.com","volvocars.com","vonage.com","vonedge.com","vrbo.com","vscode-cdn.net","vuejs.org","vultr.com","vungle.com","vzwwo.com","w-x.co","w.org","w3.org","w3schools.com","w55c.net","wa.gov","wa.me","wac-dc-msedge.net","wac-msedge.net","walgreens.com","walkme.com","wallpapers.com","walmart.ca","walmart.com","walmartimages.com","wanadoo.fr","wargaming.net","warnerbros.com","wasabisys.com","washington.edu","washingtonpost.com","wattpad.com","wayfair.com","waze.com","wbx2.com","we-stats.com","weather.com","weather.gov","web.app","web.de","webcontentassessor.com","webex.com","webflow.com","webflow.io","webmd.com","weborama.fr","website-files.com","webtoons.com","wechat.com","weebly.com","weforum.org","weibo.cn","weibo.com","wellsfargo.com","welt.de","wetransfer.com","whatismyipaddress.com","whatsapp.com","whatsapp.net","whitepages.com","who.int","wikia.com","wikibooks.org","wikihow.com","wikimedia.org","wikipedia.com","wikipedia.org","wikiquote.org","wikisource.org","wikiwand.com","wiktionary.org","wildberries.ru","wiley.com","williamhill.com","windows.com","windows.net","windowsazure.com","windowsupdate.com","windy.com","wired.com","wisc.edu","wise.com","wistia.com","wistia.net","withgoogle.com","wix.com","wixapps.net","wixsite.com","wixstatic.com","wknd.ai","wn.com","wondershare.com","woocommerce.com","wordfence.com","wordpress.com","wordpress.org","wordreference.com","workday.com","worldbank.org","worldcat.org","wowhead.com","wp.com","wp.pl","wpengine.com","wpenginepowered.com","wps.cn","wps.com","wsimg.com","wsj.com","wunderground.com","www.gov.br","www.gov.cn","www.gov.uk","www.nhs.uk","wyndhamhotels.com","wyze.com","wyzecam.com","x.com","xbox.com","xboxlive.com","xe.com","xero.com","xerox.com","xfinity.com","xg4ken.com","xhamster.com","xhamsterlive.com","xhcdn.com","xiaohongshu.com","xiaomi.com","xiaomi.net","ximalaya.com","xing.com","xinhuanet.com","xlgmedia.com","xnxx-cdn.com","xnxx.com","xtracloud.net","xunlei.com","xvideos-cdn.com","xvideos.com","ya.ru","yahoo.co.jp","yahoo.com","yahoo.net","yahoodns.net","yahoosandbox.net","yale.edu","yammer.com","yandex.com","yandex.net","yandex.ru","yandexadexchange.net","yastatic.net","ycombinator.com","yellowblue.io","yelp.com","yieldmo.com","yimg.com","yimg.jp","ymmobi.com","ynet.co.il","yotpo.com","youdao.com","youjizz.com","youku.com","youporn.com","your-server.de","youronlinechoices.com","youtu.be","youtube-nocookie.com","youtube.com","yr.no","ytimg.com","yumpu.com","zalo.me","zapier.com","zappos.com","zara.com","zazzle.com","zdassets.com","zdf.de","zdnet.com","zdxcloud.net","zebra.com","zemanta.com","zencdn.net","zendesk.com","zeotap.com","zhaopin.com","zhihu.com","zijieapi.com","zillow.com","zillowstatic.com","zippyshare.com","ziprecruiter.com","zoho.com","zohocdn.com","zohopublic.com","zol.com.cn","zomato.com","zoom.us","zoominfo.com","zoopla.co.uk","zopim.com","zotero.org","zscaler.com","zscaler.net","zscalertwo.net","zuimeitianqi.com"]}
+        """#,
         #"""
-{"name":"verdict-public-dns-resolvers","version":20261122,"description":"Anycast addresses of the widely used public DNS resolvers, as each operator documents them (Google Public DNS, Cloudflare 1.1.1.1, Quad9, Cisco OpenDNS, Lumen/Level3, AdGuard, CleanBrowsing, Comodo, Verisign, Neustar UltraDNS, Yandex, DNS.WATCH, Control D, NextDNS, Alibaba, 114DNS, Baidu, DNSPod). A curated subset of MISP's public-dns-v4/public-dns-v6 lists: these addresses appear in logs of every network and are never indicators by themselves.","type":"cidr","category":"false-positive","matching_attributes":["ip-src","ip-dst","ip-src|port","ip-dst|port","domain|ip"],"list":["8.8.8.8/32","8.8.4.4/32","2001:4860:4860::8888/128","2001:4860:4860::8844/128","1.1.1.1/32","1.0.0.1/32","1.1.1.2/32","1.0.0.2/32","1.1.1.3/32","1.0.0.3/32","2606:4700:4700::1111/128","2606:4700:4700::1001/128","2606:4700:4700::1112/128","2606:4700:4700::1002/128","2606:4700:4700::1113/128","2606:4700:4700::1003/128","9.9.9.9/32","149.112.112.112/32","9.9.9.10/32","149.112.112.10/32","9.9.9.11/32","149.112.112.11/32","2620:fe::fe/128","2620:fe::9/128","2620:fe::10/128","2620:fe::fe:10/128","2620:fe::11/128","2620:fe::fe:11/128","208.67.222.222/32","208.67.220.220/32","208.67.222.123/32","208.67.220.123/32","2620:119:35::35/128","2620:119:53::53/128","4.2.2.1/32","4.2.2.2/32","4.2.2.3/32","4.2.2.4/32","4.2.2.5/32","4.2.2.6/32","94.140.14.14/32","94.140.15.15/32","94.140.14.15/32","94.140.15.16/32","2a10:50c0::ad1:ff/128","2a10:50c0::ad2:ff/128","185.228.168.9/32","185.228.169.9/32","185.228.168.168/32","185.228.169.168/32","8.26.56.26/32","8.20.247.20/32","64.6.64.6/32","64.6.65.6/32","156.154.70.1/32","156.154.71.1/32","77.88.8.8/32","77.88.8.1/32","77.88.8.88/32","77.88.8.2/32","77.88.8.7/32","77.88.8.3/32","84.200.69.80/32","84.200.70.40/32","76.76.2.0/32","76.76.10.0/32","45.90.28.0/32","45.90.30.0/32","223.5.5.5/32","223.6.6.6/32","114.114.114.114/32","114.114.115.115/32","180.76.76.76/32","119.29.29.29/32"]}
-"""#,
+        {"name":"verdict-public-dns-resolvers","version":20261122,"description":"Anycast addresses of the widely used public DNS resolvers, as each operator documents them (Google Public DNS, Cloudflare 1.1.1.1, Quad9, Cisco OpenDNS, Lumen/Level3, AdGuard, CleanBrowsing, Comodo, Verisign, Neustar UltraDNS, Yandex, DNS.WATCH, Control D, NextDNS, Alibaba, 114DNS, Baidu, DNSPod). A curated subset of MISP's public-dns-v4/public-dns-v6 lists: these addresses appear in logs of every network and are never indicators by themselves.","type":"cidr","category":"false-positive","matching_attributes":["ip-src","ip-dst","ip-src|port","ip-dst|port","domain|ip"],"list":["8.8.8.8/32","8.8.4.4/32","2001:4860:4860::8888/128","2001:4860:4860::8844/128","1.1.1.1/32","1.0.0.1/32","1.1.1.2/32","1.0.0.2/32","1.1.1.3/32","1.0.0.3/32","2606:4700:4700::1111/128","2606:4700:4700::1001/128","2606:4700:4700::1112/128","2606:4700:4700::1002/128","2606:4700:4700::1113/128","2606:4700:4700::1003/128","9.9.9.9/32","149.112.112.112/32","9.9.9.10/32","149.112.112.10/32","9.9.9.11/32","149.112.112.11/32","2620:fe::fe/128","2620:fe::9/128","2620:fe::10/128","2620:fe::fe:10/128","2620:fe::11/128","2620:fe::fe:11/128","208.67.222.222/32","208.67.220.220/32","208.67.222.123/32","208.67.220.123/32","2620:119:35::35/128","2620:119:53::53/128","4.2.2.1/32","4.2.2.2/32","4.2.2.3/32","4.2.2.4/32","4.2.2.5/32","4.2.2.6/32","94.140.14.14/32","94.140.15.15/32","94.140.14.15/32","94.140.15.16/32","2a10:50c0::ad1:ff/128","2a10:50c0::ad2:ff/128","185.228.168.9/32","185.228.169.9/32","185.228.168.168/32","185.228.169.168/32","8.26.56.26/32","8.20.247.20/32","64.6.64.6/32","64.6.65.6/32","156.154.70.1/32","156.154.71.1/32","77.88.8.8/32","77.88.8.1/32","77.88.8.88/32","77.88.8.2/32","77.88.8.7/32","77.88.8.3/32","84.200.69.80/32","84.200.70.40/32","76.76.2.0/32","76.76.10.0/32","45.90.28.0/32","45.90.30.0/32","223.5.5.5/32","223.6.6.6/32","114.114.114.114/32","114.114.115.115/32","180.76.76.76/32","119.29.29.29/32"]}
+        """#,
     ]
 }
