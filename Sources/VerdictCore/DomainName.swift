@@ -29,32 +29,72 @@ public enum DomainName {
         if name.hasSuffix(".") { name = name.dropLast() }
         guard !name.isEmpty, name.utf8.count <= 253 * 4 else { return nil }
         let isASCII = name.utf8.allSatisfy { $0 < 0x80 }
-        var labels: [String] = []
+        var canonical: [UInt8] = []
         if isASCII {
-            for label in name.split(separator: ".", omittingEmptySubsequences: false) {
-                guard let valid = asciiLabel(label) else { return nil }
-                labels.append(valid)
-            }
+            guard let lowered = asciiName(name.utf8) else { return nil }
+            canonical = lowered
         } else {
             // IDNA: compatibility-normalise (the `ﬁ` ligature becomes `fi`), lowercase, then punycode each label.
             let mapped = String(name).precomposedStringWithCompatibilityMapping.lowercased()
+            var labels: [String] = []
             for label in mapped.split(separator: ".", omittingEmptySubsequences: false) {
                 guard !label.isEmpty, label.unicodeScalars.allSatisfy(isLabelScalar) else { return nil }
                 guard let encoded = Punycode.encodeLabel(String(label)), let valid = asciiLabel(Substring(encoded))
                 else { return nil }
                 labels.append(valid)
             }
+            guard let lowered = asciiName(labels.joined(separator: ".").utf8) else { return nil }
+            canonical = lowered
         }
-        guard labels.count >= 2, let tld = labels.last else { return nil }
-        let canonical = labels.joined(separator: ".")
-        guard canonical.utf8.count <= 253 else { return nil }
+        guard canonical.count <= 253, let lastDot = canonical.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        let tldBytes = canonical[(lastDot + 1)...]
         // A TLD is letters (or an IDN in punycode), never digits or underscores.
-        guard tld.utf8.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) || tld.hasPrefix("xn--") else { return nil }
+        let isPunycode = tldBytes.starts(with: "xn--".utf8)
+        guard isPunycode || tldBytes.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) else { return nil }
+        let tld = String(decoding: tldBytes, as: UTF8.self)
         guard
             suffixList.isTopLevelDomain(tld) || extraTopLevelDomains.contains(tld)
                 || DomainName.extraTopLevelDomains.contains(tld)
         else { return nil }
-        return canonical
+        return String(decoding: canonical, as: UTF8.self)
+    }
+
+    /// The lowercase bytes of an ASCII name of two or more valid labels, or nil.
+    static func asciiName(_ bytes: some Collection<UInt8>) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var labelStart = 0
+        var labelHasAlphanumeric = false
+        var labels = 0
+        func closeLabel() -> Bool {
+            let length = output.count - labelStart
+            guard length >= 1, length <= 63, labelHasAlphanumeric, output[labelStart] != UInt8(ascii: "-"),
+                output[output.count - 1] != UInt8(ascii: "-")
+            else { return false }
+            labels += 1
+            return true
+        }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "."):
+                guard closeLabel() else { return nil }
+                output.append(byte)
+                labelStart = output.count
+                labelHasAlphanumeric = false
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                output.append(byte + 0x20)
+                labelHasAlphanumeric = true
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                output.append(byte)
+                labelHasAlphanumeric = true
+            case UInt8(ascii: "-"), UInt8(ascii: "_"):
+                output.append(byte)
+            default:
+                return nil
+            }
+        }
+        guard closeLabel(), labels >= 2 else { return nil }
+        return output
     }
 
     /// A lowercase LDH label (underscores allowed, as in `_dmarc` and real malware hosts), or nil.
@@ -89,6 +129,14 @@ public enum DomainName {
 
     /// The special-use suffix `domain` falls under (`invalid` for `a.b.invalid`), if any.
     public static func specialUseSuffix(of domain: String) -> String? {
-        specialUseSuffixes.first { domain == $0 || domain.hasSuffix("." + $0) }
+        specialUseSuffixes.first { isSubdomain(domain, of: $0) }
+    }
+
+    /// Whether `domain` is `parent` or a name under it, comparing bytes (both are canonical).
+    public static func isSubdomain(_ domain: String, of parent: String) -> Bool {
+        let name = domain.utf8
+        let suffix = parent.utf8
+        guard name.count >= suffix.count, name.reversed().starts(with: suffix.reversed()) else { return false }
+        return name.count == suffix.count || name.dropLast(suffix.count).last == UInt8(ascii: ".")
     }
 }

@@ -4,8 +4,22 @@ public enum IndicatorType: String, Sendable, Hashable, CaseIterable, Codable, Co
 
     public var isHash: Bool { self == .md5 || self == .sha1 || self == .sha256 }
 
+    /// The type's place in `allCases`, for per-type counters kept in plain arrays.
+    public var ordinal: Int {
+        switch self {
+        case .ipv4: 0
+        case .ipv6: 1
+        case .domain: 2
+        case .url: 3
+        case .email: 4
+        case .md5: 5
+        case .sha1: 6
+        case .sha256: 7
+        }
+    }
+
     public static func < (lhs: IndicatorType, rhs: IndicatorType) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        lhs.ordinal < rhs.ordinal
     }
 }
 

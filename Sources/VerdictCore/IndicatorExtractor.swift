@@ -92,7 +92,8 @@ public struct IndicatorExtractor: Sendable {
     /// Indicators in free text.
     public func extract(text: String) -> ExtractionResult {
         var collector = Collector(extractor: self)
-        for indicator in textExtractor.indicators(in: text) { collector.add(indicator, field: nil) }
+        // The scanner already returns each indicator once.
+        for indicator in textExtractor.indicators(in: text) { collector.add(indicator, field: nil, isNew: true) }
         return collector.result
     }
 
@@ -167,26 +168,29 @@ public struct IndicatorExtractor: Sendable {
         let extractor: IndicatorExtractor
         var result = ExtractionResult()
         var seen: Set<Indicator> = []
-        var kept: [IndicatorType: Int] = [:]
-        var suppressedCount: [IndicatorType: Int] = [:]
+        /// Per type, by `IndicatorType.ordinal`.
+        var kept = [Int](repeating: 0, count: IndicatorType.allCases.count)
+        var suppressedCount = [Int](repeating: 0, count: IndicatorType.allCases.count)
 
-        mutating func add(_ indicator: Indicator, field: String?) {
-            guard seen.insert(indicator).inserted else { return }
+        /// - Parameter isNew: the caller knows the indicator was not added before.
+        mutating func add(_ indicator: Indicator, field: String?, isNew: Bool = false) {
+            guard isNew || seen.insert(indicator).inserted else { return }
             let cap = extractor.maxPerType ?? Int.max
+            let slot = indicator.type.ordinal
             switch extractor.suppressor.assess(indicator) {
             case .suppressed(let reason):
-                guard suppressedCount[indicator.type, default: 0] < cap else {
+                guard suppressedCount[slot] < cap else {
                     result.dropped[indicator.type, default: 0] += 1
                     return
                 }
-                suppressedCount[indicator.type, default: 0] += 1
+                suppressedCount[slot] += 1
                 result.suppressed.append(SuppressedIndicator(indicator: indicator, field: field, reason: reason))
             case .lookUp(let warninglists):
-                guard kept[indicator.type, default: 0] < cap else {
+                guard kept[slot] < cap else {
                     result.dropped[indicator.type, default: 0] += 1
                     return
                 }
-                kept[indicator.type, default: 0] += 1
+                kept[slot] += 1
                 result.indicators.append(FoundIndicator(indicator: indicator, field: field, warninglists: warninglists))
             }
         }

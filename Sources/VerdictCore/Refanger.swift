@@ -20,8 +20,28 @@ struct RefangedText {
         marks.reserveCapacity(input.count)
         var reader = Reader(input: input)
         while reader.index < input.count {
+            // Most bytes start no defang: copy them straight through.
+            var runEnd = reader.index
+            while runEnd < input.count, !RefangedText.mayStartDefang[Int(input[runEnd])] { runEnd += 1 }
+            if runEnd > reader.index {
+                bytes.append(contentsOf: input[reader.index..<runEnd])
+                marks.append(contentsOf: repeatElement(.original, count: runEnd - reader.index))
+                reader.index = runEnd
+                continue
+            }
             refangNext(&reader)
         }
+    }
+
+    /// First bytes inside a bracket defang: `.`, `dot`, `@`, `at`, `:`, `/`, `-`.
+    private static let mayStartBracketForm: [Bool] = (0..<256).map { byte in
+        ".dD@aA:/-".utf8.contains(UInt8(byte))
+    }
+
+    /// The bytes `refangNext` looks at: brackets, backslash, space and the first letters of schemes and of
+    /// glued `AT`/`DOT`.
+    private static let mayStartDefang: [Bool] = (0..<256).map { byte in
+        "[({\\ hHfFsSAD".utf8.contains(UInt8(byte))
     }
 
     private struct Reader {
@@ -131,6 +151,7 @@ struct RefangedText {
             (".", UInt8(ascii: ".")), ("dot", UInt8(ascii: ".")), ("@", UInt8(ascii: "@")), ("at", UInt8(ascii: "@")),
             ("://", 0), (":", UInt8(ascii: ":")), ("/", UInt8(ascii: "/")), ("-", UInt8(ascii: "-")),
         ]
+        guard let first = reader.byte(at: 1), RefangedText.mayStartBracketForm[Int(first)] else { return false }
         for (inner, replacement) in forms {
             let length = inner.utf8CodeUnitCount
             guard reader.matches(inner, at: 1), reader.byte(at: 1 + length) == close else { continue }
@@ -188,7 +209,12 @@ struct RefangedText {
             word.append(byte | (isASCIILetter(byte) ? 0x20 : 0))
             offset += 1
         }
-        guard let scheme = Self.canonicalScheme(word) else { return false }
+        // Only a separator makes a scheme: look for one before comparing the word.
+        guard let following = reader.byte(at: offset),
+            following == UInt8(ascii: ":") || following == UInt8(ascii: "[") || following == 0x20
+                || following == UInt8(ascii: "]") || following == UInt8(ascii: ")"),
+            let scheme = Self.canonicalScheme(word)
+        else { return false }
         var defanged = scheme.defanged
         if bracketed {
             let open = reader.input[reader.index]
@@ -227,17 +253,16 @@ struct RefangedText {
         return true
     }
 
+    private static let knownSchemes: [([UInt8], String, Bool)] = [
+        (Array("http".utf8), "http", false), (Array("https".utf8), "https", false), (Array("ftp".utf8), "ftp", false),
+        (Array("ftps".utf8), "ftps", false), (Array("sftp".utf8), "sftp", false), (Array("fxp".utf8), "ftp", true),
+        (Array("fxps".utf8), "ftps", true),
+    ]
+
     /// `http`, `https`, `ftp`, `ftps`, `sftp` and their defanged spellings (`hxxp`, `h__p`, `hzzzp`, `fxp`).
     static func canonicalScheme(_ word: [UInt8]) -> (name: String, defanged: Bool)? {
-        switch String(decoding: word, as: UTF8.self) {
-        case "http": return ("http", false)
-        case "https": return ("https", false)
-        case "ftp": return ("ftp", false)
-        case "ftps": return ("ftps", false)
-        case "sftp": return ("sftp", false)
-        case "fxp": return ("ftp", true)
-        case "fxps": return ("ftps", true)
-        default: break
+        for (spelling, name, defanged) in knownSchemes where word.elementsEqual(spelling) {
+            return (name, defanged)
         }
         // h + two or three masking characters + p (+ s)
         var body = word

@@ -33,9 +33,12 @@ public struct Suppressor: Sendable {
         if let reason = hardReason(indicator) { return .suppressed(reason: reason) }
         if allowList.contains(indicator) { return .suppressed(reason: "allowlist") }
         var annotations: [String] = []
-        for list in warninglists where list.policy != .ignore && list.matches(indicator) {
-            if list.policy == .suppress { return .suppressed(reason: "warninglist:\(list.name)") }
-            annotations.append(list.name)
+        for index in warninglists.indices {
+            // Read in place: copying a list per indicator would retain and release all its tables.
+            let policy = warninglists[index].policy
+            guard policy != .ignore, warninglists[index].matches(indicator) else { continue }
+            if policy == .suppress { return .suppressed(reason: "warninglist:\(warninglists[index].name)") }
+            annotations.append(warninglists[index].name)
         }
         return .lookUp(warninglists: annotations)
     }
@@ -49,9 +52,7 @@ public struct Suppressor: Sendable {
             return IPv6Address(indicator.value).flatMap(SpecialPurposeAddresses.reason(for:))
         case .domain:
             if let suffix = DomainName.specialUseSuffix(of: indicator.value) { return "special-name:\(suffix)" }
-            if let suffix = internalSuffixes.first(where: {
-                indicator.value == $0 || indicator.value.hasSuffix("." + $0)
-            }) {
+            if let suffix = internalSuffixes.first(where: { DomainName.isSubdomain(indicator.value, of: $0) }) {
                 return "internal-suffix:\(suffix)"
             }
             return nil
@@ -82,17 +83,25 @@ extension Indicator {
             guard let at = value.lastIndex(of: "@") else { return nil }
             return Indicator(hostText: value[value.index(after: at)...])
         case .url:
-            guard let separator = value.range(of: "://") else { return nil }
-            var authority = value[separator.upperBound...]
-            if let end = authority.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) {
-                authority = authority[..<end]
+            let bytes = Array(value.utf8)
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else {
+                return nil
             }
-            if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-            if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-                return Indicator(hostText: authority[authority.index(after: authority.startIndex)..<close])
+            var start = colon + 3
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?"),
+                bytes[end] != UInt8(ascii: "#")
+            {
+                if bytes[end] == UInt8(ascii: "@") { start = end + 1 }
+                end += 1
             }
-            if let colon = authority.lastIndex(of: ":") { authority = authority[..<colon] }
-            return Indicator(hostText: authority)
+            if start < end, bytes[start] == UInt8(ascii: "["),
+                let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "]"))
+            {
+                return Indicator(hostText: Substring(String(decoding: bytes[(start + 1)..<close], as: UTF8.self)))
+            }
+            if let portColon = bytes[start..<end].lastIndex(of: UInt8(ascii: ":")) { end = portColon }
+            return Indicator(hostText: Substring(String(decoding: bytes[start..<end], as: UTF8.self)))
         default:
             return nil
         }
@@ -151,6 +160,7 @@ public struct AllowList: Sendable {
     }
 
     public func contains(_ indicator: Indicator) -> Bool {
+        if isEmpty { return false }
         switch indicator.type {
         case .ipv4:
             guard let address = IPv4Address(indicator.value) else { return false }

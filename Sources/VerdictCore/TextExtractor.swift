@@ -30,6 +30,8 @@ struct TextScanner {
     let text: [UInt8]
     let marks: [RefangedText.Mark]
     let extraTopLevelDomains: Set<String>
+    /// `wordBytes`, held here: a static costs a lazy-initialisation check on every use in the hot loop.
+    let isWordByte = TextScanner.wordBytes
     var found: [Indicator] = []
     var seen: Set<Indicator> = []
     /// IPv6 is not tried again inside a run that already failed, which keeps inputs like `a:a:a:a:…` linear.
@@ -93,14 +95,18 @@ struct TextScanner {
         guard length > 1 else { return false }
         var value = UInt32(text[position] & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07))
         for offset in 1..<length { value = value << 6 | UInt32(text[position + offset] & 0x3F) }
+        // Common non-letters answered without a Unicode property lookup: no-break space, general and CJK
+        // punctuation, and U+FFFD, which stands for every invalid byte.
+        if value == 0xA0 || value == 0xFFFD || (0x2000...0x206F).contains(value) || (0x3000...0x303F).contains(value) {
+            return false
+        }
         guard let scalar = Unicode.Scalar(value) else { return false }
         return DomainName.isLabelScalar(scalar)
     }
 
-    static func isWordByte(_ byte: UInt8) -> Bool {
-        isASCIIAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "%")
-            || byte == UInt8(ascii: "@")
+    /// ASCII bytes that can be part of a word: letters, digits and `.-_+%@`.
+    static let wordBytes: [Bool] = (0..<128).map { byte in
+        isASCIIAlphanumeric(UInt8(byte)) || ".-_+%@".utf8.contains(UInt8(byte))
     }
 
     /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`.
@@ -109,7 +115,7 @@ struct TextScanner {
         while position < text.count {
             let current = text[position]
             if current < 0x80 {
-                guard TextScanner.isWordByte(current) else { break }
+                guard isWordByte[Int(current)] else { break }
                 position += 1
             } else {
                 let length = scalarLength(at: position)
@@ -413,6 +419,11 @@ struct TextScanner {
         while end > start, text[end - 1] == UInt8(ascii: ".") { end -= 1 }
         guard start < end else { return }
         let span = text[start..<end]
+        if !span.contains(UInt8(ascii: ".")) {
+            // One label: no address, domain or email, at most a hash.
+            if let hashType = TextScanner.hashType(span) { emit(hashType, string(start, end).lowercased()) }
+            return
+        }
         if !span.contains(where: { isASCIILetter($0) || $0 >= 0x80 }) {
             processNumeric(start, end, wordStart: wordStart)
             return
@@ -488,10 +499,14 @@ struct TextScanner {
             labelStart = position + 1
         }
         guard valid, candidateStart < end, isTrustworthy(candidateStart, end) else { return }
+        // Cheap checks before any string is built: a dot, and a TLD that is letters or an IDN.
+        guard let lastDot = text[candidateStart..<end].lastIndex(of: UInt8(ascii: ".")), lastDot + 1 < end,
+            text[(lastDot + 1)..<end].allSatisfy({ isASCIILetter($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") })
+        else { return }
         let candidate = string(candidateStart, end)
         guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains) else { return }
         if !isDefanged(candidateStart, end),
-            looksLikeSomethingElse(domain, original: candidate, wordStart: wordStart, end: end)
+            looksLikeSomethingElse(domain, originalStart: candidateStart, wordStart: wordStart, end: end)
         {
             return
         }
@@ -499,26 +514,34 @@ struct TextScanner {
     }
 
     /// File names, paths, dotted code and antivirus names that happen to end in a real TLD.
-    func looksLikeSomethingElse(_ domain: String, original: String, wordStart: Int, end: Int) -> Bool {
+    ///
+    /// - Parameters:
+    ///   - domain: the canonical (lowercase) candidate.
+    ///   - originalStart: where the candidate starts in the text, to see its original letter case.
+    func looksLikeSomethingElse(_ domain: String, originalStart: Int, wordStart: Int, end: Int) -> Bool {
         let previous = byte(wordStart - 1)
         if previous == UInt8(ascii: "\\") { return true }
         if previous == UInt8(ascii: "/"), byte(wordStart - 2) != UInt8(ascii: "/") { return true }
         if byte(end) == UInt8(ascii: "(") { return true }
-        let labels = domain.split(separator: ".")
-        let tld = String(labels[labels.count - 1])
+        let labels = domain.utf8.split(separator: UInt8(ascii: "."))
+        let tld = String(decoding: labels[labels.count - 1], as: UTF8.self)
         if FalsePositiveNames.fileExtensions.contains(tld), PublicSuffixList.shared.publicSuffix(of: domain) == tld {
             return true
         }
-        if labels.count == 2, FalsePositiveNames.codeObjects.contains(String(labels[0])),
-            FalsePositiveNames.propertyNames.contains(tld)
+        if labels.count == 2, FalsePositiveNames.propertyNames.contains(tld),
+            FalsePositiveNames.codeObjects.contains(String(decoding: labels[0], as: UTF8.self))
         {
             return true
         }
-        if labels.contains(where: { FalsePositiveNames.malwareNameParts.contains(String($0)) }) { return true }
+        if labels.contains(where: { FalsePositiveNames.malwareNameParts.contains(String(decoding: $0, as: UTF8.self)) })
+        {
+            return true
+        }
         // `System.IO`, `Microsoft.PowerShell.Security`: a capitalised TLD after lowercase letters is code.
-        let originalLabels = original.split(separator: ".")
-        if let originalTLD = originalLabels.last, originalTLD.contains(where: \.isUppercase),
-            originalLabels.dropLast().contains(where: { $0.contains(where: \.isLowercase) })
+        let original = text[originalStart..<end]
+        if let lastDot = original.lastIndex(of: UInt8(ascii: ".")),
+            original[(lastDot + 1)...].contains(where: { $0 >= 0x41 && $0 <= 0x5A }),
+            original[..<lastDot].contains(where: { $0 >= 0x61 && $0 <= 0x7A })
         {
             return true
         }

@@ -20,22 +20,63 @@ public struct Warninglist: Sendable {
 
     /// The list's identifier: `warninglist:<name>` in reasons, the key in policy files. For a list read from
     /// a feeds directory it is the file's name (MISP's folder name for `lists/NAME/list.json`).
-    public let name: String
+    public var name: String { storage.name }
     /// MISP's own `name` field, a human-readable title.
-    public let title: String
-    public let description: String
-    public let type: ListType
-    public let category: String?
+    public var title: String { storage.title }
+    public var description: String { storage.description }
+    public var type: ListType { storage.type }
+    public var category: String? { storage.category }
     public var policy: WarninglistPolicy
     /// The indicator types the list applies to, from its `matching_attributes`.
-    public let appliesTo: Set<IndicatorType>
-    public let entryCount: Int
+    public var appliesTo: Set<IndicatorType> { storage.appliesTo }
+    public var entryCount: Int { storage.entryCount }
 
-    private let exact: Set<String>
-    private let substrings: [String]
-    private let ipv4Networks: [Int: Set<UInt32>]
-    private let ipv6Networks: [Int: Set<IPv6Address>]
-    private let patterns: [RegexBox]
+    /// Everything but the policy, behind one reference: lists are copied per lookup, and a copy then costs
+    /// one retain instead of one per table.
+    private final class Storage: Sendable {
+        let name: String
+        let title: String
+        let description: String
+        let type: ListType
+        let category: String?
+        let appliesTo: Set<IndicatorType>
+        let entryCount: Int
+        let exact: Set<String>
+        let substrings: [String]
+        let ipv4Networks: [Int: Set<UInt32>]
+        let ipv6Networks: [Int: Set<IPv6Address>]
+        let patterns: [RegexBox]
+
+        init(
+            name: String,
+            title: String,
+            description: String,
+            type: ListType,
+            category: String?,
+            appliesTo: Set<IndicatorType>,
+            entryCount: Int,
+            exact: Set<String>,
+            substrings: [String],
+            ipv4Networks: [Int: Set<UInt32>],
+            ipv6Networks: [Int: Set<IPv6Address>],
+            patterns: [RegexBox]
+        ) {
+            self.name = name
+            self.title = title
+            self.description = description
+            self.type = type
+            self.category = category
+            self.appliesTo = appliesTo
+            self.entryCount = entryCount
+            self.exact = exact
+            self.substrings = substrings
+            self.ipv4Networks = ipv4Networks
+            self.ipv6Networks = ipv6Networks
+            self.patterns = patterns
+        }
+    }
+
+    private let storage: Storage
 
     /// Reads a list from MISP's JSON.
     ///
@@ -62,21 +103,15 @@ public struct Warninglist: Sendable {
         guard case .array(let values)? = document["list"] else {
             throw WarninglistError("list \(name): no \"list\" array")
         }
-        self.name = name
-        self.title = title
-        self.type = type
-        self.description = document["description"]?.scalarText ?? ""
-        self.category = document["category"]?.scalarText
+        let category = document["category"]?.scalarText
         self.policy = policy ?? Warninglist.defaultPolicy(name: name, category: category)
         var attributes: [String] = []
         if case .array(let items)? = document["matching_attributes"] {
             attributes = items.compactMap(\.scalarText)
         }
-        self.appliesTo = Warninglist.indicatorTypes(forMISPAttributes: attributes, listType: type)
         let entries = values.compactMap(\.scalarText).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
             !$0.isEmpty
         }
-        self.entryCount = entries.count
 
         var exact = Set<String>()
         var substrings: [String] = []
@@ -101,11 +136,20 @@ public struct Warninglist: Sendable {
         case .regex:
             patterns = entries.compactMap(RegexBox.init(mispPattern:))
         }
-        self.exact = exact
-        self.substrings = substrings
-        self.ipv4Networks = ipv4Networks
-        self.ipv6Networks = ipv6Networks
-        self.patterns = patterns
+        self.storage = Storage(
+            name: name,
+            title: title,
+            description: document["description"]?.scalarText ?? "",
+            type: type,
+            category: category,
+            appliesTo: Warninglist.indicatorTypes(forMISPAttributes: attributes, listType: type),
+            entryCount: entries.count,
+            exact: exact,
+            substrings: substrings,
+            ipv4Networks: ipv4Networks,
+            ipv6Networks: ipv6Networks,
+            patterns: patterns
+        )
     }
 
     /// Lists that also hold infrastructure attackers rent or abuse (cloud, CDN and VPN ranges, dynamic DNS,
@@ -149,33 +193,35 @@ public struct Warninglist: Sendable {
     /// A URL or an email is matched only on its whole value: a list of hosts never matches a URL on that
     /// host (a malware URL on a file-hosting site is a real indicator).
     public func matches(_ indicator: Indicator) -> Bool {
-        guard appliesTo.contains(indicator.type) else { return false }
-        switch type {
+        guard storage.appliesTo.contains(indicator.type) else { return false }
+        switch storage.type {
         case .string:
-            return exact.contains(indicator.value) || exact.contains(indicator.value.lowercased())
+            // Canonical values are lowercase but for URL paths.
+            return storage.exact.contains(indicator.value)
+                || (indicator.type == .url && storage.exact.contains(indicator.value.lowercased()))
         case .hostname:
             guard indicator.type == .domain || indicator.type == .ipv4 || indicator.type == .ipv6 else {
-                return exact.contains(indicator.value.lowercased())
+                return storage.exact.contains(indicator.value.lowercased())
             }
             var name = Substring(indicator.value)
             while true {
-                if exact.contains(String(name)) { return true }
+                if storage.exact.contains(String(name)) { return true }
                 guard let dot = name.firstIndex(of: ".") else { return false }
                 name = name[name.index(after: dot)...]
             }
         case .substring:
             let value = indicator.value.lowercased()
-            return substrings.contains { value.contains($0) }
+            return storage.substrings.contains { value.contains($0) }
         case .cidr:
             switch indicator.type {
             case .ipv4:
                 guard let address = IPv4Address(indicator.value) else { return false }
-                return ipv4Networks.contains { prefix, networks in
+                return storage.ipv4Networks.contains { prefix, networks in
                     networks.contains(address.value & IPNetwork.mask32(prefix))
                 }
             case .ipv6:
                 guard let address = IPv6Address(indicator.value) else { return false }
-                return ipv6Networks.contains { prefix, networks in
+                return storage.ipv6Networks.contains { prefix, networks in
                     let (high, low) = IPNetwork.mask128(prefix)
                     return networks.contains(IPv6Address(high: address.high & high, low: address.low & low))
                 }
@@ -183,7 +229,7 @@ public struct Warninglist: Sendable {
                 return false
             }
         case .regex:
-            return patterns.contains { $0.matches(indicator.value) }
+            return storage.patterns.contains { $0.matches(indicator.value) }
         }
     }
 
