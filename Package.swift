@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "verdict-ar", targets: ["verdict-ar"]),
         .library(name: "VerdictCore", targets: ["VerdictCore"]),
         .library(name: "VerdictSources", targets: ["VerdictSources"]),
+        .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
@@ -25,8 +26,10 @@ let package = Package(
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
         .target(name: "VerdictCore", swiftSettings: strictSettings),
-        // Threat-intel sources; today the local feeds read from VERDICT_FEEDS_DIR.
+        // Threat-intel sources and the per-source governor; the local feeds read from VERDICT_FEEDS_DIR.
         .target(name: "VerdictSources", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        // Lookup orchestration: suppression, cache, single-flight, fan-out, aggregation.
+        .target(name: "VerdictEngine", dependencies: ["VerdictCore", "VerdictSources"], swiftSettings: strictSettings),
         .executableTarget(
             name: "verdict",
             dependencies: [
@@ -42,6 +45,11 @@ let package = Package(
             name: "VerdictCoreTests",
             dependencies: ["VerdictCore"],
             exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerdictEngineTests",
+            dependencies: ["VerdictEngine", "VerdictSources", "VerdictCore"],
             swiftSettings: strictSettings
         ),
         // Runs the built `verdict` executable, as users and outside tests do.

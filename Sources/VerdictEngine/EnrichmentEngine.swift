@@ -1,0 +1,206 @@
+import Foundation
+import VerdictCore
+import VerdictSources
+
+/// How long answers stay fresh, in seconds. Errors and quota answers are never cached.
+public struct CacheLifetimes: Sendable, Equatable {
+    public var found: Double
+    public var notFound: Double
+
+    public init(found: Double = 86_400, notFound: Double = 43_200) {
+        self.found = found
+        self.notFound = notFound
+    }
+}
+
+/// Everything known about one indicator after a lookup (design.md §4 `results[]`).
+public struct IndicatorReport: Sendable, Equatable {
+    public var indicator: Indicator
+    /// The text the caller gave, when it differs from the canonical value.
+    public var input: String?
+    public var verdict: Verdict
+    public var score: Int
+    public var confidence: Confidence
+    public var summary: String
+    public var categories: [String]
+    /// Every source's part answered from the cache.
+    public var cached: Bool
+    /// Age of the oldest cached part, in seconds.
+    public var ageSeconds: Int
+    public var sources: [SourceResult]
+    /// Why a suppressed value was not looked up.
+    public var reason: String?
+    /// Annotate-policy warninglists the value is on.
+    public var warninglists: [String]
+    /// Whether an outside service was asked for this lookup (what credits are charged for).
+    public var reachedExternalSource: Bool
+}
+
+/// The lookup pipeline every part of Verdict shares: suppression first (no source ever sees a suppressed
+/// value), then the cache, then single-flight, then a concurrent fan-out through each source's governor,
+/// then aggregation, then the cache write.
+public final class EnrichmentEngine: Sendable {
+    public let governors: [SourceGovernor]
+    public let suppressor: Suppressor
+    public let cache: any LookupCache
+    public let aggregator: VerdictAggregator
+    public let lifetimes: CacheLifetimes
+    private let now: @Sendable () -> Double
+    private let flights = SingleFlight<CacheKey, SourceResult>()
+
+    public init(
+        governors: [SourceGovernor],
+        suppressor: Suppressor = Suppressor(),
+        cache: any LookupCache = MemoryLookupCache(),
+        aggregator: VerdictAggregator = VerdictAggregator(),
+        lifetimes: CacheLifetimes = CacheLifetimes(),
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) {
+        self.governors = governors
+        self.suppressor = suppressor
+        self.cache = cache
+        self.aggregator = aggregator
+        self.lifetimes = lifetimes
+        self.now = now
+    }
+
+    /// The names of the configured sources.
+    public var sourceNames: [String] { governors.map(\.source.name) }
+
+    /// Looks several indicators up concurrently; the reports come back in the order given.
+    ///
+    /// - Parameters:
+    ///   - sources: only these sources (by name); all when nil.
+    ///   - refresh: ask the sources again even when the cache holds a fresh answer.
+    public func lookUp(
+        _ indicators: [(indicator: Indicator, input: String?)],
+        sources: Set<String>? = nil,
+        refresh: Bool = false
+    ) async -> [IndicatorReport] {
+        await withTaskGroup(of: (Int, IndicatorReport).self) { group in
+            for (position, item) in indicators.enumerated() {
+                group.addTask {
+                    (position, await self.lookUp(item.indicator, input: item.input, sources: sources, refresh: refresh))
+                }
+            }
+            var reports = [IndicatorReport?](repeating: nil, count: indicators.count)
+            for await (position, report) in group { reports[position] = report }
+            return reports.map { $0! }
+        }
+    }
+
+    public func lookUp(
+        _ indicator: Indicator,
+        input: String? = nil,
+        sources requested: Set<String>? = nil,
+        refresh: Bool = false
+    ) async -> IndicatorReport {
+        let shownInput = input == indicator.value ? nil : input
+        let warninglists: [String]
+        switch suppressor.assess(indicator) {
+        case .suppressed(let reason):
+            return IndicatorReport(
+                indicator: indicator,
+                input: shownInput,
+                verdict: .suppressed,
+                score: 0,
+                confidence: .high,
+                summary: "not looked up: \(reason)",
+                categories: [],
+                cached: false,
+                ageSeconds: 0,
+                sources: [],
+                reason: reason,
+                warninglists: [],
+                reachedExternalSource: false
+            )
+        case .lookUp(let lists):
+            warninglists = lists
+        }
+
+        let chosen = governors.filter { requested?.contains($0.source.name) ?? true }
+        let parts = await withTaskGroup(of: (Int, Part).self) { group in
+            for (position, governor) in chosen.enumerated() {
+                group.addTask { (position, await self.ask(governor, about: indicator, refresh: refresh)) }
+            }
+            var parts = [Part?](repeating: nil, count: chosen.count)
+            for await (position, part) in group { parts[position] = part }
+            return parts.map { $0! }
+        }
+
+        let results = parts.map(\.result)
+        let aggregate = aggregator.aggregate(results)
+        let answered = parts.filter { $0.result.status == .ok || $0.result.status == .notFound }
+        let cachedParts = answered.compactMap(\.cachedAt)
+        let time = now()
+        return IndicatorReport(
+            indicator: indicator,
+            input: shownInput,
+            verdict: aggregate.verdict,
+            score: aggregate.score,
+            confidence: aggregate.confidence,
+            summary: aggregate.summary,
+            categories: aggregate.categories,
+            cached: !answered.isEmpty && cachedParts.count == answered.count,
+            ageSeconds: cachedParts.map { max(0, Int(time - $0)) }.max() ?? 0,
+            sources: results,
+            reason: nil,
+            warninglists: warninglists,
+            reachedExternalSource: parts.contains { $0.askedUpstream && $0.isExternal }
+        )
+    }
+
+    struct Part: Sendable {
+        var result: SourceResult
+        /// When the answer was stored, if it came from the cache.
+        var cachedAt: Double?
+        var askedUpstream: Bool
+        var isExternal: Bool
+    }
+
+    /// One source's answer: a fresh cached one, or one upstream call shared by everyone asking now.
+    func ask(_ governor: SourceGovernor, about indicator: Indicator, refresh: Bool) async -> Part {
+        let source = governor.source
+        let isExternal = source.isExternal
+        guard source.supportedTypes.contains(indicator.type) else {
+            return Part(result: await governor.lookUp(indicator), askedUpstream: false, isExternal: isExternal)
+        }
+        let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
+        if !refresh, let hit = await freshAnswer(for: key) {
+            return Part(result: hit.result, cachedAt: hit.storedAt, askedUpstream: false, isExternal: isExternal)
+        }
+        var fromCache: CachedAnswer?
+        var askedUpstream = false
+        let result = await flights.run(key) {
+            // Whoever waited for an earlier run finds its answer here.
+            if !refresh, let hit = await freshAnswer(for: key) {
+                fromCache = hit
+                return hit.result
+            }
+            askedUpstream = true
+            let result = await governor.lookUp(indicator)
+            await remember(result, for: key)
+            return result
+        }
+        return Part(result: result, cachedAt: fromCache?.storedAt, askedUpstream: askedUpstream, isExternal: isExternal)
+    }
+
+    func freshAnswer(for key: CacheKey) async -> CachedAnswer? {
+        guard let answer = await cache.answer(for: key), answer.expiresAt > now() else { return nil }
+        return answer
+    }
+
+    func remember(_ result: SourceResult, for key: CacheKey) async {
+        let lifetime: Double
+        switch result.status {
+        case .ok: lifetime = lifetimes.found
+        case .notFound: lifetime = lifetimes.notFound
+        default: return  // errors and quota answers are never cached
+        }
+        guard lifetime > 0 else { return }
+        let time = now()
+        var stored = result
+        stored.latencyMilliseconds = nil
+        await cache.store(CachedAnswer(result: stored, storedAt: time, expiresAt: time + lifetime), for: key)
+    }
+}

@@ -1,0 +1,145 @@
+import Testing
+import VerdictCore
+import VerdictSources
+
+struct SourceGovernorTests {
+    let address = Indicator(type: .ipv4, value: "185.220.101.4")
+
+    func found(_ name: String) -> FakeSource.Behaviour {
+        .answer(.found(name, verdict: .malicious, score: 100))
+    }
+
+    @Test func unsupportedTypesAreSkippedWithoutACall() async {
+        let source = FakeSource("abuseipdb", types: [.ipv4])
+        let governor = SourceGovernor(source: source)
+        let result = await governor.lookUp(Indicator(type: .sha256, value: String(repeating: "ab", count: 32)))
+        #expect(result.status == .skipped)
+        #expect(result.error == "abuseipdb does not look up sha256")
+        #expect(source.callCount == 0)
+    }
+
+    @Test func severalWindowsHoldAtOnce() async {
+        // VirusTotal's free plan: 4 a minute and 500 a day (here 6 a day, to reach it quickly).
+        let clock = ManualClock()
+        let source = FakeSource("virustotal", behaviour: found("virustotal"))
+        let policy = GovernorPolicy(windows: [.perMinute(4), .perDay(6)])
+        let governor = SourceGovernor(source: source, policy: policy, now: clock.function)
+        var statuses: [SourceStatus] = []
+        for _ in 0..<5 { statuses.append(await governor.lookUp(address).status) }
+        #expect(statuses == [.ok, .ok, .ok, .ok, .quotaExhausted])
+        #expect(source.callCount == 4)
+        let refused = await governor.lookUp(address)
+        #expect(refused.error == "virustotal quota of 4 per minute used")
+
+        clock.advance(60)
+        statuses = []
+        for _ in 0..<3 { statuses.append(await governor.lookUp(address).status) }
+        #expect(statuses == [.ok, .ok, .quotaExhausted])
+        #expect((await governor.lookUp(address)).error == "virustotal quota of 6 per day used")
+        clock.advance(86_400)
+        #expect((await governor.lookUp(address)).status == .ok)
+    }
+
+    @Test func windowsHoldUnderConcurrency() async {
+        let source = FakeSource("virustotal", behaviour: found("virustotal"), delay: .milliseconds(5))
+        let governor = SourceGovernor(
+            source: source,
+            policy: GovernorPolicy(maxConcurrent: 8, windows: [.perMinute(10)])
+        )
+        let statuses = await withTaskGroup(of: SourceStatus.self) { group in
+            for _ in 0..<50 { group.addTask { await governor.lookUp(address).status } }
+            return await group.reduce(into: [SourceStatus]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == .ok }.count == 10)
+        #expect(statuses.filter { $0 == .quotaExhausted }.count == 40)
+        #expect(source.callCount == 10)
+        #expect(source.peakConcurrency <= 8)
+    }
+
+    @Test func aProviders429BlocksUntilItsRetryAfter() async {
+        let clock = ManualClock()
+        let source = FakeSource(
+            "abuseipdb",
+            behaviour: .fail(.rateLimited(retryAfter: .seconds(30), "abuseipdb: HTTP 429"))
+        )
+        let governor = SourceGovernor(source: source, now: clock.function)
+        let first = await governor.lookUp(address)
+        #expect(first.status == .quotaExhausted)
+        #expect(first.error == "abuseipdb: HTTP 429; waiting 30 s")
+        source.set(found("abuseipdb"))
+        let second = await governor.lookUp(address)
+        #expect(second.status == .quotaExhausted)
+        #expect(second.error == "abuseipdb asked to wait 30 s more")
+        #expect(source.callCount == 1)
+        clock.advance(30)
+        #expect((await governor.lookUp(address)).status == .ok)
+
+        source.set(.fail(.rateLimited(retryAfter: nil, "abuseipdb: HTTP 429")))
+        #expect((await governor.lookUp(address)).error == "abuseipdb: HTTP 429; waiting 60 s")
+        #expect(await governor.circuitState == "closed")  // a quota is not a failure
+    }
+
+    @Test func theCircuitOpensAndProbesOnce() async {
+        let clock = ManualClock()
+        let source = FakeSource("misp", behaviour: .fail(.http(status: 500, "misp: HTTP 500")))
+        let governor = SourceGovernor(
+            source: source,
+            policy: GovernorPolicy(failureThreshold: 3, openSeconds: 30),
+            now: clock.function
+        )
+        for _ in 0..<3 { #expect((await governor.lookUp(address)).error == "misp: HTTP 500") }
+        #expect(await governor.circuitState == "open")
+        let refused = await governor.lookUp(address)
+        #expect(refused.status == .circuitOpen)
+        #expect(refused.error == "misp failed repeatedly; next try in 30 s")
+        #expect(source.callCount == 3)
+
+        clock.advance(30)
+        #expect((await governor.lookUp(address)).status == .error)  // the probe fails: open again
+        #expect(source.callCount == 4)
+        #expect((await governor.lookUp(address)).status == .circuitOpen)
+
+        clock.advance(30)
+        source.set(.answer(.notFound("misp")))
+        #expect((await governor.lookUp(address)).status == .notFound)  // the probe succeeds: closed
+        #expect(await governor.circuitState == "closed")
+        #expect((await governor.lookUp(address)).status == .notFound)
+    }
+
+    @Test func aHungSourceCostsOnlyItsDeadline() async {
+        let source = FakeSource("otx", behaviour: .hang)
+        let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .milliseconds(100)))
+        let result = await governor.lookUp(address)
+        #expect(result.status == .error)
+        #expect(result.error == "timeout after 100 ms")
+        #expect((result.latencyMilliseconds ?? .max) < 2000)
+    }
+
+    @Test func theConcurrencyCapQueuesCallsAndTheQueueRespectsTheDeadline() async {
+        let source = FakeSource("greynoise", behaviour: .answer(.notFound("greynoise")), delay: .milliseconds(20))
+        let governor = SourceGovernor(source: source, policy: GovernorPolicy(maxConcurrent: 2))
+        let statuses = await withTaskGroup(of: SourceStatus.self) { group in
+            for _ in 0..<10 { group.addTask { await governor.lookUp(address).status } }
+            return await group.reduce(into: [SourceStatus]()) { $0.append($1) }
+        }
+        #expect(statuses.allSatisfy { $0 == .notFound })
+        #expect(source.peakConcurrency == 2)
+
+        let slow = FakeSource("greynoise", behaviour: .hang)
+        let queued = SourceGovernor(source: slow, policy: GovernorPolicy(deadline: .milliseconds(50), maxConcurrent: 1))
+        let results = await withTaskGroup(of: SourceResult.self) { group in
+            for _ in 0..<3 { group.addTask { await queued.lookUp(address) } }
+            return await group.reduce(into: [SourceResult]()) { $0.append($1) }
+        }
+        #expect(results.allSatisfy { $0.error == "timeout after 50 ms" })
+        #expect(slow.callCount <= 3)
+    }
+
+    @Test func adapterErrorsBecomeClearPerSourceErrors() async {
+        let source = FakeSource("threatfox", behaviour: .fail(.malformed("threatfox: answer is not JSON")))
+        let result = await SourceGovernor(source: source).lookUp(address)
+        #expect(result.status == .error)
+        #expect(result.error == "threatfox: answer is not JSON")
+        #expect(result.latencyMilliseconds != nil)
+    }
+}
