@@ -21,13 +21,19 @@ let package = Package(
         .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
         .target(name: "VerdictCore", swiftSettings: strictSettings),
         // Threat-intel sources and the per-source governor; the local feeds read from VERDICT_FEEDS_DIR.
-        .target(name: "VerdictSources", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        .target(
+            name: "VerdictSources",
+            dependencies: ["VerdictCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strictSettings
+        ),
         // Lookup orchestration: suppression, cache, single-flight, fan-out, aggregation.
         .target(name: "VerdictEngine", dependencies: ["VerdictCore", "VerdictSources"], swiftSettings: strictSettings),
         .executableTarget(
@@ -56,7 +62,12 @@ let package = Package(
         .testTarget(name: "VerdictCLITests", dependencies: ["verdict"], swiftSettings: strictSettings),
         .testTarget(
             name: "VerdictSourcesTests",
-            dependencies: ["VerdictSources", "VerdictCore"],
+            dependencies: [
+                "VerdictSources", "VerdictCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

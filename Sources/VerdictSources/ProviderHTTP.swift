@@ -1,0 +1,154 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import VerdictCore
+
+/// A provider's HTTP answer, read whole (up to a size limit).
+public struct ProviderResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    /// The first header of that name, ignoring case.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// The body as JSON, or nil when it is not JSON (HTML error pages from proxies and CDNs are common).
+    public var json: JSONValue? { try? JSONValue(parsing: body) }
+
+    /// How long the provider asked us to wait: `Retry-After` in seconds or as an HTTP date.
+    public func retryAfter(now: Date = Date()) -> Duration? {
+        guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
+    }
+}
+
+/// The one HTTP client every adapter shares, with the limits every provider call needs.
+public struct ProviderHTTPClient: Sendable {
+    let client: HTTPClient
+    /// Answers larger than this are refused rather than read into memory.
+    public var maxBodyBytes: Int
+    /// An upper bound per request; the governor's deadline is usually shorter.
+    public var timeout: Duration
+
+    public init(client: HTTPClient = .shared, maxBodyBytes: Int = 4 << 20, timeout: Duration = .seconds(10)) {
+        self.client = client
+        self.maxBodyBytes = maxBodyBytes
+        self.timeout = timeout
+    }
+
+    /// Sends one request. Errors name the source and what went wrong, never the URL's query or headers
+    /// (they can hold keys).
+    public func send(
+        source: String,
+        method: HTTPMethod = .GET,
+        url: String,
+        headers: [(String, String)] = [],
+        body: [UInt8]? = nil
+    ) async throws(SourceError) -> ProviderResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "User-Agent", value: "verdict/1 (+https://github.com/verdict-ti)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let host = URL(string: url)?.host ?? "the provider"
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.milliseconds)))
+            let buffer = try await response.body.collect(upTo: maxBodyBytes)
+            return ProviderResponse(
+                status: Int(response.status.code),
+                headers: response.headers.map { ($0.name, $0.value) },
+                body: Array(buffer.readableBytesView)
+            )
+        } catch is NIOTooManyBytesError {
+            throw .malformed("\(source): answer larger than \(maxBodyBytes / 1_048_576) MB")
+        } catch is CancellationError {
+            throw .timeout(after: timeout.milliseconds)
+        } catch let error as HTTPClientError
+            where error == .deadlineExceeded || error == .readTimeout || error == .cancelled
+        {
+            throw .timeout(after: timeout.milliseconds)
+        } catch let error as HTTPClientError where error == .connectTimeout {
+            throw .transport("\(source): cannot connect to \(host) (connect timeout)")
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+            throw .transport("\(source): \(host) closed the connection before answering")
+        } catch {
+            throw .transport("\(source): cannot reach \(host) (\(ProviderHTTPClient.describe(error)))")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.lowercased().contains("ssl") || text.lowercased().contains("certificate") {
+            return "TLS failure: \(text.prefix(160))"
+        }
+        return String(text.prefix(160))
+    }
+}
+
+/// The settings every provider adapter takes.
+public struct ProviderSettings: Sendable {
+    public var apiKey: String?
+    public var baseURL: String
+
+    public init(apiKey: String?, baseURL: String) {
+        self.apiKey = apiKey
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    /// Identifies these settings in cache keys without revealing the key: FNV-1a over URL and key.
+    public var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (baseURL + "\u{0}" + (apiKey ?? "")).utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+extension JSONValue {
+    /// An integer from a number or a numeric string (several providers send numbers as strings).
+    var intValue: Int? {
+        switch self {
+        case .number(let text): Int(text) ?? Double(text).map { Int($0) }
+        case .string(let text): Int(text.trimmingCharacters(in: .whitespaces))
+        case .bool(let flag): flag ? 1 : 0
+        default: nil
+        }
+    }
+
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var boolValue: Bool? {
+        switch self {
+        case .bool(let flag): flag
+        case .string(let text): text.lowercased() == "true" ? true : text.lowercased() == "false" ? false : nil
+        default: nil
+        }
+    }
+
+    var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+}
+
+/// The ISO 8601 form of a Unix time in seconds, as results carry first and last sightings.
+func isoDate(unixSeconds seconds: Int) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP server on 127.0.0.1 that answers like a provider: tests give it the provider's real
+/// shapes (providers.md), its errors, 429s, hangs and malformed bodies, and read back what was asked.
+final class MockProviderServer: Sendable {
+    struct Request: Sendable {
+        var method: String
+        /// Path and query, as sent.
+        var uri: String
+        /// Header names lowercased.
+        var headers: [String: String]
+        var body: [UInt8]
+
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    enum Reply: Sendable {
+        case json(Int, String, headers: [(String, String)] = [])
+        case raw(Int, [UInt8], headers: [(String, String)] = [])
+        /// Accept the request and never answer.
+        case hang
+    }
+
+    typealias Handler = @Sendable (Request) -> Reply
+
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+    /// Every request received, in order.
+    final class RequestLog: Sendable {
+        let entries = Mutex<[Request]>([])
+    }
+
+    private let received = RequestLog()
+    let port: Int
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var requests: [Request] { received.entries.withLock { $0 } }
+
+    init(_ handler: @escaping Handler) async throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let received = self.received
+        channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(RequestHandler(handler: handler, received: received))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        port = channel.localAddress?.port ?? 0
+    }
+
+    func shutdown() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// Runs `body` with a server and always shuts it down.
+    static func with<T>(_ handler: @escaping Handler, _ body: (MockProviderServer) async throws -> T) async throws -> T
+    {
+        let server = try await MockProviderServer(handler)
+        do {
+            let value = try await body(server)
+            try await server.shutdown()
+            return value
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
+    }
+
+    private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let handler: Handler
+        let received: RequestLog
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(handler: @escaping Handler, received: RequestLog) {
+            self.handler = handler
+            self.received = received
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = []
+            case .body(var buffer):
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            case .end:
+                guard let head else { return }
+                var headers: [String: String] = [:]
+                for (name, value) in head.headers { headers[name.lowercased()] = value }
+                let request = Request(method: head.method.rawValue, uri: head.uri, headers: headers, body: body)
+                received.entries.withLock { $0.append(request) }
+                let status: Int
+                let bytes: [UInt8]
+                let extra: [(String, String)]
+                switch handler(request) {
+                case .hang:
+                    return
+                case .json(let code, let text, let headers):
+                    (status, bytes, extra) = (code, Array(text.utf8), [("Content-Type", "application/json")] + headers)
+                case .raw(let code, let data, let headers):
+                    (status, bytes, extra) = (code, data, headers)
+                }
+                var responseHead = HTTPResponseHead(
+                    version: head.version,
+                    status: HTTPResponseStatus(statusCode: status)
+                )
+                for (name, value) in extra { responseHead.headers.add(name: name, value: value) }
+                responseHead.headers.add(name: "Content-Length", value: String(bytes.count))
+                context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}

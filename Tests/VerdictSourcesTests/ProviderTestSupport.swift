@@ -1,0 +1,36 @@
+import VerdictCore
+import VerdictSources
+
+/// Runs one adapter against a mock provider, through a governor as the engine does, so every failure
+/// comes back as a per-source status.
+enum ProviderHarness {
+    static func lookUp(
+        _ indicator: Indicator,
+        reply: @escaping MockProviderServer.Handler,
+        makeSource: (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource,
+        maxBodyBytes: Int = 4 << 20
+    ) async throws -> (result: SourceResult, requests: [MockProviderServer.Request]) {
+        try await MockProviderServer.with(reply) { server in
+            let http = ProviderHTTPClient(maxBodyBytes: maxBodyBytes, timeout: .seconds(5))
+            let source = makeSource(ProviderSettings(apiKey: "test-key-123", baseURL: server.baseURL), http)
+            let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .milliseconds(500)))
+            let result = await governor.lookUp(indicator)
+            return (result, server.requests)
+        }
+    }
+
+    /// The failures every provider must survive, with the status and message start each must give.
+    static let commonFailures: [(name: String, reply: MockProviderServer.Reply, status: SourceStatus, error: String)] =
+        [
+            (
+                "500 with an HTML page",
+                .raw(500, Array("<html>oops</html>".utf8), headers: [("Content-Type", "text/html")]), .error, "HTTP 500"
+            ),
+            ("a hang", .hang, .error, "timeout after 500 ms"),
+            (
+                "a 200 that is not JSON", .raw(200, Array("{\"data\": [truncated".utf8)), .error,
+                "answer is not valid JSON"
+            ),
+            ("a 6 MB body", .raw(200, [UInt8](repeating: 0x20, count: 6 << 20)), .error, "answer larger than 4 MB"),
+        ]
+}
