@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
@@ -31,7 +32,11 @@ let package = Package(
         // Threat-intel sources and the per-source governor; the local feeds read from VERDICT_FEEDS_DIR.
         .target(
             name: "VerdictSources",
-            dependencies: ["VerdictCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: [
+                "VerdictCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         // Lookup orchestration: suppression, cache, single-flight, fan-out, aggregation.

@@ -152,3 +152,28 @@ func isoDate(unixSeconds seconds: Int) -> String {
     formatter.timeZone = TimeZone(identifier: "UTC")
     return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
 }
+
+extension ProviderResponse {
+    /// Throws the right `SourceError` for any status but 200: a bad key, a rate limit (with its
+    /// `Retry-After`), or the status with the provider's own error text when it gave one.
+    func requireOK(source: String, badKeyStatuses: Set<Int> = [401, 403], providerMessage: String?) throws(SourceError)
+    {
+        guard status != 200 else { return }
+        let detail = providerMessage.map { " (\($0.prefix(200)))" } ?? ""
+        if badKeyStatuses.contains(status) {
+            throw .badCredentials("\(source): API key rejected (HTTP \(status))\(detail)")
+        }
+        if status == 429 {
+            throw .rateLimited(retryAfter: retryAfter(), "\(source): rate limited (HTTP 429)\(detail)")
+        }
+        throw .http(status: status, "\(source): HTTP \(status)\(detail)")
+    }
+
+    /// The body as a JSON object, or a `malformed` error naming the source.
+    func jsonObject(source: String) throws(SourceError) -> JSONValue {
+        guard let document = json, case .object = document else {
+            throw .malformed("\(source): answer is not valid JSON")
+        }
+        return document
+    }
+}

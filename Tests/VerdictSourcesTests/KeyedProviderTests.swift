@@ -1,0 +1,283 @@
+import Testing
+import VerdictCore
+import VerdictSources
+
+/// AbuseIPDB, OTX, GreyNoise, MISP and Maltiverse against their real answer shapes (providers.md §2-6).
+struct KeyedProviderTests {
+    typealias Maker = (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
+
+    static func maker(_ name: String) -> Maker {
+        switch name {
+        case "abuseipdb": { AbuseIPDBSource(settings: $0, http: $1) }
+        case "otx": { OTXSource(settings: $0, http: $1) }
+        case "greynoise": { GreyNoiseSource(settings: $0, http: $1) }
+        case "misp": { MISPSource(settings: $0, http: $1) }
+        default: { MaltiverseSource(settings: $0, http: $1) }
+        }
+    }
+
+    let address = Indicator(type: .ipv4, value: "198.51.100.39")
+
+    @Test func abuseIPDB() async throws {
+        let body = #"""
+            {"data":{"ipAddress":"198.51.100.39","isPublic":true,"ipVersion":4,"isWhitelisted":false,"abuseConfidenceScore":100,
+             "countryCode":"CN","usageType":"Data Center/Web Hosting/Transit","isp":"Example Cloud","domain":"example.com","hostnames":[],
+             "isTor":false,"totalReports":47,"numDistinctUsers":22,"lastReportedAt":"2024-05-29T18:33:12+00:00",
+             "reports":[{"reportedAt":"2024-05-29T18:33:12+00:00","comment":"Failed SSH","categories":[18,22],"reporterId":1},
+                        {"reportedAt":"2024-05-28T10:00:00+00:00","comment":"","categories":[22],"reporterId":2}]}}
+            """#
+        let make = Self.maker("abuseipdb")
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, body) },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 100 && result.evidence == "100")
+        #expect(result.categories == ["ssh", "bruteforce"])
+        #expect(result.lastSeen == "2024-05-29T18:33:12+00:00")
+        #expect(requests.first?.uri == "/check?ipAddress=198.51.100.39&maxAgeInDays=90&verbose")
+        #expect(requests.first?.headers["key"] == "test-key-123")
+        #expect(requests.first?.headers["accept"] == "application/json")
+
+        let clean =
+            #"{"data":{"ipAddress":"198.51.100.39","isPublic":true,"isWhitelisted":null,"abuseConfidenceScore":0,"totalReports":0,"lastReportedAt":null}}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, clean) }, makeSource: make).result.status
+                == .notFound
+        )
+        let allowed = #"{"data":{"isPublic":true,"isWhitelisted":true,"abuseConfidenceScore":0,"totalReports":3}}"#
+        let (benign, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, allowed) },
+            makeSource: make
+        )
+        #expect(benign.verdict == .harmless)
+
+        let unauthorized =
+            #"{"errors":[{"detail":"Authentication failed. Your API key is either missing, incorrect, or revoked.","status":401}]}"#
+        let (badKey, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(401, unauthorized) },
+            makeSource: make
+        )
+        #expect(
+            badKey.error
+                == "abuseipdb: API key rejected (HTTP 401) (Authentication failed. Your API key is either missing, incorrect, or revoked.)"
+        )
+        let limit =
+            #"{"errors":[{"detail":"Daily rate limit of 1000 requests exceeded for this endpoint.","status":429}]}"#
+        let (limited, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(429, limit, headers: [("Retry-After", "3600"), ("X-RateLimit-Remaining", "0")]) },
+            makeSource: make
+        )
+        #expect(limited.status == .quotaExhausted)
+        #expect(
+            limited.error
+                == "abuseipdb: rate limited (HTTP 429) (Daily rate limit of 1000 requests exceeded for this endpoint.); waiting 3600 s"
+        )
+    }
+
+    @Test func otx() async throws {
+        let body = #"""
+            {"indicator":"198.51.100.39","type":"IPv4","sections":["general"],"base_indicator":{},
+             "pulse_info":{"count":3,"pulses":[
+               {"id":"a","name":"Campaign A","created":"2020-12-11T23:37:51.039000","modified":"2021-01-10T00:02:05.455000","tags":["pushdo"],"malware_families":[{"id":"Pushdo","display_name":"Pushdo"}]},
+               {"id":"b","name":"Campaign B","created":"2021-02-01T00:00:00","modified":"2021-03-01T00:00:00","tags":["c2"],"malware_families":[]},
+               {"id":"c","name":"Campaign C","created":"2021-04-01T00:00:00","modified":"2021-04-02T00:00:00","tags":[],"malware_families":[]}]},
+             "false_positive":[],"validation":[],"reputation":0,"asn":"AS64500 EXAMPLE-NET"}
+            """#
+        let make = Self.maker("otx")
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, body) },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 80 && result.evidence == "3 pulses")
+        #expect(result.categories == ["Pushdo"])
+        #expect(result.tags == ["c2", "pushdo"])
+        #expect(result.firstSeen == "2020-12-11T23:37:51.039000")
+        #expect(requests.first?.uri == "/indicators/IPv4/198.51.100.39/general")
+        #expect(requests.first?.headers["x-otx-api-key"] == "test-key-123")
+
+        let url = Indicator(type: .url, value: "http://evil-updates.com/a b")
+        let (_, urlRequests) = try await ProviderHarness.lookUp(
+            url,
+            reply: { _ in .json(200, #"{"pulse_info":{"count":0,"pulses":[]},"validation":[]}"#) },
+            makeSource: make
+        )
+        #expect(urlRequests.first?.uri == "/indicators/url/http:%2F%2Fevil-updates.com%2Fa%20b/general")
+
+        let none = #"{"pulse_info":{"count":0,"pulses":[]},"validation":[],"false_positive":[]}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, none) }, makeSource: make).result.status
+                == .notFound
+        )
+        #expect(
+            try await ProviderHarness.lookUp(
+                address,
+                reply: { _ in .json(404, #"{"detail":"Not found."}"#) },
+                makeSource: make
+            ).result.status == .notFound
+        )
+        let validated =
+            #"{"pulse_info":{"count":5,"pulses":[]},"validation":[{"source":"majestic","name":"Whitelisted domain","message":"x"}]}"#
+        let (benign, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, validated) },
+            makeSource: make
+        )
+        #expect(benign.verdict == .harmless && benign.evidence == "Whitelisted domain")
+        let falsePositive =
+            #"{"pulse_info":{"count":5,"pulses":[]},"validation":[],"False_positive":[{"assessment":"accepted"}]}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, falsePositive) }, makeSource: make)
+                .result.verdict == .harmless
+        )
+        let (badKey, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(403, #"{"detail":"Authentication required"}"#) },
+            makeSource: make
+        )
+        #expect(badKey.error == "otx: API key rejected (HTTP 403) (Authentication required)")
+    }
+
+    @Test func greyNoise() async throws {
+        let make = Self.maker("greynoise")
+        let malicious =
+            #"{"ip":"198.51.100.39","noise":true,"riot":false,"classification":"malicious","name":"unknown","link":"https://viz.greynoise.io/ip/198.51.100.39","last_seen":"2024-05-20","message":"Success"}"#
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, malicious) },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 85 && result.lastSeen == "2024-05-20")
+        #expect(requests.first?.uri == "/v3/community/198.51.100.39")
+        #expect(requests.first?.headers["key"] == "test-key-123")
+
+        let riot =
+            #"{"ip":"8.8.8.8","noise":false,"riot":true,"classification":"benign","name":"Google Public DNS","link":"https://viz.greynoise.io/riot/8.8.8.8","last_seen":"2024-05-20","message":"Success"}"#
+        let (benign, _) = try await ProviderHarness.lookUp(address, reply: { _ in .json(200, riot) }, makeSource: make)
+        #expect(benign.verdict == .harmless && benign.evidence == "riot")
+        let scanner =
+            #"{"ip":"198.51.100.39","noise":true,"riot":false,"classification":"unknown","message":"Success"}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, scanner) }, makeSource: make).result
+                .score == 40
+        )
+        let unseen =
+            #"{"ip":"198.51.100.5","noise":false,"riot":false,"message":"IP not observed scanning the internet."}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(404, unseen) }, makeSource: make).result
+                .status == .notFound
+        )
+        let (limited, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(429, #"{"message":"Rate limit exceeded"}"#) },
+            makeSource: make
+        )
+        #expect(limited.status == .quotaExhausted)
+    }
+
+    @Test func misp() async throws {
+        let hit = #"""
+            {"response":{"Attribute":[{"id":"1234","event_id":"42","category":"Network activity","type":"ip-dst","value":"198.51.100.39",
+             "to_ids":true,"timestamp":"1716200000","distribution":"5","comment":"C2 server","deleted":false,
+             "Event":{"id":"42","org_id":"1","orgc_id":"1","info":"Example malware campaign C2","uuid":"x"},
+             "Tag":[{"id":"7","name":"tlp:amber"},{"id":"12","name":"misp-galaxy:malpedia=\"Emotet\""}]}]}}
+            """#
+        let make = Self.maker("misp")
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, hit) },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 80 && result.evidence == "1 event")
+        #expect(result.tags == ["misp-galaxy:malpedia=\"Emotet\"", "tlp:amber"])
+        #expect(result.link?.hasSuffix("/events/view/42") == true)
+        #expect(requests.first?.method == "POST" && requests.first?.uri == "/attributes/restSearch")
+        #expect(requests.first?.headers["authorization"] == "test-key-123")
+        #expect(requests.first?.bodyText.contains(#""value":"198.51.100.39""#) == true)
+
+        #expect(
+            try await ProviderHarness.lookUp(
+                address,
+                reply: { _ in .json(200, #"{"response":{"Attribute":[]}}"#) },
+                makeSource: make
+            ).result.status == .notFound
+        )
+        let warned = #"""
+            {"response":{"Attribute":[{"id":"1","event_id":"9","category":"Network activity","type":"ip-dst","value":"8.8.8.8","to_ids":true,
+             "warnings":[{"match":"8.8.8.8/32","value":"8.8.8.8","warninglist_id":"18","warninglist_name":"List of known public DNS resolvers","warninglist_category":"false_positive"}]}]}}
+            """#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, warned) }, makeSource: make).result
+                .verdict == .harmless
+        )
+        let auth =
+            #"{"name":"Authentication failed. Please make sure you pass the API key of an API enabled user along in the Authorization header.","message":"Authentication failed.","url":"/attributes/restSearch"}"#
+        let (badKey, _) = try await ProviderHarness.lookUp(address, reply: { _ in .json(403, auth) }, makeSource: make)
+        #expect(badKey.error == "misp: API key rejected (HTTP 403) (Authentication failed.)")
+        let limit = #"{"name":"Rate limit exceeded.","message":"Rate limit exceeded.","url":"/attributes/restSearch"}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(429, limit) }, makeSource: make).result.status
+                == .quotaExhausted
+        )
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, #"{"response":{}}"#) }, makeSource: make)
+                .result.error == "misp: answer has no response.Attribute"
+        )
+    }
+
+    @Test func maltiverse() async throws {
+        let body = #"""
+            {"ip_addr":"198.51.100.98","type":"ip","classification":"malicious",
+             "blacklist":[{"source":"Blocklist.de","description":"Mail Spammer","count":1,"first_seen":"2017-11-30 12:39:45","last_seen":"2017-11-30 12:39:45"},
+                          {"source":"CIArmy","description":"Malicious Host","count":1,"first_seen":"2020-01-28 00:45:48","last_seen":"2020-01-29 07:10:12"}],
+             "tag":["mail","spam"],"as_name":"AS64500 Example","cidr":["198.51.100.0/24"],"country_code":"CN",
+             "creation_time":"2017-11-30 12:39:45","modification_time":"2020-02-19 06:34:10"}
+            """#
+        let make = Self.maker("maltiverse")
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, body) },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 85)
+        #expect(result.categories == ["Mail Spammer", "Malicious Host"])
+        #expect(result.firstSeen == "2017-11-30 12:39:45")
+        #expect(requests.first?.headers["authorization"] == "Bearer test-key-123")
+        #expect(requests.first?.uri == "/ip/198.51.100.39")
+
+        let url = Indicator(type: .url, value: "http://example.com/")
+        let (_, urlRequests) = try await ProviderHarness.lookUp(url, reply: { _ in .json(404, "{}") }, makeSource: make)
+        // sha256("http://example.com/"), computed once.
+        #expect(urlRequests.first?.uri == "/url/2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067")
+        let whitelisted = #"{"classification":"whitelisted","blacklist":[]}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, whitelisted) }, makeSource: make).result
+                .verdict == .harmless
+        )
+        let neutral = #"{"classification":"neutral","blacklist":[{"source":"x","description":"Spam"}]}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, neutral) }, makeSource: make).result
+                .score == 35
+        )
+    }
+
+    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse"])
+    func commonFailures(_ name: String) async throws {
+        let make = Self.maker(name)
+        for failure in ProviderHarness.commonFailures {
+            let (result, _) = try await ProviderHarness.lookUp(address, reply: { _ in failure.reply }, makeSource: make)
+            #expect(result.status == failure.status, "\(name) \(failure.name)")
+            #expect((result.error ?? "").contains(failure.error), "\(name) \(failure.name): \(result.error ?? "nil")")
+        }
+        let (noRetryAfter, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .raw(429, []) },
+            makeSource: make
+        )
+        #expect(noRetryAfter.error == "\(name): rate limited (HTTP 429); waiting 60 s")
+    }
+}
