@@ -19,12 +19,16 @@ let package = Package(
         .library(name: "VerdictCore", targets: ["VerdictCore"]),
         .library(name: "VerdictSources", targets: ["VerdictSources"]),
         .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
+        .library(name: "VerdictStore", targets: ["VerdictStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
@@ -40,12 +44,29 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Lookup orchestration: suppression, cache, single-flight, fan-out, aggregation.
-        .target(name: "VerdictEngine", dependencies: ["VerdictCore", "VerdictSources"], swiftSettings: strictSettings),
+        .target(
+            name: "VerdictEngine",
+            dependencies: [
+                "VerdictCore", "VerdictSources",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Persistent state: the answer cache today (SQLite through GRDB, WAL, shared by processes).
+        .target(
+            name: "VerdictStore",
+            dependencies: ["VerdictCore", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "verdict",
             dependencies: [
                 "VerdictCore",
                 "VerdictSources",
+                "VerdictEngine",
+                "VerdictStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -56,6 +77,11 @@ let package = Package(
             name: "VerdictCoreTests",
             dependencies: ["VerdictCore"],
             exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerdictStoreTests",
+            dependencies: ["VerdictStore", "VerdictEngine", "VerdictCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,209 @@
+import Configuration
+import Foundation
+import SystemPackage
+import VerdictCore
+import VerdictSources
+
+/// A setting that cannot be used, named as the user wrote it, with the fix.
+public struct SettingError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// How one source is set up, and whether it is on.
+public struct SourceConfiguration: Sendable {
+    public var name: String
+    public var apiKey: String?
+    public var baseURL: String?
+    /// Why the source is off (no key, no URL, disabled), for `verdict lookup --explain`.
+    public var offReason: String?
+    public var policy: GovernorPolicy
+    /// MISP only: accept a self-signed certificate.
+    public var insecureTLS: Bool
+
+    public var isOn: Bool { offReason == nil }
+}
+
+/// Everything the engine is built from: design.md §8 settings, layered as flags over environment
+/// variables (`VERDICT_VIRUSTOTAL_API_KEY`) over the YAML file (`virustotal: {api_key: …}`) over defaults.
+public struct EngineConfiguration: Sendable {
+    public var sources: [SourceConfiguration]
+    public var dataDirectory: String
+    public var feedsDirectory: String?
+    public var lifetimes: CacheLifetimes
+    public var aggregator: VerdictAggregator
+    public var internalSuffixes: [String]
+
+    /// The eleven sources, in the order results list them.
+    public static let sourceNames = [
+        "virustotal", "abuseipdb", "otx", "greynoise", "misp", "maltiverse", "urlhaus", "threatfox", "malwarebazaar",
+        "internetdb", "local",
+    ]
+
+    static let defaultBaseURLs: [String: String] = [
+        "virustotal": VirusTotalSource.defaultBaseURL, "abuseipdb": AbuseIPDBSource.defaultBaseURL,
+        "otx": OTXSource.defaultBaseURL, "greynoise": GreyNoiseSource.defaultBaseURL,
+        "maltiverse": MaltiverseSource.defaultBaseURL, "urlhaus": URLhausSource.defaultBaseURL,
+        "threatfox": ThreatFoxSource.defaultBaseURL, "malwarebazaar": MalwareBazaarSource.defaultBaseURL,
+        "internetdb": InternetDBSource.defaultBaseURL,
+    ]
+
+    /// Rate windows of each provider's free plan; a setting (`rate`) replaces them.
+    static let defaultWindows: [String: [RateWindow]] = [
+        "virustotal": [.perMinute(4), .perDay(500)], "abuseipdb": [.perDay(1000)],
+    ]
+
+    /// Reads the settings.
+    ///
+    /// - Parameters:
+    ///   - environment: the process environment (`VERDICT_*` variables, `VERDICT_CONFIG` for the YAML file).
+    ///   - configFile: the YAML file; `VERDICT_CONFIG` when nil. A named file that does not exist is an error.
+    public static func load(environment: [String: String], configFile: String? = nil) async throws -> EngineConfiguration {
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(
+                environmentVariables: environment,
+                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("_API_KEY") }
+            )
+        ]
+        if let path = configFile ?? environment["VERDICT_CONFIG"], !path.isEmpty {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw SettingError("VERDICT_CONFIG: \(path) does not exist; create it or point VERDICT_CONFIG at the YAML file")
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)).prefixKeys(with: "verdict"))
+            } catch {
+                throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
+            }
+        }
+        return try EngineConfiguration(reader: ConfigReader(providers: providers).scoped(to: "verdict"))
+    }
+
+    init(reader: ConfigReader) throws {
+        func text(_ key: String) -> String? {
+            guard let value = reader.string(forKey: ConfigKey(key), isSecret: key.hasSuffix("api_key")) else { return nil }
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        func setting(_ key: String) -> String {
+            "VERDICT_" + key.uppercased().replacingOccurrences(of: ".", with: "_") + " (\(key) in the YAML file)"
+        }
+        func number(_ key: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
+            guard let raw = text(key) else { return value }
+            guard let parsed = Double(raw), range.contains(parsed) else {
+                throw SettingError("\(setting(key)): \"\(raw)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return parsed
+        }
+        func flag(_ key: String) throws -> Bool? {
+            guard let raw = text(key)?.lowercased() else { return nil }
+            switch raw {
+            case "true", "yes", "1", "on": return true
+            case "false", "no", "0", "off": return false
+            default: throw SettingError("\(setting(key)): \"\(raw)\" is not true or false")
+            }
+        }
+
+        let abuseCHKey = text("abusech.api_key")
+        var sources: [SourceConfiguration] = []
+        for name in Self.sourceNames where name != "local" {
+            let key = text("\(name).api_key") ?? (["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? abuseCHKey : nil)
+            let baseURL = text("\(name).url") ?? Self.defaultBaseURLs[name]
+            if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || URL(string: baseURL)?.host == nil
+            {
+                throw SettingError("\(setting("\(name).url")): \"\(baseURL)\" is not an http(s) URL; give the provider's base URL")
+            }
+            var offReason: String?
+            if try flag("\(name).enabled") == false {
+                offReason = "disabled by \(setting("\(name).enabled"))"
+            } else if name == "misp" && baseURL == nil {
+                offReason = "no URL: set VERDICT_MISP_URL to your MISP (and VERDICT_MISP_API_KEY)"
+            } else if key == nil && name != "internetdb" {
+                let variable = ["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? "VERDICT_ABUSECH_API_KEY" : "VERDICT_\(name.uppercased())_API_KEY"
+                offReason = "no API key: set \(variable)"
+            }
+            var windows = Self.defaultWindows[name] ?? []
+            if let rate = text("\(name).rate") {
+                windows = try Self.parseWindows(rate, setting: setting("\(name).rate"))
+            }
+            let policy = GovernorPolicy(
+                deadline: .milliseconds(Int64(try number("\(name).timeout_ms", default: 3000, range: 50...120_000))),
+                maxConcurrent: Int(try number("\(name).max_concurrent", default: 4, range: 1...256)),
+                windows: windows
+            )
+            sources.append(
+                SourceConfiguration(
+                    name: name,
+                    apiKey: key,
+                    baseURL: baseURL,
+                    offReason: offReason,
+                    policy: policy,
+                    insecureTLS: try flag("\(name).insecure_tls") ?? false
+                )
+            )
+        }
+        feedsDirectory = text("feeds_dir")
+        sources.append(
+            SourceConfiguration(
+                name: "local",
+                offReason: feedsDirectory == nil ? "no local feeds: set VERDICT_FEEDS_DIR" : nil,
+                policy: GovernorPolicy(deadline: .seconds(1), maxConcurrent: 64),
+                insecureTLS: false
+            )
+        )
+        self.sources = sources
+        dataDirectory = text("data_dir") ?? Self.defaultDataDirectory()
+        lifetimes = CacheLifetimes(
+            found: try number("cache.found_ttl_seconds", default: 86_400, range: 0...31_536_000),
+            notFound: try number("cache.not_found_ttl_seconds", default: 43_200, range: 0...31_536_000)
+        )
+        var aggregator = VerdictAggregator()
+        aggregator.maliciousThreshold = Int(try number("aggregation.malicious_threshold", default: 70, range: 1...100))
+        aggregator.suspiciousThreshold = Int(try number("aggregation.suspicious_threshold", default: 30, range: 1...100))
+        guard aggregator.suspiciousThreshold < aggregator.maliciousThreshold else {
+            throw SettingError(
+                "\(setting("aggregation.suspicious_threshold")) must be below \(setting("aggregation.malicious_threshold"))"
+            )
+        }
+        if let weights = text("aggregation.weights") {
+            for pair in weights.split(separator: ",") {
+                let parts = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, Self.sourceNames.contains(parts[0]), let weight = Double(parts[1]), (0...1).contains(weight)
+                else {
+                    throw SettingError(
+                        "\(setting("aggregation.weights")): \"\(pair)\" is not SOURCE=WEIGHT with a known source and a weight from 0 to 1"
+                    )
+                }
+                aggregator.weights[parts[0]] = weight
+            }
+        }
+        self.aggregator = aggregator
+        internalSuffixes = (text("internal_suffixes") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// `4/minute, 500/day` (also `/second`, `/hour`, `/month` of 30 days, or `/N s`).
+    static func parseWindows(_ text: String, setting: String) throws -> [RateWindow] {
+        try text.split(separator: ",").map { part in
+            let pieces = part.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
+            let seconds: Int? =
+                pieces.count == 2
+                ? ["second": 1, "minute": 60, "hour": 3600, "day": 86_400, "month": 2_592_000][pieces[1]]
+                    ?? (pieces[1].hasSuffix(" s") ? Int(pieces[1].dropLast(2)) : nil)
+                : nil
+            guard let seconds, let limit = Int(pieces[0]), limit >= 0 else {
+                throw SettingError(
+                    "\(setting): \"\(part.trimmingCharacters(in: .whitespaces))\" is not a rate such as 4/minute or 500/day"
+                )
+            }
+            return RateWindow(limit: limit, seconds: seconds)
+        }
+    }
+
+    static func defaultDataDirectory() -> String {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
+        return home + "/.local/share/verdict"
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import VerdictCore
+import VerdictEngine
+
+/// The answer cache in SQLite (GRDB, WAL): the embedded default in `VERDICT_DATA_DIR`, safe when the
+/// server, the tail daemon and per-alert processes share the file.
+public final class SQLiteLookupCache: LookupCache {
+    let writer: any DatabaseWriter
+
+    /// Opens (and creates) `verdict.sqlite` in `directory`.
+    public convenience init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError("cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory")
+        }
+        var configuration = Configuration()
+        // Other processes may hold the write lock for a moment; wait rather than fail.
+        configuration.busyMode = .timeout(5)
+        let path = directory + "/verdict.sqlite"
+        do {
+            try self.init(writer: DatabasePool(path: path, configuration: configuration))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("cannot open \(path) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
+        }
+    }
+
+    /// Uses an open database (tests pass `DatabaseQueue()`).
+    public init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        do {
+            try Self.migrator.migrate(writer)
+        } catch {
+            throw StoreError("cannot prepare the cache tables (\(error))")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("answers v1") { db in
+            try db.create(table: "answer") { table in
+                table.column("source", .text).notNull()
+                table.column("type", .text).notNull()
+                table.column("value", .text).notNull()
+                table.column("fingerprint", .text).notNull()
+                table.column("result", .blob).notNull()
+                table.column("stored_at", .double).notNull()
+                table.column("expires_at", .double).notNull()
+                table.primaryKey(["source", "type", "value", "fingerprint"])
+            }
+            try db.create(index: "answer_expiry", on: "answer", columns: ["expires_at"])
+        }
+        return migrator
+    }
+
+    public func answer(for key: CacheKey) async -> CachedAnswer? {
+        // Rows are not Sendable: read plain values, so GRDB's async (non-blocking) read is used.
+        let stored = try? await writer.read { db -> (Data, Double, Double)? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT result, stored_at, expires_at FROM answer
+                        WHERE source = ? AND type = ? AND value = ? AND fingerprint = ?
+                        """,
+                    arguments: [key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint]
+                )
+            else { return nil }
+            return (row["result"], row["stored_at"], row["expires_at"])
+        }
+        guard let (bytes, storedAt, expiresAt) = stored ?? nil, let result = try? StoredResult.decode(Array(bytes)) else {
+            return nil
+        }
+        return CachedAnswer(result: result, storedAt: storedAt, expiresAt: expiresAt)
+    }
+
+    public func store(_ answer: CachedAnswer, for key: CacheKey) async {
+        let bytes = Data(StoredResult.encode(answer.result))
+        _ = try? await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO answer (source, type, value, fingerprint, result, stored_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source, type, value, fingerprint)
+                    DO UPDATE SET result = excluded.result, stored_at = excluded.stored_at, expires_at = excluded.expires_at
+                    """,
+                arguments: [
+                    key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint, bytes,
+                    answer.storedAt, answer.expiresAt,
+                ]
+            )
+        }
+    }
+
+    /// Deletes answers that expired before `time`; returns how many.
+    @discardableResult
+    public func removeExpired(before time: Double) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM answer WHERE expires_at < ?", arguments: [time])
+            return db.changesCount
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM answer") ?? 0 }
+    }
+}
+
+/// The in-memory LRU in front of a shared store (design.md §5): reads try memory first and fill it
+/// from the store; writes go to both.
+public final class TieredLookupCache: LookupCache {
+    public let memory: MemoryLookupCache
+    public let store: any LookupCache
+
+    public init(memory: MemoryLookupCache = MemoryLookupCache(), store: any LookupCache) {
+        self.memory = memory
+        self.store = store
+    }
+
+    public func answer(for key: CacheKey) async -> CachedAnswer? {
+        if let hit = memory.cachedAnswer(for: key) { return hit }
+        guard let stored = await store.answer(for: key) else { return nil }
+        memory.insert(stored, for: key)
+        return stored
+    }
+
+    public func store(_ answer: CachedAnswer, for key: CacheKey) async {
+        memory.insert(answer, for: key)
+        await store.store(answer, for: key)
+    }
+}
+
+/// A store that cannot be used, and what to do about it.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// How a `SourceResult` is kept in the cache: JSON with every field.
+enum StoredResult {
+    static func encode(_ result: SourceResult) -> [UInt8] {
+        var fields: [(key: String, value: JSONValue)] = [
+            ("source", .string(result.source)), ("status", .string(result.status.rawValue)),
+            ("categories", .array(result.categories.map(JSONValue.string))), ("tags", .array(result.tags.map(JSONValue.string))),
+            ("details", result.details),
+        ]
+        if let verdict = result.verdict { fields.append(("verdict", .string(verdict.rawValue))) }
+        if let score = result.score { fields.append(("score", .number(String(score)))) }
+        for (key, value) in [
+            ("first_seen", result.firstSeen), ("last_seen", result.lastSeen), ("link", result.link),
+            ("evidence", result.evidence), ("error", result.error),
+        ] {
+            if let value { fields.append((key, .string(value))) }
+        }
+        var writer = JSONWriter()
+        writer.value(.object(fields))
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> SourceResult? {
+        let document = try JSONValue(parsing: bytes)
+        guard let source = document["source"]?.scalarText, let status = document["status"]?.scalarText.flatMap(SourceStatus.init)
+        else { return nil }
+        func strings(_ key: String) -> [String] {
+            guard case .array(let items)? = document[key] else { return [] }
+            return items.compactMap(\.scalarText)
+        }
+        return SourceResult(
+            source: source,
+            status: status,
+            verdict: document["verdict"]?.scalarText.flatMap(Verdict.init),
+            score: document["score"]?.scalarText.flatMap { Int($0) },
+            categories: strings("categories"),
+            tags: strings("tags"),
+            firstSeen: document["first_seen"]?.scalarText,
+            lastSeen: document["last_seen"]?.scalarText,
+            link: document["link"]?.scalarText,
+            evidence: document["evidence"]?.scalarText,
+            details: document["details"] ?? .object([]),
+            error: document["error"]?.scalarText
+        )
+    }
+}
