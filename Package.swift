@@ -81,7 +81,9 @@ let package = Package(
         ),
         .testTarget(
             name: "VerdictStoreTests",
-            dependencies: ["VerdictStore", "VerdictEngine", "VerdictCore"],
+            dependencies: [
+                "VerdictStore", "VerdictEngine", "VerdictCore", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -90,15 +92,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Runs the built `verdict` executable, as users and outside tests do.
-        .testTarget(name: "VerdictCLITests", dependencies: ["verdict"], swiftSettings: strictSettings),
         .testTarget(
-            name: "VerdictSourcesTests",
+            name: "VerdictCLITests",
+            dependencies: ["verdict", "VerdictTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        // A provider-shaped HTTP server on 127.0.0.1 for the tests.
+        .target(
+            name: "VerdictTestSupport",
             dependencies: [
-                "VerdictSources", "VerdictCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            path: "Tests/VerdictTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerdictSourcesTests",
+            dependencies: ["VerdictSources", "VerdictCore", "VerdictTestSupport"],
             swiftSettings: strictSettings
         ),
     ]

@@ -61,7 +61,9 @@ public struct EngineConfiguration: Sendable {
     /// - Parameters:
     ///   - environment: the process environment (`VERDICT_*` variables, `VERDICT_CONFIG` for the YAML file).
     ///   - configFile: the YAML file; `VERDICT_CONFIG` when nil. A named file that does not exist is an error.
-    public static func load(environment: [String: String], configFile: String? = nil) async throws -> EngineConfiguration {
+    public static func load(environment: [String: String], configFile: String? = nil) async throws
+        -> EngineConfiguration
+    {
         var providers: [any ConfigProvider] = [
             EnvironmentVariablesProvider(
                 environmentVariables: environment,
@@ -70,10 +72,18 @@ public struct EngineConfiguration: Sendable {
         ]
         if let path = configFile ?? environment["VERDICT_CONFIG"], !path.isEmpty {
             guard FileManager.default.fileExists(atPath: path) else {
-                throw SettingError("VERDICT_CONFIG: \(path) does not exist; create it or point VERDICT_CONFIG at the YAML file")
+                throw SettingError(
+                    "VERDICT_CONFIG: \(path) does not exist; create it or point VERDICT_CONFIG at the YAML file"
+                )
             }
             do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)).prefixKeys(with: "verdict"))
+                // The file has no `verdict:` root: `virustotal.api_key` in it answers `verdict.virustotal.api_key`.
+                let file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)).mapKeys { key in
+                    var stripped = key
+                    if stripped.components.first == "verdict" { stripped.components.removeFirst() }
+                    return stripped
+                }
+                providers.append(file)
             } catch {
                 throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
             }
@@ -83,7 +93,9 @@ public struct EngineConfiguration: Sendable {
 
     init(reader: ConfigReader) throws {
         func text(_ key: String) -> String? {
-            guard let value = reader.string(forKey: ConfigKey(key), isSecret: key.hasSuffix("api_key")) else { return nil }
+            guard let value = reader.string(forKey: ConfigKey(key), isSecret: key.hasSuffix("api_key")) else {
+                return nil
+            }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
             return trimmed.isEmpty ? nil : trimmed
         }
@@ -93,7 +105,9 @@ public struct EngineConfiguration: Sendable {
         func number(_ key: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
             guard let raw = text(key) else { return value }
             guard let parsed = Double(raw), range.contains(parsed) else {
-                throw SettingError("\(setting(key)): \"\(raw)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
+                throw SettingError(
+                    "\(setting(key)): \"\(raw)\" is not a number from \(range.lowerBound) to \(range.upperBound)"
+                )
             }
             return parsed
         }
@@ -109,11 +123,16 @@ public struct EngineConfiguration: Sendable {
         let abuseCHKey = text("abusech.api_key")
         var sources: [SourceConfiguration] = []
         for name in Self.sourceNames where name != "local" {
-            let key = text("\(name).api_key") ?? (["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? abuseCHKey : nil)
+            let key =
+                text("\(name).api_key")
+                ?? (["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? abuseCHKey : nil)
             let baseURL = text("\(name).url") ?? Self.defaultBaseURLs[name]
-            if let baseURL, !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || URL(string: baseURL)?.host == nil
+            if let baseURL,
+                !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || URL(string: baseURL)?.host == nil
             {
-                throw SettingError("\(setting("\(name).url")): \"\(baseURL)\" is not an http(s) URL; give the provider's base URL")
+                throw SettingError(
+                    "\(setting("\(name).url")): \"\(baseURL)\" is not an http(s) URL; give the provider's base URL"
+                )
             }
             var offReason: String?
             if try flag("\(name).enabled") == false {
@@ -121,7 +140,9 @@ public struct EngineConfiguration: Sendable {
             } else if name == "misp" && baseURL == nil {
                 offReason = "no URL: set VERDICT_MISP_URL to your MISP (and VERDICT_MISP_API_KEY)"
             } else if key == nil && name != "internetdb" {
-                let variable = ["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? "VERDICT_ABUSECH_API_KEY" : "VERDICT_\(name.uppercased())_API_KEY"
+                let variable =
+                    ["urlhaus", "threatfox", "malwarebazaar"].contains(name)
+                    ? "VERDICT_ABUSECH_API_KEY" : "VERDICT_\(name.uppercased())_API_KEY"
                 offReason = "no API key: set \(variable)"
             }
             var windows = Self.defaultWindows[name] ?? []
@@ -161,7 +182,9 @@ public struct EngineConfiguration: Sendable {
         )
         var aggregator = VerdictAggregator()
         aggregator.maliciousThreshold = Int(try number("aggregation.malicious_threshold", default: 70, range: 1...100))
-        aggregator.suspiciousThreshold = Int(try number("aggregation.suspicious_threshold", default: 30, range: 1...100))
+        aggregator.suspiciousThreshold = Int(
+            try number("aggregation.suspicious_threshold", default: 30, range: 1...100)
+        )
         guard aggregator.suspiciousThreshold < aggregator.maliciousThreshold else {
             throw SettingError(
                 "\(setting("aggregation.suspicious_threshold")) must be below \(setting("aggregation.malicious_threshold"))"
@@ -170,7 +193,8 @@ public struct EngineConfiguration: Sendable {
         if let weights = text("aggregation.weights") {
             for pair in weights.split(separator: ",") {
                 let parts = pair.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, Self.sourceNames.contains(parts[0]), let weight = Double(parts[1]), (0...1).contains(weight)
+                guard parts.count == 2, Self.sourceNames.contains(parts[0]), let weight = Double(parts[1]),
+                    (0...1).contains(weight)
                 else {
                     throw SettingError(
                         "\(setting("aggregation.weights")): \"\(pair)\" is not SOURCE=WEIGHT with a known source and a weight from 0 to 1"

@@ -23,7 +23,9 @@ extension IndicatorReport {
 extension SourceResult {
     /// One element of a result's `sources` array (design.md §4).
     public var jsonValue: JSONValue {
-        var fields: [(key: String, value: JSONValue)] = [("source", .string(source)), ("status", .string(status.rawValue))]
+        var fields: [(key: String, value: JSONValue)] = [
+            ("source", .string(source)), ("status", .string(status.rawValue)),
+        ]
         if let verdict { fields.append(("verdict", .string(verdict.rawValue))) }
         if let score { fields.append(("score", .number(String(score)))) }
         if let error { fields.append(("error", .string(error))) }

@@ -13,7 +13,9 @@ public final class SQLiteLookupCache: LookupCache {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError("cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory")
+            throw StoreError(
+                "cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory"
+            )
         }
         var configuration = Configuration()
         // Other processes may hold the write lock for a moment; wait rather than fail.
@@ -71,7 +73,8 @@ public final class SQLiteLookupCache: LookupCache {
             else { return nil }
             return (row["result"], row["stored_at"], row["expires_at"])
         }
-        guard let (bytes, storedAt, expiresAt) = stored ?? nil, let result = try? StoredResult.decode(Array(bytes)) else {
+        guard let (bytes, storedAt, expiresAt) = stored ?? nil, let result = try? StoredResult.decode(Array(bytes))
+        else {
             return nil
         }
         return CachedAnswer(result: result, storedAt: storedAt, expiresAt: expiresAt)
@@ -147,7 +150,8 @@ enum StoredResult {
     static func encode(_ result: SourceResult) -> [UInt8] {
         var fields: [(key: String, value: JSONValue)] = [
             ("source", .string(result.source)), ("status", .string(result.status.rawValue)),
-            ("categories", .array(result.categories.map(JSONValue.string))), ("tags", .array(result.tags.map(JSONValue.string))),
+            ("categories", .array(result.categories.map(JSONValue.string))),
+            ("tags", .array(result.tags.map(JSONValue.string))),
             ("details", result.details),
         ]
         if let verdict = result.verdict { fields.append(("verdict", .string(verdict.rawValue))) }
@@ -165,7 +169,8 @@ enum StoredResult {
 
     static func decode(_ bytes: [UInt8]) throws -> SourceResult? {
         let document = try JSONValue(parsing: bytes)
-        guard let source = document["source"]?.scalarText, let status = document["status"]?.scalarText.flatMap(SourceStatus.init)
+        guard let source = document["source"]?.scalarText,
+            let status = document["status"]?.scalarText.flatMap(SourceStatus.init)
         else { return nil }
         func strings(_ key: String) -> [String] {
             guard case .array(let items)? = document[key] else { return [] }

@@ -36,7 +36,10 @@ struct Lookup: AsyncParsableCommand {
     func run() async throws {
         let configuration: EngineConfiguration
         do {
-            configuration = try await EngineConfiguration.load(environment: CommandContext.environment, configFile: config)
+            configuration = try await EngineConfiguration.load(
+                environment: CommandContext.environment,
+                configFile: config
+            )
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }
@@ -63,7 +66,8 @@ struct Lookup: AsyncParsableCommand {
             for name in names.sorted() {
                 guard let source = configuration.sources.first(where: { $0.name == name }) else {
                     throw CommandFailure(
-                        "unknown source \"\(name)\"; the sources are " + EngineConfiguration.sourceNames.joined(separator: ", ")
+                        "unknown source \"\(name)\"; the sources are "
+                            + EngineConfiguration.sourceNames.joined(separator: ", ")
                     )
                 }
                 if let reason = source.offReason { throw CommandFailure("source \(name) is off: \(reason)") }
@@ -111,20 +115,25 @@ struct Lookup: AsyncParsableCommand {
     }
 
     static func table(_ report: IndicatorReport) -> String {
-        var head = "\(report.indicator.value) (\(report.indicator.type.rawValue))  \(report.verdict.rawValue.uppercased())"
+        var head =
+            "\(report.indicator.value) (\(report.indicator.type.rawValue))  \(report.verdict.rawValue.uppercased())"
         if report.verdict != .suppressed {
             head += "  score \(report.score)  confidence \(report.confidence.rawValue)"
             if report.cached { head += "  cached \(report.ageSeconds) s ago" }
         }
         var lines = [head, "  \(report.summary)"]
-        if !report.warninglists.isEmpty { lines.append("  on warninglists: \(report.warninglists.joined(separator: ", "))") }
+        if !report.warninglists.isEmpty {
+            lines.append("  on warninglists: \(report.warninglists.joined(separator: ", "))")
+        }
         for source in report.sources {
             let name = source.source.padding(toLength: 14, withPad: " ", startingAt: 0)
             let status = source.status.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
             if source.status == .ok {
                 let verdict = (source.verdict?.rawValue ?? "").padding(toLength: 11, withPad: " ", startingAt: 0)
                 let evidence = source.evidence.map { "  \($0)" } ?? ""
-                lines.append("  \(name)\(status)\(verdict)\(String(source.score ?? 0).padding(toLength: 5, withPad: " ", startingAt: 0))\(evidence)\(source.link.map { "  \($0)" } ?? "")")
+                lines.append(
+                    "  \(name)\(status)\(verdict)\(String(source.score ?? 0).padding(toLength: 5, withPad: " ", startingAt: 0))\(evidence)\(source.link.map { "  \($0)" } ?? "")"
+                )
             } else {
                 lines.append("  \(name)\(status)\(source.error ?? "")")
             }

@@ -1,6 +1,7 @@
 import Testing
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 struct AbuseCHSourceTests {
     static func urlhaus(_ settings: ProviderSettings, _ http: ProviderHTTPClient) -> any ThreatIntelSource {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 struct FeedsDirectoryTests {
     /// A fresh directory for one test, removed when the test ends.

@@ -1,6 +1,7 @@
 import Testing
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 /// AbuseIPDB, OTX, GreyNoise, MISP and Maltiverse against their real answer shapes (providers.md §2-6).
 struct KeyedProviderTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 struct LocalFeedsSourceTests {
     @Test func blocklistsAndAllowlistsInEveryFormat() async throws {

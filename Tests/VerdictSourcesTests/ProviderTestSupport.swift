@@ -1,5 +1,6 @@
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 /// Runs one adapter against a mock provider, through a governor as the engine does, so every failure
 /// comes back as a per-source status.

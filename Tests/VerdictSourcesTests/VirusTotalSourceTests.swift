@@ -1,6 +1,7 @@
 import Testing
 import VerdictCore
 import VerdictSources
+import VerdictTestSupport
 
 struct VirusTotalSourceTests {
     static func make(_ settings: ProviderSettings, _ http: ProviderHTTPClient) -> any ThreatIntelSource {

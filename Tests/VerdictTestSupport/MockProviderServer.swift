@@ -6,41 +6,41 @@ import Synchronization
 
 /// A real HTTP server on 127.0.0.1 that answers like a provider: tests give it the provider's real
 /// shapes (providers.md), its errors, 429s, hangs and malformed bodies, and read back what was asked.
-final class MockProviderServer: Sendable {
-    struct Request: Sendable {
-        var method: String
+public final class MockProviderServer: Sendable {
+    public struct Request: Sendable {
+        public var method: String
         /// Path and query, as sent.
-        var uri: String
+        public var uri: String
         /// Header names lowercased.
-        var headers: [String: String]
-        var body: [UInt8]
+        public var headers: [String: String]
+        public var body: [UInt8]
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    enum Reply: Sendable {
+    public enum Reply: Sendable {
         case json(Int, String, headers: [(String, String)] = [])
         case raw(Int, [UInt8], headers: [(String, String)] = [])
         /// Accept the request and never answer.
         case hang
     }
 
-    typealias Handler = @Sendable (Request) -> Reply
+    public typealias Handler = @Sendable (Request) -> Reply
 
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     /// Every request received, in order.
-    final class RequestLog: Sendable {
+    public final class RequestLog: Sendable {
         let entries = Mutex<[Request]>([])
     }
 
     private let received = RequestLog()
-    let port: Int
+    public let port: Int
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var requests: [Request] { received.entries.withLock { $0 } }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var requests: [Request] { received.entries.withLock { $0 } }
 
-    init(_ handler: @escaping Handler) async throws {
+    public init(_ handler: @escaping Handler) async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let received = self.received
         channel = try await ServerBootstrap(group: group)
@@ -55,13 +55,14 @@ final class MockProviderServer: Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
-    func shutdown() async throws {
+    public func shutdown() async throws {
         try await channel.close()
         try await group.shutdownGracefully()
     }
 
     /// Runs `body` with a server and always shuts it down.
-    static func with<T>(_ handler: @escaping Handler, _ body: (MockProviderServer) async throws -> T) async throws -> T
+    public static func with<T>(_ handler: @escaping Handler, _ body: (MockProviderServer) async throws -> T)
+        async throws -> T
     {
         let server = try await MockProviderServer(handler)
         do {
