@@ -81,10 +81,14 @@ public struct ExtractionBenchmark: Sendable {
     }
 
     /// A deterministic pseudo-random generator (SplitMix64), so corpora are the same on every run.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
+    public struct SeededGenerator: RandomNumberGenerator {
+        public var state: UInt64
 
-        mutating func next() -> UInt64 {
+        public init(state: UInt64) {
+            self.state = state
+        }
+
+        public mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var mixed = state
             mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -36,4 +36,14 @@ public struct Indicator: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(type.rawValue):\(value)" }
+
+    // Hash the type by its position, not its raw string: indicators are cache keys on hot paths.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(type.ordinal)
+        hasher.combine(value)
+    }
+
+    public static func == (lhs: Indicator, rhs: Indicator) -> Bool {
+        lhs.type == rhs.type && lhs.value == rhs.value
+    }
 }

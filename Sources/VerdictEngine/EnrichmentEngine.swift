@@ -118,8 +118,43 @@ public final class EnrichmentEngine: Sendable {
             warninglists = lists
         }
 
-        let chosen = governors.filter { requested?.contains($0.source.name) ?? true }
-        let parts = await withTaskGroup(of: (Int, Part).self) { group in
+        let chosen = requested.map { names in governors.filter { names.contains($0.source.name) } } ?? governors
+        let parts: [Part]
+        if !refresh, let cached = immediateParts(chosen, indicator: indicator) {
+            parts = cached
+        } else {
+            parts = await askAll(chosen, about: indicator, refresh: refresh)
+        }
+        return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
+    }
+
+    /// Every source's part straight from memory, or nil when any source must be asked (or read from disk).
+    func immediateParts(_ chosen: [SourceGovernor], indicator: Indicator) -> [Part]? {
+        let time = now()
+        var parts: [Part] = []
+        parts.reserveCapacity(chosen.count)
+        for governor in chosen {
+            let source = governor.source
+            guard source.supportedTypes.contains(indicator.type) else {
+                let skipped = SourceResult.failed(
+                    source.name,
+                    .skipped,
+                    "\(source.name) does not look up \(indicator.type.rawValue)"
+                )
+                parts.append(Part(result: skipped, askedUpstream: false, isExternal: source.isExternal))
+                continue
+            }
+            let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
+            guard let hit = cache.immediateAnswer(for: key), hit.expiresAt > time else { return nil }
+            parts.append(
+                Part(result: hit.result, cachedAt: hit.storedAt, askedUpstream: false, isExternal: source.isExternal)
+            )
+        }
+        return parts
+    }
+
+    func askAll(_ chosen: [SourceGovernor], about indicator: Indicator, refresh: Bool) async -> [Part] {
+        await withTaskGroup(of: (Int, Part).self) { group in
             for (position, governor) in chosen.enumerated() {
                 group.addTask { (position, await self.ask(governor, about: indicator, refresh: refresh)) }
             }
@@ -127,7 +162,11 @@ public final class EnrichmentEngine: Sendable {
             for await (position, part) in group { parts[position] = part }
             return parts.map { $0! }
         }
+    }
 
+    func report(_ indicator: Indicator, input shownInput: String?, parts: [Part], warninglists: [String])
+        -> IndicatorReport
+    {
         let results = parts.map(\.result)
         let aggregate = aggregator.aggregate(results)
         let answered = parts.filter { $0.result.status == .ok || $0.result.status == .notFound }

@@ -34,6 +34,13 @@ public protocol LookupCache: Sendable {
     /// The stored answer, expired or not (the engine decides).
     func answer(for key: CacheKey) async -> CachedAnswer?
     func store(_ answer: CachedAnswer, for key: CacheKey) async
+    /// The stored answer when it can be had without waiting (from memory), else nil. Lets the engine
+    /// answer fully cached lookups without starting a task per source.
+    func immediateAnswer(for key: CacheKey) -> CachedAnswer?
+}
+
+extension LookupCache {
+    public func immediateAnswer(for key: CacheKey) -> CachedAnswer? { nil }
 }
 
 /// An in-memory least-recently-used cache, in front of a shared store or on its own.
@@ -67,6 +74,10 @@ public final class MemoryLookupCache: LookupCache {
 
     public func store(_ answer: CachedAnswer, for key: CacheKey) async {
         insert(answer, for: key)
+    }
+
+    public func immediateAnswer(for key: CacheKey) -> CachedAnswer? {
+        cachedAnswer(for: key)
     }
 
     /// The synchronous form, for callers on a hot path.

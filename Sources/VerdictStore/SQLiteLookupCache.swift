@@ -134,6 +134,10 @@ public final class TieredLookupCache: LookupCache {
         memory.insert(answer, for: key)
         await store.store(answer, for: key)
     }
+
+    public func immediateAnswer(for key: CacheKey) -> CachedAnswer? {
+        memory.cachedAnswer(for: key)
+    }
 }
 
 /// A store that cannot be used, and what to do about it.

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import VerdictCore
+import VerdictEngine
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Verdict's speed (build with -c release for real figures).",
-        subcommands: [ExtractBench.self]
+        subcommands: [ExtractBench.self, EngineBench.self]
     )
 }
 
@@ -43,5 +44,41 @@ struct ExtractBench: ParsableCommand {
 
     func format(_ value: Double) -> String {
         String(format: "%.3f", value)
+    }
+}
+
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Fan-out latency, a hung source, upstream calls for a Zipf replay, cached lookups/s (one core)."
+    )
+
+    @Option(help: "Lookups in the Zipf replay.")
+    var lookups = 100_000
+
+    @Option(help: "Distinct values the replay draws from.")
+    var values = 5000
+
+    func run() async throws {
+        let report = await EngineBenchmark(replayLookups: lookups, replayValues: values).run()
+        let calls = report.replayUpstreamCallsPerSource
+        let ratio = Double(report.replayLookups) / Double(max(1, calls.max() ?? 1))
+        print(
+            """
+            (a) 10 sources answering in 100 ms: lookup median \(format(report.fanOutMilliseconds.median)) ms, \
+            max \(format(report.fanOutMilliseconds.max)) ms
+            (b) the same plus one hung source, deadline \(report.hungDeadlineMilliseconds) ms: median \
+            \(format(report.hungMilliseconds.median)) ms, max \(format(report.hungMilliseconds.max)) ms
+            (c) replay of \(report.replayLookups) Zipf lookups over \(values) values (\(report.replayDistinctValues) drawn): \
+            upstream calls per source \(calls.map(String.init).joined(separator: "/")), \(format(ratio))x fewer than lookups, \
+            \(format(report.replaySeconds)) s
+            (d) cached lookups, 10 sources: \(report.cachedLookups) in \(format(report.cachedSeconds)) s = \
+            \(Int(report.cachedLookupsPerSecond)) lookups/s
+            """
+        )
+    }
+
+    func format(_ value: Double) -> String {
+        String(format: "%.1f", value)
     }
 }

@@ -280,5 +280,15 @@ struct KeyedProviderTests {
             makeSource: make
         )
         #expect(noRetryAfter.error == "\(name): rate limited (HTTP 429); waiting 60 s")
+        let (retryAfter, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .raw(429, [], headers: [("Retry-After", "5")]) },
+            makeSource: make
+        )
+        #expect(retryAfter.status == .quotaExhausted)
+        #expect(retryAfter.error == "\(name): rate limited (HTTP 429); waiting 5 s")
+        let (badKey, _) = try await ProviderHarness.lookUp(address, reply: { _ in .raw(401, []) }, makeSource: make)
+        #expect(badKey.status == .error)
+        #expect(badKey.error == "\(name): API key rejected (HTTP 401)")
     }
 }
