@@ -156,11 +156,7 @@ struct AbuseCHSourceTests {
         #expect(limited.error == "\(name): rate limited (HTTP 429); waiting 7 s")
         let (plain, _) = try await ProviderHarness.lookUp(sha256, reply: { _ in .raw(429, []) }, makeSource: make)
         #expect(plain.error == "\(name): rate limited (HTTP 429); waiting 60 s")
-        for failure in ProviderHarness.commonFailures {
-            let (result, _) = try await ProviderHarness.lookUp(sha256, reply: { _ in failure.reply }, makeSource: make)
-            #expect(result.status == failure.status, "\(name) \(failure.name)")
-            #expect((result.error ?? "").contains(failure.error), "\(name) \(failure.name): \(result.error ?? "nil")")
-        }
+        try await ProviderHarness.expectSurvivesCommonFailures(sha256, source: name, makeSource: make)
     }
 }
 
@@ -212,14 +208,6 @@ struct InternetDBSourceTests {
             makeSource: Self.make
         )
         #expect(invalid.error == "internetdb: HTTP 422 (Invalid IP)")
-        for failure in ProviderHarness.commonFailures {
-            let (result, _) = try await ProviderHarness.lookUp(
-                address,
-                reply: { _ in failure.reply },
-                makeSource: Self.make
-            )
-            #expect(result.status == failure.status, "\(failure.name)")
-            #expect((result.error ?? "").contains(failure.error), "\(failure.name): \(result.error ?? "nil")")
-        }
+        try await ProviderHarness.expectSurvivesCommonFailures(address, source: "internetdb", makeSource: Self.make)
     }
 }

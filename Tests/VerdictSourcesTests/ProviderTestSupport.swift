@@ -1,3 +1,4 @@
+import Testing
 import VerdictCore
 import VerdictSources
 import VerdictTestSupport
@@ -34,4 +35,17 @@ enum ProviderHarness {
             ),
             ("a 6 MB body", .raw(200, [UInt8](repeating: 0x20, count: 6 << 20)), .error, "answer larger than 4 MB"),
         ]
+
+    /// Checks that the source survives every one of `commonFailures` with the right status and message.
+    static func expectSurvivesCommonFailures(
+        _ indicator: Indicator,
+        source name: String,
+        makeSource: (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
+    ) async throws {
+        for failure in commonFailures {
+            let (result, _) = try await lookUp(indicator, reply: { _ in failure.reply }, makeSource: makeSource)
+            #expect(result.status == failure.status, "\(name) \(failure.name)")
+            #expect((result.error ?? "").contains(failure.error), "\(name) \(failure.name): \(result.error ?? "nil")")
+        }
+    }
 }
