@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VerdictCore
 import VerdictSources
 
@@ -47,6 +48,7 @@ public final class EnrichmentEngine: Sendable {
     public let lifetimes: CacheLifetimes
     private let now: @Sendable () -> Double
     private let flights = SingleFlight<CacheKey, SourceResult>()
+    private let memo = ReportMemo()
 
     public init(
         governors: [SourceGovernor],
@@ -119,12 +121,31 @@ public final class EnrichmentEngine: Sendable {
         }
 
         let chosen = requested.map { names in governors.filter { names.contains($0.source.name) } } ?? governors
-        let parts: [Part]
-        if !refresh, let cached = immediateParts(chosen, indicator: indicator) {
-            parts = cached
-        } else {
-            parts = await askAll(chosen, about: indicator, refresh: refresh)
+        if !refresh {
+            // Read the generation before the answers: an answer written meanwhile makes this memo stale.
+            let generation = cache.memoryGeneration
+            let memoKey = ReportMemo.Key(indicator: indicator, sources: requested)
+            if let generation, var memoized = memo.report(for: memoKey, generation: generation, now: now()) {
+                memoized.input = shownInput
+                return memoized
+            }
+            if let cached = immediateParts(chosen, indicator: indicator) {
+                let built = report(indicator, input: shownInput, parts: cached, warninglists: warninglists)
+                if let generation {
+                    let expiresAt = cached.compactMap(\.expiresAt).min() ?? .infinity
+                    let oldest = cached.compactMap(\.cachedAt).min() ?? now()
+                    memo.remember(
+                        built,
+                        for: memoKey,
+                        generation: generation,
+                        expiresAt: expiresAt,
+                        oldestStoredAt: oldest
+                    )
+                }
+                return built
+            }
         }
+        let parts = await askAll(chosen, about: indicator, refresh: refresh)
         return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
     }
 
@@ -147,7 +168,13 @@ public final class EnrichmentEngine: Sendable {
             let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
             guard let hit = cache.immediateAnswer(for: key), hit.expiresAt > time else { return nil }
             parts.append(
-                Part(result: hit.result, cachedAt: hit.storedAt, askedUpstream: false, isExternal: source.isExternal)
+                Part(
+                    result: hit.result,
+                    cachedAt: hit.storedAt,
+                    expiresAt: hit.expiresAt,
+                    askedUpstream: false,
+                    isExternal: source.isExternal
+                )
             )
         }
         return parts
@@ -193,6 +220,8 @@ public final class EnrichmentEngine: Sendable {
         var result: SourceResult
         /// When the answer was stored, if it came from the cache.
         var cachedAt: Double?
+        /// When the cached answer expires (immediate answers only).
+        var expiresAt: Double? = nil
         var askedUpstream: Bool
         var isExternal: Bool
     }
@@ -241,5 +270,52 @@ public final class EnrichmentEngine: Sendable {
         var stored = result
         stored.latencyMilliseconds = nil
         await cache.store(CachedAnswer(result: stored, storedAt: time, expiresAt: time + lifetime), for: key)
+    }
+}
+
+/// Reports built entirely from memory-cached answers, kept until any cached answer changes (the cache's
+/// generation moves) or the first of their answers expires: a repeated lookup then costs one table read.
+final class ReportMemo: Sendable {
+    struct Key: Hashable, Sendable {
+        var indicator: Indicator
+        var sources: Set<String>?
+    }
+
+    struct Entry: Sendable {
+        var report: IndicatorReport
+        var generation: UInt64
+        var expiresAt: Double
+        var oldestStoredAt: Double
+    }
+
+    /// Past this many reports the memo starts over: it is a shortcut, not a store.
+    static let capacity = 100_000
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    func report(for key: Key, generation: UInt64, now: Double) -> IndicatorReport? {
+        guard let entry = entries.withLock({ $0[key] }), entry.generation == generation, now < entry.expiresAt else {
+            return nil
+        }
+        var report = entry.report
+        report.ageSeconds = max(0, Int(now - entry.oldestStoredAt))
+        return report
+    }
+
+    func remember(
+        _ report: IndicatorReport,
+        for key: Key,
+        generation: UInt64,
+        expiresAt: Double,
+        oldestStoredAt: Double
+    ) {
+        entries.withLock { entries in
+            if entries.count >= ReportMemo.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(
+                report: report,
+                generation: generation,
+                expiresAt: expiresAt,
+                oldestStoredAt: oldestStoredAt
+            )
+        }
     }
 }

@@ -37,10 +37,14 @@ public protocol LookupCache: Sendable {
     /// The stored answer when it can be had without waiting (from memory), else nil. Lets the engine
     /// answer fully cached lookups without starting a task per source.
     func immediateAnswer(for key: CacheKey) -> CachedAnswer?
+    /// A number that changes whenever an answer that `immediateAnswer` can return changes, or nil when
+    /// the cache cannot tell. While it stays the same, a report built from immediate answers stays right.
+    var memoryGeneration: UInt64? { get }
 }
 
 extension LookupCache {
     public func immediateAnswer(for key: CacheKey) -> CachedAnswer? { nil }
+    public var memoryGeneration: UInt64? { nil }
 }
 
 /// An in-memory least-recently-used cache, in front of a shared store or on its own.
@@ -57,6 +61,7 @@ public final class MemoryLookupCache: LookupCache {
         var index: [CacheKey: Int] = [:]
         var newest = -1
         var oldest = -1
+        var generation: UInt64 = 0
     }
 
     public let capacity: Int
@@ -80,6 +85,8 @@ public final class MemoryLookupCache: LookupCache {
         cachedAnswer(for: key)
     }
 
+    public var memoryGeneration: UInt64? { state.withLock { $0.generation } }
+
     /// The synchronous form, for callers on a hot path.
     public func cachedAnswer(for key: CacheKey) -> CachedAnswer? {
         state.withLock { state in
@@ -91,6 +98,7 @@ public final class MemoryLookupCache: LookupCache {
 
     public func insert(_ answer: CachedAnswer, for key: CacheKey) {
         state.withLock { state in
+            state.generation &+= 1
             if let slot = state.index[key] {
                 state.slots[slot].answer = answer
                 MemoryLookupCache.moveToFront(slot, in: &state)

@@ -138,6 +138,8 @@ public final class TieredLookupCache: LookupCache {
     public func immediateAnswer(for key: CacheKey) -> CachedAnswer? {
         memory.cachedAnswer(for: key)
     }
+
+    public var memoryGeneration: UInt64? { memory.memoryGeneration }
 }
 
 /// A store that cannot be used, and what to do about it.

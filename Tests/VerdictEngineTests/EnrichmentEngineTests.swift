@@ -121,6 +121,28 @@ struct EnrichmentEngineTests {
         #expect(rekeyed.callCount == 1)
     }
 
+    @Test func repeatedCachedLookupsFollowChangedAnswers() async {
+        let clock = ManualClock()
+        let source = FakeSource("abuseipdb", behaviour: .answer(.found("abuseipdb", verdict: .malicious, score: 100)))
+        let engine = engine([source], clock: clock)
+        _ = await engine.lookUp(address)
+        clock.advance(10)
+        let memoized = await engine.lookUp(address, input: "185.220.101[.]4")
+        #expect(memoized.cached && memoized.ageSeconds == 10 && memoized.input == "185.220.101[.]4")
+        clock.advance(5)
+        #expect((await engine.lookUp(address)).ageSeconds == 15)  // the age moves on
+        #expect((await engine.lookUp(address)).input == nil)
+
+        // A refresh that brings a new answer is what the next cached lookup reports.
+        source.set(.answer(.notFound("abuseipdb")))
+        #expect((await engine.lookUp(address, refresh: true)).verdict == .unknown)
+        let after = await engine.lookUp(address)
+        #expect(after.verdict == .unknown && after.cached && after.ageSeconds == 0)
+        clock.advance(12 * 3600 + 1)  // and an expired answer is asked for again
+        #expect((await engine.lookUp(address)).cached == false)
+        #expect(source.callCount == 3)
+    }
+
     @Test func localOnlyAnswersReachNoExternalSource() async {
         let local = FakeSource(
             "local",
