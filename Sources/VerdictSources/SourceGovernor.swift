@@ -212,7 +212,8 @@ func withDeadline<T: Sendable>(
 }
 
 extension Duration {
-    var milliseconds: Int {
+    /// Whole milliseconds, as deadlines and latencies are reported.
+    public var milliseconds: Int {
         Int(components.seconds) * 1000 + Int(components.attoseconds / 1_000_000_000_000_000)
     }
 }

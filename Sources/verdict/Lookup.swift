@@ -105,7 +105,7 @@ struct Lookup: AsyncParsableCommand {
                 let windows = source.policy.windows.map(\.description).joined(separator: ", ")
                 let target = source.name == "local" ? (configuration.feedsDirectory ?? "") : (source.baseURL ?? "")
                 lines.append(
-                    "  \(name) on   \(target), deadline \(source.policy.deadline.components.seconds * 1000 + source.policy.deadline.components.attoseconds / 1_000_000_000_000_000) ms"
+                    "  \(name) on   \(target), deadline \(source.policy.deadline.milliseconds) ms"
                         + (windows.isEmpty ? "" : ", \(windows)")
                 )
             }
