@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "VerdictSources", targets: ["VerdictSources"]),
         .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
         .library(name: "VerdictStore", targets: ["VerdictStore"]),
+        .library(name: "VerdictServer", targets: ["VerdictServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -29,6 +30,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
@@ -54,10 +59,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Persistent state: the answer cache today (SQLite through GRDB, WAL, shared by processes).
+        // Persistent state: answers, API keys, credits and usage (SQLite through GRDB, WAL, shared by processes).
         .target(
             name: "VerdictStore",
-            dependencies: ["VerdictCore", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "VerdictCore", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The HTTP API (Hummingbird 2): routes, API keys, credits, metrics. A library, so tests drive the router.
+        .target(
+            name: "VerdictServer",
+            dependencies: [
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -67,7 +87,11 @@ let package = Package(
                 "VerdictSources",
                 "VerdictEngine",
                 "VerdictStore",
+                "VerdictServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -106,6 +130,17 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/VerdictTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerdictServerTests",
+            dependencies: [
+                "VerdictServer", "VerdictStore", "VerdictEngine", "VerdictSources", "VerdictCore",
+                "VerdictTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

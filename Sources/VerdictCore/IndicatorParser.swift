@@ -5,6 +5,11 @@ public struct InvalidIndicator: Error, Sendable, Equatable, CustomStringConverti
     public let input: String
     public let reason: String
 
+    public init(input: String, reason: String) {
+        self.input = input
+        self.reason = reason
+    }
+
     public var description: String { "\"\(input)\": \(reason)" }
 }
 

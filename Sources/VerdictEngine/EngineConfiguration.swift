@@ -36,6 +36,7 @@ public struct EngineConfiguration: Sendable {
     public var lifetimes: CacheLifetimes
     public var aggregator: VerdictAggregator
     public var internalSuffixes: [String]
+    public var server: ServerSettings
 
     /// The eleven sources, in the order results list them.
     public static let sourceNames = [
@@ -206,6 +207,35 @@ public struct EngineConfiguration: Sendable {
         self.aggregator = aggregator
         internalSuffixes = (text("internal_suffixes") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+
+        var server = ServerSettings()
+        server.maxBodyBytes = Int(try number("server.max_body_bytes", default: 1_048_576, range: 1024...67_108_864))
+        server.maxHeaderBytes = Int(try number("server.max_header_bytes", default: 16_384, range: 1024...1_048_576))
+        server.requestTimeout = .milliseconds(
+            Int64(try number("server.request_timeout_ms", default: 15_000, range: 100...600_000))
+        )
+        server.idleTimeoutSeconds = Int64(try number("server.idle_timeout_s", default: 60, range: 1...3600))
+        if let rate = text("server.key_rate_limit") {
+            if ["0", "off", "none"].contains(rate.lowercased()) {
+                server.keyRateLimit = nil
+            } else {
+                let windows = try Self.parseWindows(rate, setting: setting("server.key_rate_limit"))
+                guard windows.count == 1, windows[0].limit > 0 else {
+                    throw SettingError(
+                        "\(setting("server.key_rate_limit")): \"\(rate)\" must be one rate such as 50/second, or off"
+                    )
+                }
+                server.keyRateLimit = windows[0]
+            }
+        }
+        if let level = text("log_level")?.lowercased() {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(level) else {
+                throw SettingError("\(setting("log_level")): \"\(level)\" is not one of \(levels.joined(separator: ", "))")
+            }
+            server.logLevel = level
+        }
+        self.server = server
     }
 
     /// `4/minute, 500/day` (also `/second`, `/hour`, `/month` of 30 days, or `/N s`).
@@ -230,4 +260,24 @@ public struct EngineConfiguration: Sendable {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? FileManager.default.currentDirectoryPath
         return home + "/.local/share/verdict"
     }
+}
+
+/// Limits of `verdict serve` (`server.*` settings, `VERDICT_SERVER_*` variables).
+public struct ServerSettings: Sendable, Equatable {
+    /// Largest request body accepted; larger ones get 413.
+    public var maxBodyBytes = 1_048_576
+    /// Largest request head (all header lines) accepted; larger ones get 400 and the connection closes.
+    public var maxHeaderBytes = 16_384
+    /// How long one request may take, lookups included; past it the request gets 504 and its credits back.
+    public var requestTimeout: Duration = .seconds(15)
+    /// Idle keep-alive connections are closed after this long.
+    public var idleTimeoutSeconds: Int64 = 60
+    /// Requests per key (a token bucket of `limit` tokens refilled over `seconds`); nil is no limit.
+    public var keyRateLimit: RateWindow? = RateWindow(limit: 50, seconds: 1)
+    /// Most indicators in one request (design.md §4).
+    public var maxIndicators = 100
+    /// swift-log level name (`info` logs one line per request).
+    public var logLevel = "info"
+
+    public init() {}
 }

@@ -33,8 +33,10 @@ public struct IndicatorReport: Sendable, Equatable {
     public var reason: String?
     /// Annotate-policy warninglists the value is on.
     public var warninglists: [String]
-    /// Whether an outside service was asked for this lookup (what credits are charged for).
-    public var reachedExternalSource: Bool
+    /// Whether an outside service answered (ok or not_found) during this lookup: what credits are charged
+    /// for. Cache hits, suppressed values, local-only answers and lookups where every outside source failed
+    /// are free.
+    public var answeredByExternalSource: Bool
 }
 
 /// The lookup pipeline every part of Verdict shares: suppression first (no source ever sees a suppressed
@@ -114,13 +116,13 @@ public final class EnrichmentEngine: Sendable {
                 sources: [],
                 reason: reason,
                 warninglists: [],
-                reachedExternalSource: false
+                answeredByExternalSource: false
             )
         case .lookUp(let lists):
             warninglists = lists
         }
 
-        let chosen = requested.map { names in governors.filter { names.contains($0.source.name) } } ?? governors
+        let chosen = governors(named: requested)
         if !refresh {
             // Read the generation before the answers: an answer written meanwhile makes this memo stale.
             let generation = cache.memoryGeneration
@@ -147,6 +149,30 @@ public final class EnrichmentEngine: Sendable {
         }
         let parts = await askAll(chosen, about: indicator, refresh: refresh)
         return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
+    }
+
+    /// Whether looking this indicator up now would ask an outside source: it is not suppressed, and some chosen
+    /// external source that takes its type has no fresh cached answer. The server reserves credits from this
+    /// before the lookup, and settles with `answeredByExternalSource` after it.
+    public func needsExternalLookup(
+        _ indicator: Indicator,
+        sources requested: Set<String>? = nil,
+        refresh: Bool = false
+    ) async -> Bool {
+        if case .suppressed = suppressor.assess(indicator) { return false }
+        for governor in governors(named: requested) {
+            let source = governor.source
+            guard source.isExternal, source.supportedTypes.contains(indicator.type) else { continue }
+            if refresh { return true }
+            let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
+            if let hit = cache.immediateAnswer(for: key), hit.expiresAt > now() { continue }
+            if await freshAnswer(for: key) == nil { return true }
+        }
+        return false
+    }
+
+    func governors(named requested: Set<String>?) -> [SourceGovernor] {
+        requested.map { names in governors.filter { names.contains($0.source.name) } } ?? governors
     }
 
     /// Every source's part straight from memory, or nil when any source must be asked (or read from disk).
@@ -212,7 +238,9 @@ public final class EnrichmentEngine: Sendable {
             sources: results,
             reason: nil,
             warninglists: warninglists,
-            reachedExternalSource: parts.contains { $0.askedUpstream && $0.isExternal }
+            answeredByExternalSource: parts.contains {
+                $0.askedUpstream && $0.isExternal && ($0.result.status == .ok || $0.result.status == .notFound)
+            }
         )
     }
 

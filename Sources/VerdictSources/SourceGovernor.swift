@@ -101,6 +101,16 @@ public actor SourceGovernor {
         }
     }
 
+    /// Calls left in each rate window now (for metrics).
+    public func quotaRemaining() -> [(window: RateWindow, remaining: Int)] {
+        let time = Int64(now())
+        return policy.windows.enumerated().map { index, window in
+            let start = time / Int64(window.seconds) * Int64(window.seconds)
+            let used = windowUse[index].start == start ? windowUse[index].used : 0
+            return (window, max(0, window.limit - used))
+        }
+    }
+
     public func lookUp(_ indicator: Indicator) async -> SourceResult {
         let name = source.name
         guard source.supportedTypes.contains(indicator.type) else {
@@ -191,11 +201,13 @@ public actor SourceGovernor {
     }
 }
 
-/// The deadline of a lookup passed before the source answered.
-struct DeadlineExceeded: Error {}
+/// The deadline of an operation passed before it finished.
+public struct DeadlineExceeded: Error {
+    public init() {}
+}
 
 /// Runs `operation`, cancelling it and throwing `DeadlineExceeded` once `deadline` has passed.
-func withDeadline<T: Sendable>(
+public func withDeadline<T: Sendable>(
     _ deadline: Duration,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {

@@ -10,52 +10,17 @@ public final class SQLiteLookupCache: LookupCache {
 
     /// Opens (and creates) `verdict.sqlite` in `directory`.
     public convenience init(directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError(
-                "cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory"
-            )
-        }
-        var configuration = Configuration()
-        // Other processes may hold the write lock for a moment; wait rather than fail.
-        configuration.busyMode = .timeout(5)
-        let path = directory + "/verdict.sqlite"
-        do {
-            try self.init(writer: DatabasePool(path: path, configuration: configuration))
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError("cannot open \(path) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
-        }
+        try self.init(database: VerdictDatabase(directory: directory))
     }
 
     /// Uses an open database (tests pass `DatabaseQueue()`).
-    public init(writer: any DatabaseWriter) throws {
-        self.writer = writer
-        do {
-            try Self.migrator.migrate(writer)
-        } catch {
-            throw StoreError("cannot prepare the cache tables (\(error))")
-        }
+    public convenience init(writer: any DatabaseWriter) throws {
+        try self.init(database: VerdictDatabase(writer: writer))
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("answers v1") { db in
-            try db.create(table: "answer") { table in
-                table.column("source", .text).notNull()
-                table.column("type", .text).notNull()
-                table.column("value", .text).notNull()
-                table.column("fingerprint", .text).notNull()
-                table.column("result", .blob).notNull()
-                table.column("stored_at", .double).notNull()
-                table.column("expires_at", .double).notNull()
-                table.primaryKey(["source", "type", "value", "fingerprint"])
-            }
-            try db.create(index: "answer_expiry", on: "answer", columns: ["expires_at"])
-        }
-        return migrator
+    /// Shares the process's one connection pool to the file with the other stores.
+    public init(database: VerdictDatabase) {
+        self.writer = database.writer
     }
 
     public func answer(for key: CacheKey) async -> CachedAnswer? {
@@ -145,9 +110,12 @@ public final class TieredLookupCache: LookupCache {
 /// A store that cannot be used, and what to do about it.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// The store itself failed (disk, locks, connection), as opposed to a request it refused.
+    public let isUnavailable: Bool
 
-    public init(_ description: String) {
+    public init(_ description: String, isUnavailable: Bool = false) {
         self.description = description
+        self.isUnavailable = isUnavailable
     }
 }
 

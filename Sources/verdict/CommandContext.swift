@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import VerdictCore
+import VerdictEngine
 import VerdictSources
+import VerdictStore
 
 /// A failure the user can fix: printed as one line, exit code 2.
 struct CommandFailure: Error, CustomStringConvertible {
@@ -56,5 +58,54 @@ enum CommandContext {
 
     static func writeOut(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// The settings: `VERDICT_*` variables over the YAML file.
+    static func configuration(file: String?) async throws -> EngineConfiguration {
+        do {
+            return try await EngineConfiguration.load(environment: environment, configFile: file)
+        } catch let error as SettingError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// The store named by `--database` (`sqlite:PATH`, a directory or a `.sqlite` file), else the data directory.
+    static func openDatabase(_ url: String?, configuration: EngineConfiguration) throws -> VerdictDatabase {
+        do {
+            guard let url, !url.isEmpty else { return try VerdictDatabase(directory: configuration.dataDirectory) }
+            let lowered = url.lowercased()
+            if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
+                throw CommandFailure(
+                    "--database: PostgreSQL is not available in this build; leave --database out to use SQLite in VERDICT_DATA_DIR"
+                )
+            }
+            var path = url
+            for scheme in ["sqlite://", "sqlite:"] where lowered.hasPrefix(scheme) {
+                path = String(url.dropFirst(scheme.count))
+                break
+            }
+            guard !path.isEmpty, !path.contains("://") else {
+                throw CommandFailure("--database: \"\(url)\" is not sqlite:PATH; give a directory or a .sqlite file")
+            }
+            if path.hasSuffix(".sqlite") || path.hasSuffix(".db") { return try VerdictDatabase(file: path) }
+            return try VerdictDatabase(directory: path)
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// `2026-11-22`, UTC.
+    static func day(_ date: Date) -> String {
+        String(ISO8601DateFormatter().string(from: date).prefix(10))
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ rows: [[String]]) -> String {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
     }
 }

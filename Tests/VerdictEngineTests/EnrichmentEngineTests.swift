@@ -28,7 +28,7 @@ struct EnrichmentEngineTests {
         #expect(reports.map(\.verdict) == [.suppressed, .suppressed, .suppressed])
         #expect(reports.map(\.reason) == ["private", "warninglist:verdict-public-dns-resolvers", "special-name:local"])
         #expect(reports[0].input == "10.0.0[.]50")
-        #expect(reports.allSatisfy { $0.sources.isEmpty && !$0.reachedExternalSource })
+        #expect(reports.allSatisfy { $0.sources.isEmpty && !$0.answeredByExternalSource })
         #expect(source.callCount == 0)
     }
 
@@ -49,17 +49,17 @@ struct EnrichmentEngineTests {
         let source = FakeSource("abuseipdb", behaviour: .answer(.found("abuseipdb", verdict: .malicious, score: 100)))
         let engine = engine([source], clock: clock)
         let first = await engine.lookUp(address)
-        #expect(!first.cached && first.ageSeconds == 0 && first.reachedExternalSource)
+        #expect(!first.cached && first.ageSeconds == 0 && first.answeredByExternalSource)
         clock.advance(120)
         let second = await engine.lookUp(address)
         #expect(second.cached)
         #expect(second.ageSeconds == 120)
-        #expect(!second.reachedExternalSource)
+        #expect(!second.answeredByExternalSource)
         #expect(second.verdict == .malicious)
         #expect(source.callCount == 1)
 
         let refreshed = await engine.lookUp(address, refresh: true)
-        #expect(!refreshed.cached && refreshed.reachedExternalSource)
+        #expect(!refreshed.cached && refreshed.answeredByExternalSource)
         #expect(source.callCount == 2)
     }
 
@@ -151,7 +151,7 @@ struct EnrichmentEngineTests {
         )
         let report = await engine([local]).lookUp(address)
         #expect(report.verdict == .malicious)
-        #expect(!report.reachedExternalSource)
+        #expect(!report.answeredByExternalSource)
     }
 }
 

@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import VerdictStore
+
+/// The front door of every request: the API key (for the routes that need one) and its rate limit, JSON
+/// error bodies for every failure, the `X-Request-Id` header, one access-log line and the request metrics.
+/// One middleware, because the log line and the metrics need the key and the final status together.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = ServerRequestContext
+
+    let authenticator: KeyAuthenticator
+    let limiter: KeyRateLimiter
+    let usage: UsageRecorder
+    let metrics: ServerMetrics
+
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    /// Routes that spend or show a key's credits.
+    static let keyedPaths: Set<String> = ["/v1/enrichment/lookup", "/v1/usage"]
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var context = context
+        var response: Response
+        do {
+            if Self.keyedPaths.contains(request.uri.path) {
+                let key = try await authenticator.authenticate(request)
+                context.apiKey = key
+                try limiter.admit(key)
+            }
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = Response.json(error.body, status: error.status, headers: error.headers)
+        } catch let error as any HTTPResponseError {
+            response = Self.response(for: error, request: request)
+        } catch {
+            context.logger.error("request failed", metadata: ["error.message": "\(error)"])
+            let failure = APIError(
+                .internalServerError,
+                code: "internal_error",
+                message: "the server failed on this request (request id \(context.id)); it has been logged"
+            )
+            response = Response.json(failure.body, status: failure.status)
+        }
+        response.headers[Self.requestIDHeader] = context.id
+
+        let elapsed = clock.now - started
+        let route = context.endpointPath ?? "unmatched"
+        metrics.recordRequest(
+            route: route,
+            method: request.method.rawValue,
+            status: response.status.code,
+            duration: elapsed
+        )
+        if let key = context.apiKey { usage.add(.init(requests: 1), keyID: key.id, at: Date()) }
+        var metadata: Logger.Metadata = [
+            "http.method": "\(request.method.rawValue)", "http.route": "\(route)",
+            "http.status": "\(response.status.code)", "latency_ms": "\(Self.milliseconds(elapsed))",
+        ]
+        if let key = context.apiKey { metadata["verdict.key.name"] = "\(key.name)" }
+        context.logger.info("request", metadata: metadata)
+        return response
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return String(format: "%.2f", value)
+    }
+
+    /// Hummingbird's own errors (no route, body too large) in the API's JSON shape.
+    static func response(for error: any HTTPResponseError, request: Request) -> Response {
+        let status = error.status
+        let (code, message): (String, String)
+        switch status {
+        case .notFound:
+            (code, message) = ("not_found", "no route \(request.method.rawValue) \(request.uri.path); see /openapi.json")
+        case .methodNotAllowed:
+            (code, message) = (
+                "method_not_allowed", "\(request.uri.path) does not take \(request.method.rawValue); see /openapi.json"
+            )
+        case .contentTooLarge:
+            (code, message) = ("body_too_large", "the body is too large")
+        default:
+            (code, message) = (
+                status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"), status.reasonPhrase
+            )
+        }
+        let headers = (error as? HTTPError)?.headers ?? [:]
+        let failure = APIError(status, code: code, message: message, headers: headers)
+        return Response.json(failure.body, status: status, headers: headers)
+    }
+}

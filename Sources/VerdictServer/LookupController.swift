@@ -1,0 +1,226 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import VerdictCore
+import VerdictEngine
+import VerdictSources
+import VerdictStore
+
+/// `POST /v1/enrichment/lookup` and `GET /v1/usage`: the lookups, their credits and the caller's figures.
+struct LookupController: Sendable {
+    let engine: EnrichmentEngine
+    let accounts: any AccountStore
+    let usage: UsageRecorder
+    let metrics: ServerMetrics
+    let settings: ServerSettings
+    /// Configured-off sources and why, so a request that names one is told.
+    let offSources: [String: String]
+    let creditsLeft = CreditsLeftMemo()
+
+    /// design.md §4: per indicator that reaches at least one outside source.
+    static let creditsPerIndicator = 3
+
+    func lookup(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        guard let key = context.apiKey else { throw KeyAuthenticator.unknownKey() }
+        try Self.requireJSON(request.headers)
+        let body = try await Self.collectBody(request, limit: settings.maxBodyBytes)
+        let lookup = try LookupRequest.parse(body, maxIndicators: settings.maxIndicators, offSources: offSources)
+
+        // Credits are held for every distinct indicator that would reach an outside source, before any does.
+        var distinct: [Indicator] = []
+        var seen = Set<Indicator>()
+        for item in lookup.items where seen.insert(item.indicator).inserted { distinct.append(item.indicator) }
+        var needing = 0
+        for indicator in distinct
+        where await engine.needsExternalLookup(indicator, sources: lookup.sources, refresh: lookup.refresh) {
+            needing += 1
+        }
+        var reservation: CreditReservation?
+        var remaining: Int?
+        if needing > 0 {
+            let outcome: ReservationOutcome
+            do {
+                outcome = try await accounts.reserveCredits(
+                    keyID: key.id,
+                    amount: needing * Self.creditsPerIndicator,
+                    at: Date()
+                )
+            } catch {
+                throw APIError.storeUnavailable()
+            }
+            switch outcome {
+            case .reserved(let held, let left):
+                reservation = held
+                remaining = left
+            case .insufficient(let required, let left):
+                creditsLeft.remember(left, for: key.id)
+                throw APIError(
+                    APIError.paymentRequired,
+                    code: "insufficient_credits",
+                    message:
+                        "this lookup needs \(required) credits (\(Self.creditsPerIndicator) per indicator not in the cache) and key \(key.name) has \(left) left this month; nothing was looked up or charged. Wait for next month, ask for more credits, or send fewer new indicators",
+                    fields: [("required", .number(String(required))), ("remaining", .number(String(left)))]
+                )
+            }
+        }
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let reports: [IndicatorReport]
+        do {
+            reports = try await withDeadline(settings.requestTimeout) {
+                await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+            }
+        } catch {
+            if let reservation { _ = try? await settle(reservation, charged: 0, context: context) }
+            throw APIError(
+                .gatewayTimeout,
+                code: "lookup_timeout",
+                message:
+                    "the lookup took longer than \(settings.requestTimeout.milliseconds) ms; nothing was charged. Retry, or ask fewer sources"
+            )
+        }
+        metrics.recordLookup(reports, duration: clock.now - started)
+
+        var answered = Set<Indicator>()
+        for report in reports where report.answeredByExternalSource { answered.insert(report.indicator) }
+        var charged = 0
+        if let reservation {
+            charged = min(answered.count * Self.creditsPerIndicator, reservation.amount)
+            do {
+                remaining = try await settle(reservation, charged: charged, context: context)
+            } catch {
+                // The store failed after the lookups ran: the answer is still given. The held credits stay
+                // used until the stale-reservation sweep gives them all back.
+                charged = reservation.amount
+                context.logger.error("could not settle a credit reservation", metadata: ["verdict.key.name": "\(key.name)"])
+            }
+        } else {
+            remaining = await creditsLeft.value(for: key, accounts: accounts)
+        }
+
+        var counters = UsageCounters(lookups: reports.count, upstreamLookups: answered.count)
+        for report in reports {
+            if report.verdict == .suppressed {
+                counters.suppressed += 1
+            } else if report.cached {
+                counters.cacheHits += 1
+            }
+        }
+        usage.add(counters, keyID: key.id, at: Date())
+
+        var writer = JSONWriter()
+        writer.raw("{\"request_id\":")
+        writer.string(context.id)
+        writer.raw(",\"credits\":{\"charged\":")
+        writer.raw(String(charged))
+        writer.raw(",\"remaining\":")
+        writer.raw(remaining.map(String.init) ?? "null")
+        writer.raw("},\"results\":[")
+        for (position, report) in reports.enumerated() {
+            if position > 0 { writer.raw(",") }
+            writer.value(report.jsonValue)
+        }
+        writer.raw("]}")
+        return Response.json(bytes: writer.bytes)
+    }
+
+    func usageReport(_ request: Request, context: ServerRequestContext) async throws -> Response {
+        guard let key = context.apiKey else { throw KeyAuthenticator.unknownKey() }
+        let figures: KeyUsage
+        do {
+            figures = try await accounts.usage(keyID: key.id, at: Date())
+        } catch {
+            throw APIError.storeUnavailable()
+        }
+        var counters = figures.counters
+        counters += usage.unwritten(keyID: key.id, month: figures.month)
+        func number(_ value: Int?) -> JSONValue { value.map { .number(String($0)) } ?? .null }
+        return Response.json(
+            .object([
+                (
+                    "key",
+                    .object([
+                        ("name", .string(key.name)), ("plan", .string(key.plan.rawValue)),
+                        ("prefix", .string(key.prefix)),
+                    ])
+                ),
+                ("month", .string(figures.month)),
+                (
+                    "credits",
+                    .object([
+                        ("monthly", number(key.monthlyCredits)), ("used", number(figures.creditsUsed)),
+                        ("remaining", number(figures.creditsLeft)),
+                    ])
+                ),
+                ("requests", number(counters.requests)), ("lookups", number(counters.lookups)),
+                ("cache_hits", number(counters.cacheHits)), ("upstream_lookups", number(counters.upstreamLookups)),
+                ("suppressed", number(counters.suppressed)),
+            ])
+        )
+    }
+
+    private func settle(_ reservation: CreditReservation, charged: Int, context: ServerRequestContext) async throws
+        -> Int?
+    {
+        let left = try await accounts.settle(reservation, charged: charged, requestID: context.id)
+        metrics.recordCredits(charged: charged, refunded: reservation.amount - charged)
+        creditsLeft.remember(left, for: reservation.keyID)
+        return left
+    }
+
+    static func requireJSON(_ headers: HTTPFields) throws {
+        let mediaType = headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            throw APIError(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message:
+                    "the body must be JSON sent with Content-Type: application/json, not \(mediaType.map { "\"\($0)\"" } ?? "no Content-Type")"
+            )
+        }
+    }
+
+    static func collectBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+        let tooLarge = APIError(
+            .contentTooLarge,
+            code: "body_too_large",
+            message: "the body is larger than \(limit) bytes; send at most 100 indicators per request",
+            fields: [("limit_bytes", .number(String(limit)))]
+        )
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
+        do {
+            var buffer = try await request.body.collect(upTo: limit)
+            return buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
+    }
+}
+
+/// Credits left per key, as last read or settled, kept for a second: a request answered wholly from the
+/// cache can say what is left without a store read.
+final class CreditsLeftMemo: Sendable {
+    private let entries = Mutex<[Int64: (left: Int?, at: Double)]>([:])
+    let lifetime: Double = 1
+
+    func remember(_ left: Int?, for keyID: Int64) {
+        let now = Date().timeIntervalSince1970
+        entries.withLock { $0[keyID] = (left, now) }
+    }
+
+    func value(for key: APIKey, accounts: any AccountStore) async -> Int? {
+        guard key.monthlyCredits != nil else { return nil }
+        let now = Date().timeIntervalSince1970
+        if let entry = entries.withLock({ $0[key.id] }), now - entry.at < lifetime { return entry.left }
+        guard let figures = try? await accounts.usage(keyID: key.id, at: Date()) else {
+            return entries.withLock { $0[key.id] }?.left
+        }
+        remember(figures.creditsLeft, for: key.id)
+        return figures.creditsLeft
+    }
+}

@@ -1,0 +1,141 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import VerdictCore
+import VerdictEngine
+import VerdictSources
+import VerdictStore
+
+/// What the server is built from: the engine, the key/credit store and the limits.
+public struct ServerComponents: Sendable {
+    public var engine: EnrichmentEngine
+    public var accounts: any AccountStore
+    public var settings: ServerSettings
+    /// Sources that are configured off, and why (a request naming one is told).
+    public var offSources: [String: String]
+
+    public init(
+        engine: EnrichmentEngine,
+        accounts: any AccountStore,
+        settings: ServerSettings = ServerSettings(),
+        offSources: [String: String] = [:]
+    ) {
+        self.engine = engine
+        self.accounts = accounts
+        self.settings = settings
+        self.offSources = offSources
+    }
+}
+
+/// The Verdict HTTP API (design.md §4) as a Hummingbird application: run it with `runService()` (SIGTERM and
+/// SIGINT drain in-flight requests, then the last usage counts are written), or test it with `test(.router)`.
+public func buildApplication(
+    _ components: ServerComponents,
+    host: String = "127.0.0.1",
+    port: Int = 8080,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let usage = UsageRecorder(
+        accounts: components.accounts,
+        logger: logger,
+        staleReservationAge: max(600, Double(components.settings.requestTimeout.components.seconds) * 4)
+    )
+    let router = buildRouter(components, usage: usage, metrics: ServerMetrics())
+    let settings = components.settings
+    let http = HTTP1Channel.Configuration(
+        idleTimeout: .seconds(settings.idleTimeoutSeconds),
+        httpDecoderConfiguration: .init(
+            maxHeaderFieldSize: settings.maxHeaderBytes,
+            maxHeaderListSize: settings.maxHeaderBytes,
+            maxHeaderFieldCount: 100
+        )
+    )
+    return Application(
+        router: router,
+        server: .http1(configuration: http),
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "verdict"),
+        services: [usage],
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+}
+
+func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: ServerMetrics)
+    -> Router<ServerRequestContext>
+{
+    let settings = components.settings
+    let router = Router(context: ServerRequestContext.self)
+    router.add(
+        middleware: AccessMiddleware(
+            authenticator: KeyAuthenticator(accounts: components.accounts),
+            limiter: KeyRateLimiter(
+                limit: settings.keyRateLimit?.limit,
+                seconds: settings.keyRateLimit?.seconds ?? 1
+            ),
+            usage: usage,
+            metrics: metrics
+        )
+    )
+    let lookups = LookupController(
+        engine: components.engine,
+        accounts: components.accounts,
+        usage: usage,
+        metrics: metrics,
+        settings: settings,
+        offSources: components.offSources
+    )
+    router.post("/v1/enrichment/lookup") { request, context in try await lookups.lookup(request, context: context) }
+    router.get("/v1/usage") { request, context in try await lookups.usageReport(request, context: context) }
+
+    let sourceNames = components.engine.sourceNames
+    router.get("/v1/health") { _, _ in
+        Response.json(
+            .object([
+                ("status", .string("ok")), ("version", .string(verdictVersion)),
+                ("sources", .array(sourceNames.map(JSONValue.string))),
+            ])
+        )
+    }
+    let accounts = components.accounts
+    router.get("/v1/ready") { _, _ in
+        guard await accounts.isReachable() else { throw APIError.storeUnavailable() }
+        return Response.json(.object([("status", .string("ready"))]))
+    }
+    let governors = components.engine.governors
+    router.get("/metrics") { _, _ in
+        let text = await metrics.render(governors: governors)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+    router.get("/openapi.json") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
+        )
+    }
+    router.get("/") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html))
+        )
+    }
+    return router
+}
+
+/// The version the server reports in `/v1/health` and `/openapi.json`.
+public let verdictVersion = "0.4.0"
+
+/// On the first start of a store with no keys, makes an `admin` key (enterprise plan, unlimited) so the
+/// server can be used at once; the caller prints its secret once.
+public func createFirstKeyIfNone(_ accounts: any AccountStore) async throws -> CreatedKey? {
+    guard try await accounts.keys().isEmpty else { return nil }
+    return try await accounts.createKey(name: "admin", plan: .enterprise, monthlyCredits: nil)
+}

@@ -1,0 +1,125 @@
+import Prometheus
+import Synchronization
+import VerdictCore
+import VerdictEngine
+import VerdictSources
+
+/// The server's Prometheus metrics, in a registry of its own (tests run several servers in one process).
+/// Labels are bounded: route templates, status codes, source names, verdicts; never an indicator or a key.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let cacheHits: Counter
+    private let cacheMisses: Counter
+    private let creditsCharged: Counter
+    private let creditsRefunded: Counter
+    private let lookupDuration: DurationHistogram
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
+
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    public init() {
+        cacheHits = registry.makeCounter(
+            descriptor: Self.name("cache_lookups", "total", "Indicators answered wholly from the cache (hit) or not."),
+            labels: [("result", "hit")]
+        )
+        cacheMisses = registry.makeCounter(
+            descriptor: Self.name("cache_lookups", "total", "Indicators answered wholly from the cache (hit) or not."),
+            labels: [("result", "miss")]
+        )
+        creditsCharged = registry.makeCounter(
+            descriptor: Self.name("credits_charged", "total", "Credits charged to API keys.")
+        )
+        creditsRefunded = registry.makeCounter(
+            descriptor: Self.name("credits_refunded", "total", "Credits reserved and given back (cache, failures).")
+        )
+        lookupDuration = registry.makeDurationHistogram(
+            descriptor: Self.name("lookup_duration", "seconds", "Time to look a request's indicators up."),
+            buckets: Self.latencyBuckets
+        )
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "verdict", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// One finished HTTP request, by route template (never the raw path), method and status.
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
+            labels: [("route", route), ("method", method), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."),
+            labels: [("route", route)],
+            buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    /// One lookup request's reports: cache hits, verdicts, and each answer a source gave just now.
+    func recordLookup(_ reports: [IndicatorReport], duration: Duration) {
+        lookupDuration.record(duration)
+        for report in reports {
+            registry.makeCounter(
+                descriptor: Self.name("indicators", "total", "Indicators looked up, by verdict."),
+                labels: [("verdict", report.verdict.rawValue)]
+            ).increment()
+            guard report.verdict != .suppressed else { continue }
+            if report.cached {
+                cacheHits.increment()
+                hitCount.add(1, ordering: .relaxed)
+            } else {
+                cacheMisses.increment()
+                missCount.add(1, ordering: .relaxed)
+            }
+            // Answers from the cache carry no latency: only what a source said now is counted here.
+            for result in report.sources {
+                guard let latency = result.latencyMilliseconds else { continue }
+                registry.makeCounter(
+                    descriptor: Self.name("source_answers", "total", "Answers from each source, by status."),
+                    labels: [("source", result.source), ("status", result.status.rawValue)]
+                ).increment()
+                registry.makeDurationHistogram(
+                    descriptor: Self.name("source_latency", "seconds", "Time each source took to answer."),
+                    labels: [("source", result.source)],
+                    buckets: Self.latencyBuckets
+                ).record(.milliseconds(latency))
+            }
+        }
+    }
+
+    func recordCredits(charged: Int, refunded: Int) {
+        if charged > 0 { creditsCharged.increment(by: Int64(charged)) }
+        if refunded > 0 { creditsRefunded.increment(by: Int64(refunded)) }
+    }
+
+    /// The exposition text, with the gauges that are read at scrape time brought up to date first.
+    func render(governors: [SourceGovernor]) async -> String {
+        for governor in governors {
+            let name = governor.source.name
+            let state = await governor.circuitState
+            for candidate in ["closed", "open", "half_open"] {
+                registry.makeGauge(
+                    descriptor: Self.name("source_circuit", "state", "1 for the circuit breaker's current state."),
+                    labels: [("source", name), ("state", candidate)]
+                ).set(candidate == state ? 1.0 : 0.0)
+            }
+            for (window, remaining) in await governor.quotaRemaining() {
+                registry.makeGauge(
+                    descriptor: Self.name("source_quota_remaining", "calls", "Calls left in each rate window."),
+                    labels: [("source", name), ("window", window.description)]
+                ).set(Double(remaining))
+            }
+        }
+        let hits = hitCount.load(ordering: .relaxed)
+        let total = hits + missCount.load(ordering: .relaxed)
+        registry.makeGauge(
+            descriptor: Self.name("cache_hit", "ratio", "Share of looked-up indicators answered from the cache.")
+        ).set(total == 0 ? 0.0 : Double(hits) / Double(total))
+        return registry.emitToString()
+    }
+}

@@ -1,0 +1,79 @@
+/// The page at `/`: paste indicators, give an API key, see each verdict and what every source said. It
+/// calls the same `POST /v1/enrichment/lookup` as any client; the key stays in the browser's session storage.
+enum WebPage {
+    static let html = #"""
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Verdict lookup</title>
+        <style>
+          body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; color: #1d232a; }
+          textarea, input { width: 100%; box-sizing: border-box; font: 14px ui-monospace, monospace; padding: .5rem; }
+          textarea { height: 8rem; }
+          button { margin-top: .5rem; padding: .5rem 1.2rem; font-size: 15px; }
+          .result { border: 1px solid #d0d7de; border-radius: 6px; margin: 1rem 0; padding: .75rem 1rem; }
+          .malicious { border-left: 6px solid #cf222e; } .suspicious { border-left: 6px solid #bf8700; }
+          .harmless { border-left: 6px solid #1a7f37; } .unknown, .suppressed { border-left: 6px solid #8c959f; }
+          table { border-collapse: collapse; width: 100%; margin-top: .5rem; font-size: 14px; }
+          td, th { text-align: left; padding: .2rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top; }
+          .error { color: #cf222e; white-space: pre-wrap; } .muted { color: #57606a; }
+        </style>
+        </head>
+        <body>
+        <h1>Verdict</h1>
+        <p class="muted">One value per line: IP addresses, domains, URLs, emails, MD5/SHA-1/SHA-256 hashes.
+        Defanged values (<code>hxxp://evil[.]com</code>) are fine. At most 100 per lookup.</p>
+        <form id="lookup">
+          <label>API key <input id="key" type="password" autocomplete="off" placeholder="vk_…" required></label>
+          <label>Indicators <textarea id="indicators" required></textarea></label>
+          <label><input id="refresh" type="checkbox" style="width:auto"> ask the sources again (ignore the cache)</label>
+          <br><button type="submit">Look up</button> <span id="status" class="muted"></span>
+        </form>
+        <div id="out"></div>
+        <script>
+        const form = document.getElementById("lookup"), out = document.getElementById("out");
+        const keyField = document.getElementById("key"), statusLine = document.getElementById("status");
+        keyField.value = sessionStorage.getItem("verdict-key") || "";
+        function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          sessionStorage.setItem("verdict-key", keyField.value.trim());
+          const indicators = document.getElementById("indicators").value.split("\n").map(s => s.trim()).filter(Boolean);
+          out.replaceChildren(); statusLine.textContent = "looking up…";
+          try {
+            const response = await fetch("/v1/enrichment/lookup", {
+              method: "POST",
+              headers: {"Content-Type": "application/json", "Authorization": "Bearer " + keyField.value.trim()},
+              body: JSON.stringify({indicators, refresh: document.getElementById("refresh").checked})
+            });
+            const body = await response.json();
+            if (!response.ok) { statusLine.textContent = ""; out.append(el("p", "error", response.status + " " + body.error.code + ": " + body.error.message)); return; }
+            statusLine.textContent = "credits charged " + body.credits.charged + ", left " + (body.credits.remaining ?? "unlimited");
+            for (const r of body.results) {
+              const box = el("div", "result " + r.verdict);
+              box.append(el("strong", null, r.indicator.value + " (" + r.indicator.type + "): " + r.verdict + ", score " + r.score + ", confidence " + r.confidence));
+              box.append(el("div", "muted", r.summary + (r.cached ? " · cached " + r.age_s + " s ago" : "")));
+              if (r.sources.length) {
+                const table = el("table"); const head = el("tr");
+                for (const h of ["source", "status", "verdict", "score", "details"]) head.append(el("th", null, h));
+                table.append(head);
+                for (const s of r.sources) {
+                  const row = el("tr");
+                  row.append(el("td", null, s.source), el("td", null, s.status), el("td", null, s.verdict ?? ""), el("td", null, s.score ?? ""));
+                  const cell = el("td", null, s.error ?? (s.categories || []).join(", "));
+                  if (s.link) { const a = el("a", null, " open"); a.href = s.link; a.target = "_blank"; a.rel = "noopener"; cell.append(a); }
+                  row.append(cell); table.append(row);
+                }
+                box.append(table);
+              }
+              out.append(box);
+            }
+          } catch (error) { statusLine.textContent = ""; out.append(el("p", "error", "the server did not answer: " + error)); }
+        });
+        </script>
+        </body>
+        </html>
+        """#
+}

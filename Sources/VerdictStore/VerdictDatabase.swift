@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+
+/// The SQLite file every part of Verdict shares (`verdict.sqlite` in the data directory): answers, API keys,
+/// credits. One pool per file per process (GRDB's rule), in WAL mode so the server, the tail daemon and
+/// per-alert processes can use it at once.
+public struct VerdictDatabase: Sendable {
+    public let writer: any DatabaseWriter
+    /// Where the file is, for messages; nil for an in-memory database.
+    public let path: String?
+
+    /// Opens (and creates) `verdict.sqlite` in `directory`, and brings its tables up to date.
+    public init(directory: String) throws {
+        try self.init(file: directory + "/verdict.sqlite")
+    }
+
+    /// Opens (and creates) the SQLite file at `path` and its directory, and brings its tables up to date.
+    public init(file path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory.isEmpty ? "." : directory,
+                withIntermediateDirectories: true
+            )
+        } catch {
+            throw StoreError(
+                "cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory"
+            )
+        }
+        var configuration = Configuration()
+        // Other processes may hold the write lock for a moment; wait rather than fail.
+        configuration.busyMode = .timeout(5)
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError("cannot open \(path) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
+        }
+        try self.init(writer: pool, path: path)
+    }
+
+    /// Uses an open database (tests pass `DatabaseQueue()`), and brings its tables up to date.
+    public init(writer: any DatabaseWriter, path: String? = nil) throws {
+        self.writer = writer
+        self.path = path
+        do {
+            try Self.migrator.migrate(writer)
+        } catch {
+            throw StoreError("cannot prepare the tables in \(path ?? "the database") (\(error))")
+        }
+    }
+
+    /// Whether the file answers a query now (`/v1/ready`).
+    public func isReachable() async -> Bool {
+        (try? await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("answers v1") { db in
+            try db.create(table: "answer") { table in
+                table.column("source", .text).notNull()
+                table.column("type", .text).notNull()
+                table.column("value", .text).notNull()
+                table.column("fingerprint", .text).notNull()
+                table.column("result", .blob).notNull()
+                table.column("stored_at", .double).notNull()
+                table.column("expires_at", .double).notNull()
+                table.primaryKey(["source", "type", "value", "fingerprint"])
+            }
+            try db.create(index: "answer_expiry", on: "answer", columns: ["expires_at"])
+        }
+        migrator.registerMigration("accounts v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_key (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        hash BLOB NOT NULL,
+                        plan TEXT NOT NULL,
+                        monthly_credits INTEGER,
+                        created_at DOUBLE NOT NULL,
+                        revoked_at DOUBLE
+                    );
+                    CREATE UNIQUE INDEX api_key_active_name ON api_key(name) WHERE revoked_at IS NULL;
+                    CREATE INDEX api_key_prefix ON api_key(prefix);
+                    CREATE TABLE key_usage (
+                        key_id INTEGER NOT NULL REFERENCES api_key(id),
+                        month TEXT NOT NULL,
+                        credits_used INTEGER NOT NULL DEFAULT 0,
+                        requests INTEGER NOT NULL DEFAULT 0,
+                        lookups INTEGER NOT NULL DEFAULT 0,
+                        cache_hits INTEGER NOT NULL DEFAULT 0,
+                        upstream_lookups INTEGER NOT NULL DEFAULT 0,
+                        suppressed INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (key_id, month)
+                    );
+                    CREATE TABLE credit_reservation (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        key_id INTEGER NOT NULL REFERENCES api_key(id),
+                        month TEXT NOT NULL,
+                        amount INTEGER NOT NULL,
+                        created_at DOUBLE NOT NULL
+                    );
+                    CREATE TABLE credit_ledger (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        key_id INTEGER NOT NULL REFERENCES api_key(id),
+                        month TEXT NOT NULL,
+                        request_id TEXT NOT NULL,
+                        credits INTEGER NOT NULL,
+                        at DOUBLE NOT NULL
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+}
