@@ -23,6 +23,8 @@ public final class MockProviderServer: Sendable {
         case raw(Int, [UInt8], headers: [(String, String)] = [])
         /// Accept the request and never answer.
         case hang
+        /// Answer after a pause, as a slow provider does.
+        indirect case delayed(milliseconds: Int64, Reply)
     }
 
     public typealias Handler = @Sendable (Request) -> Reply
@@ -102,27 +104,35 @@ public final class MockProviderServer: Sendable {
                 for (name, value) in head.headers { headers[name.lowercased()] = value }
                 let request = Request(method: head.method.rawValue, uri: head.uri, headers: headers, body: body)
                 received.entries.withLock { $0.append(request) }
-                let status: Int
-                let bytes: [UInt8]
-                let extra: [(String, String)]
-                switch handler(request) {
-                case .hang:
-                    return
-                case .json(let code, let text, let headers):
-                    (status, bytes, extra) = (code, Array(text.utf8), [("Content-Type", "application/json")] + headers)
-                case .raw(let code, let data, let headers):
-                    (status, bytes, extra) = (code, data, headers)
-                }
-                var responseHead = HTTPResponseHead(
-                    version: head.version,
-                    status: HTTPResponseStatus(statusCode: status)
-                )
-                for (name, value) in extra { responseHead.headers.add(name: name, value: value) }
-                responseHead.headers.add(name: "Content-Length", value: String(bytes.count))
-                context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                send(handler(request), version: head.version, context: context)
             }
+        }
+
+        func send(_ reply: Reply, version: HTTPVersion, context: ChannelHandlerContext) {
+            let status: Int
+            let bytes: [UInt8]
+            let extra: [(String, String)]
+            switch reply {
+            case .hang:
+                return
+            case .delayed(let milliseconds, let later):
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {
+                    let (handler, context) = loopBound.value
+                    handler.send(later, version: version, context: context)
+                }
+                return
+            case .json(let code, let text, let headers):
+                (status, bytes, extra) = (code, Array(text.utf8), [("Content-Type", "application/json")] + headers)
+            case .raw(let code, let data, let headers):
+                (status, bytes, extra) = (code, data, headers)
+            }
+            var responseHead = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status))
+            for (name, value) in extra { responseHead.headers.add(name: name, value: value) }
+            responseHead.headers.add(name: "Content-Length", value: String(bytes.count))
+            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 }

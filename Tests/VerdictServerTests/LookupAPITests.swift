@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import VerdictCore
+import VerdictEngine
+import VerdictServer
+import VerdictStore
+import VerdictTestSupport
+
+/// `POST /v1/enrichment/lookup` through the real router: results, credits, cache, refunds.
+struct LookupAPITests {
+    @Test func looksUpChargesOnceAndServesTheCacheFree() async throws {
+        try await ServerHarness.with { harness, abuseIPDB in
+            let key = try await harness.key(plan: .professional)
+            try await harness.application().test(.router) { client in
+                let body = #"{"indicators": ["185.220.101[.]4", "10.0.0.50", {"type": "ipv4", "value": "185.220.101.4"}]}"#
+                let first = try await client.lookup(body, key: key)
+                #expect(first.status == .ok)
+                let answer = try first.json
+                #expect(answer["credits"]?["charged"]?.int == 3)
+                #expect(answer["credits"]?["remaining"]?.int == 2497)
+                #expect(answer["request_id"]?.scalarText == first.headers[HTTPField.Name("X-Request-Id")!])
+                let results = answer["results"]?.items ?? []
+                #expect(results.count == 3)
+                #expect(results[0]["indicator"]?["value"] == .string("185.220.101.4"))
+                #expect(results[0]["indicator"]?["input"] == .string("185.220.101[.]4"))
+                #expect(results[0]["verdict"] == .string("malicious"))
+                #expect((70...100).contains(results[0]["score"]?.int ?? 0))
+                #expect(results[0]["summary"] == .string("1 of 1 sources: malicious (abuseipdb 100)"))
+                let source = results[0]["sources"]?.items.first
+                #expect(source?["source"] == .string("abuseipdb"))
+                #expect(source?["status"] == .string("ok"))
+                #expect(source?["score"]?.int == 100)
+                #expect(source?["link"] == .string("https://www.abuseipdb.com/check/185.220.101.4"))
+                #expect(results[1]["verdict"] == .string("suppressed"))
+                #expect(results[1]["reason"] == .string("private"))
+                #expect(results[2]["verdict"] == .string("malicious"))
+                #expect(abuseIPDB.requests.count == 1, "the same value twice in a request is asked once")
+                #expect(!first.text.contains("abuse-secret-key-42"))
+
+                let second = try await client.lookup(body, key: key)
+                let again = try second.json
+                #expect(again["credits"]?["charged"]?.int == 0)
+                #expect(again["credits"]?["remaining"]?.int == 2497)
+                #expect(again["results"]?.items.first?["cached"] == .bool(true))
+                #expect(abuseIPDB.requests.count == 1)
+
+                let refreshed = try await client.lookup(#"{"indicators": ["185.220.101.4"], "refresh": true}"#, key: key)
+                #expect(try refreshed.json["credits"]?["charged"]?.int == 3)
+                #expect(abuseIPDB.requests.count == 2)
+
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["key"]?["name"] == .string("soc1"))
+                #expect(usage["key"]?["plan"] == .string("professional"))
+                #expect(usage["credits"]?["monthly"]?.int == 2500)
+                #expect(usage["credits"]?["used"]?.int == 6)
+                #expect(usage["credits"]?["remaining"]?.int == 2494)
+                #expect(usage["requests"]?.int == 3, "this usage request is counted once it is answered")
+                #expect(usage["lookups"]?.int == 7)
+                #expect(usage["cache_hits"]?.int == 2)
+                #expect(usage["upstream_lookups"]?.int == 2)
+                #expect(usage["suppressed"]?.int == 2)
+                #expect(usage["month"]?.scalarText == usageMonth(of: Date()))
+            }
+        }
+    }
+
+    @Test func concurrentRequestsNeverOverspendAKey() async throws {
+        try await ServerHarness.with { harness, abuseIPDB in
+            // Credits for exactly 10 lookups that reach a source.
+            let key = try await harness.key("tight", plan: .free, credits: 30)
+            try await harness.application { $0.keyRateLimit = nil }.test(.router) { client in
+                let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, Int?).self) { group in
+                    for index in 0..<50 {
+                        group.addTask {
+                            let response = try await client.lookup(
+                                #"{"indicators": ["185.220.\#(index / 250).\#(index % 250 + 1)"]}"#,
+                                key: key
+                            )
+                            return (response.status, try response.json["credits"]?["charged"]?.int)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.filter { $0.0 == .ok }.count == 10)
+                #expect(statuses.filter { $0.0 == .ok }.allSatisfy { $0.1 == 3 })
+                #expect(statuses.filter { $0.0.code == 402 }.count == 40)
+                #expect(abuseIPDB.requests.count == 10, "a 402 reaches no source")
+
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["credits"]?["used"]?.int == 30)
+                #expect(usage["credits"]?["remaining"]?.int == 0)
+
+                let refused = try await client.lookup(#"{"indicators": ["185.220.101.77"]}"#, key: key)
+                #expect(refused.status.code == 402)
+                #expect(refused.errorCode == "insufficient_credits")
+                #expect(try refused.json["error"]?["required"]?.int == 3)
+                #expect(try refused.json["error"]?["remaining"]?.int == 0)
+                // Cached and suppressed values stay free when the credits are gone.
+                let cachedAndPrivate = try await client.lookup(#"{"indicators": ["185.220.0.1", "192.168.1.1"]}"#, key: key)
+                #expect(cachedAndPrivate.status == .ok)
+                #expect(try cachedAndPrivate.json["credits"]?["charged"]?.int == 0)
+            }
+        }
+    }
+
+    @Test func failedLookupsAreRefunded() async throws {
+        let replies: [(String, MockProviderServer.Reply)] = [
+            ("HTTP 500", .raw(500, Array("<html>down</html>".utf8), headers: [("Content-Type", "text/html")])),
+            ("malformed", .raw(200, Array("{\"data\": [trunc".utf8))),
+            ("429", .json(429, #"{"errors":[{"detail":"Daily rate limit of 1000 requests exceeded","status":429}]}"#)),
+        ]
+        for (name, reply) in replies {
+            try await ServerHarness.with(abuseIPDB: { _ in reply }) { harness, abuseIPDB in
+                let key = try await harness.key(plan: .starter)
+                try await harness.application().test(.router) { client in
+                    let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                    #expect(response.status == .ok, "\(name)")
+                    let answer = try response.json
+                    #expect(answer["credits"]?["charged"]?.int == 0, "\(name)")
+                    #expect(answer["credits"]?["remaining"]?.int == 500, "\(name)")
+                    #expect(answer["results"]?.items.first?["sources"]?.items.first?["status"] != .string("ok"))
+                    #expect(abuseIPDB.requests.count == 1)
+                    let usage = try await client.get("/v1/usage", key: key).json
+                    #expect(usage["credits"]?["used"]?.int == 0, "\(name)")
+                }
+            }
+        }
+    }
+
+    @Test func aLookupPastTheRequestDeadlineGets504AndItsCreditsBack() async throws {
+        try await ServerHarness.with(abuseIPDB: { _ in .hang }) { harness, _ in
+            let key = try await harness.key(plan: .starter)
+            let app = harness.application { $0.requestTimeout = .milliseconds(300) }
+            try await app.test(.router) { client in
+                let started = ContinuousClock.now
+                let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(response.status == .gatewayTimeout)
+                #expect(response.errorCode == "lookup_timeout")
+                #expect(ContinuousClock.now - started < .milliseconds(1900), "the request deadline, not the source's")
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["credits"]?["used"]?.int == 0)
+                #expect(usage["credits"]?["remaining"]?.int == 500)
+            }
+        }
+    }
+
+    @Test func aRestartKeepsKeysCreditsAndTheCache() async throws {
+        try await MockProviderServer.with({ _ in .json(200, ServerHarness.abuseIPDBMalicious) }) { abuseIPDB in
+            let first = try await ServerHarness(abuseIPDB: abuseIPDB)
+            let key = try await first.key(plan: .starter)
+            try await first.application().test(.router) { client in
+                let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(try response.json["credits"]?["remaining"]?.int == 497)
+            }
+            await first.runtime.shutdown()
+
+            // A new process on the same directory: new pool, new engine, empty memory cache.
+            let second = try await ServerHarness(directory: first.directory, abuseIPDB: abuseIPDB)
+            try await second.application().test(.router) { client in
+                let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(response.status == .ok)
+                let answer = try response.json
+                #expect(answer["credits"]?["charged"]?.int == 0)
+                #expect(answer["credits"]?["remaining"]?.int == 497)
+                #expect(answer["results"]?.items.first?["cached"] == .bool(true))
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["lookups"]?.int == 2, "the first process wrote its counts when it stopped")
+                #expect(usage["requests"]?.int == 2)
+            }
+            #expect(abuseIPDB.requests.count == 1)
+            await second.remove()
+        }
+    }
+
+    @Test func statusAndRecordsSurviveAStoreThatStopsAnswering() async throws {
+        try await ServerHarness.with { harness, abuseIPDB in
+            let key = try await harness.key(plan: .starter)
+            try await harness.application().test(.router) { client in
+                #expect(try await client.get("/v1/ready").status == .ok)
+                try harness.database.writer.close()
+                let ready = try await client.get("/v1/ready")
+                #expect(ready.status == .serviceUnavailable)
+                #expect(ready.errorCode == "store_unavailable")
+                let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.errorCode == "store_unavailable")
+                #expect(response.headers[.retryAfter] != nil)
+                #expect(abuseIPDB.requests.isEmpty, "nothing is looked up when credits cannot be held")
+                #expect(try await client.get("/v1/health").status == .ok)
+            }
+        }
+    }
+}
