@@ -118,7 +118,11 @@ let package = Package(
         // Runs the built `verdict` executable, as users and outside tests do.
         .testTarget(
             name: "VerdictCLITests",
-            dependencies: ["verdict", "VerdictTestSupport"],
+            dependencies: [
+                "verdict", "VerdictTestSupport", "VerdictCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // A provider-shaped HTTP server on 127.0.0.1 for the tests.

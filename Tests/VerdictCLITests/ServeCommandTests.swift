@@ -1,0 +1,185 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import VerdictCore
+import VerdictTestSupport
+
+/// `verdict serve`, `verdict keys` and `verdict usage` as users run them: real processes, a real port,
+/// SIGTERM in the middle of a request.
+struct ServeCommandTests {
+    /// A `verdict serve` process whose output goes to a file, so the test can wait for its address.
+    final class ServerProcess {
+        let process = Process()
+        let output: URL
+
+        init(_ arguments: [String], environment: [String: String]) throws {
+            output = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-serve-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.executableURL = ExtractCommandTests.executable
+            process.arguments = arguments
+            var merged = ProcessInfo.processInfo.environment
+            merged.removeValue(forKey: "VERDICT_FEEDS_DIR")
+            merged.merge(environment) { $1 }
+            process.environment = merged
+            let handle = try FileHandle(forWritingTo: output)
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+        /// The port from `verdict: listening on http://127.0.0.1:PORT`.
+        func port() async throws -> Int {
+            for _ in 0..<300 {
+                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("verdict: listening on http://") }),
+                    let port = Int(line.split(separator: ":").last ?? "")
+                {
+                    return port
+                }
+                guard process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw CancellationError()
+        }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: output)
+        }
+    }
+
+    static func dataDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("verdict-serve-data-\(UUID().uuidString)").path
+    }
+
+    @Test func firstStartCreatesAnAdminKeyAndPrintsItOnce() async throws {
+        let directory = Self.dataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let environment = ["VERDICT_DATA_DIR": directory, "VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": ""]
+        let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
+        defer { server.stop() }
+        let port = try await server.port()
+        let lines = server.text.split(separator: "\n").map(String.init)
+        guard let key = lines.first(where: { $0.hasPrefix("vk_") }) else {
+            Issue.record("no key printed: \(server.text)")
+            return
+        }
+        #expect(server.text.contains("created the key \"admin\""))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/usage")
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        try await http.shutdown()
+        #expect(response.status.code == 200)
+        #expect(body.contains(#""name":"admin","plan":"enterprise""#))
+        server.stop()
+
+        let list = try ExtractCommandTests.run(["keys", "list"], environment: environment)
+        #expect(list.output.contains("admin"))
+        #expect(!list.output.contains(key), "the secret is never shown again")
+        #expect(list.output.contains(String(key.prefix(11))), "the prefix identifies it")
+
+        let again = try ServerProcess(["serve", "--port", "0"], environment: environment)
+        defer { again.stop() }
+        _ = try await again.port()
+        #expect(!again.text.contains("vk_"), "a store with keys creates none")
+    }
+
+    @Test func sigtermLetsTheRequestInFlightFinishAndKeepsItsCharge() async throws {
+        let directory = Self.dataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let slowAnswer: MockProviderServer.Handler = { _ in
+            .delayed(milliseconds: 1500, .json(200, LookupCommandTests.abuseIPDBAnswer))
+        }
+        try await MockProviderServer.with(slowAnswer) { abuseIPDB in
+            let environment = [
+                "VERDICT_DATA_DIR": directory, "VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": "",
+                "VERDICT_ABUSEIPDB_API_KEY": "abuse-secret-key-42", "VERDICT_ABUSEIPDB_URL": abuseIPDB.baseURL,
+            ]
+            let created = try ExtractCommandTests.run(
+                ["keys", "create", "--name", "soc1", "--plan", "starter"],
+                environment: environment
+            )
+            #expect(created.status == 0, "\(created.errors)")
+            let key = created.output.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(key.hasPrefix("vk_") && key.count == 43, "the key alone on the last line: \(created.output)")
+            #expect(created.output.contains("500 credits a month"))
+
+            let duplicate = try ExtractCommandTests.run(
+                ["keys", "create", "--name", "soc1", "--plan", "starter"],
+                environment: environment
+            )
+            #expect(duplicate.status == 2)
+            #expect(duplicate.errors.contains("a key named \"soc1\" already exists"))
+            let badPlan = try ExtractCommandTests.run(
+                ["keys", "create", "--name", "x", "--plan", "gold"],
+                environment: environment
+            )
+            #expect(badPlan.status == 2)
+            #expect(badPlan.errors.contains("unknown plan \"gold\"; the plans are free, starter, professional, enterprise"))
+
+            let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
+            defer { server.stop() }
+            let port = try await server.port()
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/enrichment/lookup")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"indicators": ["185.220.101.4"]}"#))
+            async let answer = http.execute(request, timeout: .seconds(20))
+            // The provider answers after 1.5 s; SIGTERM arrives while the request waits for it.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(abuseIPDB.requests.count == 1)
+            server.process.terminate()
+            let response = try await answer
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            try await http.shutdown()
+            #expect(response.status.code == 200)
+            #expect(body.contains(#""credits":{"charged":3,"remaining":497}"#), "\(body)")
+            server.process.waitUntilExit()
+            #expect(server.process.terminationStatus == 0, "\(server.text)")
+            #expect(!server.text.contains("abuse-secret-key-42") && !server.text.contains(key))
+            #expect(server.text.contains("verdict.key.name=soc1"), "the access log names the key")
+
+            let usage = try ExtractCommandTests.run(["usage", "--name", "soc1"], environment: environment)
+            let row = usage.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+            // NAME MONTH CREDITS-USED LEFT REQUESTS LOOKUPS CACHE-HITS UPSTREAM
+            #expect(row == ["soc1", usageMonthNow(), "3", "497", "1", "1", "0", "1"], "\(usage.output)")
+
+            let revoked = try ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
+            #expect(revoked.status == 0 && revoked.output == "revoked key \"soc1\"\n")
+            let twice = try ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
+            #expect(twice.status == 2)
+            #expect(twice.errors.contains("no active key named \"soc1\""))
+        }
+    }
+
+    @Test func badSettingsAndDatabasesStopTheStartWithTheirFix() throws {
+        let directory = Self.dataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let postgres = try ExtractCommandTests.run(
+            ["serve", "--database", "postgres://verdict@db/verdict"],
+            environment: ["VERDICT_DATA_DIR": directory, "VERDICT_CONFIG": ""]
+        )
+        #expect(postgres.status == 2)
+        #expect(postgres.errors.contains("PostgreSQL is not available in this build"))
+        let rate = try ExtractCommandTests.run(
+            ["serve"],
+            environment: ["VERDICT_DATA_DIR": directory, "VERDICT_SERVER_KEY_RATE_LIMIT": "lots", "VERDICT_CONFIG": ""]
+        )
+        #expect(rate.status == 2)
+        #expect(rate.errors.contains("VERDICT_SERVER_KEY_RATE_LIMIT"))
+    }
+
+    func usageMonthNow() -> String {
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
+        return String(format: "%04d-%02d", parts.year!, parts.month!)
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import Synchronization
+import GRDB
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import VerdictCore
+import VerdictEngine
+import VerdictServer
+import VerdictSources
+import VerdictStore
+import VerdictTestSupport
+
+/// `/openapi.json` and the server agree: every documented operation answers, every status the server
+/// gives is documented for its operation and every documented one is produced, and every JSON body
+/// matches its documented schema.
+struct OpenAPIAgreementTests {
+    struct Observation: Sendable {
+        var path: String
+        var method: String
+        var response: TestResponse
+    }
+
+    /// What the test clients saw, gathered from their (concurrent-safe) closures.
+    final class Log: Sendable {
+        let entries = Mutex<[Observation]>([])
+
+        func append(_ observation: Observation) { entries.withLock { $0.append(observation) } }
+    }
+
+    @Test func theDocumentDescribesWhatTheServerDoes() async throws {
+        let observed = Log()
+
+        try await ServerHarness.with { harness, _ in
+            let key = try await harness.key("soc1", plan: .free, credits: 3)
+            try await harness.application { $0.keyRateLimit = nil }.test(.router) { client in
+                let doc = try await client.get("/openapi.json")
+                observed.append(Observation(path: "/openapi.json", method: "get", response: doc))
+                func lookup(_ body: String, key: String?, contentType: String? = "application/json") async throws {
+                    let response = try await client.lookup(body, key: key, contentType: contentType)
+                    observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: response))
+                }
+                try await lookup(#"{"indicators": ["185.220.101.4", "10.1.1.1", "d41d8cd98f00b204e9800998ecf8427e"]}"#, key: key)
+                try await lookup(#"{"indicators": ["185.220.101.9"]}"#, key: key)  // 402: the 3 credits are spent
+                try await lookup("{", key: key)
+                try await lookup(#"{"indicators": ["x"]}"#, key: key)
+                try await lookup(#"{"indicators": ["185.220.101.4"]}"#, key: nil)
+                try await lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key, contentType: "text/plain")
+                let huge = try await client.execute(
+                    uri: "/v1/enrichment/lookup",
+                    method: .post,
+                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                    body: ByteBuffer(repeating: UInt8(ascii: " "), count: 2 << 20)
+                )
+                observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: huge))
+                for path in ["/v1/usage", "/v1/health", "/v1/ready", "/metrics", "/"] {
+                    let response = try await client.get(path, key: path == "/v1/usage" ? key : nil)
+                    observed.append(Observation(path: path, method: "get", response: response))
+                }
+                observed.append(
+                    Observation(path: "/v1/usage", method: "get", response: try await client.get("/v1/usage"))
+                )
+                try harness.database.writer.close()
+                try await lookup(#"{"indicators": ["185.220.101.11"]}"#, key: key)
+                for path in ["/v1/ready", "/v1/usage"] {
+                    let response = try await client.get(path, key: path == "/v1/usage" ? key : nil)
+                    observed.append(Observation(path: path, method: "get", response: response))
+                }
+            }
+        }
+        try await ServerHarness.with(abuseIPDB: { _ in .hang }) { harness, _ in
+            let key = try await harness.key("slow", plan: .starter)
+            let app = harness.application {
+                $0.requestTimeout = .milliseconds(200)
+                $0.keyRateLimit = RateWindowLimit(limit: 1, seconds: 60)
+            }
+            try await app.test(.router) { client in
+                let slow = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: slow))
+                let limited = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: limited))
+                let limitedUsage = try await client.get("/v1/usage", key: key)
+                observed.append(Observation(path: "/v1/usage", method: "get", response: limitedUsage))
+            }
+        }
+
+        let observations = observed.entries.withLock { $0 }
+        guard let documentResponse = observations.first(where: { $0.path == "/openapi.json" }) else {
+            Issue.record("no document")
+            return
+        }
+        let document = try documentResponse.response.json
+        #expect(document["openapi"] == .string("3.1.0"))
+        #expect(document["info"]?["version"] == .string(verdictVersion))
+        let validator = SchemaValidator(document: document)
+        var produced: Set<String> = []
+        for observation in observations {
+            let status = String(observation.response.status.code)
+            let operation = "\(observation.method.uppercased()) \(observation.path)"
+            produced.insert("\(operation) \(status)")
+            guard let documented = document["paths"]?[observation.path]?[observation.method] else {
+                Issue.record("\(operation) is not in the document")
+                continue
+            }
+            guard var response = documented["responses"]?[status] else {
+                Issue.record("\(operation) answered \(status), which the document does not list")
+                continue
+            }
+            response = validator.resolve(response)
+            let contentType = observation.response.headers[.contentType] ?? ""
+            let mediaType = String(contentType.split(separator: ";").first ?? "")
+            guard let schema = response["content"]?[mediaType]?["schema"] else {
+                Issue.record("\(operation) \(status): \(mediaType) is not documented")
+                continue
+            }
+            if mediaType == "application/json" {
+                let body = try observation.response.json
+                let problems = validator.problems(body, against: schema, at: "$")
+                #expect(problems.isEmpty, "\(operation) \(status): \(problems)")
+            }
+            if case .object(let headers)? = response["headers"] {
+                for (name, _) in headers where name != "X-Request-Id" {
+                    #expect(
+                        observation.response.headers[HTTPField.Name(name)!] != nil,
+                        "\(operation) \(status) lacks \(name)"
+                    )
+                }
+            }
+        }
+
+        var documentedStatuses: Set<String> = []
+        if case .object(let paths)? = document["paths"] {
+            for (path, item) in paths {
+                guard case .object(let operations) = item else { continue }
+                for (method, operation) in operations {
+                    guard case .object(let responses)? = operation["responses"] else { continue }
+                    for (status, _) in responses {
+                        documentedStatuses.insert("\(method.uppercased()) \(path) \(status)")
+                    }
+                }
+            }
+        }
+        #expect(documentedStatuses.subtracting(produced).sorted() == [], "documented but never produced")
+    }
+}
+
+/// Enough of JSON Schema (2020-12, as OpenAPI 3.1 uses it) for our document: $ref, type (one or several),
+/// required, properties, additionalProperties false, items, enum, oneOf, minimum, maximum, minItems, maxItems.
+struct SchemaValidator {
+    let document: JSONValue
+
+    func resolve(_ value: JSONValue) -> JSONValue {
+        guard case .string(let reference)? = value["$ref"] else { return value }
+        var target: JSONValue? = document
+        for part in reference.dropFirst(2).split(separator: "/") { target = target?[String(part)] }
+        return target.map(resolve) ?? .null
+    }
+
+    func problems(_ value: JSONValue, against rawSchema: JSONValue, at path: String) -> [String] {
+        let schema = resolve(rawSchema)
+        var found: [String] = []
+        if case .array(let options)? = schema["oneOf"] {
+            let matching = options.filter { problems(value, against: $0, at: path).isEmpty }
+            if matching.count != 1 { found.append("\(path): matches \(matching.count) of oneOf") }
+        }
+        if let type = schema["type"] {
+            let allowed = type.items.isEmpty ? [type.scalarText ?? ""] : type.items.compactMap(\.scalarText)
+            if !allowed.contains(where: { Self.matches(value, type: $0) }) {
+                found.append("\(path): not \(allowed.joined(separator: "|"))")
+                return found
+            }
+        }
+        if case .array(let choices)? = schema["enum"], !choices.contains(value) {
+            found.append("\(path): \(value) not in enum")
+        }
+        if let minimum = schema["minimum"]?.scalarText.flatMap(Double.init), let number = value.scalarText.flatMap(Double.init),
+            case .number = value, number < minimum
+        {
+            found.append("\(path): below \(minimum)")
+        }
+        if let maximum = schema["maximum"]?.scalarText.flatMap(Double.init), let number = value.scalarText.flatMap(Double.init),
+            case .number = value, number > maximum
+        {
+            found.append("\(path): above \(maximum)")
+        }
+        if case .object(let fields) = value {
+            for required in schema["required"]?.items.compactMap(\.scalarText) ?? []
+            where !fields.contains(where: { $0.key == required }) {
+                found.append("\(path): no \(required)")
+            }
+            for (name, member) in fields {
+                if let property = schema["properties"]?[name] {
+                    found += problems(member, against: property, at: "\(path).\(name)")
+                } else if schema["additionalProperties"] == .bool(false) {
+                    found.append("\(path): unexpected \(name)")
+                }
+            }
+        }
+        if case .array(let elements) = value {
+            if let minimum = schema["minItems"]?.int, elements.count < minimum { found.append("\(path): too few items") }
+            if let maximum = schema["maxItems"]?.int, elements.count > maximum { found.append("\(path): too many items") }
+            if let itemSchema = schema["items"] {
+                for (index, element) in elements.enumerated() {
+                    found += problems(element, against: itemSchema, at: "\(path)[\(index)]")
+                }
+            }
+        }
+        return found
+    }
+
+    static func matches(_ value: JSONValue, type: String) -> Bool {
+        switch (type, value) {
+        case ("object", .object), ("array", .array), ("string", .string), ("boolean", .bool), ("null", .null),
+            ("number", .number):
+            return true
+        case ("integer", .number(let text)):
+            return Int(text) != nil
+        default:
+            return false
+        }
+    }
+}
