@@ -231,7 +231,9 @@ public struct EngineConfiguration: Sendable {
         if let level = text("log_level")?.lowercased() {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(level) else {
-                throw SettingError("\(setting("log_level")): \"\(level)\" is not one of \(levels.joined(separator: ", "))")
+                throw SettingError(
+                    "\(setting("log_level")): \"\(level)\" is not one of \(levels.joined(separator: ", "))"
+                )
             }
             server.logLevel = level
         }

@@ -43,7 +43,8 @@ extension APIError {
         APIError(
             .badRequest,
             code: "malformed_json",
-            message: "the body is not valid JSON (\(detail)); send a JSON object such as {\"indicators\": [\"1.2.3.4\"]}"
+            message:
+                "the body is not valid JSON (\(detail)); send a JSON object such as {\"indicators\": [\"1.2.3.4\"]}"
         )
     }
 

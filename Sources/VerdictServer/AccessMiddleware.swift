@@ -80,7 +80,9 @@ struct AccessMiddleware: RouterMiddleware {
         let (code, message): (String, String)
         switch status {
         case .notFound:
-            (code, message) = ("not_found", "no route \(request.method.rawValue) \(request.uri.path); see /openapi.json")
+            (code, message) = (
+                "not_found", "no route \(request.method.rawValue) \(request.uri.path); see /openapi.json"
+            )
         case .methodNotAllowed:
             (code, message) = (
                 "method_not_allowed", "\(request.uri.path) does not take \(request.method.rawValue); see /openapi.json"

@@ -32,7 +32,9 @@ final class KeyAuthenticator: Sendable {
         guard let prefix = APIKeySecret.prefix(of: secret) else { throw Self.unknownKey() }
         let hash = APIKeySecret.hash(secret)
         let known = remembered.withLock { table in
-            table[prefix]?.first { APIKeySecret.constantTimeEqual($0.hash, hash) && now - $0.checkedAt < rememberSeconds }
+            table[prefix]?.first {
+                APIKeySecret.constantTimeEqual($0.hash, hash) && now - $0.checkedAt < rememberSeconds
+            }
         }
         if let known { return known.key }
         let found: APIKey?

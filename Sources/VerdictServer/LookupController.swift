@@ -96,7 +96,10 @@ struct LookupController: Sendable {
                 // The store failed after the lookups ran: the answer is still given. The held credits stay
                 // used until the stale-reservation sweep gives them all back.
                 charged = reservation.amount
-                context.logger.error("could not settle a credit reservation", metadata: ["verdict.key.name": "\(key.name)"])
+                context.logger.error(
+                    "could not settle a credit reservation",
+                    metadata: ["verdict.key.name": "\(key.name)"]
+                )
             }
         } else {
             remaining = await creditsLeft.value(for: key, accounts: accounts)

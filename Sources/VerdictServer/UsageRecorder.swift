@@ -82,7 +82,10 @@ public final class UsageRecorder: Service, Sendable {
         do {
             let released = try await accounts.releaseStaleReservations(olderThan: staleReservationAge, at: Date())
             if released > 0 {
-                logger.notice("gave back credits held by requests that never finished", metadata: ["count": "\(released)"])
+                logger.notice(
+                    "gave back credits held by requests that never finished",
+                    metadata: ["count": "\(released)"]
+                )
             }
         } catch {
             logger.error("could not release stale credit reservations", metadata: ["error.message": "\(error)"])

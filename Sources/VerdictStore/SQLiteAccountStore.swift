@@ -12,7 +12,8 @@ public struct SQLiteAccountStore: AccountStore {
 
     public func createKey(name: String, plan: Plan, monthlyCredits: Int?) async throws -> CreatedKey {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 64, trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) })
+        guard !trimmed.isEmpty, trimmed.count <= 64,
+            trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) })
         else {
             throw StoreError(
                 "key name \"\(name)\" is not usable; use 1 to 64 letters, digits, '-', '_', '.' or '@'"

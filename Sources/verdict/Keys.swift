@@ -61,7 +61,9 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets) and this month's use.")
+        static let configuration = CommandConfiguration(
+            abstract: "List keys (never their secrets) and this month's use."
+        )
 
         @OptionGroup var store: StoreOptions
 

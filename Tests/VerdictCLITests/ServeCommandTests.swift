@@ -35,7 +35,8 @@ struct ServeCommandTests {
         /// The port from `verdict: listening on http://127.0.0.1:PORT`.
         func port() async throws -> Int {
             for _ in 0..<300 {
-                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("verdict: listening on http://") }),
+                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("verdict: listening on http://") }
+                ),
                     let port = Int(line.split(separator: ":").last ?? "")
                 {
                     return port
@@ -122,7 +123,9 @@ struct ServeCommandTests {
                 environment: environment
             )
             #expect(badPlan.status == 2)
-            #expect(badPlan.errors.contains("unknown plan \"gold\"; the plans are free, starter, professional, enterprise"))
+            #expect(
+                badPlan.errors.contains("unknown plan \"gold\"; the plans are free, starter, professional, enterprise")
+            )
 
             let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
             defer { server.stop() }

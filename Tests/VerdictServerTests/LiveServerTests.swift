@@ -47,7 +47,10 @@ struct LiveServerTests {
                     #expect(tenMegabytes.status == 413)
                     #expect(tenMegabytes.body.contains("body_too_large"))
 
-                    let bigHeader = try await post(good, headers: [("X-Padding", String(repeating: "a", count: 64 << 10))])
+                    let bigHeader = try await post(
+                        good,
+                        headers: [("X-Padding", String(repeating: "a", count: 64 << 10))]
+                    )
                     #expect(bigHeader.status == 400, "a head over the limit is refused")
 
                     // Several at once on fresh connections, then the server is still there.
@@ -92,7 +95,11 @@ struct LiveServerTests {
                     #expect(lines.contains(expected), "missing: \(expected)")
                 }
                 #expect(metrics.text.contains("verdict_source_latency_seconds_bucket{source=\"abuseipdb\""))
-                #expect(metrics.text.contains("verdict_http_request_duration_seconds_bucket{route=\"/v1/enrichment/lookup\""))
+                #expect(
+                    metrics.text.contains(
+                        "verdict_http_request_duration_seconds_bucket{route=\"/v1/enrichment/lookup\""
+                    )
+                )
                 #expect(!metrics.text.contains("185.220.101.4"), "indicator values are never labels")
                 #expect(!metrics.text.contains(key))
             }

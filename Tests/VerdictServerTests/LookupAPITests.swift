@@ -17,7 +17,8 @@ struct LookupAPITests {
         try await ServerHarness.with { harness, abuseIPDB in
             let key = try await harness.key(plan: .professional)
             try await harness.application().test(.router) { client in
-                let body = #"{"indicators": ["185.220.101[.]4", "10.0.0.50", {"type": "ipv4", "value": "185.220.101.4"}]}"#
+                let body =
+                    #"{"indicators": ["185.220.101[.]4", "10.0.0.50", {"type": "ipv4", "value": "185.220.101.4"}]}"#
                 let first = try await client.lookup(body, key: key)
                 #expect(first.status == .ok)
                 let answer = try first.json
@@ -49,7 +50,10 @@ struct LookupAPITests {
                 #expect(again["results"]?.items.first?["cached"] == .bool(true))
                 #expect(abuseIPDB.requests.count == 1)
 
-                let refreshed = try await client.lookup(#"{"indicators": ["185.220.101.4"], "refresh": true}"#, key: key)
+                let refreshed = try await client.lookup(
+                    #"{"indicators": ["185.220.101.4"], "refresh": true}"#,
+                    key: key
+                )
                 #expect(try refreshed.json["credits"]?["charged"]?.int == 3)
                 #expect(abuseIPDB.requests.count == 2)
 
@@ -101,7 +105,10 @@ struct LookupAPITests {
                 #expect(try refused.json["error"]?["required"]?.int == 3)
                 #expect(try refused.json["error"]?["remaining"]?.int == 0)
                 // Cached and suppressed values stay free when the credits are gone.
-                let cachedAndPrivate = try await client.lookup(#"{"indicators": ["185.220.0.1", "192.168.1.1"]}"#, key: key)
+                let cachedAndPrivate = try await client.lookup(
+                    #"{"indicators": ["185.220.0.1", "192.168.1.1"]}"#,
+                    key: key
+                )
                 #expect(cachedAndPrivate.status == .ok)
                 #expect(try cachedAndPrivate.json["credits"]?["charged"]?.int == 0)
             }
@@ -115,7 +122,7 @@ struct LookupAPITests {
             ("429", .json(429, #"{"errors":[{"detail":"Daily rate limit of 1000 requests exceeded","status":429}]}"#)),
         ]
         for (name, reply) in replies {
-            try await ServerHarness.with(abuseIPDB: { _ in reply }) { harness, abuseIPDB in
+            try await ServerHarness.with(abuseIPDB: reply) { harness, abuseIPDB in
                 let key = try await harness.key(plan: .starter)
                 try await harness.application().test(.router) { client in
                     let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
@@ -133,7 +140,7 @@ struct LookupAPITests {
     }
 
     @Test func aLookupPastTheRequestDeadlineGets504AndItsCreditsBack() async throws {
-        try await ServerHarness.with(abuseIPDB: { _ in .hang }) { harness, _ in
+        try await ServerHarness.with(abuseIPDB: .hang) { harness, _ in
             let key = try await harness.key(plan: .starter)
             let app = harness.application { $0.requestTimeout = .milliseconds(300) }
             try await app.test(.router) { client in
@@ -150,7 +157,8 @@ struct LookupAPITests {
     }
 
     @Test func aRestartKeepsKeysCreditsAndTheCache() async throws {
-        try await MockProviderServer.with({ _ in .json(200, ServerHarness.abuseIPDBMalicious) }) { abuseIPDB in
+        let malicious: MockProviderServer.Handler = { _ in .json(200, ServerHarness.abuseIPDBMalicious) }
+        try await MockProviderServer.with(malicious) { abuseIPDB in
             let first = try await ServerHarness(abuseIPDB: abuseIPDB)
             let key = try await first.key(plan: .starter)
             try await first.application().test(.router) { client in

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
@@ -42,7 +42,10 @@ struct OpenAPIAgreementTests {
                     let response = try await client.lookup(body, key: key, contentType: contentType)
                     observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: response))
                 }
-                try await lookup(#"{"indicators": ["185.220.101.4", "10.1.1.1", "d41d8cd98f00b204e9800998ecf8427e"]}"#, key: key)
+                try await lookup(
+                    #"{"indicators": ["185.220.101.4", "10.1.1.1", "d41d8cd98f00b204e9800998ecf8427e"]}"#,
+                    key: key
+                )
                 try await lookup(#"{"indicators": ["185.220.101.9"]}"#, key: key)  // 402: the 3 credits are spent
                 try await lookup("{", key: key)
                 try await lookup(#"{"indicators": ["x"]}"#, key: key)
@@ -70,7 +73,7 @@ struct OpenAPIAgreementTests {
                 }
             }
         }
-        try await ServerHarness.with(abuseIPDB: { _ in .hang }) { harness, _ in
+        try await ServerHarness.with(abuseIPDB: .hang) { harness, _ in
             let key = try await harness.key("slow", plan: .starter)
             let app = harness.application {
                 $0.requestTimeout = .milliseconds(200)
@@ -175,12 +178,14 @@ struct SchemaValidator {
         if case .array(let choices)? = schema["enum"], !choices.contains(value) {
             found.append("\(path): \(value) not in enum")
         }
-        if let minimum = schema["minimum"]?.scalarText.flatMap(Double.init), let number = value.scalarText.flatMap(Double.init),
+        if let minimum = schema["minimum"]?.scalarText.flatMap(Double.init),
+            let number = value.scalarText.flatMap(Double.init),
             case .number = value, number < minimum
         {
             found.append("\(path): below \(minimum)")
         }
-        if let maximum = schema["maximum"]?.scalarText.flatMap(Double.init), let number = value.scalarText.flatMap(Double.init),
+        if let maximum = schema["maximum"]?.scalarText.flatMap(Double.init),
+            let number = value.scalarText.flatMap(Double.init),
             case .number = value, number > maximum
         {
             found.append("\(path): above \(maximum)")
@@ -199,8 +204,12 @@ struct SchemaValidator {
             }
         }
         if case .array(let elements) = value {
-            if let minimum = schema["minItems"]?.int, elements.count < minimum { found.append("\(path): too few items") }
-            if let maximum = schema["maxItems"]?.int, elements.count > maximum { found.append("\(path): too many items") }
+            if let minimum = schema["minItems"]?.int, elements.count < minimum {
+                found.append("\(path): too few items")
+            }
+            if let maximum = schema["maxItems"]?.int, elements.count > maximum {
+                found.append("\(path): too many items")
+            }
             if let itemSchema = schema["items"] {
                 for (index, element) in elements.enumerated() {
                     found += problems(element, against: itemSchema, at: "\(path)[\(index)]")

@@ -23,7 +23,10 @@ struct RequestErrorTests {
                     ("malformed JSON", "{\"indicators\": [", 400, "malformed_json", "not valid JSON"),
                     ("not an object", "[\"1.2.3.4\"]", 400, "invalid_request", "not an array"),
                     ("no indicators member", "{}", 400, "invalid_request", "no \"indicators\""),
-                    ("indicators a string", #"{"indicators": "185.220.101.4"}"#, 400, "invalid_request", "not a string"),
+                    (
+                        "indicators a string", #"{"indicators": "185.220.101.4"}"#, 400, "invalid_request",
+                        "not a string"
+                    ),
                     (
                         "refresh a string", #"{"indicators": ["185.220.101.4"], "refresh": "yes"}"#, 400,
                         "invalid_request", "\"refresh\" must be true or false"
@@ -98,7 +101,10 @@ struct RequestErrorTests {
                     #expect(response.status == .unsupportedMediaType, "\(contentType ?? "none")")
                     #expect(response.errorCode == "unsupported_media_type")
                 }
-                #expect(try await client.lookup(Self.good, key: key, contentType: "application/json; charset=utf-8").status == .ok)
+                #expect(
+                    try await client.lookup(Self.good, key: key, contentType: "application/json; charset=utf-8").status
+                        == .ok
+                )
 
                 #expect(abuseIPDB.requests.count == 1, "only the valid requests reached a source")
                 let usage = try await client.get("/v1/usage", key: key).json
@@ -117,9 +123,18 @@ struct RequestErrorTests {
                     ("no header", [:], "missing_api_key"),
                     ("basic auth", [.authorization: "Basic dXNlcjpwYXNz"], "invalid_authorization"),
                     ("bearer without key", [.authorization: "Bearer"], "invalid_authorization"),
-                    ("key with a space", [.authorization: "Bearer \(key.prefix(10)) \(key.dropFirst(10))"], "malformed_api_key"),
-                    ("key with a tab", [.authorization: "Bearer \(key.prefix(10))\t\(key.dropFirst(10))"], "malformed_api_key"),
-                    ("unknown key", [.authorization: "Bearer vk_" + String(repeating: "A", count: 40)], "unknown_api_key"),
+                    (
+                        "key with a space", [.authorization: "Bearer \(key.prefix(10)) \(key.dropFirst(10))"],
+                        "malformed_api_key"
+                    ),
+                    (
+                        "key with a tab", [.authorization: "Bearer \(key.prefix(10))\t\(key.dropFirst(10))"],
+                        "malformed_api_key"
+                    ),
+                    (
+                        "unknown key", [.authorization: "Bearer vk_" + String(repeating: "A", count: 40)],
+                        "unknown_api_key"
+                    ),
                     ("not our format", [.authorization: "Bearer 12345"], "unknown_api_key"),
                     ("one character changed", [.authorization: "Bearer \(key.dropLast())x"], "unknown_api_key"),
                     ("revoked key", [.authorization: "Bearer \(revoked)"], "unknown_api_key"),

@@ -89,13 +89,14 @@ struct ServerHarness {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// A harness with AbuseIPDB answering `reply`; always cleaned up.
+    /// A harness with AbuseIPDB answering `reply` to every request; always cleaned up.
     static func with<T>(
-        abuseIPDB reply: @escaping MockProviderServer.Handler = { _ in .json(200, abuseIPDBMalicious) },
+        abuseIPDB reply: MockProviderServer.Reply = .json(200, abuseIPDBMalicious),
         extraEnvironment: [String: String] = [:],
         _ body: (ServerHarness, MockProviderServer) async throws -> T
     ) async throws -> T {
-        try await MockProviderServer.with(reply) { abuseIPDB in
+        let handler: MockProviderServer.Handler = { _ in reply }
+        return try await MockProviderServer.with(handler) { abuseIPDB in
             let harness = try await ServerHarness(abuseIPDB: abuseIPDB, extraEnvironment: extraEnvironment)
             do {
                 let value = try await body(harness, abuseIPDB)
