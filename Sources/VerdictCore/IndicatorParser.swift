@@ -39,10 +39,26 @@ public enum IndicatorParser {
     }
 
     static func detectionOrder(_ text: String) -> [IndicatorType] {
-        if text.contains("://") { return [.url] }
-        if text.contains("@") { return [.email] }
-        if text.contains(":") { return [.ipv6] }
+        // UTF-8 bytes: String.contains(String) goes through Foundation here, and this runs per API indicator.
+        let utf8 = text.utf8
+        if containsURLSeparator(utf8) { return [.url] }
+        if utf8.contains(UInt8(ascii: "@")) { return [.email] }
+        if utf8.contains(UInt8(ascii: ":")) { return [.ipv6] }
         return [.ipv4, .md5, .sha1, .sha256, .domain]
+    }
+
+    /// Whether `://` occurs anywhere.
+    static func containsURLSeparator(_ utf8: String.UTF8View) -> Bool {
+        var matched = 0
+        for byte in utf8 {
+            switch (matched, byte) {
+            case (0, UInt8(ascii: ":")), (1, UInt8(ascii: "/")): matched += 1
+            case (2, UInt8(ascii: "/")): return true
+            case (_, UInt8(ascii: ":")): matched = 1
+            default: matched = 0
+            }
+        }
+        return false
     }
 
     static func hint(for type: IndicatorType) -> String {

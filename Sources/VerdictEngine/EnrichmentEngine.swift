@@ -81,13 +81,28 @@ public final class EnrichmentEngine: Sendable {
         sources: Set<String>? = nil,
         refresh: Bool = false
     ) async -> [IndicatorReport] {
-        await withTaskGroup(of: (Int, IndicatorReport).self) { group in
-            for (position, item) in indicators.enumerated() {
+        // Reports that need no waiting (suppressed, or every part in memory) are made here; only the rest
+        // get a task each. A cached batch then costs no task at all.
+        var reports = [IndicatorReport?](repeating: nil, count: indicators.count)
+        var pending: [Int] = []
+        for (position, item) in indicators.enumerated() {
+            if let report = immediateReport(item.indicator, input: item.input, sources: sources, refresh: refresh) {
+                reports[position] = report
+            } else {
+                pending.append(position)
+            }
+        }
+        guard !pending.isEmpty else { return reports.map { $0! } }
+        return await withTaskGroup(of: (Int, IndicatorReport).self) { group in
+            for position in pending {
+                let item = indicators[position]
                 group.addTask {
-                    (position, await self.lookUp(item.indicator, input: item.input, sources: sources, refresh: refresh))
+                    (
+                        position,
+                        await self.askSources(item.indicator, input: item.input, sources: sources, refresh: refresh)
+                    )
                 }
             }
-            var reports = [IndicatorReport?](repeating: nil, count: indicators.count)
             for await (position, report) in group { reports[position] = report }
             return reports.map { $0! }
         }
@@ -99,6 +114,35 @@ public final class EnrichmentEngine: Sendable {
         sources requested: Set<String>? = nil,
         refresh: Bool = false
     ) async -> IndicatorReport {
+        if let report = immediateReport(indicator, input: input, sources: requested, refresh: refresh) {
+            return report
+        }
+        return await askSources(indicator, input: input, sources: requested, refresh: refresh)
+    }
+
+    /// The part of a lookup that waits: the store, then the sources, for a value that is not suppressed.
+    func askSources(
+        _ indicator: Indicator,
+        input: String?,
+        sources requested: Set<String>?,
+        refresh: Bool
+    ) async -> IndicatorReport {
+        let shownInput = input == indicator.value ? nil : input
+        let warninglists: [String]
+        if case .lookUp(let lists) = suppressor.assess(indicator) { warninglists = lists } else { warninglists = [] }
+        let chosen = governors(named: requested)
+        let parts = await askAll(chosen, about: indicator, refresh: refresh)
+        return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
+    }
+
+    /// The report when it needs no waiting: the value is suppressed, or (without `refresh`) every chosen
+    /// source's answer is in memory. Nil when a source must be asked or the store read.
+    func immediateReport(
+        _ indicator: Indicator,
+        input: String?,
+        sources requested: Set<String>?,
+        refresh: Bool
+    ) -> IndicatorReport? {
         let shownInput = input == indicator.value ? nil : input
         let warninglists: [String]
         switch suppressor.assess(indicator) {
@@ -121,34 +165,22 @@ public final class EnrichmentEngine: Sendable {
         case .lookUp(let lists):
             warninglists = lists
         }
-
-        let chosen = governors(named: requested)
-        if !refresh {
-            // Read the generation before the answers: an answer written meanwhile makes this memo stale.
-            let generation = cache.memoryGeneration
-            let memoKey = ReportMemo.Key(indicator: indicator, sources: requested)
-            if let generation, var memoized = memo.report(for: memoKey, generation: generation, now: now()) {
-                memoized.input = shownInput
-                return memoized
-            }
-            if let cached = immediateParts(chosen, indicator: indicator) {
-                let built = report(indicator, input: shownInput, parts: cached, warninglists: warninglists)
-                if let generation {
-                    let expiresAt = cached.compactMap(\.expiresAt).min() ?? .infinity
-                    let oldest = cached.compactMap(\.cachedAt).min() ?? now()
-                    memo.remember(
-                        built,
-                        for: memoKey,
-                        generation: generation,
-                        expiresAt: expiresAt,
-                        oldestStoredAt: oldest
-                    )
-                }
-                return built
-            }
+        guard !refresh else { return nil }
+        // Read the generation before the answers: an answer written meanwhile makes this memo stale.
+        let generation = cache.memoryGeneration
+        let memoKey = ReportMemo.Key(indicator: indicator, sources: requested)
+        if let generation, var memoized = memo.report(for: memoKey, generation: generation, now: now()) {
+            memoized.input = shownInput
+            return memoized
         }
-        let parts = await askAll(chosen, about: indicator, refresh: refresh)
-        return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
+        guard let cached = immediateParts(governors(named: requested), indicator: indicator) else { return nil }
+        let built = report(indicator, input: shownInput, parts: cached, warninglists: warninglists)
+        if let generation {
+            let expiresAt = cached.compactMap(\.expiresAt).min() ?? .infinity
+            let oldest = cached.compactMap(\.cachedAt).min() ?? now()
+            memo.remember(built, for: memoKey, generation: generation, expiresAt: expiresAt, oldestStoredAt: oldest)
+        }
+        return built
     }
 
     /// Whether looking this indicator up now would ask an outside source: it is not suppressed, and some chosen

@@ -16,6 +16,7 @@ struct AccessMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
     /// Routes that spend or show a key's credits.
     static let keyedPaths: Set<String> = ["/v1/enrichment/lookup", "/v1/usage"]
 
@@ -52,9 +53,11 @@ struct AccessMiddleware: RouterMiddleware {
 
         let elapsed = clock.now - started
         let route = context.endpointPath ?? "unmatched"
+        // Any token is a method to HTTP; only the usual ones become metric labels.
+        let method = Self.knownMethods.contains(request.method) ? request.method.rawValue : "other"
         metrics.recordRequest(
             route: route,
-            method: request.method.rawValue,
+            method: method,
             status: response.status.code,
             duration: elapsed
         )

@@ -61,20 +61,29 @@ final class KeyAuthenticator: Sendable {
                 "no API key: send the header Authorization: Bearer <your API key>"
             )
         }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        // Bytes, not Characters: this runs on every request.
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer ".utf8)
+        guard bytes.count > scheme.count,
+            zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 })
+        else {
             throw unauthorized(
                 "invalid_authorization",
                 "the Authorization header must be \"Bearer <your API key>\""
             )
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        guard !token.contains(where: \.isWhitespace), !token.isEmpty else {
+        let rest = bytes[scheme.count...].drop { $0 == 0x20 || $0 == 0x09 }
+        let trimmed = rest.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+        guard !trimmed.isEmpty else {
+            throw unauthorized("invalid_authorization", "the Authorization header must be \"Bearer <your API key>\"")
+        }
+        guard !trimmed.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw unauthorized(
                 "malformed_api_key",
                 "the API key contains whitespace; copy it again as one word, without spaces or line breaks"
             )
         }
+        let token = String(decoding: trimmed, as: UTF8.self)
         return token
     }
 

@@ -71,8 +71,14 @@ struct LookupController: Sendable {
         let started = clock.now
         let reports: [IndicatorReport]
         do {
-            reports = try await withDeadline(settings.requestTimeout) {
-                await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+            if needing == 0 {
+                // Cache, suppression and local feeds only: nothing can hang, and a timer per request would hold
+                // memory until it fires (a cancelled Task.sleep keeps its timer), so no deadline is armed.
+                reports = await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+            } else {
+                reports = try await withDeadline(settings.requestTimeout) {
+                    await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+                }
             }
         } catch {
             if let reservation { _ = try? await settle(reservation, charged: 0, context: context) }
@@ -116,6 +122,7 @@ struct LookupController: Sendable {
         usage.add(counters, keyID: key.id, at: Date())
 
         var writer = JSONWriter()
+        writer.reserveCapacity(256 + 768 * reports.count)
         writer.raw("{\"request_id\":")
         writer.string(context.id)
         writer.raw(",\"credits\":{\"charged\":")

@@ -15,6 +15,15 @@ public final class ServerMetrics: Sendable {
     private let lookupDuration: DurationHistogram
     private let hitCount = Atomic<Int>(0)
     private let missCount = Atomic<Int>(0)
+    private let indicatorsByVerdict: [Verdict: Counter]
+    /// The registry validates names and labels on every `make…` call; the hot ones are kept here.
+    private let requestSeries = Mutex<[RequestSeriesKey: (count: Counter, duration: DurationHistogram)]>([:])
+
+    struct RequestSeriesKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
 
     static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -41,6 +50,14 @@ public final class ServerMetrics: Sendable {
             descriptor: Self.name("lookup_duration", "seconds", "Time to look a request's indicators up."),
             buckets: Self.latencyBuckets
         )
+        var byVerdict: [Verdict: Counter] = [:]
+        for verdict in [Verdict.malicious, .suspicious, .harmless, .unknown, .suppressed] {
+            byVerdict[verdict] = registry.makeCounter(
+                descriptor: Self.name("indicators", "total", "Indicators looked up, by verdict."),
+                labels: [("verdict", verdict.rawValue)]
+            )
+        }
+        indicatorsByVerdict = byVerdict
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -49,25 +66,33 @@ public final class ServerMetrics: Sendable {
 
     /// One finished HTTP request, by route template (never the raw path), method and status.
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."),
-            labels: [("route", route)],
-            buckets: Self.latencyBuckets
-        ).record(duration)
+        let key = RequestSeriesKey(route: route, method: method, status: status)
+        let series =
+            requestSeries.withLock { $0[key] }
+            ?? {
+                let made = (
+                    count: registry.makeCounter(
+                        descriptor: Self.name("http_requests", "total", "HTTP requests by route, method and status."),
+                        labels: [("route", route), ("method", method), ("status", String(status))]
+                    ),
+                    duration: registry.makeDurationHistogram(
+                        descriptor: Self.name("http_request_duration", "seconds", "HTTP request latency by route."),
+                        labels: [("route", route)],
+                        buckets: Self.latencyBuckets
+                    )
+                )
+                requestSeries.withLock { $0[key] = made }
+                return made
+            }()
+        series.count.increment()
+        series.duration.record(duration)
     }
 
     /// One lookup request's reports: cache hits, verdicts, and each answer a source gave just now.
     func recordLookup(_ reports: [IndicatorReport], duration: Duration) {
         lookupDuration.record(duration)
         for report in reports {
-            registry.makeCounter(
-                descriptor: Self.name("indicators", "total", "Indicators looked up, by verdict."),
-                labels: [("verdict", report.verdict.rawValue)]
-            ).increment()
+            indicatorsByVerdict[report.verdict]?.increment()
             guard report.verdict != .suppressed else { continue }
             if report.cached {
                 cacheHits.increment()

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Load test of `verdict serve` on loopback with wrk (Debian package `wrk`): cached single-indicator lookups
+# and cached 10-indicator batches. Reports requests/s, p50/p99 latency and the server's peak RSS.
+#
+#   swift build -c release --product verdict && scripts/bench-server.sh [seconds] [connections]
+#
+# A small Python server on 127.0.0.1 answers as AbuseIPDB does (reference/providers.md) so the first lookup of
+# each value fills the cache; every measured request is then a cache hit, as the issue asks. The per-key rate
+# limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429.
+set -euo pipefail
+
+duration=${1:-15}
+connections=${2:-32}
+root=$(cd "$(dirname "$0")/.." && pwd)
+verdict="$root/.build/release/verdict"
+[ -x "$verdict" ] || { echo "build first: swift build -c release --product verdict" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 2; }
+
+work=$(mktemp -d)
+cleanup() {
+    [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    [ -n "${mock_pid:-}" ] && kill "$mock_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat >"$work/mock.py" <<'EOF'
+import http.server, json, sys
+class AbuseIPDB(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ip = self.path.split("ipAddress=")[1].split("&")[0]
+        body = json.dumps({"data": {"ipAddress": ip, "isPublic": True, "ipVersion": 4, "isWhitelisted": False,
+            "abuseConfidenceScore": 100, "countryCode": "DE", "isTor": True, "totalReports": 47,
+            "numDistinctUsers": 22, "lastReportedAt": "2024-05-29T18:33:12+00:00"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AbuseIPDB)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+EOF
+python3 "$work/mock.py" >"$work/mock.port" &
+mock_pid=$!
+for _ in $(seq 50); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
+
+export VERDICT_DATA_DIR="$work/data" VERDICT_CONFIG="" VERDICT_INTERNETDB_ENABLED=false
+export VERDICT_ABUSEIPDB_API_KEY=bench-key VERDICT_ABUSEIPDB_URL="http://127.0.0.1:$(cat "$work/mock.port")"
+export VERDICT_SERVER_KEY_RATE_LIMIT=off
+export VERDICT_LOG_LEVEL=${VERDICT_LOG_LEVEL:-info}
+"$verdict" serve --port 0 >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.out" | tail -1)
+key=$(grep '^vk_' "$work/server.out" | head -1)
+
+single='{"indicators": ["185.220.101.4"]}'
+batch='{"indicators": ["185.220.101.1","185.220.101.2","185.220.101.3","185.220.101.4","185.220.101.5","185.220.101.6","185.220.101.7","185.220.101.8","185.220.101.9","185.220.101.10"]}'
+for body in "$single" "$batch"; do
+    curl -sf -o /dev/null -X POST "$url/v1/enrichment/lookup" -H "Authorization: Bearer $key" \
+        -H 'Content-Type: application/json' -d "$body"
+done
+
+run() {
+    local name=$1 body=$2
+    cat >"$work/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.requests))
+end
+EOF
+    local line
+    line=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$work/post.lua" "$url/v1/enrichment/lookup" | grep '^RESULT')
+    read -r _ rps p50 p99 bad total <<<"$line"
+    printf '%-28s %10s req/s   p50 %7s ms   p99 %7s ms   non-2xx %s of %s\n' "$name" "$rps" "$p50" "$p99" "$bad" "$total"
+}
+
+echo "verdict serve on $url, wrk -t2 -c$connections -d${duration}s, log level $VERDICT_LOG_LEVEL"
+run "cached single indicator" "$single"
+run "cached 10-indicator batch" "$batch"
+echo "server peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' /proc/$server_pid/status)"
+echo "upstream calls to the mock provider: $(curl -s "$url/metrics" | awk -F' ' '/^verdict_source_answers_total/ {n += $2} END {print n + 0}')"
