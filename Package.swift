@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
         .library(name: "VerdictStore", targets: ["VerdictStore"]),
         .library(name: "VerdictServer", targets: ["VerdictServer"]),
+        .library(name: "VerdictWazuh", targets: ["VerdictWazuh"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -88,6 +89,7 @@ let package = Package(
                 "VerdictEngine",
                 "VerdictStore",
                 "VerdictServer",
+                "VerdictWazuh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,8 +97,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "custom-verdict", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
-        .executableTarget(name: "verdict-ar", dependencies: ["VerdictCore"], swiftSettings: strictSettings),
+        // The Wazuh side: alert enrichment, events for analysisd's queue socket, integratord's and execd's contracts.
+        .target(
+            name: "VerdictWazuh",
+            dependencies: [
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "custom-verdict", dependencies: ["VerdictWazuh"], swiftSettings: strictSettings),
+        .executableTarget(name: "verdict-ar", dependencies: ["VerdictWazuh"], swiftSettings: strictSettings),
         .testTarget(
             name: "VerdictCoreTests",
             dependencies: ["VerdictCore"],
@@ -119,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "VerdictCLITests",
             dependencies: [
-                "verdict", "VerdictTestSupport", "VerdictCore",
+                "verdict", "custom-verdict", "verdict-ar", "VerdictTestSupport", "VerdictCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -145,6 +158,17 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The Wazuh side, with the built custom-verdict and verdict-ar run as integratord and execd run them.
+        .testTarget(
+            name: "VerdictWazuhTests",
+            dependencies: [
+                "VerdictWazuh", "VerdictServer", "VerdictStore", "VerdictEngine", "VerdictCore", "VerdictTestSupport",
+                "custom-verdict", "verdict-ar",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSettings
         ),

@@ -37,6 +37,10 @@ public struct EngineConfiguration: Sendable {
     public var aggregator: VerdictAggregator
     public var internalSuffixes: [String]
     public var server: ServerSettings
+    /// A Verdict server for the Wazuh parts that have no hook_url (the active response): `client.url`.
+    public var clientURL: String?
+    /// Its API key: `client.api_key` (`VERDICT_CLIENT_API_KEY`).
+    public var clientAPIKey: String?
 
     /// The eleven sources, in the order results list them.
     public static let sourceNames = [
@@ -238,6 +242,8 @@ public struct EngineConfiguration: Sendable {
             server.logLevel = level
         }
         self.server = server
+        clientURL = text("client.url")
+        clientAPIKey = text("client.api_key")
     }
 
     /// `4/minute, 500/day` (also `/second`, `/hour`, `/month` of 30 days, or `/N s`).

@@ -1,6 +1,10 @@
-// The integratord entry point (design.md §6) is built by the Wazuh integration issue. Until then this
-// executable says so and exits non-zero, so that a premature install fails loudly in integrations.log.
 import Foundation
+import VerdictWazuh
 
-FileHandle.standardError.write(Data("custom-verdict: the Wazuh integration is not built yet\n".utf8))
-exit(1)
+// wazuh-integratord runs this once per matching alert: `integrations ALERT_FILE API_KEY HOOK_URL …`.
+let environment = ProcessInfo.processInfo.environment
+let context = WazuhRunContext(
+    home: wazuhHome(environment: environment, executablePath: currentExecutablePath()),
+    environment: environment
+)
+exit(await IntegratordRun.run(arguments: Array(CommandLine.arguments.dropFirst()), context: context))

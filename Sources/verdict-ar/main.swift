@@ -1,6 +1,10 @@
-// The active-response entry point (design.md §6) is built by the Wazuh integration issue. Until then this
-// executable says so and exits non-zero, so that a premature install fails loudly in active-responses.log.
 import Foundation
+import VerdictWazuh
 
-FileHandle.standardError.write(Data("verdict-ar: the Wazuh active response is not built yet\n".utf8))
-exit(1)
+// wazuh-execd runs this with one JSON message on standard input (which it keeps open).
+let environment = ProcessInfo.processInfo.environment
+let context = WazuhRunContext(
+    home: wazuhHome(environment: environment, executablePath: currentExecutablePath()),
+    environment: environment
+)
+exit(await ActiveResponseRun.run(input: STDIN_FILENO, context: context))

@@ -19,7 +19,19 @@ struct ExtractCommandTests {
         return directory.appendingPathComponent("verdict")
     }()
 
-    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> Run {
+    /// Runs the executable on a thread of its own, so waiting for it never holds a cooperative thread (other
+    /// tests' deadlines would slip).
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws
+        -> Run
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try runBlocking(arguments, input: input, environment: environment) })
+            }.start()
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], input: String?, environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -56,10 +68,10 @@ struct ExtractCommandTests {
         #expect(FileManager.default.isExecutableFile(atPath: Self.executable.path), "\(Self.executable.path)")
     }
 
-    @Test func textFromAFileGivesTheDesignExample() throws {
+    @Test func textFromAFileGivesTheDesignExample() async throws {
         let file = try Self.temporaryFile("Failed login from 185.220.101.4 (host 10.0.0.50)\n")
         defer { try? FileManager.default.removeItem(at: file) }
-        let run = try Self.run(["extract", "--text", file.path])
+        let run = try await Self.run(["extract", "--text", file.path])
         #expect(run.status == 0)
         #expect(
             run.output
@@ -68,20 +80,20 @@ struct ExtractCommandTests {
         )
     }
 
-    @Test func textFromStandardInput() throws {
-        let run = try Self.run(["extract", "--text", "-"], input: "see hxxps://evil-site[.]com/a")
+    @Test func textFromStandardInput() async throws {
+        let run = try await Self.run(["extract", "--text", "-"], input: "see hxxps://evil-site[.]com/a")
         #expect(run.status == 0)
         #expect(run.output.contains(#"{"type":"url","value":"https://evil-site.com/a"}"#))
     }
 
-    @Test func alertsGiveOneLinePerAlertAndAnErrorObjectPerBadLine() throws {
+    @Test func alertsGiveOneLinePerAlertAndAnErrorObjectPerBadLine() async throws {
         let input = """
             {"data":{"srcip":"185.220.101.4"},"full_log":"from 185.220.101.4"}
             {"broken":
 
             {"data":{"win":{"eventdata":{"destinationIp":"10.1.1.1"}}}}
             """
-        let run = try Self.run(["extract", "--alerts", "-"], input: input)
+        let run = try await Self.run(["extract", "--alerts", "-"], input: input)
         #expect(run.status == 0)
         let lines = run.output.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
@@ -96,29 +108,29 @@ struct ExtractCommandTests {
         )
     }
 
-    @Test func aMissingFileIsOneClearLineAndExitCodeTwo() throws {
+    @Test func aMissingFileIsOneClearLineAndExitCodeTwo() async throws {
         for mode in ["--text", "--alerts"] {
-            let run = try Self.run(["extract", mode, "/no/such/file.json"])
+            let run = try await Self.run(["extract", mode, "/no/such/file.json"])
             #expect(run.status == 2)
             #expect(run.output.isEmpty)
             #expect(run.errors == "verdict: cannot open /no/such/file.json: no such file\n")
         }
     }
 
-    @Test func usageErrorsSayWhatToDo() throws {
-        let run = try Self.run(["extract"])
+    @Test func usageErrorsSayWhatToDo() async throws {
+        let run = try await Self.run(["extract"])
         #expect(run.status != 0)
         #expect(run.errors.contains("give exactly one of --text FILE or --alerts FILE"))
     }
 
-    @Test func feedsDirectoryChangesSuppression() throws {
+    @Test func feedsDirectoryChangesSuppression() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "verdict-feeds-\(UUID().uuidString)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try Data("185.220.101.0/24\n".utf8).write(to: directory.appendingPathComponent("allowlist.txt"))
-        let run = try Self.run(
+        let run = try await Self.run(
             ["extract", "--text", "-"],
             input: "185.220.101.4",
             environment: ["VERDICT_FEEDS_DIR": directory.path]
@@ -126,7 +138,7 @@ struct ExtractCommandTests {
         #expect(run.output.contains(#""reason":"allowlist""#))
 
         try Data("{".utf8).write(to: directory.appendingPathComponent("warninglist-policies.json"))
-        let broken = try Self.run(
+        let broken = try await Self.run(
             ["extract", "--text", "-"],
             input: "x",
             environment: ["VERDICT_FEEDS_DIR": directory.path]
@@ -135,7 +147,7 @@ struct ExtractCommandTests {
         #expect(broken.errors.hasPrefix("verdict: VERDICT_FEEDS_DIR: "))
         #expect(broken.errors.contains("warninglist-policies.json is not valid JSON"))
 
-        let missing = try Self.run(
+        let missing = try await Self.run(
             ["extract", "--text", "-"],
             input: "x",
             environment: ["VERDICT_FEEDS_DIR": "/no/such/dir"]
@@ -144,11 +156,11 @@ struct ExtractCommandTests {
         #expect(missing.errors.contains("VERDICT_FEEDS_DIR=/no/such/dir is not a directory"))
     }
 
-    @Test func binaryGarbageIsNotACrash() throws {
+    @Test func binaryGarbageIsNotACrash() async throws {
         let garbage = String(decoding: (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }, as: UTF8.self)
-        let text = try Self.run(["extract", "--text", "-"], input: garbage)
+        let text = try await Self.run(["extract", "--text", "-"], input: garbage)
         #expect(text.status == 0)
-        let alerts = try Self.run(["extract", "--alerts", "-"], input: garbage)
+        let alerts = try await Self.run(["extract", "--alerts", "-"], input: garbage)
         #expect(alerts.status == 0)
         #expect(alerts.output.split(separator: "\n").allSatisfy { $0.hasPrefix(#"{"error":"#) })
     }

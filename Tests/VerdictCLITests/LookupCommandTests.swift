@@ -38,7 +38,7 @@ struct LookupCommandTests {
                     abuseIPDB: abuseIPDB,
                     dataDirectory: dataDirectory
                 )
-                let first = try ExtractCommandTests.run(
+                let first = try await ExtractCommandTests.run(
                     ["lookup", "--json", "185.220.101[.]4", "10.0.0.1"],
                     environment: environment
                 )
@@ -63,7 +63,7 @@ struct LookupCommandTests {
                 #expect(!first.output.contains("secret-key-42"))
                 #expect(virusTotal.requests.count == 1 && abuseIPDB.requests.count == 1)
 
-                let second = try ExtractCommandTests.run(
+                let second = try await ExtractCommandTests.run(
                     ["lookup", "--json", "185.220.101.4"],
                     environment: environment
                 )
@@ -72,7 +72,7 @@ struct LookupCommandTests {
                 #expect(cached.first?["cached"] == .bool(true))
                 #expect(virusTotal.requests.count == 1 && abuseIPDB.requests.count == 1)
 
-                let table = try ExtractCommandTests.run(
+                let table = try await ExtractCommandTests.run(
                     ["lookup", "--refresh", "--sources", "virustotal", "185.220.101.4"],
                     environment: environment
                 )
@@ -83,28 +83,31 @@ struct LookupCommandTests {
         }
     }
 
-    @Test func badInputAndChoicesAreClearErrors() throws {
+    @Test func badInputAndChoicesAreClearErrors() async throws {
         let environment = [
             "VERDICT_DATA_DIR": FileManager.default.temporaryDirectory.path + "/verdict-lookup-errors",
             "VERDICT_CONFIG": "",
         ]
-        let notIndicator = try ExtractCommandTests.run(["lookup", "hello world"], environment: environment)
+        let notIndicator = try await ExtractCommandTests.run(["lookup", "hello world"], environment: environment)
         #expect(notIndicator.status == 2)
         #expect(notIndicator.errors.hasPrefix("verdict: not an indicator: \"hello world\": not an IPv4"))
-        let unknown = try ExtractCommandTests.run(
+        let unknown = try await ExtractCommandTests.run(
             ["lookup", "--sources", "shodan", "1.2.3.4"],
             environment: environment
         )
         #expect(unknown.errors.hasPrefix("verdict: unknown source \"shodan\"; the sources are virustotal, abuseipdb"))
-        let off = try ExtractCommandTests.run(["lookup", "--sources", "otx", "1.2.3.4"], environment: environment)
+        let off = try await ExtractCommandTests.run(
+            ["lookup", "--sources", "otx", "1.2.3.4"],
+            environment: environment
+        )
         #expect(off.errors == "verdict: source otx is off: no API key: set VERDICT_OTX_API_KEY\n")
-        let badSetting = try ExtractCommandTests.run(
+        let badSetting = try await ExtractCommandTests.run(
             ["lookup", "1.2.3.4"],
             environment: environment.merging(["VERDICT_OTX_URL": "otx"]) { $1 }
         )
         #expect(badSetting.status == 2)
         #expect(badSetting.errors.contains("VERDICT_OTX_URL (otx.url in the YAML file): \"otx\" is not an http(s) URL"))
-        let explain = try ExtractCommandTests.run(["lookup", "--explain"], environment: environment)
+        let explain = try await ExtractCommandTests.run(["lookup", "--explain"], environment: environment)
         #expect(explain.status == 0)
         #expect(explain.output.contains("  otx            off  no API key: set VERDICT_OTX_API_KEY"))
         #expect(explain.output.contains("  internetdb     on   https://internetdb.shodan.io"))

@@ -81,7 +81,7 @@ struct ServeCommandTests {
         #expect(body.contains(#""name":"admin","plan":"enterprise""#))
         server.stop()
 
-        let list = try ExtractCommandTests.run(["keys", "list"], environment: environment)
+        let list = try await ExtractCommandTests.run(["keys", "list"], environment: environment)
         #expect(list.output.contains("admin"))
         #expect(!list.output.contains(key), "the secret is never shown again")
         #expect(list.output.contains(String(key.prefix(11))), "the prefix identifies it")
@@ -103,7 +103,7 @@ struct ServeCommandTests {
                 "VERDICT_DATA_DIR": directory, "VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": "",
                 "VERDICT_ABUSEIPDB_API_KEY": "abuse-secret-key-42", "VERDICT_ABUSEIPDB_URL": abuseIPDB.baseURL,
             ]
-            let created = try ExtractCommandTests.run(
+            let created = try await ExtractCommandTests.run(
                 ["keys", "create", "--name", "soc1", "--plan", "starter"],
                 environment: environment
             )
@@ -112,13 +112,13 @@ struct ServeCommandTests {
             #expect(key.hasPrefix("vk_") && key.count == 43, "the key alone on the last line: \(created.output)")
             #expect(created.output.contains("500 credits a month"))
 
-            let duplicate = try ExtractCommandTests.run(
+            let duplicate = try await ExtractCommandTests.run(
                 ["keys", "create", "--name", "soc1", "--plan", "starter"],
                 environment: environment
             )
             #expect(duplicate.status == 2)
             #expect(duplicate.errors.contains("a key named \"soc1\" already exists"))
-            let badPlan = try ExtractCommandTests.run(
+            let badPlan = try await ExtractCommandTests.run(
                 ["keys", "create", "--name", "x", "--plan", "gold"],
                 environment: environment
             )
@@ -151,29 +151,29 @@ struct ServeCommandTests {
             #expect(!server.text.contains("abuse-secret-key-42") && !server.text.contains(key))
             #expect(server.text.contains("verdict.key.name=soc1"), "the access log names the key")
 
-            let usage = try ExtractCommandTests.run(["usage", "--name", "soc1"], environment: environment)
+            let usage = try await ExtractCommandTests.run(["usage", "--name", "soc1"], environment: environment)
             let row = usage.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
             // NAME MONTH CREDITS-USED LEFT REQUESTS LOOKUPS CACHE-HITS UPSTREAM
             #expect(row == ["soc1", usageMonthNow(), "3", "497", "1", "1", "0", "1"], "\(usage.output)")
 
-            let revoked = try ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
+            let revoked = try await ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
             #expect(revoked.status == 0 && revoked.output == "revoked key \"soc1\"\n")
-            let twice = try ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
+            let twice = try await ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
             #expect(twice.status == 2)
             #expect(twice.errors.contains("no active key named \"soc1\""))
         }
     }
 
-    @Test func badSettingsAndDatabasesStopTheStartWithTheirFix() throws {
+    @Test func badSettingsAndDatabasesStopTheStartWithTheirFix() async throws {
         let directory = Self.dataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let postgres = try ExtractCommandTests.run(
+        let postgres = try await ExtractCommandTests.run(
             ["serve", "--database", "postgres://verdict@db/verdict"],
             environment: ["VERDICT_DATA_DIR": directory, "VERDICT_CONFIG": ""]
         )
         #expect(postgres.status == 2)
         #expect(postgres.errors.contains("PostgreSQL is not available in this build"))
-        let rate = try ExtractCommandTests.run(
+        let rate = try await ExtractCommandTests.run(
             ["serve"],
             environment: ["VERDICT_DATA_DIR": directory, "VERDICT_SERVER_KEY_RATE_LIMIT": "lots", "VERDICT_CONFIG": ""]
         )

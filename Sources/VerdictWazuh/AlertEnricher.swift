@@ -1,0 +1,80 @@
+import VerdictCore
+import VerdictEngine
+
+/// What one alert's enrichment did, for the log line.
+public struct EnrichmentSummary: Sendable, Equatable {
+    public var indicators = 0
+    public var suppressed = 0
+    public var lookedUp = 0
+    public var cached = 0
+    public var eventsWritten = 0
+    public var verdictCounts: [Verdict: Int] = [:]
+    /// Set when the alert was skipped as a whole (a Verdict event, no rule).
+    public var skippedBecause: String?
+
+    public init() {}
+
+    public var description: String {
+        if let skippedBecause { return "skipped: \(skippedBecause)" }
+        let verdicts = [Verdict.malicious, .suspicious, .unknown, .harmless].compactMap { verdict in
+            verdictCounts[verdict].map { "\($0) \(verdict.rawValue)" }
+        }
+        return
+            "\(indicators) indicators, \(suppressed) suppressed, \(lookedUp) looked up (\(cached) cached)"
+            + (verdicts.isEmpty ? "" : ": " + verdicts.joined(separator: ", "))
+            + "; \(eventsWritten) events written"
+    }
+}
+
+/// The pipeline every Wazuh-facing part shares (custom-verdict, verdict-ar, later the tail daemon): pull
+/// the indicators out of an alert, look them up, and write one event per indicator worth reporting to
+/// analysisd's queue socket.
+public struct AlertEnricher: Sendable {
+    public var options: IntegrationOptions
+    public var suppressor: Suppressor
+    public var backend: any LookupBackend
+    public var socketPath: String
+
+    public init(options: IntegrationOptions, suppressor: Suppressor, backend: any LookupBackend, socketPath: String) {
+        self.options = options
+        self.suppressor = suppressor
+        self.backend = backend
+        self.socketPath = socketPath
+    }
+
+    /// Enriches one alert before `deadline`; leaves a small part of the budget for writing the events.
+    public func enrich(_ alert: JSONValue, deadline: ContinuousClock.Instant) async throws -> EnrichmentSummary {
+        var summary = EnrichmentSummary()
+        let context = AlertContext(alert: alert)
+        if context.isVerdictEvent {
+            summary.skippedBecause = "the alert is a Verdict event (loop guard)"
+            return summary
+        }
+        let extraction = IndicatorExtractor(suppressor: suppressor, maxPerType: options.maxPerType).extract(
+            alert: alert
+        )
+        var seen = Set<Indicator>()
+        let found = extraction.indicators.filter {
+            !options.skips(field: $0.field) && seen.insert($0.indicator).inserted
+        }
+        summary.indicators = found.count
+        summary.suppressed = extraction.suppressed.filter { !options.skips(field: $0.field) }.count
+        guard !found.isEmpty else { return summary }
+
+        let writingReserve = Duration.milliseconds(200)
+        let budget = max(.milliseconds(50), deadline - ContinuousClock.now - writingReserve)
+        let outcomes = try await backend.lookUp(found, sources: options.sources, within: budget)
+        summary.lookedUp = outcomes.filter { $0.verdict != .suppressed }.count
+        summary.cached = outcomes.filter(\.cached).count
+        for outcome in outcomes { summary.verdictCounts[outcome.verdict, default: 0] += 1 }
+
+        let worth = outcomes.filter { options.emits($0.verdict) }
+        guard !worth.isEmpty else { return summary }
+        let socket = try QueueSocket(path: socketPath)
+        for outcome in worth {
+            try socket.send(EnrichedEvent.datagram(for: outcome, alert: context), deadline: deadline)
+            summary.eventsWritten += 1
+        }
+        return summary
+    }
+}

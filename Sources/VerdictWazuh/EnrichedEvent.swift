@@ -1,0 +1,245 @@
+import Foundation
+import VerdictCore
+import VerdictEngine
+
+/// What the Wazuh event says about one source.
+public struct SourceOutcome: Sendable, Equatable {
+    public var name: String
+    public var status: SourceStatus
+    public var verdict: Verdict?
+    public var score: Int?
+
+    public init(name: String, status: SourceStatus, verdict: Verdict? = nil, score: Int? = nil) {
+        self.name = name
+        self.status = status
+        self.verdict = verdict
+        self.score = score
+    }
+}
+
+/// One looked-up indicator of an alert: from the engine in-process, or from a Verdict server's answer.
+public struct IndicatorOutcome: Sendable, Equatable {
+    public var indicator: Indicator
+    /// The dotted alert field it came from, or `full_log`.
+    public var field: String?
+    public var verdict: Verdict
+    public var score: Int
+    public var confidence: Confidence
+    public var summary: String
+    public var categories: [String]
+    public var cached: Bool
+    public var sources: [SourceOutcome]
+
+    public init(report: IndicatorReport, field: String?) {
+        indicator = report.indicator
+        self.field = field
+        verdict = report.verdict
+        score = report.score
+        confidence = report.confidence
+        summary = report.summary
+        categories = report.categories
+        cached = report.cached
+        sources = report.sources.map {
+            SourceOutcome(name: $0.source, status: $0.status, verdict: $0.verdict, score: $0.score)
+        }
+    }
+
+    /// One element of the API's `results` array (design.md §4); nil when it lacks what an event needs.
+    public init?(apiResult result: JSONValue, field: String?) {
+        guard let type = result["indicator"]?["type"]?.scalarText.flatMap(IndicatorType.init),
+            let value = result["indicator"]?["value"]?.scalarText,
+            let verdict = result["verdict"]?.scalarText.flatMap(Verdict.init)
+        else { return nil }
+        indicator = Indicator(type: type, value: value)
+        self.field = field
+        self.verdict = verdict
+        score = result["score"]?.scalarText.flatMap { Int($0) } ?? 0
+        confidence = result["confidence"]?.scalarText.flatMap(Confidence.init) ?? .low
+        summary = result["summary"]?.scalarText ?? ""
+        if case .array(let items)? = result["categories"] {
+            categories = items.compactMap(\.scalarText)
+        } else {
+            categories = []
+        }
+        cached = result["cached"] == .bool(true)
+        var sources: [SourceOutcome] = []
+        if case .array(let items)? = result["sources"] {
+            for item in items {
+                guard let name = item["source"]?.scalarText,
+                    let status = item["status"]?.scalarText.flatMap(SourceStatus.init)
+                else { continue }
+                sources.append(
+                    SourceOutcome(
+                        name: name,
+                        status: status,
+                        verdict: item["verdict"]?.scalarText.flatMap(Verdict.init),
+                        score: item["score"]?.scalarText.flatMap { Int($0) }
+                    )
+                )
+            }
+        }
+        self.sources = sources
+    }
+}
+
+/// What an event repeats of the alert it enriches, and where the event goes (the agent header).
+public struct AlertContext: Sendable, Equatable {
+    public var alertID: String?
+    public var ruleID: String?
+    public var ruleLevel: Int?
+    public var ruleDescription: String?
+    public var ruleGroups: [String]
+    public var agentID: String?
+    public var agentName: String?
+    public var agentIP: String?
+    public var location: String?
+    /// `data.integration` of the alert, if any (the loop guard reads it).
+    public var integration: String?
+
+    public init(alert: JSONValue) {
+        alertID = alert["id"]?.scalarText
+        ruleID = alert["rule"]?["id"]?.scalarText
+        ruleLevel = alert["rule"]?["level"]?.scalarText.flatMap { Int($0) }
+        ruleDescription = alert["rule"]?["description"]?.scalarText
+        if case .array(let groups)? = alert["rule"]?["groups"] {
+            ruleGroups = groups.compactMap(\.scalarText)
+        } else {
+            ruleGroups = []
+        }
+        agentID = alert["agent"]?["id"]?.scalarText
+        agentName = alert["agent"]?["name"]?.scalarText
+        agentIP = alert["agent"]?["ip"]?.scalarText
+        location = alert["location"]?.scalarText
+        integration = alert["data"]?["integration"]?.scalarText ?? alert["integration"]?.scalarText
+    }
+
+    /// Alerts made from Verdict's own events: enriching them again would loop.
+    public var isVerdictEvent: Bool {
+        integration == EnrichedEvent.tag || location == EnrichedEvent.tag || ruleGroups.contains("verdict")
+    }
+}
+
+/// The event written back to analysisd for one indicator (design.md §6): `1:verdict:{…}` for manager
+/// alerts, `1:[id] (name) ip->verdict:{…}` for agent alerts, at most 65,535 bytes with the header.
+public enum EnrichedEvent {
+    public static let tag = "verdict"
+    /// analysisd reads at most this many bytes of a datagram (reference/wazuh.md §2.3).
+    public static let maxDatagramBytes = 65_535
+
+    /// The queue header, with Wazuh's escaping of the agent location (`|` → `||`, `:` → `|:`).
+    public static func header(for alert: AlertContext) -> String {
+        guard let agentID = alert.agentID, agentID != "000" else { return "1:\(tag):" }
+        let location = "[\(agentID)] (\(alert.agentName ?? "")) \(alert.agentIP ?? "any")"
+        let escaped = location.replacingOccurrences(of: "|", with: "||").replacingOccurrences(of: ":", with: "|:")
+        return "1:\(escaped)->\(tag):"
+    }
+
+    /// The whole datagram. When it would pass the limit, the per-source details go first, then the summary,
+    /// the rule description and the indicator are cut (marked with `…` and `"truncated": true`); the same
+    /// input always gives the same bytes.
+    public static func datagram(for outcome: IndicatorOutcome, alert: AlertContext, limit: Int = maxDatagramBytes)
+        -> [UInt8]
+    {
+        let header = Array(header(for: alert).utf8)
+        var shape = Shape()
+        var bytes = header + payload(outcome, alert: alert, shape: shape)
+        guard bytes.count > limit else { return bytes }
+        shape.withSources = false
+        shape.truncated = true
+        bytes = header + payload(outcome, alert: alert, shape: shape)
+        for cut in [\Shape.summaryLimit, \Shape.descriptionLimit, \Shape.indicatorLimit] where bytes.count > limit {
+            let current: Int
+            switch cut {
+            case \Shape.summaryLimit: current = outcome.summary.utf8.count
+            case \Shape.descriptionLimit: current = alert.ruleDescription?.utf8.count ?? 0
+            default: current = outcome.indicator.value.utf8.count
+            }
+            // Escaping can make a byte of text several bytes of JSON; cutting twice settles it.
+            shape[keyPath: cut] = max(0, current - (bytes.count - limit) - 8)
+            bytes = header + payload(outcome, alert: alert, shape: shape)
+            if bytes.count > limit {
+                shape[keyPath: cut] = 0
+                bytes = header + payload(outcome, alert: alert, shape: shape)
+            }
+        }
+        return bytes
+    }
+
+    struct Shape {
+        var withSources = true
+        var truncated = false
+        var summaryLimit = Int.max
+        var descriptionLimit = Int.max
+        var indicatorLimit = Int.max
+    }
+
+    static func payload(_ outcome: IndicatorOutcome, alert: AlertContext, shape: Shape) -> [UInt8] {
+        func names(with verdict: Verdict) -> String {
+            outcome.sources.filter { $0.status == .ok && $0.verdict == verdict }.map(\.name).joined(separator: ",")
+        }
+        var fields: [(key: String, value: JSONValue)] = [
+            ("indicator", .string(cut(outcome.indicator.value, to: shape.indicatorLimit))),
+            ("type", .string(outcome.indicator.type.rawValue)),
+        ]
+        if let field = outcome.field { fields.append(("field", .string(field))) }
+        fields += [
+            ("verdict", .string(outcome.verdict.rawValue)), ("score", .number(String(outcome.score))),
+            ("confidence", .string(outcome.confidence.rawValue)),
+            ("summary", .string(cut(outcome.summary, to: shape.summaryLimit))),
+        ]
+        for (key, verdict) in [("malicious_sources", Verdict.malicious), ("suspicious_sources", .suspicious)] {
+            let listed = names(with: verdict)
+            if !listed.isEmpty { fields.append((key, .string(listed))) }
+        }
+        let failed = outcome.sources.filter {
+            $0.status == .error || $0.status == .quotaExhausted || $0.status == .circuitOpen
+        }
+        if !failed.isEmpty { fields.append(("error_sources", .string(failed.map(\.name).joined(separator: ",")))) }
+        if !outcome.categories.isEmpty {
+            fields.append(("categories", .string(outcome.categories.joined(separator: ","))))
+        }
+        fields.append(("cached", .bool(outcome.cached)))
+        if shape.withSources {
+            var perSource: [(key: String, value: JSONValue)] = []
+            for source in outcome.sources where source.status != .skipped {
+                var entry: [(key: String, value: JSONValue)] = [("status", .string(source.status.rawValue))]
+                if let verdict = source.verdict { entry.append(("verdict", .string(verdict.rawValue))) }
+                if let score = source.score { entry.append(("score", .number(String(score)))) }
+                perSource.append((source.name, .object(entry)))
+            }
+            if !perSource.isEmpty { fields.append(("sources", .object(perSource))) }
+        }
+        var origin: [(key: String, value: JSONValue)] = []
+        if let id = alert.alertID { origin.append(("alert_id", .string(id))) }
+        if let id = alert.ruleID { origin.append(("rule_id", .string(id))) }
+        if let level = alert.ruleLevel { origin.append(("rule_level", .number(String(level)))) }
+        if let description = alert.ruleDescription {
+            origin.append(("rule_description", .string(cut(description, to: shape.descriptionLimit))))
+        }
+        if !alert.ruleGroups.isEmpty {
+            origin.append(("rule_groups", .string(alert.ruleGroups.joined(separator: ","))))
+        }
+        if let id = alert.agentID { origin.append(("agent_id", .string(id))) }
+        if let name = alert.agentName { origin.append(("agent_name", .string(name))) }
+        fields.append(("source", .object(origin)))
+        if shape.truncated { fields.append(("truncated", .bool(true))) }
+
+        var writer = JSONWriter()
+        writer.value(.object([("integration", .string(tag)), (tag, .object(fields))]))
+        return writer.bytes
+    }
+
+    /// The first `limit` bytes of `text` on a character boundary, with `…` when anything was cut.
+    static func cut(_ text: String, to limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var kept = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            if used + size > limit { break }
+            kept.append(character)
+            used += size
+        }
+        return kept + "…"
+    }
+}

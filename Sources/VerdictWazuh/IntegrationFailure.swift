@@ -1,0 +1,27 @@
+/// Why an integration run failed, with the exit code integratord (or execd) sees. Each has one clear log
+/// line; codes follow Wazuh's own scripts where they overlap (maltiverse.py: 2 arguments, 3 alert file
+/// missing, 4 invalid JSON, 6 ECONNREFUSED, 7 EMSGSIZE).
+public struct IntegrationFailure: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Int32, Sendable {
+        case badArguments = 2
+        case alertFileMissing = 3
+        case alertNotJSON = 4
+        case socketMissing = 5
+        case analysisdRefusing = 6
+        case messageTooLarge = 7
+        case lookupFailed = 8
+        case socketBusy = 9
+        case badSettings = 10
+        case socketFailed = 11
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+
+    public var exitCode: Int32 { kind.rawValue }
+}

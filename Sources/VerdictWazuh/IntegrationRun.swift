@@ -1,0 +1,205 @@
+import AsyncHTTPClient
+import Foundation
+import VerdictCore
+import VerdictEngine
+import VerdictSources
+import VerdictStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Wazuh directory: `VERDICT_WAZUH_HOME`, else the parent of the folder holding the executable (as
+/// Wazuh's own scripts find it), else the working directory when it is a Wazuh home (integratord and execd
+/// run there), else `/var/ossec`.
+public func wazuhHome(environment: [String: String], executablePath: String) -> String {
+    if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
+    func isWazuhHome(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path + "/queue", isDirectory: &isDirectory)
+            && isDirectory.boolValue
+    }
+    let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath()
+    let parent = executable.deletingLastPathComponent().deletingLastPathComponent().path
+    if isWazuhHome(parent) { return parent }
+    let workingDirectory = FileManager.default.currentDirectoryPath
+    if isWazuhHome(workingDirectory) { return workingDirectory }
+    return "/var/ossec"
+}
+
+/// This process's executable, symlinks resolved (argv[0] is only `integrations` under integratord).
+public func currentExecutablePath() -> String {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+}
+
+/// The last line of defence for the time budget: if anything (a locked database, a stuck resolver) still
+/// runs `grace` after the budget, log it and leave. integratord and execd wait for us with no timeout.
+enum HardDeadline {
+    static func arm(after seconds: Double, log: IntegrationLog) {
+        let thread = Thread {
+            Thread.sleep(forTimeInterval: seconds)
+            log.write("error: still running \(Int(seconds)) s after starting; gave up so that Wazuh is not held up")
+            _exit(IntegrationFailure.Kind.lookupFailed.rawValue)
+        }
+        thread.start()
+    }
+}
+
+/// Everything a run needs from the machine: the Wazuh home, the environment, the clock.
+public struct WazuhRunContext: Sendable {
+    public var home: String
+    public var environment: [String: String]
+    public var started: ContinuousClock.Instant
+
+    public init(home: String, environment: [String: String], started: ContinuousClock.Instant = .now) {
+        self.home = home
+        self.environment = environment
+        self.started = started
+    }
+
+    var socketPath: String { home + "/queue/sockets/queue" }
+
+    /// Settings for embedded mode: `<home>/etc/verdict.yaml` (when present) and `VERDICT_*` variables, with the
+    /// cache in `<home>/var/verdict` unless `VERDICT_DATA_DIR` says otherwise.
+    func configuration() async throws -> EngineConfiguration {
+        var environment = environment
+        let settingsFile = home + "/etc/verdict.yaml"
+        if (environment["VERDICT_CONFIG"] ?? "").isEmpty, FileManager.default.fileExists(atPath: settingsFile) {
+            environment["VERDICT_CONFIG"] = settingsFile
+        }
+        if (environment["VERDICT_DATA_DIR"] ?? "").isEmpty { environment["VERDICT_DATA_DIR"] = home + "/var/verdict" }
+        do {
+            return try await EngineConfiguration.load(environment: environment)
+        } catch let error as SettingError {
+            throw IntegrationFailure(.badSettings, error.description)
+        }
+    }
+
+    /// Runs `body` with a lookup backend: a Verdict server when `serverURL` is set, the engine otherwise; and
+    /// releases what it opened.
+    func withBackend<T>(
+        serverURL: String?,
+        apiKey: String,
+        _ body: (any LookupBackend, Suppressor) async throws -> T
+    ) async throws -> T {
+        if let serverURL, !serverURL.isEmpty {
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            do {
+                let backend = try ServerBackend(hookURL: serverURL, apiKey: apiKey, client: client)
+                let value = try await body(backend, Suppressor())
+                try? await client.shutdown()
+                return value
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+        let configuration = try await configuration()
+        let runtime: EngineRuntime
+        do {
+            runtime = try EngineRuntime(
+                configuration: configuration,
+                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
+            )
+        } catch let error as StoreError {
+            throw IntegrationFailure(.badSettings, error.description)
+        } catch let error as SettingError {
+            throw IntegrationFailure(.badSettings, error.description)
+        }
+        do {
+            let value = try await body(EmbeddedBackend(engine: runtime.engine), runtime.engine.suppressor)
+            await runtime.shutdown()
+            return value
+        } catch {
+            await runtime.shutdown()
+            throw error
+        }
+    }
+
+    func readAlert(at path: String) throws(IntegrationFailure) -> JSONValue {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw IntegrationFailure(
+                .alertFileMissing,
+                "cannot read the alert file \(path): it does not exist or is not readable"
+            )
+        }
+        defer { try? handle.close() }
+        let bytes: Data
+        do {
+            bytes = try handle.read(upToCount: 16 << 20) ?? Data()
+        } catch {
+            throw IntegrationFailure(
+                .alertFileMissing,
+                "cannot read the alert file \(path): \(error.localizedDescription)"
+            )
+        }
+        let alert: JSONValue
+        do {
+            alert = try JSONValue(parsing: bytes)
+        } catch {
+            throw IntegrationFailure(
+                .alertNotJSON,
+                "the alert file \(path) is not a JSON alert (\(error.description)); set <alert_format>json</alert_format> in the <integration> block"
+            )
+        }
+        guard case .object = alert else {
+            throw IntegrationFailure(.alertNotJSON, "the alert file \(path) holds JSON that is not an alert object")
+        }
+        return alert
+    }
+}
+
+/// `custom-verdict`: what wazuh-integratord runs once per matching alert (reference/wazuh.md §1).
+public enum IntegratordRun {
+    public static let program = "custom-verdict"
+
+    /// Runs one alert and returns the exit code; never throws, never outlives its budget.
+    public static func run(arguments: [String], context: WazuhRunContext) async -> Int32 {
+        let log = IntegrationLog(path: context.home + "/logs/integrations.log", program: program)
+        do {
+            let parsed = try IntegratorArguments(arguments)
+            var options = IntegrationOptions()
+            if let file = parsed.optionsFile {
+                guard let bytes = FileManager.default.contents(atPath: file) else {
+                    throw IntegrationFailure(.badSettings, "cannot read the options file \(file)")
+                }
+                options = try IntegrationOptions(json: Array(bytes), file: file)
+            }
+            let budget = options.timeoutSeconds ?? parsed.timeoutSeconds ?? 5
+            let deadline = context.started + .milliseconds(Int64(budget * 1000))
+            HardDeadline.arm(after: budget + 1, log: log)
+            let alert = try context.readAlert(at: parsed.alertFile)
+            let alertContext = AlertContext(alert: alert)
+            if alertContext.isVerdictEvent {
+                log.write("\(describe(alertContext)): skipped: the alert is a Verdict event (loop guard)")
+                return 0
+            }
+            let summary = try await context.withBackend(serverURL: parsed.hookURL, apiKey: parsed.apiKey) {
+                backend,
+                suppressor in
+                let enricher = AlertEnricher(
+                    options: options,
+                    suppressor: suppressor,
+                    backend: backend,
+                    socketPath: context.socketPath
+                )
+                return (backend.mode, try await enricher.enrich(alert, deadline: deadline))
+            }
+            let elapsed = ContinuousClock.now - context.started
+            log.write(
+                "\(describe(alertContext)) [\(summary.0)]: \(summary.1.description) in \(elapsed.milliseconds) ms"
+            )
+            return 0
+        } catch let failure as IntegrationFailure {
+            log.write("error: \(failure.description)")
+            return failure.exitCode
+        } catch {
+            log.write("error: \(error)")
+            return 1
+        }
+    }
+
+    static func describe(_ alert: AlertContext) -> String {
+        "alert \(alert.alertID ?? "?") rule \(alert.ruleID ?? "?") agent \(alert.agentID ?? "000")"
+    }
+}

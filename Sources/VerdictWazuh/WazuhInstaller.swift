@@ -1,0 +1,203 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `verdict wazuh install`: puts the executables, the rules and a settings file on a Wazuh manager with the
+/// owners and modes integratord and execd require (reference/wazuh.md §1.2: root:wazuh 0750, not writable
+/// by wazuh), and reports every step it could not do and how to do it by hand.
+public struct WazuhInstaller {
+    public struct Step: Sendable, Equatable {
+        public var description: String
+        /// What went wrong and what to run instead; nil when the step was done (or, in a dry run, planned).
+        public var problem: String?
+    }
+
+    public var home: String
+    /// The folder that holds the built `custom-verdict` and `verdict-ar`.
+    public var binaries: String
+    public var dryRun: Bool
+
+    public init(home: String, binaries: String, dryRun: Bool) {
+        self.home = home
+        self.binaries = binaries
+        self.dryRun = dryRun
+    }
+
+    static let settingsTemplate = """
+        # Verdict settings for custom-verdict and verdict-ar in embedded mode (no hook_url).
+        # Keys are secrets: keep this file root:wazuh 0640. Environment variables VERDICT_* override it.
+        # virustotal:
+        #   api_key: "..."
+        # abuseipdb:
+        #   api_key: "..."
+        # abusech:
+        #   api_key: "..."          # URLhaus, ThreatFox, MalwareBazaar
+        # feeds_dir: /var/ossec/etc/verdict-feeds
+        # For verdict-ar in client mode:
+        # client:
+        #   url: http://verdict.example.internal:8080
+        #   api_key: "vk_..."
+
+        """
+
+    /// Runs (or, in a dry run, lists) every step.
+    public func run() -> [Step] {
+        var steps: [Step] = []
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: home + "/etc", isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            return [
+                Step(
+                    description: "find the Wazuh manager in \(home)",
+                    problem: "\(home)/etc does not exist: give the manager's directory with --wazuh-home"
+                )
+            ]
+        }
+        steps += install(
+            file: binaries + "/custom-verdict",
+            to: home + "/integrations/custom-verdict",
+            mode: 0o750,
+            owner: ("root", "wazuh")
+        )
+        steps += install(
+            file: binaries + "/verdict-ar",
+            to: home + "/active-response/bin/verdict-ar",
+            mode: 0o750,
+            owner: ("root", "wazuh")
+        )
+        steps += write(
+            WazuhFiles.rules,
+            to: home + "/etc/rules/verdict_rules.xml",
+            mode: 0o660,
+            owner: ("wazuh", "wazuh"),
+            keepExisting: false
+        )
+        steps += write(
+            Self.settingsTemplate,
+            to: home + "/etc/verdict.yaml",
+            mode: 0o640,
+            owner: ("root", "wazuh"),
+            keepExisting: true
+        )
+        steps += directory(home + "/var/verdict", mode: 0o770, owner: ("wazuh", "wazuh"))
+        return steps
+    }
+
+    func install(file source: String, to target: String, mode: mode_t, owner: (String, String)) -> [Step] {
+        let description = "copy \(source) to \(target)"
+        guard FileManager.default.isExecutableFile(atPath: source) else {
+            return [
+                Step(
+                    description: description,
+                    problem: "\(source) is missing: build it first with swift build -c release"
+                )
+            ]
+        }
+        if dryRun { return [Step(description: description), plannedOwnership(target, mode: mode, owner: owner)] }
+        do {
+            let folder = (target as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // Copy to a temporary name and rename: an integratord run in between never sees half a file.
+            let temporary = target + ".verdict-new"
+            try? FileManager.default.removeItem(atPath: temporary)
+            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+            guard rename(temporary, target) == 0 else {
+                throw POSIXFailure("rename", errno)
+            }
+        } catch {
+            return [Step(description: description, problem: "could not copy: \(error.localizedDescription)")]
+        }
+        return [Step(description: description)] + ownership(target, mode: mode, owner: owner)
+    }
+
+    func write(_ text: String, to target: String, mode: mode_t, owner: (String, String), keepExisting: Bool) -> [Step] {
+        if keepExisting && FileManager.default.fileExists(atPath: target) {
+            return [Step(description: "keep the existing \(target)")]
+        }
+        let description = "write \(target)"
+        if dryRun { return [Step(description: description), plannedOwnership(target, mode: mode, owner: owner)] }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (target as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
+            try Data(text.utf8).write(to: URL(fileURLWithPath: target), options: .atomic)
+        } catch {
+            return [Step(description: description, problem: "could not write: \(error.localizedDescription)")]
+        }
+        return [Step(description: description)] + ownership(target, mode: mode, owner: owner)
+    }
+
+    func directory(_ path: String, mode: mode_t, owner: (String, String)) -> [Step] {
+        let description = "create \(path) (the embedded-mode cache)"
+        if dryRun { return [Step(description: description), plannedOwnership(path, mode: mode, owner: owner)] }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            return [Step(description: description, problem: "could not create: \(error.localizedDescription)")]
+        }
+        return [Step(description: description)] + ownership(path, mode: mode, owner: owner)
+    }
+
+    func plannedOwnership(_ path: String, mode: mode_t, owner: (String, String)) -> Step {
+        Step(description: "set \(path) to \(owner.0):\(owner.1) \(String(mode, radix: 8))")
+    }
+
+    func ownership(_ path: String, mode: mode_t, owner: (String, String)) -> [Step] {
+        var steps: [Step] = []
+        let modeText = String(mode, radix: 8)
+        if chmod(path, mode) == 0 {
+            steps.append(Step(description: "set the mode of \(path) to \(modeText)"))
+        } else {
+            steps.append(
+                Step(
+                    description: "set the mode of \(path) to \(modeText)",
+                    problem: "\(POSIXFailure("chmod", errno)); run: chmod \(modeText) \(path)"
+                )
+            )
+        }
+        let description = "set the owner of \(path) to \(owner.0):\(owner.1)"
+        let user = getpwnam(owner.0)?.pointee.pw_uid
+        let group = getgrnam(owner.1)?.pointee.gr_gid
+        guard let user, let group else {
+            let missing = user == nil ? "user \(owner.0)" : "group \(owner.1)"
+            steps.append(
+                Step(
+                    description: description,
+                    problem:
+                        "there is no \(missing) on this machine (is Wazuh installed here?); then run: chown \(owner.0):\(owner.1) \(path)"
+                )
+            )
+            return steps
+        }
+        if chown(path, user, group) == 0 {
+            steps.append(Step(description: description))
+        } else {
+            steps.append(
+                Step(
+                    description: description,
+                    problem: "\(POSIXFailure("chown", errno)) (run as root); run: chown \(owner.0):\(owner.1) \(path)"
+                )
+            )
+        }
+        return steps
+    }
+}
+
+/// A failed system call, as `chown: Operation not permitted (errno 1)`.
+struct POSIXFailure: Error, CustomStringConvertible {
+    let call: String
+    let code: Int32
+
+    init(_ call: String, _ code: Int32) {
+        self.call = call
+        self.code = code
+    }
+
+    var description: String { "\(call): \(String(cString: strerror(code))) (errno \(code))" }
+    var localizedDescription: String { description }
+}

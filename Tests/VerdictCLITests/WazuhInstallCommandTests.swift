@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `verdict wazuh install` on a temporary manager directory.
+struct WazuhInstallCommandTests {
+    func manager() throws -> String {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ossec-\(UUID().uuidString.prefix(8))")
+            .path
+        try FileManager.default.createDirectory(atPath: home + "/etc", withIntermediateDirectories: true)
+        return home
+    }
+
+    @Test func dryRunChangesNothingAndPrintsTheBlocks() async throws {
+        let home = try manager()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let run = try await ExtractCommandTests.run(["wazuh", "install", "--wazuh-home", home, "--dry-run"])
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("would  copy"))
+        #expect(run.output.contains("set \(home)/integrations/custom-verdict to root:wazuh 750"))
+        #expect(run.output.contains("<name>custom-verdict</name>"))
+        #expect(run.output.contains("<command>verdict-ar</command>"))
+        #expect(!FileManager.default.fileExists(atPath: home + "/integrations"))
+    }
+
+    @Test func installCopiesWithWazuhsModesAndSaysWhatItCouldNotDo() async throws {
+        let home = try manager()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try "virustotal:\n  api_key: mine\n".write(
+            toFile: home + "/etc/verdict.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let run = try await ExtractCommandTests.run(["wazuh", "install", "--wazuh-home", home])
+        for path in ["/integrations/custom-verdict", "/active-response/bin/verdict-ar"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: home + path)
+            #expect((attributes[.posixPermissions] as? Int) == 0o750, "\(path)")
+            #expect(FileManager.default.isExecutableFile(atPath: home + path))
+        }
+        let rules = try String(contentsOfFile: home + "/etc/rules/verdict_rules.xml", encoding: .utf8)
+        #expect(rules.contains(#"<rule id="100600" level="0">"#))
+        #expect(try String(contentsOfFile: home + "/etc/verdict.yaml", encoding: .utf8).contains("api_key: mine"))
+        #expect(run.output.contains("keep the existing \(home)/etc/verdict.yaml"))
+        #expect(FileManager.default.fileExists(atPath: home + "/var/verdict"))
+        if getgrnam("wazuh") == nil {
+            #expect(run.status == 2)
+            #expect(run.output.contains("NOT DONE  set the owner of \(home)/integrations/custom-verdict to root:wazuh"))
+            #expect(run.output.contains("chown root:wazuh \(home)/integrations/custom-verdict"))
+            #expect(run.errors.contains("step(s) not done"))
+        }
+
+        let nowhere = try await ExtractCommandTests.run(["wazuh", "install", "--wazuh-home", home + "/missing"])
+        #expect(nowhere.status == 2)
+        #expect(nowhere.output.contains("give the manager's directory with --wazuh-home"))
+    }
+}
