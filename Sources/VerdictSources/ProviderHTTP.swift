@@ -33,14 +33,17 @@ public struct ProviderResponse: Sendable {
 
 /// The one HTTP client every adapter shares, with the limits every provider call needs.
 public struct ProviderHTTPClient: Sendable {
-    let client: HTTPClient
+    /// nil: AsyncHTTPClient's shared client, made on the first request, so a process answered wholly from the
+    /// cache (a custom-verdict run) never starts its event loops.
+    private let ownClient: HTTPClient?
+    var client: HTTPClient { ownClient ?? .shared }
     /// Answers larger than this are refused rather than read into memory.
     public var maxBodyBytes: Int
     /// An upper bound per request; the governor's deadline is usually shorter.
     public var timeout: Duration
 
-    public init(client: HTTPClient = .shared, maxBodyBytes: Int = 4 << 20, timeout: Duration = .seconds(10)) {
-        self.client = client
+    public init(client: HTTPClient? = nil, maxBodyBytes: Int = 4 << 20, timeout: Duration = .seconds(10)) {
+        self.ownClient = client
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
     }

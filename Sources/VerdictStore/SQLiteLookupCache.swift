@@ -9,8 +9,11 @@ public final class SQLiteLookupCache: LookupCache {
     let writer: any DatabaseWriter
 
     /// Opens (and creates) `verdict.sqlite` in `directory`.
-    public convenience init(directory: String) throws {
-        try self.init(database: VerdictDatabase(directory: directory))
+    ///
+    /// - Parameters:
+    ///   - singleConnection: for a process that lives for one alert (see `VerdictDatabase`).
+    public convenience init(directory: String, singleConnection: Bool = false) throws {
+        try self.init(database: VerdictDatabase(directory: directory, singleConnection: singleConnection))
     }
 
     /// Uses an open database (tests pass `DatabaseQueue()`).

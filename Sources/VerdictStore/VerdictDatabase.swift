@@ -10,12 +10,17 @@ public struct VerdictDatabase: Sendable {
     public let path: String?
 
     /// Opens (and creates) `verdict.sqlite` in `directory`, and brings its tables up to date.
-    public init(directory: String) throws {
-        try self.init(file: directory + "/verdict.sqlite")
+    ///
+    /// - Parameters:
+    ///   - singleConnection: one connection instead of a pool, for a process that lives for one alert (a
+    ///     pool's reader connections cost more to open than that process ever uses them). The file stays in
+    ///     WAL mode either way, so both kinds of process share it.
+    public init(directory: String, singleConnection: Bool = false) throws {
+        try self.init(file: directory + "/verdict.sqlite", singleConnection: singleConnection)
     }
 
     /// Opens (and creates) the SQLite file at `path` and its directory, and brings its tables up to date.
-    public init(file path: String) throws {
+    public init(file path: String, singleConnection: Bool = false) throws {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(
@@ -30,13 +35,23 @@ public struct VerdictDatabase: Sendable {
         var configuration = Configuration()
         // Other processes may hold the write lock for a moment; wait rather than fail.
         configuration.busyMode = .timeout(5)
-        let pool: DatabasePool
+        let writer: any DatabaseWriter
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            if singleConnection {
+                configuration.prepareDatabase { db in
+                    // Persistent in the file: the servers' pools and these processes all use WAL.
+                    if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+                        try db.execute(sql: "PRAGMA journal_mode = WAL")
+                    }
+                }
+                writer = try DatabaseQueue(path: path, configuration: configuration)
+            } else {
+                writer = try DatabasePool(path: path, configuration: configuration)
+            }
         } catch {
             throw StoreError("cannot open \(path) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
         }
-        try self.init(writer: pool, path: path)
+        try self.init(writer: writer, path: path)
     }
 
     /// Uses an open database (tests pass `DatabaseQueue()`), and brings its tables up to date.

@@ -99,7 +99,9 @@ public struct WazuhRunContext: Sendable {
         do {
             runtime = try EngineRuntime(
                 configuration: configuration,
-                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
+                cache: TieredLookupCache(
+                    store: SQLiteLookupCache(directory: configuration.dataDirectory, singleConnection: true)
+                )
             )
         } catch let error as StoreError {
             throw IntegrationFailure(.badSettings, error.description)

@@ -13,8 +13,8 @@ public final class DatagramReceiver: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = Mutex<Bool>(false)
 
-    /// Binds `path` (replacing a stale file) and starts reading.
-    public init(path: String) throws {
+    /// Binds `path` (replacing a stale file) and starts reading, unless `reading` is false (a stalled analysisd).
+    public init(path: String, reading: Bool = true) throws {
         self.path = path
         unlink(path)
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
@@ -35,8 +35,36 @@ public final class DatagramReceiver: Sendable {
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var size: Int32 = 1 << 20
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        guard reading else {
+            finished.withLock { $0 = true }
+            return
+        }
         let thread = Thread { [self] in readUntilStopped() }
         thread.start()
+    }
+
+    /// Sends to the socket from a second socket until the kernel refuses more: the queue is full.
+    public func fill() -> Int {
+        let sender = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { Glibc.close(sender) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let utf8 = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in utf8.enumerated() { raw[index] = byte }
+            raw[utf8.count] = 0
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(sender, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        let filler = [UInt8](repeating: 0x41, count: 4096)
+        var count = 0
+        while filler.withUnsafeBytes({ sendto(sender, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT), nil, 0) }) > 0 {
+            count += 1
+        }
+        return count
     }
 
     private func readUntilStopped() {

@@ -194,6 +194,18 @@ struct IntegrationProcessTests {
         #expect(home.log.contains("does not exist (ENOENT)"))
     }
 
+    @Test func aFullQueueSocketCostsOnlyTheBudget() async throws {
+        let home = try WazuhHome(bindSocket: false)
+        let stalled = try DatagramReceiver(path: home.socketPath, reading: false)
+        defer { stalled.close() }
+        #expect(stalled.fill() > 0)
+        let alert = try home.file("a.alert", Self.sshdAlert)
+        let run = try await home.runIntegration(Self.argv(alert: alert, timeout: "1"))
+        #expect(run.status == IntegrationFailure.Kind.socketBusy.rawValue, "\(home.log)")
+        #expect(run.elapsed < .milliseconds(2_500), "budget 1 s, took \(run.elapsed)")
+        #expect(home.log.contains("stayed full until the time budget ran out"))
+    }
+
     @Test func oversizedIndicatorsAreCutToTheDatagramLimit() async throws {
         let home = try WazuhHome()
         let longURL = "http://evil-updates.com/" + String(repeating: "a", count: 70_000)
