@@ -92,12 +92,7 @@ public struct SQLiteAccountStore: AccountStore {
         return try await write { db in
             try Self.ensureUsageRow(db, keyID: keyID, month: month)
             let limit = try Self.monthlyCredits(db, keyID: keyID)
-            let used =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT credits_used FROM key_usage WHERE key_id = ? AND month = ?",
-                    arguments: [keyID, month]
-                ) ?? 0
+            let used = try Self.creditsUsed(db, keyID: keyID, month: month)
             if let limit, used + amount > limit {
                 return .insufficient(required: amount, remaining: max(0, limit - used))
             }
@@ -233,13 +228,15 @@ public struct SQLiteAccountStore: AccountStore {
 
     static func creditsLeft(_ db: Database, keyID: Int64, month: String) throws -> Int? {
         guard let limit = try monthlyCredits(db, keyID: keyID) else { return nil }
-        let used =
-            try Int.fetchOne(
-                db,
-                sql: "SELECT credits_used FROM key_usage WHERE key_id = ? AND month = ?",
-                arguments: [keyID, month]
-            ) ?? 0
-        return max(0, limit - used)
+        return max(0, limit - (try creditsUsed(db, keyID: keyID, month: month)))
+    }
+
+    static func creditsUsed(_ db: Database, keyID: Int64, month: String) throws -> Int {
+        try Int.fetchOne(
+            db,
+            sql: "SELECT credits_used FROM key_usage WHERE key_id = ? AND month = ?",
+            arguments: [keyID, month]
+        ) ?? 0
     }
 
     /// Store failures become `StoreError`s that say what to check; the server answers them with 503.

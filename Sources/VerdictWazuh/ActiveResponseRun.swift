@@ -115,23 +115,14 @@ public enum ActiveResponseRun {
                 deadline = context.started + .milliseconds(Int64(seconds * 1000))
             }
             HardDeadline.arm(after: (options.timeoutSeconds ?? 5) + 1, log: log)
-            let alertContext = AlertContext(alert: alert)
             let configuration = try await context.configuration()
-            let summary = try await context.withBackend(
+            try await context.enrich(
+                alert,
+                options: options,
                 serverURL: configuration.clientURL,
-                apiKey: configuration.clientAPIKey ?? ""
-            ) { backend, suppressor in
-                let enricher = AlertEnricher(
-                    options: options,
-                    suppressor: suppressor,
-                    backend: backend,
-                    socketPath: context.socketPath
-                )
-                return (backend.mode, try await enricher.enrich(alert, deadline: deadline))
-            }
-            let elapsed = ContinuousClock.now - context.started
-            log.write(
-                "\(IntegratordRun.describe(alertContext)) [\(summary.0)]: \(summary.1.description) in \(elapsed.milliseconds) ms"
+                apiKey: configuration.clientAPIKey ?? "",
+                deadline: deadline,
+                log: log
             )
             return 0
         } catch let failure as IntegrationFailure {

@@ -118,6 +118,37 @@ public struct WazuhRunContext: Sendable {
         }
     }
 
+    /// Enriches one alert (embedded or client mode) and writes its one log line. Verdict's own events are
+    /// skipped before any backend is opened.
+    func enrich(
+        _ alert: JSONValue,
+        options: IntegrationOptions,
+        serverURL: String?,
+        apiKey: String,
+        deadline: ContinuousClock.Instant,
+        log: IntegrationLog
+    ) async throws {
+        let alertContext = AlertContext(alert: alert)
+        let described =
+            "alert \(alertContext.alertID ?? "?") rule \(alertContext.ruleID ?? "?") agent \(alertContext.agentID ?? "000")"
+        if alertContext.isVerdictEvent {
+            log.write("\(described): skipped: the alert is a Verdict event (loop guard)")
+            return
+        }
+        let socketPath = socketPath
+        let (mode, summary) = try await withBackend(serverURL: serverURL, apiKey: apiKey) { backend, suppressor in
+            let enricher = AlertEnricher(
+                options: options,
+                suppressor: suppressor,
+                backend: backend,
+                socketPath: socketPath
+            )
+            return (backend.mode, try await enricher.enrich(alert, deadline: deadline))
+        }
+        let elapsed = ContinuousClock.now - started
+        log.write("\(described) [\(mode)]: \(summary.description) in \(elapsed.milliseconds) ms")
+    }
+
     func readAlert(at path: String) throws(IntegrationFailure) -> JSONValue {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw IntegrationFailure(
@@ -171,25 +202,13 @@ public enum IntegratordRun {
             let deadline = context.started + .milliseconds(Int64(budget * 1000))
             HardDeadline.arm(after: budget + 1, log: log)
             let alert = try context.readAlert(at: parsed.alertFile)
-            let alertContext = AlertContext(alert: alert)
-            if alertContext.isVerdictEvent {
-                log.write("\(describe(alertContext)): skipped: the alert is a Verdict event (loop guard)")
-                return 0
-            }
-            let summary = try await context.withBackend(serverURL: parsed.hookURL, apiKey: parsed.apiKey) {
-                backend,
-                suppressor in
-                let enricher = AlertEnricher(
-                    options: options,
-                    suppressor: suppressor,
-                    backend: backend,
-                    socketPath: context.socketPath
-                )
-                return (backend.mode, try await enricher.enrich(alert, deadline: deadline))
-            }
-            let elapsed = ContinuousClock.now - context.started
-            log.write(
-                "\(describe(alertContext)) [\(summary.0)]: \(summary.1.description) in \(elapsed.milliseconds) ms"
+            try await context.enrich(
+                alert,
+                options: options,
+                serverURL: parsed.hookURL,
+                apiKey: parsed.apiKey,
+                deadline: deadline,
+                log: log
             )
             return 0
         } catch let failure as IntegrationFailure {
@@ -199,9 +218,5 @@ public enum IntegratordRun {
             log.write("error: \(error)")
             return 1
         }
-    }
-
-    static func describe(_ alert: AlertContext) -> String {
-        "alert \(alert.alertID ?? "?") rule \(alert.ruleID ?? "?") agent \(alert.agentID ?? "000")"
     }
 }

@@ -18,13 +18,7 @@ public final class DatagramReceiver: Sendable {
         self.path = path
         unlink(path)
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let utf8 = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in utf8.enumerated() { raw[index] = byte }
-            raw[utf8.count] = 0
-        }
+        var address = Self.address(path)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -47,13 +41,7 @@ public final class DatagramReceiver: Sendable {
     public func fill() -> Int {
         let sender = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         defer { Glibc.close(sender) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let utf8 = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in utf8.enumerated() { raw[index] = byte }
-            raw[utf8.count] = 0
-        }
+        var address = Self.address(path)
         _ = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(sender, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -65,6 +53,17 @@ public final class DatagramReceiver: Sendable {
             count += 1
         }
         return count
+    }
+
+    static func address(_ path: String) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let utf8 = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in utf8.enumerated() { raw[index] = byte }
+            raw[utf8.count] = 0
+        }
+        return address
     }
 
     private func readUntilStopped() {
