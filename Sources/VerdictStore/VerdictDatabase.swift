@@ -1,6 +1,10 @@
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The SQLite file every part of Verdict shares (`verdict.sqlite` in the data directory): answers, API keys,
 /// credits. One pool per file per process (GRDB's rule), in WAL mode so the server, the tail daemon and
 /// per-alert processes can use it at once.
@@ -58,11 +62,35 @@ public struct VerdictDatabase: Sendable {
     public init(writer: any DatabaseWriter, path: String? = nil) throws {
         self.writer = writer
         self.path = path
+        let migrator = Self.migrator
         do {
-            try Self.migrator.migrate(writer)
+            guard try !writer.read({ try migrator.hasCompletedMigrations($0) }) else { return }
+            // Processes started together on a new file (custom-verdict runs, a server) would each see the
+            // tables missing and create them twice: one at a time, under a lock file beside the database.
+            if let path {
+                try Self.whileLocking(path + ".lock") { try migrator.migrate(writer) }
+            } else {
+                try migrator.migrate(writer)
+            }
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError("cannot prepare the tables in \(path ?? "the database") (\(error))")
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `lockPath` (created if needed).
+    static func whileLocking(_ lockPath: String, _ body: () throws -> Void) throws {
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
+        guard descriptor >= 0 else {
+            throw StoreError("cannot create \(lockPath) (errno \(errno)); check the data directory's permissions")
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError("cannot lock \(lockPath) (errno \(errno))") }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        try body()
     }
 
     /// Whether the file answers a query now (`/v1/ready`).

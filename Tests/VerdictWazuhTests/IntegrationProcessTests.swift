@@ -119,6 +119,20 @@ struct IntegrationProcessTests {
         #expect(run.output.isEmpty && again.output.isEmpty, "nothing on stdout or stderr for integratord to log")
     }
 
+    @Test func concurrentProcessesShareOneFreshCache() async throws {
+        let home = try WazuhHome()
+        let alert = try home.file("a.alert", Self.sshdAlert)
+        // Eight processes at once on a cache that does not exist yet: one creates it, the others wait.
+        let statuses = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<8 { group.addTask { try await home.runIntegration(Self.argv(alert: alert)).status } }
+            return try await group.reduce(into: [Int32]()) { $0.append($1) }
+        }
+        #expect(statuses == Array(repeating: 0, count: 8), "\(home.log)")
+        let events = await home.receiver!.wait(for: 8)
+        #expect(events.count == 8)
+        #expect(!home.log.contains("error"))
+    }
+
     @Test func managerAlertsNothingToDoAndTheLoopGuardWriteNothingAndExitZero() async throws {
         let home = try WazuhHome()
         let manager = try home.file(
