@@ -42,13 +42,35 @@ public struct AlertEnricher: Sendable {
         self.socketPath = socketPath
     }
 
-    /// Enriches one alert before `deadline`; leaves a small part of the budget for writing the events.
+    /// Enriches one alert before `deadline` and writes its events to analysisd's queue socket.
     public func enrich(_ alert: JSONValue, deadline: ContinuousClock.Instant) async throws -> EnrichmentSummary {
+        let looked = try await lookUp(alert, deadline: deadline)
+        var summary = looked.summary
+        guard !looked.events.isEmpty else { return summary }
+        let socket = try QueueSocket(path: socketPath)
+        for event in looked.events {
+            try socket.send(event, deadline: deadline)
+            summary.eventsWritten += 1
+        }
+        return summary
+    }
+
+    /// What one alert gives: its summary, the outcomes, and the datagrams worth writing (header included).
+    public struct Lookup: Sendable {
+        public var context: AlertContext
+        public var summary: EnrichmentSummary
+        public var outcomes: [IndicatorOutcome]
+        public var events: [[UInt8]]
+    }
+
+    /// Pulls the indicators out of an alert and looks them up; writes nothing. Leaves a small part of the
+    /// budget for writing the events.
+    public func lookUp(_ alert: JSONValue, deadline: ContinuousClock.Instant) async throws -> Lookup {
         var summary = EnrichmentSummary()
         let context = AlertContext(alert: alert)
         if context.isVerdictEvent {
             summary.skippedBecause = "the alert is a Verdict event (loop guard)"
-            return summary
+            return Lookup(context: context, summary: summary, outcomes: [], events: [])
         }
         let extraction = IndicatorExtractor(suppressor: suppressor, maxPerType: options.maxPerType).extract(
             alert: alert
@@ -59,7 +81,7 @@ public struct AlertEnricher: Sendable {
         }
         summary.indicators = found.count
         summary.suppressed = extraction.suppressed.filter { !options.skips(field: $0.field) }.count
-        guard !found.isEmpty else { return summary }
+        guard !found.isEmpty else { return Lookup(context: context, summary: summary, outcomes: [], events: []) }
 
         let writingReserve = Duration.milliseconds(200)
         let budget = max(.milliseconds(50), deadline - ContinuousClock.now - writingReserve)
@@ -67,14 +89,9 @@ public struct AlertEnricher: Sendable {
         summary.lookedUp = outcomes.filter { $0.verdict != .suppressed }.count
         summary.cached = outcomes.filter(\.cached).count
         for outcome in outcomes { summary.verdictCounts[outcome.verdict, default: 0] += 1 }
-
-        let worth = outcomes.filter { options.emits($0.verdict) }
-        guard !worth.isEmpty else { return summary }
-        let socket = try QueueSocket(path: socketPath)
-        for outcome in worth {
-            try socket.send(EnrichedEvent.datagram(for: outcome, alert: context), deadline: deadline)
-            summary.eventsWritten += 1
+        let events = outcomes.filter { options.emits($0.verdict) }.map {
+            EnrichedEvent.datagram(for: $0, alert: context)
         }
-        return summary
+        return Lookup(context: context, summary: summary, outcomes: outcomes, events: events)
     }
 }

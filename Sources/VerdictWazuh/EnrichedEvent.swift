@@ -28,6 +28,8 @@ public struct IndicatorOutcome: Sendable, Equatable {
     public var summary: String
     public var categories: [String]
     public var cached: Bool
+    /// An outside source answered during this lookup (what a Verdict server charges credits for).
+    public var upstream: Bool
     public var sources: [SourceOutcome]
 
     public init(report: IndicatorReport, field: String?) {
@@ -39,6 +41,7 @@ public struct IndicatorOutcome: Sendable, Equatable {
         summary = report.summary
         categories = report.categories
         cached = report.cached
+        upstream = report.answeredByExternalSource
         sources = report.sources.map {
             SourceOutcome(name: $0.source, status: $0.status, verdict: $0.verdict, score: $0.score)
         }
@@ -62,6 +65,7 @@ public struct IndicatorOutcome: Sendable, Equatable {
             categories = []
         }
         cached = result["cached"] == .bool(true)
+        upstream = !cached && verdict != .suppressed
         var sources: [SourceOutcome] = []
         if case .array(let items)? = result["sources"] {
             for item in items {

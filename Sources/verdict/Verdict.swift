@@ -5,7 +5,9 @@ import Foundation
 struct Verdict: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Threat-intelligence enrichment for Wazuh.",
-        subcommands: [Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Bench.self]
+        subcommands: [
+            Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Replay.self, Bench.self,
+        ]
     )
 
     /// Runs the chosen subcommand; a `CommandFailure` is printed as one line and exits with status 2.
