@@ -6,7 +6,8 @@ struct Verdict: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Threat-intelligence enrichment for Wazuh.",
         subcommands: [
-            Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Replay.self, Bench.self,
+            Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Tail.self, Replay.self,
+            Bench.self,
         ]
     )
 

@@ -1,0 +1,190 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+import VerdictCore
+import VerdictEngine
+import VerdictStore
+import VerdictWazuh
+
+struct Tail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Follow alerts.json and enrich matching alerts without a process per alert (replaces integratord for Verdict).",
+        discussion: """
+            Applies the filters of the <integration> block named by --integration in ossec.conf (level, group, \
+            rule_id, event_location, as integratord does), or the equivalent flags. A checkpoint after every event \
+            (in VERDICT_DATA_DIR/tail) lets a restart, even after kill -9, go on where it stopped; events wait in \
+            an on-disk spool while analysisd is away. SIGTERM finishes the alerts in hand and exits.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir"))
+    var wazuhHome: String?
+
+    @Option(help: ArgumentHelp("The alerts file (default: <wazuh>/logs/alerts/alerts.json).", valueName: "file"))
+    var alerts: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "ossec.conf with the <integration> block (default: <wazuh>/etc/ossec.conf).",
+            valueName: "file"
+        )
+    )
+    var ossecConf: String?
+
+    @Option(help: "The <integration> block whose filters and options to use.")
+    var integration = "custom-verdict"
+
+    @Option(help: "Only alerts of at least this level (instead of the block's).")
+    var level: Int?
+
+    @Option(help: ArgumentHelp("Only alerts in one of these rule groups (comma-separated).", valueName: "a,b"))
+    var group: String?
+
+    @Option(help: ArgumentHelp("Only these rule IDs (comma-separated).", valueName: "id,id"))
+    var ruleID: String?
+
+    @Option(help: ArgumentHelp("Only alerts whose location matches this OS_Match pattern.", valueName: "pattern"))
+    var location: String?
+
+    @Option(help: ArgumentHelp("The queue socket (default: <wazuh>/queue/sockets/queue).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: "Alerts looked up at once.")
+    var concurrency = 16
+
+    @Option(help: "Serve Prometheus metrics on this port (127.0.0.1).")
+    var metricsPort: Int?
+
+    @Flag(help: "With no checkpoint yet, start at the beginning of alerts.json instead of its end.")
+    var fromStart = false
+
+    @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
+    var config: String?
+
+    func run() async throws {
+        let environment = CommandContext.environment
+        let home = wazuhHome ?? environment["VERDICT_WAZUH_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/ossec"
+        let alertsPath = alerts ?? home + "/logs/alerts/alerts.json"
+        let confPath = ossecConf ?? home + "/etc/ossec.conf"
+        var block = IntegrationBlock(name: integration)
+        let flagsGiven = level != nil || group != nil || ruleID != nil || location != nil
+        if FileManager.default.fileExists(atPath: confPath) {
+            let text = try String(contentsOfFile: confPath, encoding: .utf8)
+            do {
+                let blocks = try IntegrationBlock.blocks(inOssecConf: text)
+                if let found = blocks.first(where: { $0.name == integration }) {
+                    block = found
+                } else if !flagsGiven {
+                    throw CommandFailure(
+                        "\(confPath) has no <integration> named \(integration); add it (wazuh/ossec.conf.example) or give --level/--group/--rule-id/--location"
+                    )
+                }
+            } catch let failure as IntegrationFailure {
+                throw CommandFailure(failure.description)
+            }
+        } else if ossecConf != nil {
+            throw CommandFailure("cannot read \(confPath): no such file")
+        }
+        if let level { block.level = level }
+        if let group { block.groups = group.split(separator: ",").map(String.init) }
+        if let ruleID {
+            block.ruleIDs = ruleID.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+        }
+        if let location { block.eventLocation = location }
+
+        var options = IntegrationOptions()
+        if let text = block.options {
+            do {
+                options = try IntegrationOptions(json: Array(text.utf8), file: "<options> of \(integration)")
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        }
+        let configuration = try await CommandContext.configuration(file: config)
+        var settings = AlertsTail.Settings(
+            alertsPath: alertsPath,
+            socketPath: socket ?? home + "/queue/sockets/queue",
+            stateFolder: configuration.dataDirectory + "/tail"
+        )
+        settings.block = block
+        settings.concurrency = max(1, concurrency)
+        settings.startAtEnd = !fromStart
+        settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
+
+        let runtime: EngineRuntime
+        do {
+            runtime = try EngineRuntime(
+                configuration: configuration,
+                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
+            )
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        } catch let error as SettingError {
+            throw CommandFailure(error.description)
+        }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let backend: any LookupBackend
+        if let hook = block.hookURL, !hook.isEmpty {
+            do {
+                backend = try ServerBackend(hookURL: hook, apiKey: block.apiKey ?? "", client: client)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        } else {
+            backend = EmbeddedBackend(engine: runtime.engine)
+        }
+        let tail = AlertsTail(
+            settings: settings,
+            enricher: AlertEnricher(
+                options: options,
+                suppressor: runtime.engine.suppressor,
+                backend: backend,
+                socketPath: settings.socketPath
+            ),
+            log: { message in
+                FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(message)\n".utf8))
+            }
+        )
+        var services: [any Service] = [tail]
+        var logger = Logger(label: "verdict.tail")
+        logger.logLevel = .warning
+        if let metricsPort {
+            let router = Router()
+            router.get("/metrics") { _, _ in tail.metricsText }
+            services.append(
+                Application(
+                    router: router,
+                    configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: metricsPort)),
+                    logger: logger
+                )
+            )
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            await runtime.shutdown()
+            throw CommandFailure("verdict tail stopped: \(error)")
+        }
+        try? await client.shutdown()
+        await runtime.shutdown()
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: Date())
+    }
+}

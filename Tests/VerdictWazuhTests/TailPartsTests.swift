@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import VerdictCore
+import VerdictWazuh
+
+/// The tail daemon's parts: integratord's filters from ossec.conf, the checkpoint record, the spool.
+struct TailPartsTests {
+    static func alert(level: Int, id: String, groups: [String], location: String?) throws -> JSONValue {
+        let groupList = groups.map { "\"\($0)\"" }.joined(separator: ",")
+        let locationPart = location.map { ",\"location\":\"\($0)\"" } ?? ""
+        return try JSONValue(
+            parsing: #"{"rule":{"level":\#(level),"id":"\#(id)","groups":[\#(groupList)]}\#(locationPart)}"#
+        )
+    }
+
+    @Test func ossecConfBlocksAndIntegratordsFilterSemantics() throws {
+        let conf = """
+            <?xml version="1.0"?>
+            <!-- two sections, as Wazuh's own files have -->
+            <ossec_config><global><email_notification>no</email_notification></global></ossec_config>
+            <ossec_config>
+              <integration>
+                <name>slack</name><hook_url>https://hooks.example/x</hook_url><level>10</level>
+              </integration>
+              <integration>
+                <name>custom-verdict</name>
+                <level>7</level>
+                <group>syscheck, sshd,web,</group>
+                <rule_id>5712, 31101</rule_id>
+                <event_location>auth.log|^/var/log/nginx</event_location>
+                <options>{"min_verdict": "malicious"}</options>
+                <timeout>4</timeout>
+              </integration>
+            </ossec_config>
+            """
+        let blocks = try IntegrationBlock.blocks(inOssecConf: conf)
+        #expect(blocks.map(\.name) == ["slack", "custom-verdict"])
+        let block = try #require(blocks.last)
+        #expect(block.groups == ["syscheck", " sshd", "web"], "split on commas, no trimming, as integratord")
+        #expect(block.ruleIDs == [5712, 31101])
+        #expect(block.options == #"{"min_verdict": "malicious"}"#)
+        #expect(block.timeoutSeconds == 4)
+
+        #expect(block.accepts(try Self.alert(level: 10, id: "5712", groups: ["web"], location: "/var/log/auth.log")))
+        #expect(
+            !block.accepts(try Self.alert(level: 6, id: "5712", groups: ["web"], location: "/var/log/auth.log")),
+            "level"
+        )
+        #expect(
+            !block.accepts(try Self.alert(level: 10, id: "5712", groups: ["sshd"], location: "/var/log/auth.log")),
+            "\" sshd\" is not \"sshd\""
+        )
+        #expect(
+            !block.accepts(try Self.alert(level: 10, id: "5710", groups: ["web"], location: "/var/log/auth.log")),
+            "rule_id"
+        )
+        #expect(
+            block.accepts(
+                try Self.alert(level: 10, id: "31101", groups: ["web"], location: "/VAR/LOG/NGINX/access.log")
+            )
+        )
+        #expect(
+            !block.accepts(try Self.alert(level: 10, id: "31101", groups: ["web"], location: "/srv/var/log/nginx")),
+            "^ anchors"
+        )
+        #expect(!block.accepts(try Self.alert(level: 10, id: "5712", groups: ["web"], location: nil)), "no location")
+        #expect(IntegrationBlock(name: "x").accepts(try Self.alert(level: 0, id: "1", groups: [], location: nil)))
+
+        #expect(throws: IntegrationFailure.self) {
+            try IntegrationBlock.blocks(inOssecConf: "<ossec_config><integration>")
+        }
+        #expect(throws: IntegrationFailure.self) {
+            try IntegrationBlock.blocks(
+                inOssecConf: "<ossec_config><integration><level>high</level><name>x</name></integration></ossec_config>"
+            )
+        }
+    }
+
+    @Test func checkpointAndSpoolSurviveReopening() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tailparts-\(UUID().uuidString.prefix(8))"
+        ).path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let record = TailCheckpoint.Record(
+            identity: FileIdentity(device: 2049, inode: 16_335_574),
+            offset: 123_456_789,
+            eventsWritten: 3
+        )
+        try TailCheckpoint(path: folder + "/c").save(record)
+        #expect(try TailCheckpoint(path: folder + "/c").load() == record)
+        #expect(try TailCheckpoint(path: folder + "/empty").load() == nil)
+
+        let spool = try EventSpool(folder: folder, limitBytes: 1_000)
+        spool.append(Array("1:verdict:{\"a\":1}".utf8))
+        spool.append(Array("1:verdict:{\"b\":2}".utf8))
+        #expect(spool.depth == 2)
+        #expect(spool.peek() == Array("1:verdict:{\"a\":1}".utf8))
+        spool.removeFirst()
+        let reopened = try EventSpool(folder: folder, limitBytes: 1_000)
+        #expect(reopened.depth == 1, "the read position is kept")
+        #expect(reopened.peek() == Array("1:verdict:{\"b\":2}".utf8))
+        #expect(reopened.wouldOverflow(990))
+        #expect(!reopened.wouldOverflow(100))
+        reopened.removeFirst()
+        #expect(reopened.isEmpty && reopened.sizeBytes == 0)
+    }
+}
