@@ -135,6 +135,22 @@ public final class EnrichmentEngine: Sendable {
         return report(indicator, input: shownInput, parts: parts, warninglists: warninglists)
     }
 
+    /// Every report at once when none needs waiting (suppressed values and answers in memory); nil otherwise.
+    /// Callers that guard lookups with a deadline use it to skip arming a timer for answers already at hand.
+    public func immediateReports(
+        _ indicators: [(indicator: Indicator, input: String?)],
+        sources: Set<String>? = nil
+    ) -> [IndicatorReport]? {
+        var reports: [IndicatorReport] = []
+        reports.reserveCapacity(indicators.count)
+        for item in indicators {
+            guard let report = immediateReport(item.indicator, input: item.input, sources: sources, refresh: false)
+            else { return nil }
+            reports.append(report)
+        }
+        return reports
+    }
+
     /// The report when it needs no waiting: the value is suppressed, or (without `refresh`) every chosen
     /// source's answer is in memory. Nil when a source must be asked or the store read.
     func immediateReport(

@@ -29,6 +29,10 @@ public struct EmbeddedBackend: LookupBackend {
     {
         let engine = engine
         let items = found.map { (indicator: $0.indicator, input: String?.none) }
+        // Answers already in memory need no deadline, and a cancelled timer would hold memory until it fires.
+        if let reports = engine.immediateReports(items, sources: sources) {
+            return zip(reports, found).map { IndicatorOutcome(report: $0, field: $1.field) }
+        }
         let reports: [IndicatorReport]
         do {
             reports = try await withDeadline(budget) { await engine.lookUp(items, sources: sources) }
