@@ -99,13 +99,22 @@ public final class AlertsTail: Service, Sendable {
         // Events of the alert that was being written when the last run stopped, already delivered.
         var alreadyWritten = saved.map { ($0.identity, $0.offset, $0.eventsWritten) }
         if let saved { log("resuming at byte \(saved.offset) of \(settings.alertsPath)") }
+        var pausedForSpool = false
 
         while !stopping.load(ordering: .relaxed) {
             writer.drainSpool()
             updateCounts(follower: follower, spool: spool, writer: writer)
             if !spool.isEmpty && spool.wouldOverflow(65_536) {
+                if !pausedForSpool {
+                    log("the spool is full (\(spool.limitBytes) bytes): alerts are not read until analysisd is back")
+                    pausedForSpool = true
+                }
                 try? await Task.sleep(for: .milliseconds(500))
                 continue
+            }
+            if pausedForSpool {
+                log("the spool has room again; reading alerts")
+                pausedForSpool = false
             }
             let lines = follower.nextLines(settings.concurrency * 4)
             guard !lines.isEmpty else {

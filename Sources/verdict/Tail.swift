@@ -61,6 +61,9 @@ struct Tail: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics on this port (127.0.0.1).")
     var metricsPort: Int?
 
+    @Option(help: "Most megabytes of events kept on disk while analysisd is away.")
+    var spoolMB = 64
+
     @Flag(help: "With no checkpoint yet, start at the beginning of alerts.json instead of its end.")
     var fromStart = false
 
@@ -114,6 +117,7 @@ struct Tail: AsyncParsableCommand {
         )
         settings.block = block
         settings.concurrency = max(1, concurrency)
+        settings.spoolLimitBytes = UInt64(max(1, spoolMB)) << 20
         settings.startAtEnd = !fromStart
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 

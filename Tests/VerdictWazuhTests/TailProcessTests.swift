@@ -42,10 +42,10 @@ import Glibc
         }
 
         /// Starts `verdict tail`; its standard error goes to logs/tail.log.
-        func start() throws -> Process {
+        func start(_ extra: [String] = []) throws -> Process {
             let process = Process()
             process.executableURL = WazuhProcess.buildProducts.appendingPathComponent("verdict")
-            process.arguments = ["tail", "--wazuh-home", path, "--from-start", "--concurrency", "4"]
+            process.arguments = ["tail", "--wazuh-home", path, "--from-start", "--concurrency", "4"] + extra
             var environment = ProcessInfo.processInfo.environment
             for name in environment.keys where name.hasPrefix("VERDICT_") { environment.removeValue(forKey: name) }
             environment["VERDICT_DATA_DIR"] = path + "/data"
@@ -206,6 +206,25 @@ import Glibc
             received.count - firstTimes.count <= kills,
             "at most one duplicate per kill: \(received.count - firstTimes.count)"
         )
+    }
+
+    @Test func aFullSpoolStopsTheReadingAndLosesNothing() async throws {
+        let home = try Home()
+        // analysisd never started: no socket at all.
+        let process = try home.start(["--spool-mb", "1"])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let ids = (1...3_000).map { "f\($0)" }
+        try home.append(ids: ids)
+        for _ in 0..<100 where !home.log.contains("the spool is full") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(home.log.contains("the spool is full (1048576 bytes): alerts are not read until analysisd is back"))
+        let receiver = try DatagramReceiver(path: home.socket)
+        let received = Self.alertIDs(await waitFor(receiver, count: ids.count, seconds: 30))
+        #expect(received == ids, "all of them, in order, once analysisd is there")
     }
 
     @Test func badLinesAreSkippedAndLoggedAndTheTailGoesOn() async throws {
