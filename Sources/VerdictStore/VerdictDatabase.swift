@@ -64,13 +64,17 @@ public struct VerdictDatabase: Sendable {
         self.path = path
         let migrator = Self.migrator
         do {
-            guard try !writer.read({ try migrator.hasCompletedMigrations($0) }) else { return }
             // Processes started together on a new file (custom-verdict runs, a server) would each see the
-            // tables missing and create them twice: one at a time, under a lock file beside the database.
-            if let path {
-                try Self.whileLocking(path + ".lock") { try migrator.migrate(writer) }
-            } else {
+            // tables missing and create them twice: check and migrate one at a time, under a lock file
+            // beside the database (a few microseconds when there is nothing to do).
+            let migrateIfNeeded = {
+                guard try !writer.read({ try migrator.hasCompletedMigrations($0) }) else { return }
                 try migrator.migrate(writer)
+            }
+            if let path {
+                try Self.whileLocking(path + ".lock", migrateIfNeeded)
+            } else {
+                try migrateIfNeeded()
             }
         } catch let error as StoreError {
             throw error

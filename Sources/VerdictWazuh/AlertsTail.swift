@@ -193,36 +193,19 @@ public final class AlertsTail: Service, Sendable {
         let block = settings.block
         let budget = settings.perAlertBudget
         let log = self.log
-        let concurrency = settings.concurrency
-        return await withTaskGroup(of: (Int, LineResult).self) { group in
-            var results = [LineResult?](repeating: nil, count: lines.count)
-            var next = 0
-            func add() {
-                let index = next
-                let line = lines[index]
-                next += 1
-                group.addTask {
-                    guard let alert = try? JSONValue(parsing: line.bytes), case .object = alert, alert["rule"] != nil
-                    else {
-                        log("skipped a line that is not a JSON alert at byte \(line.start)")
-                        return (index, LineResult(kind: .notAlert))
-                    }
-                    if let block, !block.accepts(alert) { return (index, LineResult(kind: .filtered)) }
-                    do {
-                        let looked = try await enricher.lookUp(alert, deadline: .now + budget)
-                        return (index, LineResult(kind: .enriched, events: looked.events))
-                    } catch {
-                        log("alert at byte \(line.start): \(error)")
-                        return (index, LineResult(kind: .failed))
-                    }
-                }
+        return await orderedConcurrentMap(lines, limit: settings.concurrency) { line in
+            guard let alert = try? JSONValue(parsing: line.bytes), case .object = alert, alert["rule"] != nil else {
+                log("skipped a line that is not a JSON alert at byte \(line.start)")
+                return LineResult(kind: .notAlert)
             }
-            while next < min(concurrency, lines.count) { add() }
-            for await (index, result) in group {
-                results[index] = result
-                if next < lines.count { add() }
+            if let block, !block.accepts(alert) { return LineResult(kind: .filtered) }
+            do {
+                let looked = try await enricher.lookUp(alert, deadline: .now + budget)
+                return LineResult(kind: .enriched, events: looked.events)
+            } catch {
+                log("alert at byte \(line.start): \(error)")
+                return LineResult(kind: .failed)
             }
-            return results.map { $0! }
         }
     }
 }

@@ -125,7 +125,7 @@ public struct AlertReplay {
         return report
     }
 
-    enum LineResult {
+    enum LineResult: Sendable {
         case notAlert
         case failed
         case looked(AlertEnricher.Lookup)
@@ -135,30 +135,15 @@ public struct AlertReplay {
     func lookUp(_ lines: [(number: Int, bytes: [UInt8])]) async -> [LineResult] {
         let enricher = enricher
         let budget = budget
-        return await withTaskGroup(of: (Int, LineResult).self) { group in
-            var results = [LineResult?](repeating: nil, count: lines.count)
-            var next = 0
-            func add() {
-                let index = next
-                let bytes = lines[index].bytes
-                next += 1
-                group.addTask {
-                    guard let alert = try? JSONValue(parsing: bytes), case .object = alert, alert["rule"] != nil else {
-                        return (index, .notAlert)
-                    }
-                    do {
-                        return (index, .looked(try await enricher.lookUp(alert, deadline: .now + budget)))
-                    } catch {
-                        return (index, .failed)
-                    }
-                }
+        return await orderedConcurrentMap(lines.map(\.bytes), limit: concurrency) { bytes in
+            guard let alert = try? JSONValue(parsing: bytes), case .object = alert, alert["rule"] != nil else {
+                return .notAlert
             }
-            while next < min(concurrency, lines.count) { add() }
-            for await (index, result) in group {
-                results[index] = result
-                if next < lines.count { add() }
+            do {
+                return .looked(try await enricher.lookUp(alert, deadline: .now + budget))
+            } catch {
+                return .failed
             }
-            return results.map { $0! }
         }
     }
 

@@ -94,6 +94,20 @@ enum CommandContext {
         }
     }
 
+    /// The engine with its SQLite cache in the data directory (memory LRU in front).
+    static func engineRuntime(_ configuration: EngineConfiguration) throws -> EngineRuntime {
+        do {
+            return try EngineRuntime(
+                configuration: configuration,
+                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
+            )
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        } catch let error as SettingError {
+            throw CommandFailure(error.description)
+        }
+    }
+
     /// `2026-11-22`, UTC.
     static func day(_ date: Date) -> String {
         String(ISO8601DateFormatter().string(from: date).prefix(10))

@@ -75,15 +75,7 @@ struct Lookup: AsyncParsableCommand {
             chosen = names
         }
 
-        let runtime: EngineRuntime
-        do {
-            let store = try SQLiteLookupCache(directory: configuration.dataDirectory)
-            runtime = try EngineRuntime(configuration: configuration, cache: TieredLookupCache(store: store))
-        } catch let error as StoreError {
-            throw CommandFailure(error.description)
-        } catch let error as SettingError {
-            throw CommandFailure(error.description)
-        }
+        let runtime = try CommandContext.engineRuntime(configuration)
         let reports = await runtime.engine.lookUp(items, sources: chosen, refresh: refresh)
         await runtime.shutdown()
         if json {

@@ -54,17 +54,7 @@ struct Replay: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         let configuration = try await CommandContext.configuration(file: config)
-        let runtime: EngineRuntime
-        do {
-            runtime = try EngineRuntime(
-                configuration: configuration,
-                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
-            )
-        } catch let error as StoreError {
-            throw CommandFailure(error.description)
-        } catch let error as SettingError {
-            throw CommandFailure(error.description)
-        }
+        let runtime = try CommandContext.engineRuntime(configuration)
         let showProgress = isatty(STDERR_FILENO) == 1
         let output: AlertReplay.Output
         if let socket { output = .socket(socket) } else { output = .standardOutput }

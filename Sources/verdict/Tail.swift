@@ -121,17 +121,7 @@ struct Tail: AsyncParsableCommand {
         settings.startAtEnd = !fromStart
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 
-        let runtime: EngineRuntime
-        do {
-            runtime = try EngineRuntime(
-                configuration: configuration,
-                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
-            )
-        } catch let error as StoreError {
-            throw CommandFailure(error.description)
-        } catch let error as SettingError {
-            throw CommandFailure(error.description)
-        }
+        let runtime = try CommandContext.engineRuntime(configuration)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
