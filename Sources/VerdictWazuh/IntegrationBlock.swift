@@ -83,26 +83,42 @@ public struct IntegrationBlock: Sendable, Equatable {
         return matched != negate
     }
 
-    /// The `<integration>` blocks of an ossec.conf (which may hold several `<ossec_config>` sections).
+    /// The `<integration>` blocks of an ossec.conf. Each block is read on its own: the file is a series of
+    /// `<ossec_config>` sections that Wazuh's lenient parser accepts even where strict XML would not (a bare
+    /// `&` in a `<command>`), and only these blocks matter here. Commented-out blocks are left out.
     public static func blocks(inOssecConf text: String) throws(IntegrationFailure) -> [IntegrationBlock] {
-        // The file is a series of sections, not one XML document: give them a common root.
-        let wrapped =
-            "<verdict-root>"
-            + text.replacingOccurrences(of: "<?xml", with: "<!--?xml").replacingOccurrences(
-                of: "?>",
-                with: "?-->"
-            ) + "</verdict-root>"
-        let parser = XMLParser(data: Data(wrapped.utf8))
-        let reader = Reader()
-        parser.delegate = reader
-        guard parser.parse() else {
-            throw IntegrationFailure(
-                .badSettings,
-                "ossec.conf is not well-formed XML (line \(parser.lineNumber): \(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"))"
-            )
+        var blocks: [IntegrationBlock] = []
+        var rest = Substring(Self.withoutComments(text))
+        while let open = rest.range(of: "<integration>") {
+            guard let close = rest[open.upperBound...].range(of: "</integration>") else {
+                throw IntegrationFailure(.badSettings, "ossec.conf: an <integration> block is not closed")
+            }
+            let block = String(rest[open.lowerBound..<close.upperBound])
+            let parser = XMLParser(data: Data(block.utf8))
+            let reader = Reader()
+            parser.delegate = reader
+            guard parser.parse() else {
+                throw IntegrationFailure(
+                    .badSettings,
+                    "ossec.conf: an <integration> block is not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"))"
+                )
+            }
+            if let problem = reader.problem { throw IntegrationFailure(.badSettings, "ossec.conf: \(problem)") }
+            blocks += reader.blocks
+            rest = rest[close.upperBound...]
         }
-        if let problem = reader.problem { throw IntegrationFailure(.badSettings, "ossec.conf: \(problem)") }
-        return reader.blocks
+        return blocks
+    }
+
+    static func withoutComments(_ text: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "<!--") {
+            result += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "-->") else { return result }
+            rest = rest[close.upperBound...]
+        }
+        return result + rest
     }
 
     final class Reader: NSObject, XMLParserDelegate {

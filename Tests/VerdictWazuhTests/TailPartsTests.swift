@@ -17,7 +17,10 @@ struct TailPartsTests {
         let conf = """
             <?xml version="1.0"?>
             <!-- two sections, as Wazuh's own files have -->
-            <ossec_config><global><email_notification>no</email_notification></global></ossec_config>
+            <ossec_config><global><email_notification>no</email_notification></global>
+              <localfile><command>df -P && netstat -tulpn</command></localfile>
+              <!-- <integration><name>custom-old</name></integration> -->
+            </ossec_config>
             <ossec_config>
               <integration>
                 <name>slack</name><hook_url>https://hooks.example/x</hook_url><level>10</level>
