@@ -21,19 +21,30 @@ struct ExtractCommandTests {
 
     /// Runs the executable on a thread of its own, so waiting for it never holds a cooperative thread (other
     /// tests' deadlines would slip).
-    static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) async throws
-        -> Run
-    {
+    static func run(
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String] = [:],
+        program: String? = nil
+    ) async throws -> Run {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Result { try runBlocking(arguments, input: input, environment: environment) })
+                continuation.resume(
+                    with: Result {
+                        try runBlocking(arguments, input: input, environment: environment, program: program)
+                    }
+                )
             }.start()
         }
     }
 
-    static func runBlocking(_ arguments: [String], input: String?, environment: [String: String]) throws -> Run {
+    /// - Parameters:
+    ///   - program: another executable to run instead of `verdict` (a wrapper such as `script`).
+    static func runBlocking(_ arguments: [String], input: String?, environment: [String: String], program: String?)
+        throws -> Run
+    {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program.map { URL(fileURLWithPath: $0) } ?? executable
         process.arguments = arguments
         var processEnvironment = ProcessInfo.processInfo.environment
         processEnvironment.removeValue(forKey: "VERDICT_FEEDS_DIR")

@@ -88,6 +88,22 @@ struct ReplayCommandTests {
         )
     }
 
+    @Test func aTerminalGetsAProgressBar() async throws {
+        let folder = try folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = try alertsFile(folder)
+        // `script` gives the command a terminal, as a person running it would have.
+        let command = "\(ExtractCommandTests.executable.path) replay \(file) > /dev/null"
+        let run = try await ExtractCommandTests.run(
+            ["-q", "-c", command, "/dev/null"],
+            environment: environment(folder),
+            program: "/usr/bin/script"
+        )
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("[##############################] 100%  6 alerts"), "\(run.output)")
+        #expect(run.output.contains("events written"))
+    }
+
     @Test func missingOrBrokenFilesAreOneClearLine() async throws {
         let folder = try folder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
