@@ -9,9 +9,10 @@ import VerdictStore
 import Glibc
 #endif
 
-/// The Wazuh directory: `VERDICT_WAZUH_HOME`, else the parent of the folder holding the executable (as
-/// Wazuh's own scripts find it), else the working directory when it is a Wazuh home (integratord and execd
-/// run there), else `/var/ossec`.
+/// The Wazuh directory (design.md §8): `VERDICT_WAZUH_HOME`, else the parent of the folder holding the
+/// executable as Wazuh's own scripts find it (`<home>/integrations/custom-verdict`, and for the active
+/// response `<home>/active-response/bin/verdict-ar`), else the working directory when it is a Wazuh home
+/// (integratord and execd run there), else `/var/ossec`.
 public func wazuhHome(environment: [String: String], executablePath: String) -> String {
     if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
     func isWazuhHome(_ path: String) -> Bool {
@@ -19,9 +20,13 @@ public func wazuhHome(environment: [String: String], executablePath: String) -> 
         return FileManager.default.fileExists(atPath: path + "/queue", isDirectory: &isDirectory)
             && isDirectory.boolValue
     }
-    let executable = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath()
-    let parent = executable.deletingLastPathComponent().deletingLastPathComponent().path
-    if isWazuhHome(parent) { return parent }
+    let folder = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
+    let parent = folder.deletingLastPathComponent()
+    if folder.lastPathComponent == "integrations" { return parent.path }
+    if folder.lastPathComponent == "bin" && parent.lastPathComponent == "active-response" {
+        return parent.deletingLastPathComponent().path
+    }
+    if isWazuhHome(parent.path) { return parent.path }
     let workingDirectory = FileManager.default.currentDirectoryPath
     if isWazuhHome(workingDirectory) { return workingDirectory }
     return "/var/ossec"

@@ -167,6 +167,18 @@ struct EnrichedEventTests {
         #expect(throws: IntegrationFailure.self) { try IntegratorArguments(["/tmp/a", "", "", "", "", "soon", "3"]) }
     }
 
+    @Test func theWazuhHomeIsFoundAsWazuhsScriptsFindIt() {
+        #expect(wazuhHome(environment: [:], executablePath: "/opt/wazuh/integrations/custom-verdict") == "/opt/wazuh")
+        #expect(
+            wazuhHome(environment: [:], executablePath: "/opt/wazuh/active-response/bin/verdict-ar") == "/opt/wazuh"
+        )
+        #expect(
+            wazuhHome(environment: ["VERDICT_WAZUH_HOME": "/srv/ossec"], executablePath: "/opt/wazuh/integrations/x")
+                == "/srv/ossec"
+        )
+        #expect(wazuhHome(environment: [:], executablePath: "/nowhere/bin/custom-verdict") == "/var/ossec")
+    }
+
     @Test func optionsAreCheckedAndExplained() throws {
         let options = try IntegrationOptions(
             json: Array(
