@@ -93,12 +93,12 @@ public enum ActiveResponseRun {
     /// `sources=abuseipdb,virustotal`, `timeout=5`).
     public static func run(input descriptor: Int32, context: WazuhRunContext) async -> Int32 {
         let log = IntegrationLog(path: context.home + "/logs/active-responses.log", program: program)
-        do {
+        return await WazuhRunContext.exitCode(logging: log) {
             var deadline = context.started + .seconds(5)
             let message = try ActiveResponseMessage(line: try readOneLine(from: descriptor, deadline: deadline))
             switch message.command {
             case "delete":
-                return 0
+                return
             case "add":
                 break
             default:
@@ -115,6 +115,7 @@ public enum ActiveResponseRun {
                 deadline = context.started + .milliseconds(Int64(seconds * 1000))
             }
             HardDeadline.arm(after: (options.timeoutSeconds ?? 5) + 1, log: log)
+            // Read once: they name the server (client mode) and, without one, configure the engine.
             let configuration = try await context.configuration()
             try await context.enrich(
                 alert,
@@ -122,15 +123,9 @@ public enum ActiveResponseRun {
                 serverURL: configuration.clientURL,
                 apiKey: configuration.clientAPIKey ?? "",
                 deadline: deadline,
-                log: log
+                log: log,
+                configuration: configuration
             )
-            return 0
-        } catch let failure as IntegrationFailure {
-            log.write("error: \(failure.description)")
-            return failure.exitCode
-        } catch {
-            log.write("error: \(error)")
-            return 1
         }
     }
 

@@ -82,9 +82,11 @@ public struct WazuhRunContext: Sendable {
 
     /// Runs `body` with a lookup backend: a Verdict server when `serverURL` is set, the engine otherwise; and
     /// releases what it opened.
+    ///   - loaded: the settings when the caller has read them already (embedded mode reads them otherwise).
     func withBackend<T>(
         serverURL: String?,
         apiKey: String,
+        loaded: EngineConfiguration? = nil,
         _ body: (any LookupBackend, Suppressor) async throws -> T
     ) async throws -> T {
         if let serverURL, !serverURL.isEmpty {
@@ -99,7 +101,8 @@ public struct WazuhRunContext: Sendable {
                 throw error
             }
         }
-        let configuration = try await configuration()
+        let configuration: EngineConfiguration
+        if let loaded { configuration = loaded } else { configuration = try await self.configuration() }
         let runtime: EngineRuntime
         do {
             runtime = try EngineRuntime(
@@ -131,7 +134,8 @@ public struct WazuhRunContext: Sendable {
         serverURL: String?,
         apiKey: String,
         deadline: ContinuousClock.Instant,
-        log: IntegrationLog
+        log: IntegrationLog,
+        configuration: EngineConfiguration? = nil
     ) async throws {
         let alertContext = AlertContext(alert: alert)
         let described =
@@ -141,7 +145,9 @@ public struct WazuhRunContext: Sendable {
             return
         }
         let socketPath = socketPath
-        let (mode, summary) = try await withBackend(serverURL: serverURL, apiKey: apiKey) { backend, suppressor in
+        let (mode, summary) = try await withBackend(serverURL: serverURL, apiKey: apiKey, loaded: configuration) {
+            backend,
+            suppressor in
             let enricher = AlertEnricher(
                 options: options,
                 suppressor: suppressor,
@@ -152,6 +158,21 @@ public struct WazuhRunContext: Sendable {
         }
         let elapsed = ContinuousClock.now - started
         log.write("\(described) [\(mode)]: \(summary.description) in \(elapsed.milliseconds) ms")
+    }
+
+    /// Runs one invocation; every failure becomes one log line and its exit code (integratord and execd see
+    /// only the code).
+    static func exitCode(logging log: IntegrationLog, _ body: () async throws -> Void) async -> Int32 {
+        do {
+            try await body()
+            return 0
+        } catch let failure as IntegrationFailure {
+            log.write("error: \(failure.description)")
+            return failure.exitCode
+        } catch {
+            log.write("error: \(error)")
+            return 1
+        }
     }
 
     func readAlert(at path: String) throws(IntegrationFailure) -> JSONValue {
@@ -194,7 +215,7 @@ public enum IntegratordRun {
     /// Runs one alert and returns the exit code; never throws, never outlives its budget.
     public static func run(arguments: [String], context: WazuhRunContext) async -> Int32 {
         let log = IntegrationLog(path: context.home + "/logs/integrations.log", program: program)
-        do {
+        return await WazuhRunContext.exitCode(logging: log) {
             let parsed = try IntegratorArguments(arguments)
             var options = IntegrationOptions()
             if let file = parsed.optionsFile {
@@ -215,13 +236,6 @@ public enum IntegratordRun {
                 deadline: deadline,
                 log: log
             )
-            return 0
-        } catch let failure as IntegrationFailure {
-            log.write("error: \(failure.description)")
-            return failure.exitCode
-        } catch {
-            log.write("error: \(error)")
-            return 1
         }
     }
 }
