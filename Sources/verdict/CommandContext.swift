@@ -108,6 +108,13 @@ enum CommandContext {
         }
     }
 
+    /// The Wazuh directory for commands run by hand: `--wazuh-home`, else `VERDICT_WAZUH_HOME`, else `/var/ossec`.
+    static func wazuhHome(_ option: String?) -> String {
+        if let option { return option }
+        if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
+        return "/var/ossec"
+    }
+
     /// `2026-11-22`, UTC.
     static func day(_ date: Date) -> String {
         String(ISO8601DateFormatter().string(from: date).prefix(10))

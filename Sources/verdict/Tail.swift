@@ -71,8 +71,7 @@ struct Tail: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        let environment = CommandContext.environment
-        let home = wazuhHome ?? environment["VERDICT_WAZUH_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/ossec"
+        let home = CommandContext.wazuhHome(wazuhHome)
         let alertsPath = alerts ?? home + "/logs/alerts/alerts.json"
         let confPath = ossecConf ?? home + "/etc/ossec.conf"
         var block = IntegrationBlock(name: integration)

@@ -27,9 +27,7 @@ struct Wazuh: AsyncParsableCommand {
         var dryRun = false
 
         func run() async throws {
-            let home =
-                wazuhHome ?? CommandContext.environment["VERDICT_WAZUH_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? "/var/ossec"
+            let home = CommandContext.wazuhHome(wazuhHome)
             let binaries = URL(fileURLWithPath: currentExecutablePath()).deletingLastPathComponent().path
             let steps = WazuhInstaller(home: home, binaries: binaries, dryRun: dryRun).run()
             var failed = 0
