@@ -48,6 +48,10 @@ public struct EngineConfiguration: Sendable {
         "internetdb", "local",
     ]
 
+    /// The settings that turn the outside sources on, for messages that tell a user how.
+    public static let sourceKeySettings =
+        "VERDICT_VIRUSTOTAL_API_KEY, VERDICT_ABUSEIPDB_API_KEY, VERDICT_OTX_API_KEY, VERDICT_GREYNOISE_API_KEY, VERDICT_MALTIVERSE_API_KEY, VERDICT_ABUSECH_API_KEY (URLhaus, ThreatFox, MalwareBazaar), VERDICT_MISP_URL with VERDICT_MISP_API_KEY (InternetDB needs no key)"
+
     static let defaultBaseURLs: [String: String] = [
         "virustotal": VirusTotalSource.defaultBaseURL, "abuseipdb": AbuseIPDBSource.defaultBaseURL,
         "otx": OTXSource.defaultBaseURL, "greynoise": GreyNoiseSource.defaultBaseURL,

@@ -19,6 +19,12 @@ struct AccessMiddleware: RouterMiddleware {
     static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
     /// Routes that spend or show a key's credits.
     static let keyedPaths: Set<String> = ["/v1/enrichment/lookup", "/v1/usage"]
+    /// Every route's methods, so that a known path asked with another method gets 405 and `Allow` (the router
+    /// itself only knows "no route"). A test checks it against the router and the OpenAPI document.
+    static let routeMethods: [String: [HTTPRequest.Method]] = [
+        "/v1/enrichment/lookup": [.post], "/v1/usage": [.get], "/v1/health": [.get], "/v1/ready": [.get],
+        "/metrics": [.get], "/openapi.json": [.get], "/": [.get], "/favicon.ico": [.get],
+    ]
 
     func handle(
         _ request: Request,
@@ -30,7 +36,10 @@ struct AccessMiddleware: RouterMiddleware {
         var context = context
         var response: Response
         do {
-            if Self.keyedPaths.contains(request.uri.path) {
+            // The router takes `/v1/usage/` for `/v1/usage`, so the tables do too. A wrong method needs no key: it
+            // gets its 405 from the router.
+            let path = Self.routePath(request.uri.path)
+            if Self.keyedPaths.contains(path), Self.routeMethods[path]?.contains(request.method) == true {
                 let key = try await authenticator.authenticate(request)
                 context.apiKey = key
                 try limiter.admit(key)
@@ -71,6 +80,11 @@ struct AccessMiddleware: RouterMiddleware {
         return response
     }
 
+    /// The path as the route tables name it: no trailing slash (but for `/`).
+    static func routePath(_ path: String) -> String {
+        path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
     static func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         let value = Double(seconds) * 1000 + Double(attoseconds) / 1e15
@@ -79,7 +93,12 @@ struct AccessMiddleware: RouterMiddleware {
 
     /// Hummingbird's own errors (no route, body too large) in the API's JSON shape.
     static func response(for error: any HTTPResponseError, request: Request) -> Response {
-        let status = error.status
+        var status = error.status
+        var headers = (error as? HTTPError)?.headers ?? [:]
+        if status == .notFound, let allowed = routeMethods[routePath(request.uri.path)] {
+            status = .methodNotAllowed
+            headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        }
         let (code, message): (String, String)
         switch status {
         case .notFound:
@@ -88,7 +107,8 @@ struct AccessMiddleware: RouterMiddleware {
             )
         case .methodNotAllowed:
             (code, message) = (
-                "method_not_allowed", "\(request.uri.path) does not take \(request.method.rawValue); see /openapi.json"
+                "method_not_allowed",
+                "\(request.uri.path) does not take \(request.method.rawValue); it takes \(headers[.allow] ?? "other methods"). See /openapi.json"
             )
         case .contentTooLarge:
             (code, message) = ("body_too_large", "the body is too large")
@@ -97,7 +117,6 @@ struct AccessMiddleware: RouterMiddleware {
                 status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"), status.reasonPhrase
             )
         }
-        let headers = (error as? HTTPError)?.headers ?? [:]
         let failure = APIError(status, code: code, message: message, headers: headers)
         return Response.json(failure.body, status: status, headers: headers)
     }

@@ -88,7 +88,10 @@ final class KeyAuthenticator: Sendable {
     }
 
     static func unknownKey() -> APIError {
-        unauthorized("unknown_api_key", "the API key is not known or has been revoked; ask for a new key")
+        unauthorized(
+            "unknown_api_key",
+            "the API key is not known to this server or has been revoked. Keys live per database: create it with `verdict keys create` on the database this server uses (the same --database or VERDICT_DATA_DIR), or ask for a new key"
+        )
     }
 
     static func unauthorized(_ code: String, _ message: String) -> APIError {

@@ -134,7 +134,13 @@ struct LookupController: Sendable {
             if position > 0 { writer.raw(",") }
             writer.value(report.jsonValue)
         }
-        writer.raw("]}")
+        writer.raw("]")
+        let warnings = engine.coverageWarnings(for: reports, sources: lookup.sources)
+        if !warnings.isEmpty {
+            writer.raw(",\"warnings\":")
+            writer.value(.array(warnings.map(JSONValue.string)))
+        }
+        writer.raw("}")
         return Response.json(bytes: writer.bytes)
     }
 

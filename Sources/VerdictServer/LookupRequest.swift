@@ -66,7 +66,7 @@ struct LookupRequest {
             }
         }
         guard invalid.isEmpty else {
-            let listed = invalid.prefix(5).map { "#\($0.index) \(describe($0.input)): \($0.reason)" }
+            let listed = invalid.prefix(5).map { "indicators[\($0.index)] \(describe($0.input)): \($0.reason)" }
             let more = invalid.count > 5 ? "; and \(invalid.count - 5) more" : ""
             throw APIError.unprocessable(
                 "invalid_indicators",
@@ -90,9 +90,13 @@ struct LookupRequest {
 
         var sources: Set<String>?
         if let given = document["sources"], given != .null {
-            guard case .array(let names) = given, names.allSatisfy({ if case .string = $0 { true } else { false } })
-            else {
+            guard case .array(let names) = given else {
                 throw APIError.invalidRequest("\"sources\" must be an array of source names, not \(given.kindName)")
+            }
+            if let position = names.firstIndex(where: { if case .string = $0 { false } else { true } }) {
+                throw APIError.invalidRequest(
+                    "\"sources\" must hold source names as strings; sources[\(position)] is \(names[position].kindName)"
+                )
             }
             let chosen = names.compactMap(\.scalarText).map { $0.lowercased() }
             guard !chosen.isEmpty else {

@@ -7,7 +7,7 @@ enum OpenAPIDocument {
           "info": {
             "title": "Verdict",
             "version": "0.4.0",
-            "description": "Threat-intelligence enrichment for Wazuh: look IPs, domains, URLs, emails and file hashes up across up to 11 sources and get one explainable verdict. Credits: 3 per indicator that reaches at least one outside source; cache hits, suppressed values and local-only answers are free."
+            "description": "Threat-intelligence enrichment for Wazuh: look IPs, domains, URLs, emails and file hashes up across up to 11 sources and get one explainable verdict. Credits: 3 per indicator that at least one outside source answered (found or not found); cache hits, suppressed values, local-only answers and lookups where every outside source failed are free."
           },
           "servers": [
             {
@@ -154,6 +154,8 @@ enum OpenAPIDocument {
                       "oneOf": [
                         {
                           "type": "string",
+                          "minLength": 1,
+                          "pattern": "\\S",
                           "description": "A value whose type is detected; defanged forms are accepted."
                         },
                         {
@@ -167,7 +169,9 @@ enum OpenAPIDocument {
                               "$ref": "#/components/schemas/IndicatorType"
                             },
                             "value": {
-                              "type": "string"
+                              "type": "string",
+                              "minLength": 1,
+                              "pattern": "\\S"
                             }
                           }
                         }
@@ -175,14 +179,21 @@ enum OpenAPIDocument {
                     }
                   },
                   "sources": {
-                    "type": "array",
+                    "type": [
+                      "array",
+                      "null"
+                    ],
                     "minItems": 1,
                     "items": {
                       "$ref": "#/components/schemas/SourceName"
-                    }
+                    },
+                    "description": "Only these sources; every source that is on when left out or null."
                   },
                   "refresh": {
-                    "type": "boolean",
+                    "type": [
+                      "boolean",
+                      "null"
+                    ],
                     "default": false,
                     "description": "Ask the sources again even when the cache has a fresh answer."
                   }
@@ -384,6 +395,13 @@ enum OpenAPIDocument {
                     "items": {
                       "$ref": "#/components/schemas/Result"
                     }
+                  },
+                  "warnings": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    },
+                    "description": "Present when the answer cannot be what it seems: for example no outside source is on for some of the indicators' types (the message names the settings that turn sources on)."
                   }
                 }
               },
@@ -768,6 +786,23 @@ enum OpenAPIDocument {
                       "application/json": {
                         "schema": {
                           "type": "object"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/favicon.ico": {
+              "get": {
+                "summary": "The page's icon",
+                "responses": {
+                  "200": {
+                    "description": "An SVG image.",
+                    "content": {
+                      "image/svg+xml": {
+                        "schema": {
+                          "type": "string"
                         }
                       }
                     }

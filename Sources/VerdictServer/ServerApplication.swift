@@ -127,6 +127,13 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
             body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html))
         )
     }
+    router.get("/favicon.ico") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.icon))
+        )
+    }
     return router
 }
 

@@ -8,6 +8,7 @@ enum WebPage {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Verdict lookup</title>
+        <link rel="icon" href="/favicon.ico" type="image/svg+xml">
         <style>
           body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; color: #1d232a; }
           textarea, input { width: 100%; box-sizing: border-box; font: 14px ui-monospace, monospace; padding: .5rem; }
@@ -19,6 +20,7 @@ enum WebPage {
           table { border-collapse: collapse; width: 100%; margin-top: .5rem; font-size: 14px; }
           td, th { text-align: left; padding: .2rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top; }
           .error { color: #cf222e; white-space: pre-wrap; } .muted { color: #57606a; }
+          .warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: .5rem .75rem; }
         </style>
         </head>
         <body>
@@ -40,7 +42,10 @@ enum WebPage {
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
           sessionStorage.setItem("verdict-key", keyField.value.trim());
-          const indicators = document.getElementById("indicators").value.split("\n").map(s => s.trim()).filter(Boolean);
+          // Blank lines are left out of the request; lineOf maps a request position back to its line.
+          const lines = document.getElementById("indicators").value.split("\n").map(s => s.trim());
+          const lineOf = [], indicators = [];
+          lines.forEach((text, i) => { if (text) { lineOf.push(i + 1); indicators.push(text); } });
           out.replaceChildren(); statusLine.textContent = "looking up…";
           try {
             const response = await fetch("/v1/enrichment/lookup", {
@@ -49,8 +54,20 @@ enum WebPage {
               body: JSON.stringify({indicators, refresh: document.getElementById("refresh").checked})
             });
             const body = await response.json();
-            if (!response.ok) { statusLine.textContent = ""; out.append(el("p", "error", response.status + " " + body.error.code + ": " + body.error.message)); return; }
+            if (!response.ok) {
+              statusLine.textContent = "";
+              if (body.error.code === "invalid_indicators") {
+                out.append(el("p", "error", "Some lines are not indicators; fix or remove them (nothing was looked up or charged):"));
+                const list = el("ul", "error");
+                for (const bad of body.error.invalid) list.append(el("li", null, "line " + lineOf[bad.index] + ": " + JSON.stringify(bad.input) + ": " + bad.reason));
+                out.append(list);
+              } else {
+                out.append(el("p", "error", response.status + " " + body.error.code + ": " + body.error.message));
+              }
+              return;
+            }
             statusLine.textContent = "credits charged " + body.credits.charged + ", left " + (body.credits.remaining ?? "unlimited");
+            for (const warning of body.warnings || []) out.append(el("p", "warning", "Warning: " + warning));
             for (const r of body.results) {
               const box = el("div", "result " + r.verdict);
               box.append(el("strong", null, r.indicator.value + " (" + r.indicator.type + "): " + r.verdict + ", score " + r.score + ", confidence " + r.confidence));
@@ -75,5 +92,10 @@ enum WebPage {
         </script>
         </body>
         </html>
+        """#
+
+    /// A shield, served at `/favicon.ico` (browsers ask for it whatever the page says).
+    static let icon = #"""
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><path d="M16 2 4 7v8c0 7.5 5.1 13.4 12 15 6.9-1.6 12-7.5 12-15V7z" fill="#cf222e"/><path d="m10 16 4 4 8-9" stroke="#fff" stroke-width="3" fill="none"/></svg>
         """#
 }

@@ -70,7 +70,7 @@ public struct WazuhInstaller {
             owner: ("root", "wazuh")
         )
         steps += write(
-            WazuhFiles.rules,
+            WazuhFiles.rules + "\n",  // the compiled-in text lacks the file's final newline
             to: home + "/etc/rules/verdict_rules.xml",
             mode: 0o660,
             owner: ("wazuh", "wazuh"),

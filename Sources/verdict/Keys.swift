@@ -15,9 +15,13 @@ struct Keys: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
         var config: String?
 
+        /// The key store, after saying which database it is: keys live per database, and a server started on
+        /// another one would not know them.
         func accounts() async throws -> SQLiteAccountStore {
             let configuration = try await CommandContext.configuration(file: config)
-            return SQLiteAccountStore(database: try CommandContext.openDatabase(database, configuration: configuration))
+            let opened = try CommandContext.openDatabase(database, configuration: configuration)
+            CommandContext.writeOut("database: \(opened.path ?? "in memory")\n")
+            return SQLiteAccountStore(database: opened)
         }
     }
 
@@ -52,7 +56,9 @@ struct Keys: AsyncParsableCommand {
             let allowance = created.key.monthlyCredits.map { "\($0) credits a month" } ?? "no credit limit"
             CommandContext.writeOut(
                 """
-                Created key "\(created.key.name)" (\(chosen.rawValue) plan, \(allowance)). It is shown only this once:
+                Created key "\(created.key.name)" (\(chosen.rawValue) plan, \(allowance)) in that database; a server \
+                knows it when it uses the same database (--database or VERDICT_DATA_DIR).
+                It is shown only this once:
                 \(created.secret)
 
                 """

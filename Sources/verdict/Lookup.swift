@@ -33,6 +33,11 @@ struct Lookup: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
     var config: String?
 
+    /// Checked while parsing, so that the usage printed with the message is this command's.
+    func validate() throws {
+        if values.isEmpty && !explain { throw ValidationError("give at least one indicator to look up (or --explain)") }
+    }
+
     func run() async throws {
         let configuration: EngineConfiguration
         do {
@@ -44,10 +49,7 @@ struct Lookup: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         if explain { CommandContext.writeOut(Self.explanation(of: configuration)) }
-        guard !values.isEmpty else {
-            if explain { return }
-            throw ValidationError("give at least one indicator to look up")
-        }
+        guard !values.isEmpty else { return }
 
         var items: [(indicator: Indicator, input: String?)] = []
         var problems: [String] = []
@@ -77,7 +79,10 @@ struct Lookup: AsyncParsableCommand {
 
         let runtime = try CommandContext.engineRuntime(configuration)
         let reports = await runtime.engine.lookUp(items, sources: chosen, refresh: refresh)
+        let warnings = runtime.engine.coverageWarnings(for: reports, sources: chosen)
         await runtime.shutdown()
+        // On standard error, so that --json stays the results array alone.
+        for warning in warnings { FileHandle.standardError.write(Data("verdict: warning: \(warning)\n".utf8)) }
         if json {
             var writer = JSONWriter()
             writer.value(.array(reports.map(\.jsonValue)))

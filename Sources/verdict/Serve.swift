@@ -49,16 +49,14 @@ struct Serve: AsyncParsableCommand {
 
         var logger = Logger(label: "verdict.server")
         logger.logLevel = Logger.Level(rawValue: configuration.server.logLevel) ?? .info
-        if let first = try await createFirstKeyIfNone(accounts) {
-            CommandContext.writeOut(
-                """
-                No API keys yet: created the key "admin" (enterprise plan, no credit limit).
-                It is shown only this once; keep it secret and make more with `verdict keys create`:
-                \(first.secret)
+        // Keys live per database: saying which one at start answers "why is my key unknown?".
+        CommandContext.writeOut(
+            """
+            verdict: data directory \(configuration.dataDirectory)
+            verdict: database \(store.path ?? "in memory") (API keys, credits, usage and the cache)
 
-                """
-            )
-        }
+            """
+        )
         var offSources: [String: String] = [:]
         for source in configuration.sources { if let reason = source.offReason { offSources[source.name] = reason } }
         let host = host
@@ -73,6 +71,8 @@ struct Serve: AsyncParsableCommand {
             port: port,
             logger: logger,
             onServerRunning: { channel in
+                // Only once the port is ours: a start that cannot listen makes no key.
+                await Self.createAdminKeyIfNone(accounts)
                 let bound = channel.localAddress?.port ?? 0
                 CommandContext.writeOut("verdict: listening on http://\(host):\(bound)\n")
             }
@@ -81,8 +81,46 @@ struct Serve: AsyncParsableCommand {
             try await application.runService()
         } catch {
             await runtime.shutdown()
-            throw CommandFailure("the server stopped: \(error)")
+            throw Self.failure(error, host: host, port: port)
         }
         await runtime.shutdown()
+    }
+
+    static func createAdminKeyIfNone(_ accounts: any AccountStore) async {
+        do {
+            guard let first = try await createFirstKeyIfNone(accounts) else { return }
+            CommandContext.writeOut(
+                """
+                No API keys yet: created the key "admin" (enterprise plan, no credit limit).
+                It is shown only this once; keep it secret and make more with `verdict keys create`:
+                \(first.secret)
+
+                """
+            )
+        } catch {
+            FileHandle.standardError.write(Data("verdict: could not create the first API key: \(error)\n".utf8))
+        }
+    }
+
+    /// Why the server stopped, in words that say what to do.
+    static func failure(_ error: any Error, host: String, port: Int) -> CommandFailure {
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case EADDRINUSE:
+                return CommandFailure(
+                    "cannot listen on \(host):\(port): the port is in use (another verdict serve, or another program); stop it or choose another with --port"
+                )
+            case EACCES:
+                return CommandFailure(
+                    "cannot listen on \(host):\(port): permission denied (ports below 1024 need privileges); choose a port above 1023 with --port"
+                )
+            case EADDRNOTAVAIL:
+                return CommandFailure(
+                    "cannot listen on \(host):\(port): \(host) is not an address of this machine; give one with --host"
+                )
+            default: break
+            }
+        }
+        return CommandFailure("the server stopped: \(error)")
     }
 }

@@ -96,7 +96,13 @@ struct Tail: AsyncParsableCommand {
         if let level { block.level = level }
         if let group { block.groups = group.split(separator: ",").map(String.init) }
         if let ruleID {
-            block.ruleIDs = ruleID.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+            block.ruleIDs = try ruleID.split(separator: ",").map { token in
+                let trimmed = token.trimmingCharacters(in: .whitespaces)
+                guard let id = Int(trimmed), id >= 0 else {
+                    throw CommandFailure("--rule-id: \"\(trimmed)\" is not a rule ID; give numbers separated by commas (5712,5763)")
+                }
+                return id
+            }
         }
         if let location { block.eventLocation = location }
 

@@ -45,7 +45,7 @@ struct Wazuh: AsyncParsableCommand {
                 Add these blocks to \(home)/etc/ossec.conf (one <integration>: embedded or client mode), then
                 restart the manager (systemctl restart wazuh-manager):
 
-                \(WazuhFiles.ossecConfExample)
+                \(WazuhFiles.ossecConfExample.replacingOccurrences(of: "/var/ossec", with: home))
 
                 """
             )

@@ -1,15 +1,14 @@
 import Foundation
 
-/// Files the tests read: the shared public fixtures beside the repository, and this target's own.
+/// Files the tests read, all inside the repository (a fixture from elsewhere comes through a variable).
 enum TestFiles {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `../shared/fixtures/NAME`, which CI and every developer checkout have beside the repository.
-    static func sharedFixture(_ name: String) throws -> Data {
-        try Data(
-            contentsOf: repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/\(name)")
-        )
+    /// A fixture file that was named but cannot be read.
+    struct Missing: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "cannot read \(path); point the variable at the folder that holds it" }
     }
 
     static func fixture(_ name: String) throws -> Data {

@@ -112,7 +112,8 @@ struct SourceGovernorTests {
         let result = await governor.lookUp(address)
         #expect(result.status == .error)
         #expect(result.error == "timeout after 100 ms")
-        #expect((result.latencyMilliseconds ?? .max) < 2000)
+        // The source hangs for an hour; a bound far under that holds on a loaded 2-core machine.
+        #expect((result.latencyMilliseconds ?? .max) < 30_000)
     }
 
     @Test func theConcurrencyCapQueuesCallsAndTheQueueRespectsTheDeadline() async {

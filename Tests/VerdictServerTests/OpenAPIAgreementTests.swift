@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
-import VerdictServer
+@testable import VerdictServer
 import VerdictSources
 import VerdictStore
 import VerdictTestSupport
@@ -28,6 +28,33 @@ struct OpenAPIAgreementTests {
         let entries = Mutex<[Observation]>([])
 
         func append(_ observation: Observation) { entries.withLock { $0.append(observation) } }
+    }
+
+    /// Request bodies: what the document allows the server takes, and what the server refuses as content the
+    /// document refuses too.
+    @Test func theRequestSchemaAgreesWithTheServer() async throws {
+        let document = try JSONValue(parsing: OpenAPIDocument.json)
+        let validator = SchemaValidator(document: document)
+        let schema = JSONValue.object([("$ref", .string("#/components/schemas/LookupRequest"))])
+        try await ServerHarness.with { harness, _ in
+            let key = try await harness.key(plan: .starter)
+            try await harness.application { $0.keyRateLimit = nil }.test(.router) { client in
+                let cases: [(body: String, accepted: Bool)] = [
+                    (#"{"indicators": ["185.220.101.4"], "refresh": null, "sources": null}"#, true),
+                    (#"{"indicators": [{"type": "ipv4", "value": "185.220.101.4"}], "refresh": false}"#, true),
+                    (#"{"indicators": [""]}"#, false),
+                    (#"{"indicators": ["   "]}"#, false),
+                    (#"{"indicators": [{"type": "ipv4", "value": ""}]}"#, false),
+                    (#"{"indicators": []}"#, false),
+                ]
+                for item in cases {
+                    let problems = validator.problems(try JSONValue(parsing: item.body), against: schema, at: "$")
+                    #expect(problems.isEmpty == item.accepted, "document on \(item.body): \(problems)")
+                    let response = try await client.lookup(item.body, key: key)
+                    #expect((response.status == .ok) == item.accepted, "server on \(item.body): \(response.text)")
+                }
+            }
+        }
     }
 
     @Test func theDocumentDescribesWhatTheServerDoes() async throws {
@@ -58,7 +85,7 @@ struct OpenAPIAgreementTests {
                     body: ByteBuffer(repeating: UInt8(ascii: " "), count: 2 << 20)
                 )
                 observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: huge))
-                for path in ["/v1/usage", "/v1/health", "/v1/ready", "/metrics", "/"] {
+                for path in ["/v1/usage", "/v1/health", "/v1/ready", "/metrics", "/", "/favicon.ico"] {
                     let response = try await client.get(path, key: path == "/v1/usage" ? key : nil)
                     observed.append(Observation(path: path, method: "get", response: response))
                 }
@@ -146,11 +173,20 @@ struct OpenAPIAgreementTests {
             }
         }
         #expect(documentedStatuses.subtracting(produced).sorted() == [], "documented but never produced")
+
+        // The table the 405 answers come from names exactly the documented operations.
+        var documentedOperations: Set<String> = []
+        for status in documentedStatuses { documentedOperations.insert(status.split(separator: " ").prefix(2).joined(separator: " ")) }
+        let routed = Set(
+            AccessMiddleware.routeMethods.flatMap { path, methods in methods.map { "\($0.rawValue) \(path)" } }
+        )
+        #expect(routed == documentedOperations)
     }
 }
 
 /// Enough of JSON Schema (2020-12, as OpenAPI 3.1 uses it) for our document: $ref, type (one or several),
-/// required, properties, additionalProperties false, items, enum, oneOf, minimum, maximum, minItems, maxItems.
+/// required, properties, additionalProperties false, items, enum, oneOf, minimum, maximum, minItems, maxItems,
+/// minLength, pattern.
 struct SchemaValidator {
     let document: JSONValue
 
@@ -189,6 +225,12 @@ struct SchemaValidator {
             case .number = value, number > maximum
         {
             found.append("\(path): above \(maximum)")
+        }
+        if case .string(let text) = value {
+            if let minimum = schema["minLength"]?.int, text.count < minimum { found.append("\(path): too short") }
+            if let pattern = schema["pattern"]?.scalarText, text.range(of: pattern, options: .regularExpression) == nil {
+                found.append("\(path): does not match \(pattern)")
+            }
         }
         if case .object(let fields) = value {
             for required in schema["required"]?.items.compactMap(\.scalarText) ?? []

@@ -50,6 +50,14 @@ struct RequestErrorTests {
                         "source_off", "misp is not configured"
                     ),
                     ("empty sources", #"{"indicators": ["185.220.101.4"], "sources": []}"#, 422, "no_sources", "empty"),
+                    (
+                        "a number among the sources", #"{"indicators": ["185.220.101.4"], "sources": [1]}"#, 400,
+                        "invalid_request", "sources[0] is a number"
+                    ),
+                    (
+                        "an empty indicator", #"{"indicators": ["185.220.101.4", ""]}"#, 422, "invalid_indicators",
+                        "indicators[1]"
+                    ),
                     ("misspelt member", #"{"indicator": ["185.220.101.4"]}"#, 422, "unknown_member", "\"indicator\""),
                 ]
                 for item in cases {
@@ -196,6 +204,31 @@ struct RequestErrorTests {
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(page.text.contains("/v1/enrichment/lookup"))
+                let icon = try await client.get("/favicon.ico")
+                #expect(icon.status == .ok)
+                #expect(icon.headers[.contentType] == "image/svg+xml")
+                #expect(icon.text.hasPrefix("<svg"))
+
+                // A known path asked with the wrong method: 405 and what it takes, not "no route".
+                let wrongMethod = try await client.get("/v1/enrichment/lookup")
+                #expect(wrongMethod.status == .methodNotAllowed)
+                #expect(wrongMethod.headers[.allow] == "POST")
+                #expect(wrongMethod.errorCode == "method_not_allowed")
+                let deleteUsage = try await client.execute(uri: "/v1/usage", method: .delete)
+                #expect(deleteUsage.status == .methodNotAllowed)
+                #expect(deleteUsage.headers[.allow] == "GET")
+
+                // A trailing slash names the same route, key check included.
+                let key = try await harness.key(plan: .starter)
+                #expect(try await client.get("/v1/usage/", key: key).status == .ok)
+                #expect(try await client.lookup(Self.good, key: key).status == .ok)
+                let slashed = try await client.execute(
+                    uri: "/v1/enrichment/lookup/",
+                    method: .post,
+                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                    body: ByteBuffer(string: Self.good)
+                )
+                #expect(slashed.status == .ok, "\(slashed.text)")
             }
         }
     }

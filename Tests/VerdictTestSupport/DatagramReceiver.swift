@@ -84,7 +84,7 @@ public final class DatagramReceiver: Sendable {
     public var texts: [String] { datagrams.map { String(decoding: $0, as: UTF8.self) } }
 
     /// Waits until `count` datagrams arrived or `timeout` passed; returns what arrived.
-    public func wait(for count: Int, timeout: Duration = .seconds(5)) async -> [String] {
+    public func wait(for count: Int, timeout: Duration = .seconds(20)) async -> [String] {
         let deadline = ContinuousClock.now + timeout
         while datagrams.count < count && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))

@@ -103,8 +103,10 @@ public enum WazuhFiles {
           <timeout>5</timeout>
         </integration>
 
-        <!-- Active response: enrich the alerts of chosen rules (here sshd brute force and web attacks) as they
-             happen, stateless (no timeout, nothing to undo). Optional name=value arguments set the options. -->
+        <!-- Active response: enrich the alerts of chosen rules as they happen, stateless (no timeout, nothing to
+             undo). On the 4.14 ruleset: 5763 sshd brute force (8 "Failed password" from one address), 5712 brute
+             force with invalid users, 5720 multiple authentication failures, 31151 and 31168 web attacks.
+             Optional name=value arguments set the options. -->
         <command>
           <name>verdict-ar</name>
           <executable>verdict-ar</executable>
@@ -116,7 +118,7 @@ public enum WazuhFiles {
           <disabled>no</disabled>
           <command>verdict-ar</command>
           <location>server</location>
-          <rules_id>5712,5720,31151,31168</rules_id>
+          <rules_id>5712,5720,5763,31151,31168</rules_id>
         </active-response>
         """#
 }
