@@ -83,6 +83,13 @@ struct LookupCommandTests {
         }
     }
 
+    @Test func noIndicatorsPrintsTheLookupUsage() async throws {
+        let run = try await ExtractCommandTests.run(["lookup"], environment: ["VERDICT_CONFIG": ""])
+        #expect(run.status != 0)
+        #expect(run.errors.contains("give at least one indicator to look up"), "\(run.errors)")
+        #expect(run.errors.contains("Usage: verdict lookup"), "the lookup usage, not the top-level one: \(run.errors)")
+    }
+
     @Test func badInputAndChoicesAreClearErrors() async throws {
         let environment = [
             "VERDICT_DATA_DIR": FileManager.default.temporaryDirectory.path + "/verdict-lookup-errors",

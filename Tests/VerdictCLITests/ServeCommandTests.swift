@@ -71,6 +71,8 @@ struct ServeCommandTests {
             return
         }
         #expect(server.text.contains("created the key \"admin\""))
+        #expect(server.text.contains("verdict: data directory \(directory)\n"))
+        #expect(server.text.contains("verdict: database \(directory)/verdict.sqlite "))
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/usage")
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
@@ -111,6 +113,7 @@ struct ServeCommandTests {
             let key = created.output.split(separator: "\n").last.map(String.init) ?? ""
             #expect(key.hasPrefix("vk_") && key.count == 43, "the key alone on the last line: \(created.output)")
             #expect(created.output.contains("500 credits a month"))
+            #expect(created.output.hasPrefix("database: \(directory)/verdict.sqlite\n"), "keys live per database: say which")
 
             let duplicate = try await ExtractCommandTests.run(
                 ["keys", "create", "--name", "soc1", "--plan", "starter"],
@@ -157,7 +160,7 @@ struct ServeCommandTests {
             #expect(row == ["soc1", usageMonthNow(), "3", "497", "1", "1", "0", "1"], "\(usage.output)")
 
             let revoked = try await ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
-            #expect(revoked.status == 0 && revoked.output == "revoked key \"soc1\"\n")
+            #expect(revoked.status == 0 && revoked.output.hasSuffix("\nrevoked key \"soc1\"\n"))
             let twice = try await ExtractCommandTests.run(["keys", "revoke", "soc1"], environment: environment)
             #expect(twice.status == 2)
             #expect(twice.errors.contains("no active key named \"soc1\""))
@@ -179,6 +182,33 @@ struct ServeCommandTests {
         )
         #expect(rate.status == 2)
         #expect(rate.errors.contains("VERDICT_SERVER_KEY_RATE_LIMIT"))
+    }
+
+    @Test func aSecondServerOnABusyPortSaysSoAndMakesNoKey() async throws {
+        let first = Self.dataDirectory()
+        let second = Self.dataDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
+        let quiet = ["VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": ""]
+        let server = try ServerProcess(
+            ["serve", "--port", "0"],
+            environment: quiet.merging(["VERDICT_DATA_DIR": first]) { $1 }
+        )
+        defer { server.stop() }
+        let port = try await server.port()
+        let environment = quiet.merging(["VERDICT_DATA_DIR": second]) { $1 }
+        let busy = try await ExtractCommandTests.run(["serve", "--port", String(port)], environment: environment)
+        #expect(busy.status == 2)
+        #expect(
+            busy.errors.contains("cannot listen on 127.0.0.1:\(port): the port is in use") && busy.errors.contains("--port"),
+            "\(busy.errors)"
+        )
+        #expect(!busy.errors.contains("errno"), "a sentence, not the system call")
+        #expect(!busy.output.contains("vk_"), "a start that cannot listen makes no key")
+        let keys = try await ExtractCommandTests.run(["keys", "list"], environment: environment)
+        #expect(keys.output.contains("no keys"), "\(keys.output)")
     }
 
     func usageMonthNow() -> String {

@@ -7,6 +7,9 @@ import Glibc
 
 /// `verdict wazuh install` on a temporary manager directory.
 struct WazuhInstallCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
     func manager() throws -> String {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("ossec-\(UUID().uuidString.prefix(8))")
             .path
@@ -23,6 +26,8 @@ struct WazuhInstallCommandTests {
         #expect(run.output.contains("set \(home)/integrations/custom-verdict to root:wazuh 750"))
         #expect(run.output.contains("<name>custom-verdict</name>"))
         #expect(run.output.contains("<command>verdict-ar</command>"))
+        #expect(run.output.contains("\(home)/etc/verdict.yaml"), "the blocks name the given home")
+        #expect(!run.output.contains("/var/ossec"), "no path of another home")
         #expect(!FileManager.default.fileExists(atPath: home + "/integrations"))
     }
 
@@ -42,6 +47,8 @@ struct WazuhInstallCommandTests {
         }
         let rules = try String(contentsOfFile: home + "/etc/rules/verdict_rules.xml", encoding: .utf8)
         #expect(rules.contains(#"<rule id="100600" level="0">"#))
+        let shipped = try String(contentsOfFile: Self.repository + "/wazuh/rules/verdict_rules.xml", encoding: .utf8)
+        #expect(rules == shipped, "the installed rules are the shipped file, final newline included")
         #expect(try String(contentsOfFile: home + "/etc/verdict.yaml", encoding: .utf8).contains("api_key: mine"))
         #expect(run.output.contains("keep the existing \(home)/etc/verdict.yaml"))
         #expect(FileManager.default.fileExists(atPath: home + "/var/verdict"))
