@@ -36,7 +36,7 @@ while True: s.recv(70000)
 EOF
 pids+=($!)
 
-# Maltiverse: the documented answer for /ip/{ip} (reference/providers.md §6).
+# Maltiverse: the documented answer for /ip/{ip} (docs/sources.md).
 python3 - "$work/maltiverse.port" <<'EOF' &
 import http.server, json, sys
 class Maltiverse(http.server.BaseHTTPRequestHandler):

@@ -4,7 +4,7 @@
 #
 #   swift build -c release --product verdict && scripts/bench-server.sh [seconds] [connections]
 #
-# A small Python server on 127.0.0.1 answers as AbuseIPDB does (reference/providers.md) so the first lookup of
+# A small Python server on 127.0.0.1 answers as AbuseIPDB does (docs/sources.md) so the first lookup of
 # each value fills the cache; every measured request is then a cache hit, as the issue asks. The per-key rate
 # limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429.
 set -euo pipefail

@@ -23,7 +23,7 @@ public struct ExtractionResult: Sendable, Equatable {
 
     public init() {}
 
-    /// The `verdict extract` output object (design.md §3), as one line of JSON.
+    /// The `verdict extract` output object (docs/contracts.md §1), as one line of JSON.
     public func jsonLine() -> String {
         var writer = JSONWriter()
         writer.raw("{\"indicators\":[")

@@ -1,4 +1,4 @@
-/// How bad an indicator is, for one source or for all of them together (design.md §4).
+/// How bad an indicator is, for one source or for all of them together (docs/contracts.md §2).
 public enum Verdict: String, Sendable, Codable, CaseIterable, Comparable {
     case malicious, suspicious, harmless, unknown, suppressed
 
@@ -36,7 +36,7 @@ public enum SourceStatus: String, Sendable, Codable, CaseIterable {
     case circuitOpen = "circuit_open"
 }
 
-/// One source's answer about one indicator, normalised (design.md §5).
+/// One source's answer about one indicator, normalised (docs/contracts.md §3).
 public struct SourceResult: Sendable, Equatable {
     public var source: String
     public var status: SourceStatus

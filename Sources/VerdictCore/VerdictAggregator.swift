@@ -10,7 +10,7 @@ public struct AggregateVerdict: Sendable, Equatable {
     public var decidingSources: [String]
 }
 
-/// Folds per-source results into one verdict (design.md §5).
+/// Folds per-source results into one verdict (docs/contracts.md §3).
 ///
 /// Each answering source adds evidence in proportion to its reliability weight: the aggregate badness is
 /// `1 - Π(1 - weight × score / 100)`, so one reliable source can make a value malicious, agreeing sources

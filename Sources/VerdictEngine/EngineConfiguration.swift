@@ -27,7 +27,7 @@ public struct SourceConfiguration: Sendable {
     public var isOn: Bool { offReason == nil }
 }
 
-/// Everything the engine is built from: design.md §8 settings, layered as flags over environment
+/// Everything the engine is built from: docs/contracts.md §5 settings, layered as flags over environment
 /// variables (`VERDICT_VIRUSTOTAL_API_KEY`) over the YAML file (`virustotal: {api_key: …}`) over defaults.
 public struct EngineConfiguration: Sendable {
     public var sources: [SourceConfiguration]
@@ -286,7 +286,7 @@ public struct ServerSettings: Sendable, Equatable {
     public var idleTimeoutSeconds: Int64 = 60
     /// Requests per key (a token bucket of `limit` tokens refilled over `seconds`); nil is no limit.
     public var keyRateLimit: RateWindow? = RateWindow(limit: 50, seconds: 1)
-    /// Most indicators in one request (design.md §4).
+    /// Most indicators in one request (docs/contracts.md §2).
     public var maxIndicators = 100
     /// swift-log level name (`info` logs one line per request).
     public var logLevel = "info"

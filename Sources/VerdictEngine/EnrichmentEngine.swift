@@ -14,7 +14,7 @@ public struct CacheLifetimes: Sendable, Equatable {
     }
 }
 
-/// Everything known about one indicator after a lookup (design.md §4 `results[]`).
+/// Everything known about one indicator after a lookup (docs/contracts.md §2).
 public struct IndicatorReport: Sendable, Equatable {
     public var indicator: Indicator
     /// The text the caller gave, when it differs from the canonical value.

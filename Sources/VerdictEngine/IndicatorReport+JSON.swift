@@ -1,7 +1,7 @@
 import VerdictCore
 
 extension IndicatorReport {
-    /// The report as one element of the API's `results` array (design.md §4).
+    /// The report as one element of the API's `results` array (docs/contracts.md §2).
     public var jsonValue: JSONValue {
         var indicatorFields: [(key: String, value: JSONValue)] = [
             ("type", .string(indicator.type.rawValue)), ("value", .string(indicator.value)),
@@ -21,7 +21,7 @@ extension IndicatorReport {
 }
 
 extension SourceResult {
-    /// One element of a result's `sources` array (design.md §4).
+    /// One element of a result's `sources` array (docs/contracts.md §2).
     public var jsonValue: JSONValue {
         var fields: [(key: String, value: JSONValue)] = [
             ("source", .string(source)), ("status", .string(status.rawValue)),

@@ -2,7 +2,7 @@ import Synchronization
 import VerdictCore
 
 /// What a cached answer is filed under: the source, the value, and the source's settings fingerprint,
-/// so that answers given under another API key or base URL are never reused (design.md §5).
+/// so that answers given under another API key or base URL are never reused (docs/contracts.md §3).
 public struct CacheKey: Hashable, Sendable {
     public var source: String
     public var indicator: Indicator

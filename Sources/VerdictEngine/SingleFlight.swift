@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Makes concurrent requests for one key share one piece of work: the first caller runs it, the others
-/// wait for its value (design.md §5: 100 concurrent lookups of one value make one upstream call).
+/// wait for its value (docs/contracts.md §3: 100 concurrent lookups of one value make one upstream call).
 final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let waiting = Mutex<[Key: [CheckedContinuation<Value?, Never>]]>([:])
 

@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import VerdictCore
 
-/// An error answer of the API: `{"error": {"code": …, "message": …, …}}` (design.md §4) with its status.
+/// An error answer of the API: `{"error": {"code": …, "message": …, …}}` (docs/contracts.md §2) with its status.
 /// The message says what was wrong and what to do; `fields` carry the details a client acts on.
 public struct APIError: Error, Sendable, HTTPResponseError {
     public var status: HTTPResponse.Status

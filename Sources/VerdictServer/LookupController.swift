@@ -20,7 +20,7 @@ struct LookupController: Sendable {
     let offSources: [String: String]
     let creditsLeft = CreditsLeftMemo()
 
-    /// design.md §4: per indicator that reaches at least one outside source.
+    /// docs/contracts.md §2: per indicator that at least one outside source answered.
     static let creditsPerIndicator = 3
 
     func lookup(_ request: Request, context: ServerRequestContext) async throws -> Response {

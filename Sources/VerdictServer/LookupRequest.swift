@@ -1,7 +1,7 @@
 import VerdictCore
 import VerdictEngine
 
-/// The body of `POST /v1/enrichment/lookup`, read and checked (design.md §4). Every problem becomes an
+/// The body of `POST /v1/enrichment/lookup`, read and checked (docs/contracts.md §2). Every problem becomes an
 /// `APIError` that names what was wrong and how to fix it; nothing is looked up unless all of it is valid.
 struct LookupRequest {
     var items: [(indicator: Indicator, input: String?)]

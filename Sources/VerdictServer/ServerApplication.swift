@@ -29,7 +29,7 @@ public struct ServerComponents: Sendable {
     }
 }
 
-/// The Verdict HTTP API (design.md §4) as a Hummingbird application: run it with `runService()` (SIGTERM and
+/// The Verdict HTTP API (docs/contracts.md §2) as a Hummingbird application: run it with `runService()` (SIGTERM and
 /// SIGINT drain in-flight requests, then the last usage counts are written), or test it with `test(.router)`.
 public func buildApplication(
     _ components: ServerComponents,

@@ -3,7 +3,7 @@ import NIOHTTP1
 import VerdictCore
 
 /// What the three abuse.ch APIs share: one `Auth-Key` for all (`VERDICT_ABUSECH_API_KEY`), `query_status`
-/// in every answer, and `unknown_auth_key` (HTTP 401 or 403) for a bad key (providers.md §7-9).
+/// in every answer, and `unknown_auth_key` (HTTP 401 or 403) for a bad key (docs/sources.md).
 enum AbuseCH {
     static func send(
         _ source: String,
@@ -56,7 +56,7 @@ enum AbuseCH {
     }
 }
 
-/// URLhaus (providers.md §7): `POST /v1/host/`, `/v1/url/`, `/v1/payload/` with form bodies.
+/// URLhaus (docs/sources.md): `POST /v1/host/`, `/v1/url/`, `/v1/payload/` with form bodies.
 public struct URLhausSource: ThreatIntelSource {
     public let name = "urlhaus"
     public let supportedTypes: Set<IndicatorType> = [.ipv4, .domain, .url, .md5, .sha256]
@@ -151,7 +151,7 @@ public struct URLhausSource: ThreatIntelSource {
     }
 }
 
-/// ThreatFox (providers.md §8): `POST /api/v1/` with JSON `search_ioc` or `search_hash`.
+/// ThreatFox (docs/sources.md): `POST /api/v1/` with JSON `search_ioc` or `search_hash`.
 public struct ThreatFoxSource: ThreatIntelSource {
     public let name = "threatfox"
     public let supportedTypes: Set<IndicatorType> = [.ipv4, .domain, .url, .md5, .sha256]
@@ -211,7 +211,7 @@ public struct ThreatFoxSource: ThreatIntelSource {
     }
 }
 
-/// MalwareBazaar (providers.md §9): `POST /api/v1/` form `query=get_info&hash=`.
+/// MalwareBazaar (docs/sources.md): `POST /api/v1/` form `query=get_info&hash=`.
 public struct MalwareBazaarSource: ThreatIntelSource {
     public let name = "malwarebazaar"
     public let supportedTypes: Set<IndicatorType> = [.md5, .sha1, .sha256]

@@ -1,7 +1,7 @@
 import Foundation
 import VerdictCore
 
-/// AbuseIPDB v2 (providers.md §2): `GET /check?ipAddress=&maxAgeInDays=90&verbose` with `Key`.
+/// AbuseIPDB v2 (docs/sources.md): `GET /check?ipAddress=&maxAgeInDays=90&verbose` with `Key`.
 public struct AbuseIPDBSource: ThreatIntelSource {
     public let name = "abuseipdb"
     public let supportedTypes: Set<IndicatorType> = [.ipv4, .ipv6]

@@ -1,6 +1,6 @@
 import VerdictCore
 
-/// GreyNoise Community (providers.md §4): `GET /v3/community/{ip}` with header `key`.
+/// GreyNoise Community (docs/sources.md): `GET /v3/community/{ip}` with header `key`.
 public struct GreyNoiseSource: ThreatIntelSource {
     public let name = "greynoise"
     public let supportedTypes: Set<IndicatorType> = [.ipv4]

@@ -1,6 +1,6 @@
 import VerdictCore
 
-/// Shodan InternetDB (providers.md §10): `GET /{ip}`, no key. Context rather than reputation: open
+/// Shodan InternetDB (docs/sources.md): `GET /{ip}`, no key. Context rather than reputation: open
 /// ports, CVEs and tags; only the `compromised`, `malware` and `c2` tags make it suspicious.
 public struct InternetDBSource: ThreatIntelSource {
     public let name = "internetdb"

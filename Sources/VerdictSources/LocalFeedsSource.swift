@@ -1,7 +1,7 @@
 import Foundation
 import VerdictCore
 
-/// The user's own lists, read from `VERDICT_FEEDS_DIR` (design.md §5 "local feeds"):
+/// The user's own lists, read from `VERDICT_FEEDS_DIR` (docs/contracts.md §3):
 ///
 /// - `blocklists/NAME.txt|.csv|.cidr|.list`: known-bad values, one a line (CSV: the value in the first
 ///   column, an optional category in the second). A hit is `malicious` 100 with the list's name.

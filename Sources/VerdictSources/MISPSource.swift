@@ -1,7 +1,7 @@
 import NIOHTTP1
 import VerdictCore
 
-/// A self-hosted MISP (providers.md §5): `POST /attributes/restSearch` with the raw automation key in
+/// A self-hosted MISP (docs/sources.md): `POST /attributes/restSearch` with the raw automation key in
 /// `Authorization`. Self-signed TLS is allowed only when the setting says so (the HTTP client's).
 public struct MISPSource: ThreatIntelSource {
     public let name = "misp"

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import VerdictCore
 
-/// Maltiverse (providers.md §6): `GET /ip|hostname|url|sample/…` with `Authorization: Bearer`. URLs are
+/// Maltiverse (docs/sources.md): `GET /ip|hostname|url|sample/…` with `Authorization: Bearer`. URLs are
 /// looked up by the SHA-256 of the exact URL string, computed once (Wazuh's script hashes twice).
 public struct MaltiverseSource: ThreatIntelSource {
     public let name = "maltiverse"

@@ -1,7 +1,7 @@
 import Foundation
 import VerdictCore
 
-/// AlienVault OTX (providers.md §3): `GET /indicators/{IPv4|IPv6|domain|url|file}/{value}/general`.
+/// AlienVault OTX (docs/sources.md): `GET /indicators/{IPv4|IPv6|domain|url|file}/{value}/general`.
 public struct OTXSource: ThreatIntelSource {
     public let name = "otx"
     public let supportedTypes: Set<IndicatorType> = [.ipv4, .ipv6, .domain, .url, .md5, .sha1, .sha256]

@@ -60,7 +60,7 @@ public struct GovernorPolicy: Sendable, Equatable {
 
 /// Stands between the engine and one source: type support, the provider's 429s, the circuit breaker,
 /// the rate windows, the concurrency cap and the deadline, in that order. Whatever happens, a lookup
-/// returns a `SourceResult` (design.md §4 statuses) and never outlives its deadline by more than the
+/// returns a `SourceResult` (docs/contracts.md §2 statuses) and never outlives its deadline by more than the
 /// time the source takes to notice cancellation.
 public actor SourceGovernor {
     public nonisolated let source: any ThreatIntelSource

@@ -4,7 +4,7 @@ import VerdictCore
 ///
 /// An adapter maps the provider's own answer to a `SourceResult` (`found` or `notFound`) and throws a
 /// `SourceError` for everything else; the `SourceGovernor` turns errors, quotas and deadlines into the
-/// per-source statuses of design.md §4, so adapters stay about the provider's format.
+/// per-source statuses of docs/contracts.md §2, so adapters stay about the provider's format.
 ///
 /// ```swift
 /// struct MyFeed: ThreatIntelSource {

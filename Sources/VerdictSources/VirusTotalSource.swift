@@ -1,7 +1,7 @@
 import Foundation
 import VerdictCore
 
-/// VirusTotal API v3 (providers.md §1): `GET /ip_addresses|domains|urls|files/{id}` with `x-apikey`.
+/// VirusTotal API v3 (docs/sources.md): `GET /ip_addresses|domains|urls|files/{id}` with `x-apikey`.
 public struct VirusTotalSource: ThreatIntelSource {
     public let name = "virustotal"
     public let supportedTypes: Set<IndicatorType> = [.ipv4, .ipv6, .domain, .url, .md5, .sha1, .sha256]
@@ -69,7 +69,7 @@ public struct VirusTotalSource: ThreatIntelSource {
         return Self.result(from: attributes, indicator: indicator, link: "https://www.virustotal.com/gui/\(path.gui)")
     }
 
-    /// Maps `data.attributes` (providers.md §1 "Verdict mapping"): score from malicious + half the
+    /// Maps `data.attributes` (docs/sources.md): score from malicious + half the
     /// suspicious engines, out of 5 for network objects and 10 for files; nothing analysed is not found.
     static func result(from attributes: JSONValue, indicator: Indicator, link: String) -> SourceResult {
         var stats: [String: Int] = [:]

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// What a key may spend each calendar month (UTC), design.md §4.
+/// What a key may spend each calendar month (UTC), docs/contracts.md §2.
 public enum Plan: String, Sendable, CaseIterable, Codable {
     case free, starter, professional, enterprise
 
@@ -91,7 +91,7 @@ public enum ReservationOutcome: Sendable, Equatable {
     case insufficient(required: Int, remaining: Int)
 }
 
-/// Keys, credits and usage: the state every server replica shares (design.md §2 `VerdictStore`).
+/// Keys, credits and usage: the state every server replica shares (README.md "A short tour").
 ///
 /// Credits are reserved before any source is asked and settled afterwards, each in one transaction, so
 /// concurrent requests can never overspend a key and a failed lookup gives its credits back.

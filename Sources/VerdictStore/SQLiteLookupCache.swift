@@ -80,7 +80,7 @@ public final class SQLiteLookupCache: LookupCache {
     }
 }
 
-/// The in-memory LRU in front of a shared store (design.md §5): reads try memory first and fill it
+/// The in-memory LRU in front of a shared store (docs/contracts.md §3): reads try memory first and fill it
 /// from the store; writes go to both.
 public final class TieredLookupCache: LookupCache {
     public let memory: MemoryLookupCache

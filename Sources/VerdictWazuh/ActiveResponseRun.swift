@@ -11,7 +11,7 @@ import Musl
 import Darwin
 #endif
 
-/// One message of wazuh-execd's JSON protocol (reference/wazuh.md §5.3), checked as Wazuh's own helpers
+/// One message of wazuh-execd's JSON protocol (docs/wazuh.md §4), checked as Wazuh's own helpers
 /// check it: `version` a number, `origin` an object, `command` a string, `parameters` an object.
 public struct ActiveResponseMessage: Sendable, Equatable {
     public var command: String
@@ -47,7 +47,7 @@ public struct ActiveResponseMessage: Sendable, Equatable {
 }
 
 /// Reads exactly one line from a descriptor, never waiting for end of file (execd keeps stdin open:
-/// reference/wazuh.md §5.4), and never past the deadline.
+/// docs/wazuh.md §4), and never past the deadline.
 public func readOneLine(from descriptor: Int32, deadline: ContinuousClock.Instant, limit: Int = 1 << 20)
     throws(IntegrationFailure) -> [UInt8]
 {
@@ -84,7 +84,7 @@ public func readOneLine(from descriptor: Int32, deadline: ContinuousClock.Instan
     }
 }
 
-/// `verdict-ar`: the active-response variant (reference/wazuh.md §5). Stateless: it sends no check_keys
+/// `verdict-ar`: the active-response variant (docs/wazuh.md §4). Stateless: it sends no check_keys
 /// and execd does not wait on it; `add` enriches `parameters.alert`, `delete` does nothing.
 public enum ActiveResponseRun {
     public static let program = "active-response/bin/verdict-ar"

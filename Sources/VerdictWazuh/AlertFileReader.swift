@@ -4,7 +4,7 @@ import NIOCore
 
 /// The lines of a saved alerts file, read in chunks: plain NDJSON (`alerts.json`) or gzip as Wazuh archives
 /// them (`ossec-alerts-22.json.gz`, detected by its magic bytes). Lines longer than `maxLineBytes` are
-/// skipped and counted, as integratord skips them (reference/wazuh.md §1.3).
+/// skipped and counted, as integratord skips them (docs/wazuh.md §1).
 public final class AlertFileReader {
     public let path: String
     public let maxLineBytes: Int

@@ -47,7 +47,7 @@ public struct IndicatorOutcome: Sendable, Equatable {
         }
     }
 
-    /// One element of the API's `results` array (design.md §4); nil when it lacks what an event needs.
+    /// One element of the API's `results` array (docs/contracts.md §2); nil when it lacks what an event needs.
     public init?(apiResult result: JSONValue, field: String?) {
         guard let type = result["indicator"]?["type"]?.scalarText.flatMap(IndicatorType.init),
             let value = result["indicator"]?["value"]?.scalarText,
@@ -123,11 +123,11 @@ public struct AlertContext: Sendable, Equatable {
     }
 }
 
-/// The event written back to analysisd for one indicator (design.md §6): `1:verdict:{…}` for manager
+/// The event written back to analysisd for one indicator (docs/contracts.md §4): `1:verdict:{…}` for manager
 /// alerts, `1:[id] (name) ip->verdict:{…}` for agent alerts, at most 65,535 bytes with the header.
 public enum EnrichedEvent {
     public static let tag = "verdict"
-    /// analysisd reads at most this many bytes of a datagram (reference/wazuh.md §2.3).
+    /// analysisd reads at most this many bytes of a datagram (docs/wazuh.md §2).
     public static let maxDatagramBytes = 65_535
 
     /// The queue header, with Wazuh's escaping of the agent location (`|` → `||`, `:` → `|:`).

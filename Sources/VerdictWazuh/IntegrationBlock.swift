@@ -5,7 +5,7 @@ import VerdictCore
 import FoundationXML
 #endif
 
-/// One `<integration>` block of ossec.conf and integratord's filter over alerts (reference/wazuh.md §1.1,
+/// One `<integration>` block of ossec.conf and integratord's filter over alerts (docs/wazuh.md §1,
 /// §1.4): `event_location` (OS_Match on the alert's `location`), `level` (at least), `group` (each comma token
 /// equal to one of `rule.groups`, case-sensitive, no trimming), `rule_id` (`atoi` equality); all ANDed.
 public struct IntegrationBlock: Sendable, Equatable {

@@ -9,7 +9,7 @@ import VerdictStore
 import Glibc
 #endif
 
-/// The Wazuh directory (design.md §8): `VERDICT_WAZUH_HOME`, else the parent of the folder holding the
+/// The Wazuh directory (docs/contracts.md §5): `VERDICT_WAZUH_HOME`, else the parent of the folder holding the
 /// executable as Wazuh's own scripts find it (`<home>/integrations/custom-verdict`, and for the active
 /// response `<home>/active-response/bin/verdict-ar`), else the working directory when it is a Wazuh home
 /// (integratord and execd run there), else `/var/ossec`.
@@ -208,7 +208,7 @@ public struct WazuhRunContext: Sendable {
     }
 }
 
-/// `custom-verdict`: what wazuh-integratord runs once per matching alert (reference/wazuh.md §1).
+/// `custom-verdict`: what wazuh-integratord runs once per matching alert (docs/wazuh.md §1).
 public enum IntegratordRun {
     public static let program = "custom-verdict"
 

@@ -1,4 +1,4 @@
-/// The argv integratord gives an integration (reference/wazuh.md §1.6): argv[0] is `integrations`, then
+/// The argv integratord gives an integration (docs/wazuh.md §1): argv[0] is `integrations`, then
 /// alert file, api_key, hook_url, `debug` or empty, options file or empty, timeout, retries, and when not
 /// debugging the literal argument `> /dev/null 2>&1` (no shell runs it). Wazuh 4.6 and older stop after
 /// `debug`, 4.7 after the options file; empty strings are real arguments.

@@ -46,7 +46,7 @@ public struct EmbeddedBackend: LookupBackend {
     }
 }
 
-/// Client mode: `POST /v1/enrichment/lookup` on a Verdict server (or anything speaking design.md §4),
+/// Client mode: `POST /v1/enrichment/lookup` on a Verdict server (or anything speaking docs/contracts.md §2),
 /// with `Authorization: Bearer <api_key>`. The key goes only into that header.
 public struct ServerBackend: LookupBackend {
     public let endpoint: String

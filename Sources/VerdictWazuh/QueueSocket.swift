@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 
-/// analysisd's queue: an AF_UNIX datagram socket at `<wazuh>/queue/sockets/queue` (reference/wazuh.md §2.1).
+/// analysisd's queue: an AF_UNIX datagram socket at `<wazuh>/queue/sockets/queue` (docs/wazuh.md §2).
 /// Sends never block: a full socket is retried until the deadline, then reported, so a stalled analysisd
 /// cannot hang the integration.
 public final class QueueSocket {

@@ -26,7 +26,7 @@ public struct ReplayReport: Sendable, Equatable {
 
     public init() {}
 
-    /// Credits a Verdict server would have charged (design.md §4: 3 per indicator an outside source answered).
+    /// Credits a Verdict server would have charged (docs/contracts.md §2: 3 per indicator an outside source answered).
     public var credits: Int { upstream * 3 }
 
     /// The closing table, aligned for a terminal.

@@ -7,7 +7,7 @@ import Musl
 #endif
 
 /// `verdict wazuh install`: puts the executables, the rules and a settings file on a Wazuh manager with the
-/// owners and modes integratord and execd require (reference/wazuh.md §1.2: root:wazuh 0750, not writable
+/// owners and modes integratord and execd require (docs/wazuh.md §1: root:wazuh 0750, not writable
 /// by wazuh), and reports every step it could not do and how to do it by hand.
 public struct WazuhInstaller {
     public struct Step: Sendable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `verdict extract` as users and outside tests call it (design.md §3): the built executable, real files,
+/// `verdict extract` as users and outside tests call it (docs/contracts.md §1): the built executable, real files,
 /// standard input, exit codes.
 struct ExtractCommandTests {
     struct Run {

@@ -3,7 +3,7 @@ import VerdictCore
 import VerdictSources
 import VerdictTestSupport
 
-/// AbuseIPDB, OTX, GreyNoise, MISP and Maltiverse against their real answer shapes (providers.md §2-6).
+/// AbuseIPDB, OTX, GreyNoise, MISP and Maltiverse against their real answer shapes (docs/sources.md).
 struct KeyedProviderTests {
     typealias Maker = (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
 

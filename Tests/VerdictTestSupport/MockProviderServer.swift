@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 
 /// A real HTTP server on 127.0.0.1 that answers like a provider: tests give it the provider's real
-/// shapes (providers.md), its errors, 429s, hangs and malformed bodies, and read back what was asked.
+/// shapes (docs/sources.md), its errors, 429s, hangs and malformed bodies, and read back what was asked.
 public final class MockProviderServer: Sendable {
     public struct Request: Sendable {
         public var method: String

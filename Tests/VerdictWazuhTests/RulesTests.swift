@@ -8,7 +8,7 @@ import FoundationXML
 #endif
 
 /// `wazuh/rules/verdict_rules.xml` against the events we emit, read the way analysisd reads them: the JSON
-/// decoder flattens nested keys with `.` and every scalar becomes a string (reference/wazuh.md §2.4);
+/// decoder flattens nested keys with `.` and every scalar becomes a string (docs/wazuh.md §2);
 /// `<field>` values are OS_Regex patterns; children of a rule are tried in file order, first match wins.
 struct RulesTests {
     struct Rule {
