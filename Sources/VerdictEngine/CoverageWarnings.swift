@@ -19,7 +19,10 @@ extension EnrichmentEngine {
                 "none of the chosen sources looks up \(types) values, so their verdict comes from local feeds and the cache only; leave \"sources\" out to ask every source that is on"
             ]
         }
-        let on = outside.isEmpty ? "no outside source is on" : "the outside sources on (\(outside.map(\.name).joined(separator: ", "))) do not look up \(types)"
+        let on =
+            outside.isEmpty
+            ? "no outside source is on"
+            : "the outside sources on (\(outside.map(\.name).joined(separator: ", "))) do not look up \(types)"
         return [
             "\(on), so the verdict for \(types) values comes from local feeds and the cache only. Turn sources on with their keys: \(EngineConfiguration.sourceKeySettings); `verdict lookup --explain` lists each source and why it is off"
         ]

@@ -18,6 +18,8 @@ public struct IntegrationBlock: Sendable, Equatable {
     public var hookURL: String?
     public var apiKey: String?
     public var timeoutSeconds: Double?
+    /// `<alert_format>`: integratord hands the JSON alert only when it starts with `json`.
+    public var alertFormat: String?
 
     public init(name: String) {
         self.name = name
@@ -169,6 +171,7 @@ public struct IntegrationBlock: Sendable, Equatable {
             block.hookURL = current["hook_url"]
             block.apiKey = current["api_key"]
             block.timeoutSeconds = current["timeout"].flatMap(Double.init)
+            block.alertFormat = current["alert_format"]
             blocks.append(block)
         }
     }

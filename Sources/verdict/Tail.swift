@@ -99,7 +99,9 @@ struct Tail: AsyncParsableCommand {
             block.ruleIDs = try ruleID.split(separator: ",").map { token in
                 let trimmed = token.trimmingCharacters(in: .whitespaces)
                 guard let id = Int(trimmed), id >= 0 else {
-                    throw CommandFailure("--rule-id: \"\(trimmed)\" is not a rule ID; give numbers separated by commas (5712,5763)")
+                    throw CommandFailure(
+                        "--rule-id: \"\(trimmed)\" is not a rule ID; give numbers separated by commas (5712,5763)"
+                    )
                 }
                 return id
             }

@@ -113,7 +113,10 @@ struct ServeCommandTests {
             let key = created.output.split(separator: "\n").last.map(String.init) ?? ""
             #expect(key.hasPrefix("vk_") && key.count == 43, "the key alone on the last line: \(created.output)")
             #expect(created.output.contains("500 credits a month"))
-            #expect(created.output.hasPrefix("database: \(directory)/verdict.sqlite\n"), "keys live per database: say which")
+            #expect(
+                created.output.hasPrefix("database: \(directory)/verdict.sqlite\n"),
+                "keys live per database: say which"
+            )
 
             let duplicate = try await ExtractCommandTests.run(
                 ["keys", "create", "--name", "soc1", "--plan", "starter"],
@@ -202,7 +205,8 @@ struct ServeCommandTests {
         let busy = try await ExtractCommandTests.run(["serve", "--port", String(port)], environment: environment)
         #expect(busy.status == 2)
         #expect(
-            busy.errors.contains("cannot listen on 127.0.0.1:\(port): the port is in use") && busy.errors.contains("--port"),
+            busy.errors.contains("cannot listen on 127.0.0.1:\(port): the port is in use")
+                && busy.errors.contains("--port"),
             "\(busy.errors)"
         )
         #expect(!busy.errors.contains("errno"), "a sentence, not the system call")

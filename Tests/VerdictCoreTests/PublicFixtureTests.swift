@@ -26,7 +26,8 @@ struct PublicFixtureCase: CustomTestStringConvertible, Sendable {
     static let file: String? = ProcessInfo.processInfo.environment[folderVariable].flatMap { folder in
         folder.isEmpty ? nil : URL(fileURLWithPath: folder).appendingPathComponent("ioc-public.jsonl").path
     }
-    static let notGiven: Comment = "\(folderVariable) is not set: the public extraction cases are not in this repository"
+    static let notGiven: Comment =
+        "\(folderVariable) is not set: the public extraction cases are not in this repository"
 
     /// Every case of the file, or an error naming the file; lines that are not a JSON object count as unread.
     static let loaded: Result<[PublicFixtureCase], TestFiles.Missing> = {

@@ -143,7 +143,8 @@ struct LookupAPITests {
         // The source's own deadline is 30 s; the request's 300 ms. A bound far under the source's holds on a
         // loaded machine and still tells the two apart.
         try await ServerHarness.with(abuseIPDB: .hang, extraEnvironment: ["VERDICT_ABUSEIPDB_TIMEOUT_MS": "30000"]) {
-            harness, _ in
+            harness,
+            _ in
             let key = try await harness.key(plan: .starter)
             let app = harness.application { $0.requestTimeout = .milliseconds(300) }
             try await app.test(.router) { client in

@@ -8,10 +8,11 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
-@testable import VerdictServer
 import VerdictSources
 import VerdictStore
 import VerdictTestSupport
+
+@testable import VerdictServer
 
 /// `/openapi.json` and the server agree: every documented operation answers, every status the server
 /// gives is documented for its operation and every documented one is produced, and every JSON body
@@ -176,7 +177,9 @@ struct OpenAPIAgreementTests {
 
         // The table the 405 answers come from names exactly the documented operations.
         var documentedOperations: Set<String> = []
-        for status in documentedStatuses { documentedOperations.insert(status.split(separator: " ").prefix(2).joined(separator: " ")) }
+        for status in documentedStatuses {
+            documentedOperations.insert(status.split(separator: " ").prefix(2).joined(separator: " "))
+        }
         let routed = Set(
             AccessMiddleware.routeMethods.flatMap { path, methods in methods.map { "\($0.rawValue) \(path)" } }
         )
@@ -228,7 +231,8 @@ struct SchemaValidator {
         }
         if case .string(let text) = value {
             if let minimum = schema["minLength"]?.int, text.count < minimum { found.append("\(path): too short") }
-            if let pattern = schema["pattern"]?.scalarText, text.range(of: pattern, options: .regularExpression) == nil {
+            if let pattern = schema["pattern"]?.scalarText, text.range(of: pattern, options: .regularExpression) == nil
+            {
                 found.append("\(path): does not match \(pattern)")
             }
         }

@@ -18,6 +18,8 @@ struct RulesTests {
         var fields: [(name: String, pattern: String)]
         var description: String
         var decodedAs: String?
+        /// The rule's own `<group>` names; its alerts also carry the enclosing group's.
+        var groups: [String] = []
     }
 
     /// Reads the rules with an XML parser (so the file must be well-formed).
@@ -63,6 +65,8 @@ struct RulesTests {
             case "if_sid": current?.parent = Int(text)
             case "description": current?.description = text
             case "decoded_as": current?.decodedAs = text
+            case "group" where current != nil:
+                current?.groups += text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             default: break
             }
         }
@@ -195,6 +199,59 @@ struct RulesTests {
                 #expect(emittedNames.contains(name), "rule \(rule.id) shows $(\(name)), which no event has")
                 rest = rest[close...]
             }
+        }
+    }
+}
+
+extension RulesTests {
+    /// The README's `<integration>` blocks for Slack, PagerDuty and Shuffle, filtered the way integratord filters,
+    /// pass the alerts of Verdict's malicious rules and nothing else of Verdict's.
+    @Test func theReadmesForwardingBlocksSendMaliciousVerdictsOnly() throws {
+        let readme = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("README.md"),
+            encoding: .utf8
+        )
+        var xml = ""
+        var inBlock = false
+        for line in readme.components(separatedBy: "\n") {
+            if line == "```xml ossec.conf" {
+                inBlock = true
+            } else if inBlock && line == "```" {
+                inBlock = false
+            } else if inBlock {
+                xml += line + "\n"
+            }
+        }
+        let blocks = try IntegrationBlock.blocks(inOssecConf: xml)
+        #expect(blocks.map(\.name).sorted() == ["pagerduty", "shuffle", "slack"])
+
+        let (rules, fileGroups) = try rules()
+        let enclosing = fileGroups.flatMap { $0.split(separator: ",").map(String.init) }
+        func alert(of rule: Rule) throws -> JSONValue {
+            let groups = (enclosing + rule.groups).map { "\"\($0)\"" }.joined(separator: ",")
+            return try JSONValue(
+                parsing:
+                    #"{"rule":{"id":"\#(rule.id)","level":\#(rule.level),"groups":[\#(groups)]},"location":"verdict","decoder":{"name":"json"}}"#
+            )
+        }
+        let malicious = Set(rules.filter { $0.groups.contains("verdict_malicious") }.map(\.id))
+        #expect(malicious == [100601, 100603])
+        for block in blocks {
+            #expect(block.name == "pagerduty" ? block.apiKey != nil : block.hookURL != nil, "\(block.name)")
+            #expect(block.alertFormat?.hasPrefix("json") == true, "\(block.name) gets the JSON alert")
+            for rule in rules {
+                #expect(
+                    block.accepts(try alert(of: rule)) == malicious.contains(rule.id),
+                    "\(block.name) on rule \(rule.id)"
+                )
+            }
+            // Nothing else: a stock sshd alert is not forwarded by these blocks.
+            let sshd = try JSONValue(
+                parsing:
+                    #"{"rule":{"id":"5763","level":10,"groups":["syslog","sshd","authentication_failures"]},"location":"/var/log/auth.log"}"#
+            )
+            #expect(!block.accepts(sshd), "\(block.name) on rule 5763")
         }
     }
 }
