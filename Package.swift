@@ -144,13 +144,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // A provider-shaped HTTP server on 127.0.0.1 for the tests.
+        // A provider-shaped HTTP server on 127.0.0.1 for the tests, and a WebDriver client for the page.
         .target(
             name: "VerdictTestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/VerdictTestSupport",
             swiftSettings: strictSettings
