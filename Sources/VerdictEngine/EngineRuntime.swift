@@ -24,10 +24,9 @@ public final class EngineRuntime: Sendable {
             if source.insecureTLS {
                 var tls = TLSConfiguration.makeClientConfiguration()
                 tls.certificateVerification = .none
-                let client = HTTPClient(
-                    eventLoopGroupProvider: .singleton,
-                    configuration: HTTPClient.Configuration(tlsConfiguration: tls)
-                )
+                var configuration = ProviderHTTPClient.configuration()
+                configuration.tlsConfiguration = tls
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
                 owned.append(client)
                 http = ProviderHTTPClient(client: client)
             }

@@ -33,10 +33,25 @@ public struct ProviderResponse: Sendable {
 
 /// The one HTTP client every adapter shares, with the limits every provider call needs.
 public struct ProviderHTTPClient: Sendable {
-    /// nil: AsyncHTTPClient's shared client, made on the first request, so a process answered wholly from the
-    /// cache (a custom-verdict run) never starts its event loops.
+    /// What every client that carries a provider key needs: redirects are never followed, since a followed
+    /// redirect would send the key's header to whatever host the answer names.
+    public static func configuration() -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        return configuration
+    }
+
+    /// Made on the first request (a static is lazy), so a process answered wholly from the cache (a
+    /// custom-verdict run) never starts its event loops. Like AsyncHTTPClient's own shared client, it lives
+    /// as long as the process.
+    static let sharedNoRedirects = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: configuration()
+    )
+
+    /// nil: the shared client above.
     private let ownClient: HTTPClient?
-    var client: HTTPClient { ownClient ?? .shared }
+    var client: HTTPClient { ownClient ?? Self.sharedNoRedirects }
     /// Answers larger than this are refused rather than read into memory.
     public var maxBodyBytes: Int
     /// An upper bound per request; the governor's deadline is usually shorter.
@@ -65,12 +80,21 @@ public struct ProviderHTTPClient: Sendable {
         let host = URL(string: url)?.host ?? "the provider"
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.milliseconds)))
+            if (300..<400).contains(response.status.code) {
+                let target = response.headers.first(name: "Location").flatMap { URL(string: $0, relativeTo: URL(string: url))?.host }
+                throw SourceError.http(
+                    status: Int(response.status.code),
+                    "\(source): \(host) answered HTTP \(response.status.code), a redirect to \(target ?? "another address"); Verdict never follows a redirect with a key: check the source's URL setting"
+                )
+            }
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
             return ProviderResponse(
                 status: Int(response.status.code),
                 headers: response.headers.map { ($0.name, $0.value) },
                 body: Array(buffer.readableBytesView)
             )
+        } catch let error as SourceError {
+            throw error
         } catch is NIOTooManyBytesError {
             throw .malformed("\(source): answer larger than \(maxBodyBytes / 1_048_576) MB")
         } catch is CancellationError {

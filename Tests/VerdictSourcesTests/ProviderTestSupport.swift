@@ -47,5 +47,31 @@ enum ProviderHarness {
             #expect(result.status == failure.status, "\(name) \(failure.name)")
             #expect((result.error ?? "").contains(failure.error), "\(name) \(failure.name): \(result.error ?? "nil")")
         }
+        try await expectRefusesRedirects(indicator, source: name, makeSource: makeSource)
+    }
+
+    /// A provider that redirects (307, https to http or to another host) is an error naming the target; the
+    /// other host sees no request, so the key's header never reaches it.
+    static func expectRefusesRedirects(
+        _ indicator: Indicator,
+        source name: String,
+        makeSource: (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
+    ) async throws {
+        try await MockProviderServer.with({ _ in .json(200, "{}") }) { elsewhere in
+            for status in [301, 302, 307, 308] {
+                let (result, requests) = try await lookUp(
+                    indicator,
+                    reply: { _ in .raw(status, [], headers: [("Location", elsewhere.baseURL + "/steal")]) },
+                    makeSource: makeSource
+                )
+                #expect(requests.count == 1, "\(name) \(status)")
+                #expect(result.status == .error, "\(name) \(status)")
+                #expect(
+                    (result.error ?? "").contains("a redirect to 127.0.0.1"),
+                    "\(name) \(status): \(result.error ?? "nil")"
+                )
+            }
+            #expect(elsewhere.requests.isEmpty, "\(name): a redirect was followed with the key")
+        }
     }
 }

@@ -135,6 +135,14 @@ struct VirusTotalSourceTests {
         #expect((result.error ?? "").contains(failure.error), "\(failure.name): \(result.error ?? "nil")")
     }
 
+    @Test func redirectsAreNeverFollowedWithTheKey() async throws {
+        try await ProviderHarness.expectRefusesRedirects(
+            Indicator(type: .ipv4, value: "185.220.101.4"),
+            source: "virustotal",
+            makeSource: Self.make
+        )
+    }
+
     @Test func anUnreachableProviderCostsOnlyTheDeadline() async {
         // AsyncHTTPClient keeps retrying a refused connection until the request's deadline, so a dead
         // provider shows up as the governor's timeout.
