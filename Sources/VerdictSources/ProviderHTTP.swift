@@ -81,7 +81,9 @@ public struct ProviderHTTPClient: Sendable {
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.milliseconds)))
             if (300..<400).contains(response.status.code) {
-                let target = response.headers.first(name: "Location").flatMap { URL(string: $0, relativeTo: URL(string: url))?.host }
+                let target = response.headers.first(name: "Location").flatMap {
+                    URL(string: $0, relativeTo: URL(string: url))?.host
+                }
                 throw SourceError.http(
                     status: Int(response.status.code),
                     "\(source): \(host) answered HTTP \(response.status.code), a redirect to \(target ?? "another address"); Verdict never follows a redirect with a key: check the source's URL setting"

@@ -36,6 +36,11 @@ public struct VerdictDatabase: Sendable {
                 "cannot create the data directory \(directory) (\(error.localizedDescription)); set VERDICT_DATA_DIR to a writable directory"
             )
         }
+        for file in [path, path + "-wal", path + "-shm"] where !PrivateFile.isAbsentOrRegular(file) {
+            throw StoreError(
+                "\(file) is a symbolic link or not a regular file; Verdict will not open a database through it. Remove it (the data directory should be writable only by Verdict's user and group)"
+            )
+        }
         var configuration = Configuration()
         // Other processes may hold the write lock for a moment; wait rather than fail.
         configuration.busyMode = .timeout(5)
@@ -85,9 +90,11 @@ public struct VerdictDatabase: Sendable {
 
     /// Runs `body` holding an exclusive `flock` on `lockPath` (created if needed).
     static func whileLocking(_ lockPath: String, _ body: () throws -> Void) throws {
-        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
+        let descriptor = PrivateFile.open(lockPath, O_RDWR | O_CREAT)
         guard descriptor >= 0 else {
-            throw StoreError("cannot create \(lockPath) (errno \(errno)); check the data directory's permissions")
+            throw StoreError(
+                "cannot create \(lockPath): \(PrivateFile.reason(errno)); check the data directory and its permissions"
+            )
         }
         defer { close(descriptor) }
         while flock(descriptor, LOCK_EX) != 0 {

@@ -92,6 +92,14 @@ public enum ActiveResponseRun {
     /// `<extra_args>` may set the integration options as `name=value` (`min_verdict=malicious`,
     /// `sources=abuseipdb,virustotal`, `timeout=5`).
     public static func run(input descriptor: Int32, context: WazuhRunContext) async -> Int32 {
+        // Before any file is opened: as root, the log and the store would be written where a `wazuh` user
+        // points them. Nothing can be logged safely before this, so a refusal goes to standard error.
+        do {
+            try WazuhIdentity.dropRoot(home: context.home)
+        } catch {
+            FileHandle.standardError.write(Data("verdict-ar: \(error.description)\n".utf8))
+            return error.exitCode
+        }
         let log = IntegrationLog(path: context.home + "/logs/active-responses.log", program: program)
         return await WazuhRunContext.exitCode(logging: log) {
             var deadline = context.started + .seconds(5)

@@ -1,3 +1,5 @@
+import VerdictStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -9,6 +11,10 @@ import Darwin
 /// Appends timestamped lines to a Wazuh log file (`logs/integrations.log`, `logs/active-responses.log`) in
 /// the format of Wazuh's own helpers: `2026/11/22 18:55:01 custom-verdict: message`. Never holds secrets:
 /// callers pass messages, not arguments. A log that cannot be written is not a reason to fail the run.
+///
+/// Messages quote values from alerts, which anyone who can make a log line can shape: control characters
+/// are escaped (`\n` as `\\n`), so one message is always one line, and the file is never opened through a
+/// symbolic link (the `logs/` folder is the `wazuh` group's).
 public struct IntegrationLog: Sendable {
     public let path: String
     public let program: String
@@ -19,12 +25,34 @@ public struct IntegrationLog: Sendable {
     }
 
     public func write(_ message: String) {
-        let line = Array("\(Self.timestamp()) \(program): \(message)\n".utf8)
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let line = Array("\(Self.timestamp()) \(program): \(Self.escaped(message))\n".utf8)
+        let descriptor = PrivateFile.open(path, O_WRONLY | O_APPEND | O_CREAT, mode: 0o640)
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         // One write per line: O_APPEND keeps lines of concurrent processes whole.
         _ = line.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    /// The message with every control character written out: `\n`, `\r`, `\t`, others as `\u{1b}`.
+    static func escaped(_ message: String) -> String {
+        guard message.unicodeScalars.contains(where: Self.isControl) else { return message }
+        var result = ""
+        for scalar in message.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where isControl(scalar): result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// C0, DEL, C1, and the bidirectional overrides that make a line read differently than it is.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
     }
 
     /// Local time, as `YYYY/MM/DD HH:MM:SS`.

@@ -1,4 +1,5 @@
 import Foundation
+import VerdictStore
 
 #if canImport(Glibc)
 import Glibc
@@ -25,11 +26,11 @@ public final class TailCheckpoint {
 
     public init(path: String) throws(IntegrationFailure) {
         self.path = path
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        descriptor = PrivateFile.open(path, O_RDWR | O_CREAT, mode: 0o640)
         guard descriptor >= 0 else {
             throw IntegrationFailure(
                 .badSettings,
-                "cannot open the checkpoint \(path) (errno \(errno)); check VERDICT_DATA_DIR's permissions"
+                "cannot open the checkpoint \(path): \(PrivateFile.reason(errno)); check VERDICT_DATA_DIR and its permissions"
             )
         }
     }
@@ -81,10 +82,13 @@ public final class EventSpool {
         self.folder = folder
         self.limitBytes = limitBytes
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        data = open(folder + "/events.spool", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        position = open(folder + "/events.spool.read", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        data = PrivateFile.open(folder + "/events.spool", O_RDWR | O_CREAT, mode: 0o640)
+        position = PrivateFile.open(folder + "/events.spool.read", O_RDWR | O_CREAT, mode: 0o640)
         guard data >= 0, position >= 0 else {
-            throw IntegrationFailure(.badSettings, "cannot open the spool in \(folder) (errno \(errno))")
+            throw IntegrationFailure(
+                .badSettings,
+                "cannot open the spool in \(folder): \(PrivateFile.reason(errno)); check VERDICT_DATA_DIR and its permissions"
+            )
         }
         var status = stat()
         fstat(data, &status)

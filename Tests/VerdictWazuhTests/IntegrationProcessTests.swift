@@ -34,6 +34,18 @@ struct IntegrationProcessTests {
                 encoding: .utf8
             )
             receiver = bindSocket ? try DatagramReceiver(path: path + "/queue/sockets/queue") : nil
+            // As root (CI), lay the home out as Wazuh does, with `nobody` standing in for the `wazuh` user: its
+            // folders and the queue socket are that user's, so verdict-ar can become it.
+            if getuid() == 0, let user = getpwnam("nobody")?.pointee {
+                try FileManager.default.createDirectory(
+                    atPath: path + "/var/verdict",
+                    withIntermediateDirectories: true
+                )
+                for owned in ["var/verdict", "logs", "queue/sockets", "queue/sockets/queue"] {
+                    chown(path + "/" + owned, user.pw_uid, user.pw_gid)
+                }
+                chmod(path + "/var/verdict", 0o770)
+            }
         }
 
         var socketPath: String { path + "/queue/sockets/queue" }
