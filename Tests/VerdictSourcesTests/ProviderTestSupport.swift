@@ -57,7 +57,8 @@ enum ProviderHarness {
         source name: String,
         makeSource: (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
     ) async throws {
-        try await MockProviderServer.with({ _ in .json(200, "{}") }) { elsewhere in
+        let answer: MockProviderServer.Handler = { _ in .json(200, "{}") }
+        try await MockProviderServer.with(answer) { elsewhere in
             for status in [301, 302, 307, 308] {
                 let (result, requests) = try await lookUp(
                     indicator,
