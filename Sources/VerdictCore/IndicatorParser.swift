@@ -22,6 +22,15 @@ public enum IndicatorParser {
         let refanged = RefangedText(refanging: Array(input.utf8))
         let text = String(decoding: refanged.bytes, as: UTF8.self).trimmingWhitespace()
         guard !text.isEmpty else { throw InvalidIndicator(input: input, reason: "empty value") }
+        if text.unicodeScalars.contains(where: {
+            (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
+        }) {
+            throw InvalidIndicator(
+                input: input,
+                reason:
+                    "contains a bidirectional-override character (U+202A-202E, U+2066-2069), which makes it read differently than it is"
+            )
+        }
         if let expected {
             guard let indicator = parse(text, type: expected) else {
                 throw InvalidIndicator(input: input, reason: "not a valid \(expected.rawValue)\(hint(for: expected))")

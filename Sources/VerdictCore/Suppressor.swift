@@ -43,6 +43,9 @@ public struct Suppressor: Sendable {
         return .lookUp(warninglists: annotations)
     }
 
+    /// The longest URL and email looked up, in bytes.
+    public static let maxLength: [IndicatorType: Int] = [.url: 2048, .email: 254]
+
     /// Reasons that hold whatever the settings say, plus the user's internal suffixes.
     func hardReason(_ indicator: Indicator) -> String? {
         switch indicator.type {
@@ -57,6 +60,9 @@ public struct Suppressor: Sendable {
             }
             return nil
         case .url, .email:
+            // Providers refuse longer values (VirusTotal and URLhaus at about 2 KB, HTTP 414): asking would
+            // only spend quota and count as a failure of the source.
+            if indicator.value.utf8.count > Self.maxLength[indicator.type]! { return "too-long" }
             guard let host = indicator.host else { return nil }
             if allowList.contains(host) { return "allowlist" }
             return hardReason(host)

@@ -211,11 +211,24 @@ struct TextScanner {
             end = trimURLEnd(start: authorityEnd, end: end)
         }
         guard isTrustworthy(start, end) else { return nil }
-        let userinfo = string(authorityStart, hostStart)
+        // A bidirectional override right after it makes the text read differently than it is
+        // (`…/a\u{202E}exe.pdf`): what is shown is not what would be looked up, so it is not a URL at all.
+        guard !startsBidirectionalControl(at: end) else { return nil }
+        // Credentials in a URL (`user:pass@host`) are the victim's, never sent to a source, cached or written
+        // into an event.
         let rest = string(authorityEnd, end)
-        emit(.url, scheme + "://" + userinfo + host.urlForm + rest)
+        emit(.url, scheme + "://" + host.urlForm + rest)
         emit(host.indicator.type, host.indicator.value)
         return end
+    }
+
+    /// U+202A-202E and U+2066-2069 in UTF-8: `E2 80 AA`-`AE`, `E2 81 A6`-`A9`.
+    func startsBidirectionalControl(at position: Int) -> Bool {
+        guard position + 2 < text.count, text[position] == 0xE2 else { return false }
+        switch (text[position + 1], text[position + 2]) {
+        case (0x80, 0xAA...0xAE), (0x81, 0xA6...0xA9): return true
+        default: return false
+        }
     }
 
     /// Characters that cannot stand in a URL, and the quote that opened it (`DownloadString('https://…')`).

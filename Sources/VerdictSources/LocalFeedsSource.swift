@@ -42,7 +42,8 @@ public struct LocalFeedsSource: ThreatIntelSource {
                     name = name[name.index(after: dot)...]
                 }
             default:
-                return exact[indicator.value.lowercased()]
+                // Both sides are canonical (IndicatorParser): a URL's path keeps its case.
+                return exact[indicator.value]
             }
         }
     }

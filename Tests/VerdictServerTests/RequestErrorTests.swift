@@ -144,7 +144,10 @@ struct RequestErrorTests {
                         "unknown_api_key"
                     ),
                     ("not our format", [.authorization: "Bearer 12345"], "unknown_api_key"),
-                    ("one character changed", [.authorization: "Bearer \(key.dropLast())x"], "unknown_api_key"),
+                    (
+                        "one character changed",
+                        [.authorization: "Bearer \(key.dropLast())\(key.hasSuffix("x") ? "y" : "x")"], "unknown_api_key"
+                    ),
                     ("revoked key", [.authorization: "Bearer \(revoked)"], "unknown_api_key"),
                 ]
                 for (name, headers, code) in cases {

@@ -31,6 +31,20 @@ struct LocalFeedsSourceTests {
         #expect(try await look(.ipv4, "45.95.148.1").status == .notFound)
     }
 
+    /// A listed URL matches however its scheme and host were written, on the list and in the alert; its path
+    /// keeps its case on both sides.
+    @Test func listedURLsMatchInTheirCanonicalForm() async throws {
+        let directory = try FeedsDirectoryTests.TemporaryDirectory()
+        try directory.write("blocklists/urls.txt", "HTTP://Evil-Updates.COM/Payload/Stage2.EXE\n")
+        let source = try LocalFeedsSource(directory: directory.url)
+        for written in ["http://evil-updates.com/Payload/Stage2.EXE", "hxxp://EVIL-updates[.]com/Payload/Stage2.EXE"] {
+            let indicator = try IndicatorParser.parse(written)
+            #expect(try await source.lookUp(indicator).verdict == .malicious, "\(written) → \(indicator.value)")
+        }
+        let otherPath = try IndicatorParser.parse("http://evil-updates.com/payload/stage2.exe")
+        #expect(try await source.lookUp(otherPath).status == .notFound, "paths are case-sensitive")
+    }
+
     @Test func aBadLineNamesTheFileAndLine() throws {
         let directory = try FeedsDirectoryTests.TemporaryDirectory()
         try directory.write("blocklists/bad.txt", "185.220.101.4\nnot an indicator at all\n")
