@@ -56,6 +56,9 @@ public struct SourceResult: Sendable, Equatable {
     /// For `error`, `quota_exhausted`, `circuit_open` and `skipped`: what happened, for people.
     public var error: String?
     public var latencyMilliseconds: Int?
+    /// For `error`: the provider answered, refusing this value (HTTP 400, 404, 414 or 422). The call reached it
+    /// and spent its quota, so it is charged like an answer, and it says nothing about the source's health.
+    public var rejectedByProvider = false
 
     public init(
         source: String,

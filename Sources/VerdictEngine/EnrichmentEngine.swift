@@ -33,9 +33,9 @@ public struct IndicatorReport: Sendable, Equatable {
     public var reason: String?
     /// Annotate-policy warninglists the value is on.
     public var warninglists: [String]
-    /// Whether an outside service answered (ok or not_found) during this lookup: what credits are charged
-    /// for. Cache hits, suppressed values, local-only answers and lookups where every outside source failed
-    /// are free.
+    /// Whether an outside service answered during this lookup (ok, not_found, or a refusal of the value
+    /// itself): what credits are charged for. Cache hits, suppressed values, local-only answers and lookups
+    /// where every outside source failed (timeouts, outages, quota) are free.
     public var answeredByExternalSource: Bool
 }
 
@@ -287,7 +287,8 @@ public final class EnrichmentEngine: Sendable {
             reason: nil,
             warninglists: warninglists,
             answeredByExternalSource: parts.contains {
-                $0.askedUpstream && $0.isExternal && ($0.result.status == .ok || $0.result.status == .notFound)
+                $0.askedUpstream && $0.isExternal
+                    && ($0.result.status == .ok || $0.result.status == .notFound || $0.result.rejectedByProvider)
             }
         )
     }

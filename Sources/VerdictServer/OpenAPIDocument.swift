@@ -7,7 +7,7 @@ enum OpenAPIDocument {
           "info": {
             "title": "Verdict",
             "version": "0.4.0",
-            "description": "Threat-intelligence enrichment for Wazuh: look IPs, domains, URLs, emails and file hashes up across up to 11 sources and get one explainable verdict. Credits: 3 per indicator that at least one outside source answered (found or not found); cache hits, suppressed values, local-only answers and lookups where every outside source failed are free."
+            "description": "Threat-intelligence enrichment for Wazuh: look IPs, domains, URLs, emails and file hashes up across up to 11 sources and get one explainable verdict. Credits: 3 per indicator that at least one outside source answered (found, not found, or a refusal of the value itself such as HTTP 414); cache hits, suppressed values, local-only answers and lookups where every outside source failed are free."
           },
           "servers": [
             {

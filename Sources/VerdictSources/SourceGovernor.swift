@@ -162,6 +162,12 @@ public actor SourceGovernor {
             blockedUntil = max(blockedUntil, now() + wait)
             if isProbe { circuit = .closed(failures: 0) }
             result = .failed(name, .quotaExhausted, "\(error.description); waiting \(Int(wait)) s")
+        } catch let error as SourceError where error.isCausedByInput {
+            // The source answered: it is healthy (a probe closes the circuit), and any caller can send values a
+            // provider refuses, so they must never open the circuit for everyone.
+            recordSuccess()
+            result = .failed(name, .error, error.description)
+            result.rejectedByProvider = true
         } catch is DeadlineExceeded {
             recordFailure(isProbe: isProbe)
             result = .failed(name, .error, SourceError.timeout(after: policy.deadline.milliseconds).description)

@@ -75,6 +75,12 @@ public struct SourceError: Error, Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// The provider refused the value itself (HTTP 400, 404, 414, 422): the input's fault, not the source's.
+    public var isCausedByInput: Bool {
+        if case .http(let status) = kind { return [400, 404, 414, 422].contains(status) }
+        return false
+    }
+
     public var isRateLimit: Bool {
         if case .rateLimited = kind { return true }
         return false

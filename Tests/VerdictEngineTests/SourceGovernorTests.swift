@@ -106,6 +106,25 @@ struct SourceGovernorTests {
         #expect((await governor.lookUp(address)).status == .notFound)
     }
 
+    /// Any caller can send values a provider refuses (a 9 KB URL gets 414): those answers must never open the
+    /// circuit for everyone, and they count as reaching the provider.
+    @Test func refusalsOfTheValueNeverOpenTheCircuit() async {
+        for status in [400, 404, 414, 422] {
+            let source = FakeSource("virustotal", behaviour: .fail(.http(status: status, "virustotal: HTTP \(status)")))
+            let governor = SourceGovernor(source: source, policy: GovernorPolicy(failureThreshold: 2))
+            for _ in 0..<5 {
+                let result = await governor.lookUp(address)
+                #expect(result.status == .error && result.rejectedByProvider, "\(status)")
+            }
+            #expect(await governor.circuitState == "closed", "\(status)")
+            #expect(source.callCount == 5)
+        }
+        let failing = FakeSource("virustotal", behaviour: .fail(.http(status: 503, "virustotal: HTTP 503")))
+        let governor = SourceGovernor(source: failing, policy: GovernorPolicy(failureThreshold: 2))
+        for _ in 0..<2 { #expect(await governor.lookUp(address).rejectedByProvider == false) }
+        #expect(await governor.circuitState == "open", "the provider's own failures still do")
+    }
+
     @Test func aHungSourceCostsOnlyItsDeadline() async {
         let source = FakeSource("otx", behaviour: .hang)
         let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .milliseconds(100)))

@@ -189,6 +189,26 @@ struct LookupAPITests {
         }
     }
 
+    /// A value the provider refuses (AbuseIPDB answers 422) reached it and spent its quota: charged, never
+    /// refunded as "every source failed", and the source stays usable for everyone.
+    @Test func aValueTheProviderRefusesIsChargedAndLeavesTheCircuitClosed() async throws {
+        let refusal = #"{"errors":[{"detail":"The ip address must be a valid IPv4 or IPv6 address.","status":422}]}"#
+        try await ServerHarness.with(abuseIPDB: .json(422, refusal)) { harness, abuseIPDB in
+            let key = try await harness.key(plan: .starter)
+            try await harness.application().test(.router) { client in
+                for last in 1...6 {
+                    let response = try await client.lookup(#"{"indicators": ["185.220.101.\#(last)"]}"#, key: key)
+                    let answer = try response.json
+                    #expect(answer["credits"]?["charged"]?.int == 3, "\(response.text)")
+                    #expect(answer["results"]?.items.first?["sources"]?.items.first?["status"] == .string("error"))
+                }
+                #expect(abuseIPDB.requests.count == 6, "no circuit opened: every lookup reached the provider")
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["credits"]?["used"]?.int == 18)
+            }
+        }
+    }
+
     @Test func aRestartKeepsKeysCreditsAndTheCache() async throws {
         let malicious: MockProviderServer.Handler = { _ in .json(200, ServerHarness.abuseIPDBMalicious) }
         try await MockProviderServer.with(malicious) { abuseIPDB in
