@@ -71,7 +71,29 @@ public struct ServerBackend: LookupBackend {
         self.client = client
     }
 
+    /// The server takes at most this many indicators a request (docs/contracts.md §2).
+    public static let batchSize = 100
+
+    /// Alerts can hold more indicators than one request takes: they go in batches of at most `batchSize`, at
+    /// once and within the same budget, in the extractor's order (an alert's own fields come first).
     public func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
+        -> [IndicatorOutcome]
+    {
+        guard found.count > Self.batchSize else { return try await lookUpBatch(found, sources: sources, within: budget) }
+        let batches = stride(from: 0, to: found.count, by: Self.batchSize).map {
+            Array(found[$0..<min($0 + Self.batchSize, found.count)])
+        }
+        return try await withThrowingTaskGroup(of: (Int, [IndicatorOutcome]).self) { group in
+            for (position, batch) in batches.enumerated() {
+                group.addTask { (position, try await lookUpBatch(batch, sources: sources, within: budget)) }
+            }
+            var answers = [[IndicatorOutcome]](repeating: [], count: batches.count)
+            for try await (position, outcomes) in group { answers[position] = outcomes }
+            return answers.flatMap { $0 }
+        }
+    }
+
+    func lookUpBatch(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
         -> [IndicatorOutcome]
     {
         var body: [(key: String, value: JSONValue)] = [

@@ -279,6 +279,19 @@ struct IntegrationProcessTests {
             #expect(events.first?.contains(#""indicator":"185.220.101.4""#) == true)
             #expect(home.log.contains("[client]: 1 indicators"))
 
+            // 151 indicators: more than one request takes. They go in batches, the alert's own field first.
+            let addresses = (1...150).map { "185.100.87.\($0)" }.joined(separator: " ")
+            let crowded = try home.file(
+                "crowded.alert",
+                #"{"rule":{"level":10,"id":"5763","groups":["sshd"]},"id":"8.8","agent":{"id":"000","name":"m"},"data":{"srcip":"185.220.101.4"},"full_log":"scan from \#(addresses)","location":"x"}"#
+            )
+            let options = try home.file("wide.options", #"{"max_per_type": 200}"#)
+            let batched = try await home.runIntegration(Self.argv(alert: crowded, key: key, hook: url, options: options))
+            #expect(batched.status == 0, "\(home.log)")
+            #expect(home.log.contains("[client]: 151 indicators"), "\(home.log)")
+            let both = await home.receiver!.wait(for: 2)
+            #expect(both.last?.hasPrefix("1:verdict:") == true && both.last?.contains(#""field":"data.srcip""#) == true)
+
             let wrongKey = "vk_" + String(repeating: "B", count: 40)
             let refused = try await home.runIntegration(
                 Self.argv(alert: alert, key: wrongKey, hook: url + "/v1/enrichment/lookup")
