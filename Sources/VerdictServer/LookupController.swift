@@ -55,6 +55,8 @@ struct LookupController: Sendable {
             case .reserved(let held, let left):
                 reservation = held
                 remaining = left
+            case .keyRevoked:
+                throw KeyAuthenticator.unknownKey()
             case .insufficient(let required, let left):
                 creditsLeft.remember(left, for: key.id)
                 throw APIError(

@@ -89,6 +89,8 @@ public struct CreditReservation: Sendable, Equatable {
 public enum ReservationOutcome: Sendable, Equatable {
     case reserved(CreditReservation, remaining: Int?)
     case insufficient(required: Int, remaining: Int)
+    /// The key was revoked (or removed) after the request was let in: nothing is reserved.
+    case keyRevoked
 }
 
 /// Keys, credits and usage: the state every server replica shares (README.md "A short tour").

@@ -90,6 +90,14 @@ public struct SQLiteAccountStore: AccountStore {
     public func reserveCredits(keyID: Int64, amount: Int, at time: Date) async throws -> ReservationOutcome {
         let month = usageMonth(of: time)
         return try await write { db in
+            // In the same transaction as the spending: a key revoked while its request was being read spends
+            // nothing.
+            let active = try Bool.fetchOne(
+                db,
+                sql: "SELECT revoked_at IS NULL FROM api_key WHERE id = ?",
+                arguments: [keyID]
+            )
+            guard active == true else { return .keyRevoked }
             try Self.ensureUsageRow(db, keyID: keyID, month: month)
             let limit = try Self.monthlyCredits(db, keyID: keyID)
             let used = try Self.creditsUsed(db, keyID: keyID, month: month)

@@ -179,6 +179,23 @@ struct RequestErrorTests {
         }
     }
 
+    /// A key revoked after its request was let in (the server remembers a checked key for a second) spends
+    /// nothing and reaches no source.
+    @Test func aKeyRevokedMidRequestIsRefusedAtTheReservation() async throws {
+        try await ServerHarness.with { harness, abuseIPDB in
+            let key = try await harness.key("leaving", plan: .starter)
+            try await harness.application().test(.router) { client in
+                #expect(try await client.lookup(Self.good, key: key).status == .ok)
+                #expect(abuseIPDB.requests.count == 1)
+                #expect(try await harness.accounts.revokeKey(named: "leaving"))
+                let after = try await client.lookup(#"{"indicators": ["185.220.101.77"]}"#, key: key)
+                #expect(after.status == .unauthorized, "\(after.text)")
+                #expect(after.errorCode == "unknown_api_key")
+                #expect(abuseIPDB.requests.count == 1, "nothing reached a source")
+            }
+        }
+    }
+
     @Test func eachKeyHasARequestRateLimit() async throws {
         try await ServerHarness.with { harness, _ in
             let busy = try await harness.key("busy", plan: .starter)

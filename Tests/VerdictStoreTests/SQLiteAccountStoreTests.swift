@@ -50,6 +50,14 @@ struct SQLiteAccountStoreTests {
         #expect(keys.map(\.isRevoked) == [true, false])
     }
 
+    @Test func aRevokedKeyReservesNothing() async throws {
+        let accounts = try store()
+        let key = try await accounts.createKey(name: "k", plan: .starter, monthlyCredits: nil).key
+        #expect(try await accounts.revokeKey(named: "k"))
+        #expect(try await accounts.reserveCredits(keyID: key.id, amount: 3, at: Date()) == .keyRevoked)
+        #expect(try await accounts.usage(keyID: key.id, at: Date()).creditsUsed == 0)
+    }
+
     @Test func reservationsNeverOverspendAndSettleWithRefunds() async throws {
         let accounts = try store()
         let key = try await accounts.createKey(name: "k", plan: .free, monthlyCredits: 10).key
