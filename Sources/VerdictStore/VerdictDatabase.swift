@@ -27,9 +27,11 @@ public struct VerdictDatabase: Sendable {
     public init(file path: String, singleConnection: Bool = false) throws {
         let directory = (path as NSString).deletingLastPathComponent
         do {
+            // Keys' prefixes and every lookup are in there: a new data directory is its user's alone.
             try FileManager.default.createDirectory(
                 atPath: directory.isEmpty ? "." : directory,
-                withIntermediateDirectories: true
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
             )
         } catch {
             throw StoreError(
@@ -41,6 +43,9 @@ public struct VerdictDatabase: Sendable {
                 "\(file) is a symbolic link or not a regular file; Verdict will not open a database through it. Remove it (the data directory should be writable only by Verdict's user and group)"
             )
         }
+        // Created here, not by SQLite, so that it is never made through a link and gets its mode; SQLite gives
+        // the WAL and shared-memory files the database file's mode.
+        try Self.prepareFile(path, folder: directory.isEmpty ? "." : directory)
         var configuration = Configuration()
         // Other processes may hold the write lock for a moment; wait rather than fail.
         configuration.busyMode = .timeout(5)
@@ -88,15 +93,47 @@ public struct VerdictDatabase: Sendable {
         }
     }
 
+    /// The mode of the store's files: the user's alone (0600), or the group's too (0660) in a folder the
+    /// group may write, as a Wazuh home's `var/verdict` (0770, the `wazuh` group) is.
+    static func fileMode(inFolder folder: String) -> mode_t {
+        var status = stat()
+        guard stat(folder, &status) == 0 else { return 0o600 }
+        return status.st_mode & S_IWGRP != 0 ? 0o660 : 0o600
+    }
+
+    /// Creates `path` if absent (never through a link) and sets its mode, tightening a file left readable by
+    /// others. A file owned by another user keeps its mode (only its owner could change it).
+    static func prepareFile(_ path: String, folder: String) throws {
+        let descriptor = PrivateFile.open(path, O_RDWR | O_CREAT, mode: 0o600)
+        guard descriptor >= 0 else {
+            throw StoreError(
+                "cannot open \(path): \(PrivateFile.reason(errno)); check the data directory and its permissions, or set VERDICT_DATA_DIR"
+            )
+        }
+        defer { close(descriptor) }
+        let mode = fileMode(inFolder: folder)
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_uid == geteuid() { fchmod(descriptor, mode) }
+        for companion in [path + "-wal", path + "-shm"] {
+            if lstat(companion, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_uid == geteuid() {
+                chmod(companion, mode)
+            }
+        }
+    }
+
     /// Runs `body` holding an exclusive `flock` on `lockPath` (created if needed).
     static func whileLocking(_ lockPath: String, _ body: () throws -> Void) throws {
-        let descriptor = PrivateFile.open(lockPath, O_RDWR | O_CREAT)
+        let descriptor = PrivateFile.open(lockPath, O_RDWR | O_CREAT, mode: 0o600)
         guard descriptor >= 0 else {
             throw StoreError(
                 "cannot create \(lockPath): \(PrivateFile.reason(errno)); check the data directory and its permissions"
             )
         }
         defer { close(descriptor) }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_uid == geteuid() {
+            fchmod(descriptor, fileMode(inFolder: (lockPath as NSString).deletingLastPathComponent))
+        }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else { throw StoreError("cannot lock \(lockPath) (errno \(errno))") }
         }

@@ -79,7 +79,9 @@ public struct ServerBackend: LookupBackend {
     public func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
         -> [IndicatorOutcome]
     {
-        guard found.count > Self.batchSize else { return try await lookUpBatch(found, sources: sources, within: budget) }
+        guard found.count > Self.batchSize else {
+            return try await lookUpBatch(found, sources: sources, within: budget)
+        }
         let batches = stride(from: 0, to: found.count, by: Self.batchSize).map {
             Array(found[$0..<min($0 + Self.batchSize, found.count)])
         }

@@ -286,7 +286,9 @@ struct IntegrationProcessTests {
                 #"{"rule":{"level":10,"id":"5763","groups":["sshd"]},"id":"8.8","agent":{"id":"000","name":"m"},"data":{"srcip":"185.220.101.4"},"full_log":"scan from \#(addresses)","location":"x"}"#
             )
             let options = try home.file("wide.options", #"{"max_per_type": 200}"#)
-            let batched = try await home.runIntegration(Self.argv(alert: crowded, key: key, hook: url, options: options))
+            let batched = try await home.runIntegration(
+                Self.argv(alert: crowded, key: key, hook: url, options: options)
+            )
             #expect(batched.status == 0, "\(home.log)")
             #expect(home.log.contains("[client]: 151 indicators"), "\(home.log)")
             let both = await home.receiver!.wait(for: 2)
