@@ -117,9 +117,27 @@ public struct AlertContext: Sendable, Equatable {
         integration = alert["data"]?["integration"]?.scalarText ?? alert["integration"]?.scalarText
     }
 
-    /// Alerts made from Verdict's own events: enriching them again would loop.
+    /// Alerts made from Verdict's own events: enriching them again would loop. Known by where analysisd says
+    /// they came from (only a datagram with Verdict's header has location `verdict`) and by Verdict's rules,
+    /// never by their content alone: a log line that writes `"integration": "verdict"` is not thereby exempt.
     public var isVerdictEvent: Bool {
-        integration == EnrichedEvent.tag || location == EnrichedEvent.tag || ruleGroups.contains("verdict")
+        location == EnrichedEvent.tag || ruleGroups.contains("verdict")
+    }
+
+    /// The agent fields as Wazuh itself allows them (an ID of digits, a name of letters, digits, `-`, `_` and
+    /// `.` up to 128, an IP address or `any`); nil when one is not, so that a crafted name such as
+    /// `002] (other) any` can never make an event read as another agent's.
+    var validAgent: (id: String, name: String, ip: String)? {
+        guard let id = agentID, (1...8).contains(id.count), id.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let name = agentName, (1...128).contains(name.count),
+            name.unicodeScalars.allSatisfy({
+                ($0.isASCII && ($0.properties.isAlphabetic || $0.properties.numericType != nil))
+                    || "-_.".unicodeScalars.contains($0)
+            })
+        else { return nil }
+        let ip = agentIP ?? "any"
+        guard ip == "any" || IPv4Address(ip) != nil || IPv6Address(Substring(ip)) != nil else { return nil }
+        return (id, name, ip)
     }
 }
 
@@ -131,9 +149,10 @@ public enum EnrichedEvent {
     public static let maxDatagramBytes = 65_535
 
     /// The queue header, with Wazuh's escaping of the agent location (`|` → `||`, `:` → `|:`).
+    /// Agent fields Wazuh would not accept make the manager's header instead.
     public static func header(for alert: AlertContext) -> String {
-        guard let agentID = alert.agentID, agentID != "000" else { return "1:\(tag):" }
-        let location = "[\(agentID)] (\(alert.agentName ?? "")) \(alert.agentIP ?? "any")"
+        guard alert.agentID != "000", let agent = alert.validAgent else { return "1:\(tag):" }
+        let location = "[\(agent.id)] (\(agent.name)) \(agent.ip)"
         let escaped = location.replacingOccurrences(of: "|", with: "||").replacingOccurrences(of: ":", with: "|:")
         return "1:\(escaped)->\(tag):"
     }

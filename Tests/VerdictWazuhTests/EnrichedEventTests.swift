@@ -40,7 +40,9 @@ struct EnrichedEventTests {
             (#"{"id":"001","name":"web-server-01","ip":"10.0.2.15"}"#, "1:[001] (web-server-01) 10.0.2.15->verdict:"),
             (#"{"id":"002","name":"db01"}"#, "1:[002] (db01) any->verdict:"),
             (#"{"id":"003","name":"v6host","ip":"2001:db8::5"}"#, "1:[003] (v6host) 2001|:db8|:|:5->verdict:"),
-            (#"{"id":"004","name":"odd|name:x","ip":"fe80::1"}"#, "1:[004] (odd||name|:x) fe80|:|:1->verdict:"),
+            (#"{"id":"004","name":"db-02","ip":"fe80::1"}"#, "1:[004] (db-02) fe80|:|:1->verdict:"),
+            // Wazuh allows no `|` or `:` in an agent name: such an alert gets the manager's header.
+            (#"{"id":"005","name":"odd|name:x","ip":"fe80::1"}"#, "1:verdict:"),
         ]
         for (agent, header) in cases {
             let context = AlertContext(alert: try Self.alert(agent: agent))
@@ -137,6 +139,31 @@ struct EnrichedEventTests {
         let byLocation = try JSONValue(parsing: #"{"rule":{"id":"1","level":3,"groups":["x"]},"location":"verdict"}"#)
         #expect(AlertContext(alert: byLocation).isVerdictEvent)
         #expect(!AlertContext(alert: try Self.alert(agent: nil)).isVerdictEvent)
+        // A log line that claims to be Verdict's is still enriched: only where it came from counts.
+        let forged = try JSONValue(
+            parsing:
+                #"{"rule":{"id":"86601","level":3,"groups":["ids","suricata"]},"data":{"integration":"verdict","src_ip":"185.220.101.4"},"location":"/var/log/suricata/eve.json"}"#
+        )
+        #expect(!AlertContext(alert: forged).isVerdictEvent)
+    }
+
+    @Test func agentFieldsWazuhWouldRefuseMakeTheManagersHeader() throws {
+        let crafted = [
+            #"{"id":"002] (other) any->x","name":"web","ip":"10.0.0.9"}"#,
+            #"{"id":"001","name":"web) 10.0.0.1->fake","ip":"10.0.0.9"}"#,
+            #"{"id":"001","name":"web\nnext","ip":"10.0.0.9"}"#,
+            #"{"id":"001","name":"\#(String(repeating: "a", count: 70_000))","ip":"10.0.0.9"}"#,
+            #"{"id":"001","name":"web","ip":"10.0.0.9 (x)"}"#,
+            #"{"id":"abc","name":"web","ip":"10.0.0.9"}"#,
+        ]
+        for agent in crafted {
+            let context = AlertContext(alert: try Self.alert(agent: agent))
+            #expect(EnrichedEvent.header(for: context) == "1:verdict:", "\(agent.prefix(60))")
+        }
+        let real = AlertContext(
+            alert: try Self.alert(agent: #"{"id":"017","name":"db-01.corp_eu","ip":"2001:db8::7"}"#)
+        )
+        #expect(EnrichedEvent.header(for: real) == "1:[017] (db-01.corp_eu) 2001|:db8|:|:7->verdict:")
     }
 
     @Test func integratordArgumentLayouts() throws {

@@ -18,6 +18,7 @@ struct RulesTests {
         var fields: [(name: String, pattern: String)]
         var description: String
         var decodedAs: String?
+        var location: String?
         /// The rule's own `<group>` names; its alerts also carry the enclosing group's.
         var groups: [String] = []
     }
@@ -65,6 +66,7 @@ struct RulesTests {
             case "if_sid": current?.parent = Int(text)
             case "description": current?.description = text
             case "decoded_as": current?.decodedAs = text
+            case "location": current?.location = text
             case "group" where current != nil:
                 current?.groups += text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             default: break
@@ -149,6 +151,7 @@ struct RulesTests {
         #expect(rules.allSatisfy { (0...16).contains($0.level) })
         let base = try #require(rules.first)
         #expect(base.decodedAs == "json")
+        #expect(base.location == "^verdict$", "only events with Verdict's queue header, never a forged log line")
         #expect(base.fields.map(\.name) == ["integration"])
 
         let context = AlertContext(

@@ -12,9 +12,12 @@ public enum WazuhFiles {
         -->
         <group name="verdict,threat_intel,">
 
-          <!-- Base: every Verdict event. Level 0: the children below decide what becomes an alert. -->
+          <!-- Base: every Verdict event. Level 0: the children below decide what becomes an alert. Only events that
+               came through Verdict's queue header (location verdict), so a JSON log line that writes
+               "integration": "verdict" cannot raise these rules. -->
           <rule id="100600" level="0">
             <decoded_as>json</decoded_as>
+            <location>^verdict$</location>
             <field name="integration">^verdict$</field>
             <description>Verdict: threat-intel result for $(verdict.type) $(verdict.indicator)</description>
             <options>no_full_log</options>
