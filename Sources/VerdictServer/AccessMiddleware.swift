@@ -16,6 +16,14 @@ struct AccessMiddleware: RouterMiddleware {
     let metrics: ServerMetrics
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    /// On every answer: the page runs only its own script and style (by hash), talks only to this server, and
+    /// cannot be framed; no answer is sniffed as another type.
+    static let securityHeaders: [(HTTPField.Name, String)] = [
+        (.contentSecurityPolicy, WebPage.contentSecurityPolicy),
+        (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+        (HTTPField.Name("X-Frame-Options")!, "DENY"),
+        (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+    ]
     static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
     /// Routes that spend or show a key's credits.
     static let keyedPaths: Set<String> = ["/v1/enrichment/lookup", "/v1/usage"]
@@ -50,15 +58,19 @@ struct AccessMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             response = Self.response(for: error, request: request)
         } catch {
-            context.logger.error("request failed", metadata: ["error.message": "\(error)"])
+            context.logger.error(
+                "request failed",
+                metadata: ["error.message": "\(error)", "request_id": "\(context.requestID)"]
+            )
             let failure = APIError(
                 .internalServerError,
                 code: "internal_error",
-                message: "the server failed on this request (request id \(context.id)); it has been logged"
+                message: "the server failed on this request (request id \(context.requestID)); it has been logged"
             )
             response = Response.json(failure.body, status: failure.status)
         }
-        response.headers[Self.requestIDHeader] = context.id
+        response.headers[Self.requestIDHeader] = context.requestID
+        for (name, value) in Self.securityHeaders { response.headers[name] = value }
 
         let elapsed = clock.now - started
         let route = context.endpointPath ?? "unmatched"
@@ -74,6 +86,7 @@ struct AccessMiddleware: RouterMiddleware {
         var metadata: Logger.Metadata = [
             "http.method": "\(request.method.rawValue)", "http.route": "\(route)",
             "http.status": "\(response.status.code)", "latency_ms": "\(Self.milliseconds(elapsed))",
+            "request_id": "\(context.requestID)",
         ]
         if let key = context.apiKey { metadata["verdict.key.name"] = "\(key.name)" }
         context.logger.info("request", metadata: metadata)

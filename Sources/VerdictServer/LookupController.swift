@@ -126,7 +126,7 @@ struct LookupController: Sendable {
         var writer = JSONWriter()
         writer.reserveCapacity(256 + 768 * reports.count)
         writer.raw("{\"request_id\":")
-        writer.string(context.id)
+        writer.string(context.requestID)
         writer.raw(",\"credits\":{\"charged\":")
         writer.raw(String(charged))
         writer.raw(",\"remaining\":")
@@ -184,7 +184,7 @@ struct LookupController: Sendable {
     private func settle(_ reservation: CreditReservation, charged: Int, context: ServerRequestContext) async throws
         -> Int?
     {
-        let left = try await accounts.settle(reservation, charged: charged, requestID: context.id)
+        let left = try await accounts.settle(reservation, charged: charged, requestID: context.requestID)
         metrics.recordCredits(charged: charged, refunded: reservation.amount - charged)
         creditsLeft.remember(left, for: reservation.keyID)
         return left

@@ -1,6 +1,22 @@
+import Crypto
+import Foundation
+
 /// The page at `/`: paste indicators, give an API key, see each verdict and what every source said. It
 /// calls the same `POST /v1/enrichment/lookup` as any client; the key stays in the browser's session storage.
 enum WebPage {
+    /// Allows exactly the page's own inline script and style, by their SHA-256, and requests to this server.
+    static let contentSecurityPolicy: String = {
+        func hash(of element: String) -> String {
+            guard let open = html.range(of: "<\(element)>"), let close = html.range(of: "</\(element)>") else {
+                return "'none'"
+            }
+            let body = html[open.upperBound..<close.lowerBound]
+            return "'sha256-" + Data(SHA256.hash(data: Data(body.utf8))).base64EncodedString() + "'"
+        }
+        return "default-src 'none'; script-src \(hash(of: "script")); style-src \(hash(of: "style")); "
+            + "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    }()
+
     static let html = #"""
         <!doctype html>
         <html lang="en">
@@ -38,6 +54,11 @@ enum WebPage {
         const form = document.getElementById("lookup"), out = document.getElementById("out");
         const keyField = document.getElementById("key"), statusLine = document.getElementById("status");
         keyField.value = sessionStorage.getItem("verdict-key") || "";
+        // Only web links from a source's answer become links: never javascript:, data: and the like.
+        function safeLink(text) {
+          try { const url = new URL(text); return url.protocol === "https:" || url.protocol === "http:" ? url.href : null; }
+          catch (error) { return null; }
+        }
         function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
@@ -80,7 +101,8 @@ enum WebPage {
                   const row = el("tr");
                   row.append(el("td", null, s.source), el("td", null, s.status), el("td", null, s.verdict ?? ""), el("td", null, s.score ?? ""));
                   const cell = el("td", null, s.error ?? (s.categories || []).join(", "));
-                  if (s.link) { const a = el("a", null, " open"); a.href = s.link; a.target = "_blank"; a.rel = "noopener"; cell.append(a); }
+                  const link = safeLink(s.link);
+                  if (link) { const a = el("a", null, " open"); a.href = link; a.target = "_blank"; a.rel = "noopener noreferrer"; cell.append(a); }
                   row.append(cell); table.append(row);
                 }
                 box.append(table);

@@ -40,6 +40,14 @@ struct PageTests {
                         "const e = document.querySelector('ul.error'); return e ? e.innerText : '';"
                     )
                     #expect(error.contains("line 6: \"not-an-indicator\""), "\(error)")
+
+                    // Everything above ran under the page's Content-Security-Policy; links from answers are web
+                    // links only.
+                    let links = try await browser.evaluate(
+                        "return [safeLink('javascript:alert(1)'), safeLink('data:text/html,x'), safeLink('https://www.virustotal.com/gui/ip-address/1.2.3.4')];"
+                    )
+                    let shownLinks = (links as? [Any])?.map { $0 as? String }
+                    #expect(shownLinks == [nil, nil, "https://www.virustotal.com/gui/ip-address/1.2.3.4"], "\(links ?? "")")
                 }
             }
         }

@@ -224,6 +224,17 @@ struct RequestErrorTests {
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(page.text.contains("/v1/enrichment/lookup"))
+                for answer in [page, missing] {
+                    #expect(answer.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+                    #expect(answer.headers[.contentSecurityPolicy]?.contains("script-src 'sha256-") == true)
+                    #expect(answer.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                    #expect(answer.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                }
+                // Request IDs are random, not a count of what others sent.
+                let ids = [page, missing].compactMap { $0.headers[HTTPField.Name("X-Request-Id")!] }
+                #expect(ids.count == 2 && Set(ids).count == 2)
+                #expect(ids.allSatisfy { $0.count == 16 && UInt64($0, radix: 16) != nil }, "\(ids)")
+                #expect(!ids.contains { UInt64($0, radix: 16)! < 1_000_000 }, "\(ids)")
                 let icon = try await client.get("/favicon.ico")
                 #expect(icon.status == .ok)
                 #expect(icon.headers[.contentType] == "image/svg+xml")
