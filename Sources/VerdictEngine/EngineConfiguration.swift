@@ -223,6 +223,13 @@ public struct EngineConfiguration: Sendable {
             Int64(try number("server.request_timeout_ms", default: 15_000, range: 100...600_000))
         )
         server.idleTimeoutSeconds = Int64(try number("server.idle_timeout_s", default: 60, range: 1...3600))
+        server.bodyTimeout = .milliseconds(
+            Int64(try number("server.body_timeout_ms", default: 10_000, range: 100...600_000))
+        )
+        server.maxInFlight = Int(try number("server.max_in_flight", default: 256, range: 1...100_000))
+        server.maxInFlightPerKey = Int(try number("server.max_in_flight_per_key", default: 16, range: 1...100_000))
+        server.metricsRequireKey = try flag("server.metrics_require_key") ?? false
+        server.shareCacheBetweenKeys = try flag("server.share_cache_between_keys") ?? true
         if let rate = text("server.key_rate_limit") {
             if ["0", "off", "none"].contains(rate.lowercased()) {
                 server.keyRateLimit = nil
@@ -290,6 +297,17 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxIndicators = 100
     /// swift-log level name (`info` logs one line per request).
     public var logLevel = "info"
+    /// The whole body must arrive within this, however slowly it trickles; past it the request gets 408.
+    public var bodyTimeout: Duration = .seconds(10)
+    /// Requests on the keyed routes at once, in all (503 past it) and per key (429 past it).
+    public var maxInFlight = 256
+    public var maxInFlightPerKey = 16
+    /// `/metrics` answers only with a valid API key.
+    public var metricsRequireKey = false
+    /// Whether a key sees that another key's lookup is in the cache (`cached`, `age_s`, free). Off, each key
+    /// sees only its own lookups as cached, and pays for a value the first time it asks, while the cache
+    /// still spares the providers.
+    public var shareCacheBetweenKeys = true
 
     public init() {}
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Synchronization
 import VerdictStore
 
 /// The front door of every request: the API key (for the routes that need one) and its rate limit, JSON
@@ -10,10 +11,13 @@ import VerdictStore
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = ServerRequestContext
 
+    /// Routes that need a key: those that spend or show a key's credits, and `/metrics` when the setting says.
+    let keyedPaths: Set<String>
     let authenticator: KeyAuthenticator
     let limiter: KeyRateLimiter
     let usage: UsageRecorder
     let metrics: ServerMetrics
+    let inFlight: InFlightLimiter
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     /// On every answer: the page runs only its own script and style (by hash), talks only to this server, and
@@ -25,8 +29,6 @@ struct AccessMiddleware: RouterMiddleware {
         (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
     ]
     static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
-    /// Routes that spend or show a key's credits.
-    static let keyedPaths: Set<String> = ["/v1/enrichment/lookup", "/v1/usage"]
     /// Every route's methods, so that a known path asked with another method gets 405 and `Allow` (the router
     /// itself only knows "no route"). A test checks it against the router and the OpenAPI document.
     static let routeMethods: [String: [HTTPRequest.Method]] = [
@@ -47,12 +49,18 @@ struct AccessMiddleware: RouterMiddleware {
             // The router takes `/v1/usage/` for `/v1/usage`, so the tables do too. A wrong method needs no key: it
             // gets its 405 from the router.
             let path = Self.routePath(request.uri.path)
-            if Self.keyedPaths.contains(path), Self.routeMethods[path]?.contains(request.method) == true {
+            if keyedPaths.contains(path), Self.routeMethods[path]?.contains(request.method) == true {
                 let key = try await authenticator.authenticate(request)
                 context.apiKey = key
                 try limiter.admit(key)
+                // A slow client holds its place until its body arrives or times out: the caps bound how many
+                // places one key, and everyone, can hold.
+                try inFlight.enter(key.id)
+                defer { inFlight.leave(key.id) }
+                response = try await next(request, context)
+            } else {
+                response = try await next(request, context)
             }
-            response = try await next(request, context)
         } catch let error as APIError {
             response = Response.json(error.body, status: error.status, headers: error.headers)
         } catch let error as any HTTPResponseError {
@@ -132,5 +140,51 @@ struct AccessMiddleware: RouterMiddleware {
         }
         let failure = APIError(status, code: code, message: message, headers: headers)
         return Response.json(failure.body, status: status, headers: headers)
+    }
+}
+
+/// Requests in flight on the keyed routes, in all and per key.
+final class InFlightLimiter: Sendable {
+    let total: Int
+    let perKey: Int
+    private let counts = Mutex<(total: Int, perKey: [Int64: Int])>((0, [:]))
+
+    init(total: Int, perKey: Int) {
+        self.total = total
+        self.perKey = perKey
+    }
+
+    func enter(_ keyID: Int64) throws(APIError) {
+        let refusal: APIError? = counts.withLock { counts in
+            if counts.total >= total {
+                return APIError(
+                    .serviceUnavailable,
+                    code: "server_busy",
+                    message: "the server has \(total) requests in hand (server.max_in_flight); retry in a second",
+                    headers: [.retryAfter: "1"]
+                )
+            }
+            if counts.perKey[keyID, default: 0] >= perKey {
+                return APIError(
+                    .tooManyRequests,
+                    code: "too_many_in_flight",
+                    message:
+                        "this key has \(perKey) requests in hand (server.max_in_flight_per_key); wait for them, then retry",
+                    headers: [.retryAfter: "1"]
+                )
+            }
+            counts.total += 1
+            counts.perKey[keyID, default: 0] += 1
+            return nil
+        }
+        if let refusal { throw refusal }
+    }
+
+    func leave(_ keyID: Int64) {
+        counts.withLock { counts in
+            counts.total -= 1
+            counts.perKey[keyID, default: 1] -= 1
+            if counts.perKey[keyID] == 0 { counts.perKey[keyID] = nil }
+        }
     }
 }

@@ -26,7 +26,7 @@ struct LookupController: Sendable {
     func lookup(_ request: Request, context: ServerRequestContext) async throws -> Response {
         guard let key = context.apiKey else { throw KeyAuthenticator.unknownKey() }
         try Self.requireJSON(request.headers)
-        let body = try await Self.collectBody(request, limit: settings.maxBodyBytes)
+        let body = try await Self.collectBody(request, limit: settings.maxBodyBytes, timeout: settings.bodyTimeout)
         let lookup = try LookupRequest.parse(body, maxIndicators: settings.maxIndicators, offSources: offSources)
 
         // Credits are held for every distinct indicator that would reach an outside source, before any does.
@@ -203,7 +203,7 @@ struct LookupController: Sendable {
         }
     }
 
-    static func collectBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+    static func collectBody(_ request: Request, limit: Int, timeout: Duration) async throws -> [UInt8] {
         let tooLarge = APIError(
             .contentTooLarge,
             code: "body_too_large",
@@ -211,11 +211,22 @@ struct LookupController: Sendable {
             fields: [("limit_bytes", .number(String(limit)))]
         )
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
+        let body = request.body
         do {
-            var buffer = try await request.body.collect(upTo: limit)
+            // However slowly it trickles, the whole body has this long: a client that sends a byte a second
+            // cannot hold a place (and its buffer) for ever.
+            var buffer = try await withDeadline(timeout) { try await body.collect(upTo: limit) }
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch is NIOTooManyBytesError {
             throw tooLarge
+        } catch is DeadlineExceeded {
+            throw APIError(
+                .requestTimeout,
+                code: "body_timeout",
+                message:
+                    "the body did not arrive within \(timeout.milliseconds) ms (server.body_timeout_ms); send it at once",
+                headers: [.connection: "close"]
+            )
         }
     }
 }

@@ -553,7 +553,7 @@ enum OpenAPIDocument {
                 }
               },
               "RateLimited": {
-                "description": "The key sent more requests than its rate limit allows.",
+                "description": "The key sent more requests than its rate limit allows (rate_limited), or has more requests in hand than server.max_in_flight_per_key (too_many_in_flight).",
                 "headers": {
                   "Retry-After": {
                     "$ref": "#/components/headers/RetryAfter"
@@ -568,7 +568,7 @@ enum OpenAPIDocument {
                 }
               },
               "StoreUnavailable": {
-                "description": "The key and credit store is not answering; nothing was looked up or charged.",
+                "description": "The key and credit store is not answering (store_unavailable), or the server has more requests in hand than server.max_in_flight (server_busy); nothing was looked up or charged.",
                 "headers": {
                   "Retry-After": {
                     "$ref": "#/components/headers/RetryAfter"
@@ -634,6 +634,16 @@ enum OpenAPIDocument {
                   },
                   "402": {
                     "description": "Not enough credits this month: nothing was looked up or charged; the error has required and remaining.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "408": {
+                    "description": "The body did not arrive within server.body_timeout_ms; the connection is closed.",
                     "content": {
                       "application/json": {
                         "schema": {

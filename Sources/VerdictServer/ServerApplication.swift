@@ -70,13 +70,15 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     let router = Router(context: ServerRequestContext.self)
     router.add(
         middleware: AccessMiddleware(
+            keyedPaths: Set(["/v1/enrichment/lookup", "/v1/usage"] + (settings.metricsRequireKey ? ["/metrics"] : [])),
             authenticator: KeyAuthenticator(accounts: components.accounts),
             limiter: KeyRateLimiter(
                 limit: settings.keyRateLimit?.limit,
                 seconds: settings.keyRateLimit?.seconds ?? 1
             ),
             usage: usage,
-            metrics: metrics
+            metrics: metrics,
+            inFlight: InFlightLimiter(total: settings.maxInFlight, perKey: settings.maxInFlightPerKey)
         )
     )
     let lookups = LookupController(

@@ -18,10 +18,31 @@ import VerdictTestSupport
 /// gives is documented for its operation and every documented one is produced, and every JSON body
 /// matches its documented schema.
 struct OpenAPIAgreementTests {
+    /// One answer the server gave: through the test client, or read off a raw socket.
     struct Observation: Sendable {
         var path: String
         var method: String
-        var response: TestResponse
+        var status: Int
+        /// Lowercased names.
+        var headers: [String: String]
+        var body: String
+
+        init(path: String, method: String, response: TestResponse) {
+            self.path = path
+            self.method = method
+            status = Int(response.status.code)
+            headers = Dictionary(response.headers.map { ($0.name.rawName.lowercased(), $0.value) }) { first, _ in first
+            }
+            body = String(buffer: response.body)
+        }
+
+        init(path: String, method: String, answer: RawHTTPConnection.Answer) {
+            self.path = path
+            self.method = method
+            status = answer.status
+            headers = answer.headers
+            body = answer.body
+        }
     }
 
     /// What the test clients saw, gathered from their (concurrent-safe) closures.
@@ -117,18 +138,51 @@ struct OpenAPIAgreementTests {
             }
         }
 
+        // What only a real connection shows: a body that never arrives, and the in-flight caps.
+        try await ServerHarness.with { harness, _ in
+            let key = try await harness.key("slow-body", plan: .starter)
+            let app = harness.application {
+                $0.bodyTimeout = .seconds(5)
+                $0.maxInFlightPerKey = 1
+                $0.maxInFlight = 2
+                $0.keyRateLimit = nil
+            }
+            let other = try await harness.key("other", plan: .starter)
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                func stall(_ key: String) async throws -> RawHTTPConnection {
+                    let connection = try RawHTTPConnection(port: port)
+                    try connection.startPost(path: "/v1/enrichment/lookup", key: key, declaredLength: 500, body: "{")
+                    try await Task.sleep(for: .milliseconds(200))
+                    return connection
+                }
+                let held = try await stall(key)
+                let overKey = try await stall(key)
+                let heldOther = try await stall(other)
+                let overAll = try RawHTTPConnection(port: port)
+                try overAll.send("GET /v1/usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(other)\r\n\r\n")
+                for (connection, path, method) in [
+                    (overKey, "/v1/enrichment/lookup", "post"), (overAll, "/v1/usage", "get"),
+                    (held, "/v1/enrichment/lookup", "post"), (heldOther, "/v1/enrichment/lookup", "post"),
+                ] {
+                    let answer = try await RawHTTPConnection.offPool { try connection.readAnswer() }
+                    observed.append(Observation(path: path, method: method, answer: answer))
+                }
+            }
+        }
+
         let observations = observed.entries.withLock { $0 }
         guard let documentResponse = observations.first(where: { $0.path == "/openapi.json" }) else {
             Issue.record("no document")
             return
         }
-        let document = try documentResponse.response.json
+        let document = try JSONValue(parsing: documentResponse.body)
         #expect(document["openapi"] == .string("3.1.0"))
         #expect(document["info"]?["version"] == .string(verdictVersion))
         let validator = SchemaValidator(document: document)
         var produced: Set<String> = []
         for observation in observations {
-            let status = String(observation.response.status.code)
+            let status = String(observation.status)
             let operation = "\(observation.method.uppercased()) \(observation.path)"
             produced.insert("\(operation) \(status)")
             guard let documented = document["paths"]?[observation.path]?[observation.method] else {
@@ -140,21 +194,21 @@ struct OpenAPIAgreementTests {
                 continue
             }
             response = validator.resolve(response)
-            let contentType = observation.response.headers[.contentType] ?? ""
+            let contentType = observation.headers["content-type"] ?? ""
             let mediaType = String(contentType.split(separator: ";").first ?? "")
             guard let schema = response["content"]?[mediaType]?["schema"] else {
                 Issue.record("\(operation) \(status): \(mediaType) is not documented")
                 continue
             }
             if mediaType == "application/json" {
-                let body = try observation.response.json
+                let body = try JSONValue(parsing: observation.body)
                 let problems = validator.problems(body, against: schema, at: "$")
                 #expect(problems.isEmpty, "\(operation) \(status): \(problems)")
             }
             if case .object(let headers)? = response["headers"] {
                 for (name, _) in headers where name != "X-Request-Id" {
                     #expect(
-                        observation.response.headers[HTTPField.Name(name)!] != nil,
+                        observation.headers[name.lowercased()] != nil,
                         "\(operation) \(status) lacks \(name)"
                     )
                 }

@@ -47,7 +47,10 @@ struct PageTests {
                         "return [safeLink('javascript:alert(1)'), safeLink('data:text/html,x'), safeLink('https://www.virustotal.com/gui/ip-address/1.2.3.4')];"
                     )
                     let shownLinks = (links as? [Any])?.map { $0 as? String }
-                    #expect(shownLinks == [nil, nil, "https://www.virustotal.com/gui/ip-address/1.2.3.4"], "\(links ?? "")")
+                    #expect(
+                        shownLinks == [nil, nil, "https://www.virustotal.com/gui/ip-address/1.2.3.4"],
+                        "\(links ?? "")"
+                    )
                 }
             }
         }

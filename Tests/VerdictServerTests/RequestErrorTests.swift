@@ -196,6 +196,22 @@ struct RequestErrorTests {
         }
     }
 
+    @Test func metricsCanRequireAKey() async throws {
+        try await ServerHarness.with { harness, _ in
+            let key = try await harness.key(plan: .starter)
+            try await harness.application().test(.router) { client in
+                let open = try await client.get("/metrics")
+                #expect(open.status == .ok, "open by default, for a scraper on loopback")
+            }
+            try await harness.application { $0.metricsRequireKey = true }.test(.router) { client in
+                let anonymous = try await client.get("/metrics")
+                #expect(anonymous.status == .unauthorized && anonymous.errorCode == "missing_api_key")
+                let keyed = try await client.get("/metrics", key: key)
+                #expect(keyed.status == .ok && keyed.text.contains("verdict_"))
+            }
+        }
+    }
+
     @Test func eachKeyHasARequestRateLimit() async throws {
         try await ServerHarness.with { harness, _ in
             let busy = try await harness.key("busy", plan: .starter)
