@@ -11,8 +11,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP API: lookups with API keys and credits, usage, metrics, a web page.",
         discussion: """
-            The first start on an empty store creates an API key named admin and prints it once. SIGTERM or \
-            Ctrl-C lets requests in flight finish, then writes the last usage counts and exits.
+            The first start on an empty store creates an API key named admin and writes it to admin-key (mode \
+            0600) beside the database. SIGTERM or Ctrl-C lets requests in flight finish, then writes the last \
+            usage counts and exits.
             """
     )
 
@@ -60,6 +61,7 @@ struct Serve: AsyncParsableCommand {
         var offSources: [String: String] = [:]
         for source in configuration.sources { if let reason = source.offReason { offSources[source.name] = reason } }
         let host = host
+        let databasePath = store.path
         let application = buildApplication(
             ServerComponents(
                 engine: runtime.engine,
@@ -72,7 +74,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger,
             onServerRunning: { channel in
                 // Only once the port is ours: a start that cannot listen makes no key.
-                await Self.createAdminKeyIfNone(accounts)
+                await Self.createAdminKeyIfNone(accounts, databasePath: databasePath)
                 let bound = channel.localAddress?.port ?? 0
                 CommandContext.writeOut("verdict: listening on http://\(host):\(bound)\n")
             }
@@ -86,14 +88,34 @@ struct Serve: AsyncParsableCommand {
         await runtime.shutdown()
     }
 
-    static func createAdminKeyIfNone(_ accounts: any AccountStore) async {
+    /// The first key goes to a file only this user can read, next to the database: standard output often ends
+    /// in a journal others can read.
+    static func createAdminKeyIfNone(_ accounts: any AccountStore, databasePath: String?) async {
         do {
+            guard try await accounts.keys().isEmpty else { return }
+            let folder = databasePath.map { ($0 as NSString).deletingLastPathComponent } ?? "."
+            let file = (folder.isEmpty ? "." : folder) + "/admin-key"
             guard let first = try await createFirstKeyIfNone(accounts) else { return }
+            let descriptor = PrivateFile.open(file, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            guard descriptor >= 0 else {
+                let reason = PrivateFile.reason(errno)
+                _ = try? await accounts.revokeKey(named: "admin")
+                FileHandle.standardError.write(
+                    Data(
+                        "verdict: could not write the first API key to \(file) (\(reason)), so it was revoked; make one with `verdict keys create --name admin --plan enterprise`\n"
+                            .utf8
+                    )
+                )
+                return
+            }
+            fchmod(descriptor, 0o600)
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            handle.write(Data((first.secret + "\n").utf8))
             CommandContext.writeOut(
                 """
-                No API keys yet: created the key "admin" (enterprise plan, no credit limit).
-                It is shown only this once; keep it secret and make more with `verdict keys create`:
-                \(first.secret)
+                No API keys yet: created the key "admin" (enterprise plan, no credit limit) and wrote it to
+                \(file) (mode 0600, this user only). Read it, keep it secret, then delete the file; make more keys
+                with `verdict keys create`.
 
                 """
             )

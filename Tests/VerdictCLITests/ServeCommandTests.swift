@@ -65,12 +65,15 @@ struct ServeCommandTests {
         let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
         defer { server.stop() }
         let port = try await server.port()
-        let lines = server.text.split(separator: "\n").map(String.init)
-        guard let key = lines.first(where: { $0.hasPrefix("vk_") }) else {
-            Issue.record("no key printed: \(server.text)")
-            return
-        }
+        // The key goes to a file only this user can read, never to standard output (often a shared journal).
+        #expect(!server.text.contains("vk_"), "\(server.text)")
         #expect(server.text.contains("created the key \"admin\""))
+        #expect(server.text.contains("\(directory)/admin-key"))
+        let keyFile = directory + "/admin-key"
+        let key = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        #expect(key.hasPrefix("vk_") && key.count == 43)
+        let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
         #expect(server.text.contains("verdict: data directory \(directory)\n"))
         #expect(server.text.contains("verdict: database \(directory)/verdict.sqlite "))
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -211,6 +214,7 @@ struct ServeCommandTests {
         )
         #expect(!busy.errors.contains("errno"), "a sentence, not the system call")
         #expect(!busy.output.contains("vk_"), "a start that cannot listen makes no key")
+        #expect(!FileManager.default.fileExists(atPath: second + "/admin-key"))
         let keys = try await ExtractCommandTests.run(["keys", "list"], environment: environment)
         #expect(keys.output.contains("no keys"), "\(keys.output)")
     }
