@@ -6,7 +6,8 @@
 #
 # A small Python server on 127.0.0.1 answers as AbuseIPDB does (docs/sources.md) so the first lookup of
 # each value fills the cache; every measured request is then a cache hit, as the issue asks. The per-key rate
-# limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429.
+# limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429;
+# so are the in-flight caps, since every wrk connection uses the one key.
 set -euo pipefail
 
 duration=${1:-15}
@@ -48,7 +49,7 @@ for _ in $(seq 50); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
 
 export VERDICT_DATA_DIR="$work/data" VERDICT_CONFIG="" VERDICT_INTERNETDB_ENABLED=false
 export VERDICT_ABUSEIPDB_API_KEY=bench-key VERDICT_ABUSEIPDB_URL="http://127.0.0.1:$(cat "$work/mock.port")"
-export VERDICT_SERVER_KEY_RATE_LIMIT=off
+export VERDICT_SERVER_KEY_RATE_LIMIT=off VERDICT_SERVER_MAX_IN_FLIGHT_PER_KEY=1024 VERDICT_SERVER_MAX_IN_FLIGHT=4096
 export VERDICT_LOG_LEVEL=${VERDICT_LOG_LEVEL:-info}
 "$verdict" serve --port 0 >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!

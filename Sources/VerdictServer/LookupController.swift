@@ -72,32 +72,40 @@ struct LookupController: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let reports: [IndicatorReport]
-        do {
-            if needing == 0 {
-                // Cache, suppression and local feeds only: nothing can hang, and a timer per request would hold
-                // memory until it fires (a cancelled Task.sleep keeps its timer), so no deadline is armed.
-                reports = await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
-            } else {
-                reports = try await withDeadline(settings.requestTimeout) {
-                    await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+        if needing == 0 {
+            // Cache, suppression and local feeds only: nothing can hang, and a timer per request would hold
+            // memory until it fires (a cancelled Task.sleep keeps its timer), so no deadline is armed.
+            reports = await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh)
+        } else {
+            // The lookup is not tied to the caller's deadline: past it the caller gets 504, the sources still
+            // answer within their own deadlines and fill the cache, and what reached them is charged then.
+            // Otherwise a retry would get those answers from the cache for free.
+            let engine = engine
+            let lookingUp = Task { await engine.lookUp(lookup.items, sources: lookup.sources, refresh: lookup.refresh) }
+            do {
+                reports = try await withDeadline(settings.requestTimeout) { await lookingUp.value }
+            } catch {
+                if let reservation {
+                    let controller = self
+                    Task {
+                        let late = await lookingUp.value
+                        let charged = min(Self.charge(for: late), reservation.amount)
+                        _ = try? await controller.settle(reservation, charged: charged, context: context)
+                    }
                 }
+                throw APIError(
+                    .gatewayTimeout,
+                    code: "lookup_timeout",
+                    message:
+                        "the lookup took longer than \(settings.requestTimeout.milliseconds) ms. It goes on: what the sources answer is cached, and charged only if an outside source answers. Retry in a few seconds, or ask fewer sources"
+                )
             }
-        } catch {
-            if let reservation { _ = try? await settle(reservation, charged: 0, context: context) }
-            throw APIError(
-                .gatewayTimeout,
-                code: "lookup_timeout",
-                message:
-                    "the lookup took longer than \(settings.requestTimeout.milliseconds) ms; nothing was charged. Retry, or ask fewer sources"
-            )
         }
         metrics.recordLookup(reports, duration: clock.now - started)
 
-        var answered = Set<Indicator>()
-        for report in reports where report.answeredByExternalSource { answered.insert(report.indicator) }
         var charged = 0
         if let reservation {
-            charged = min(answered.count * Self.creditsPerIndicator, reservation.amount)
+            charged = min(Self.charge(for: reports), reservation.amount)
             do {
                 remaining = try await settle(reservation, charged: charged, context: context)
             } catch {
@@ -113,6 +121,7 @@ struct LookupController: Sendable {
             remaining = await creditsLeft.value(for: key, accounts: accounts)
         }
 
+        let answered = Set(reports.filter(\.answeredByExternalSource).map(\.indicator))
         var counters = UsageCounters(lookups: reports.count, upstreamLookups: answered.count)
         for report in reports {
             if report.verdict == .suppressed {
@@ -144,6 +153,11 @@ struct LookupController: Sendable {
         }
         writer.raw("}")
         return Response.json(bytes: writer.bytes)
+    }
+
+    /// Credits for these reports: per distinct indicator an outside source answered.
+    static func charge(for reports: [IndicatorReport]) -> Int {
+        Set(reports.filter(\.answeredByExternalSource).map(\.indicator)).count * creditsPerIndicator
     }
 
     func usageReport(_ request: Request, context: ServerRequestContext) async throws -> Response {

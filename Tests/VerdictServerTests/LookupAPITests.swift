@@ -77,7 +77,11 @@ struct LookupAPITests {
         try await ServerHarness.with { harness, abuseIPDB in
             // Credits for exactly 10 lookups that reach a source.
             let key = try await harness.key("tight", plan: .free, credits: 30)
-            try await harness.application { $0.keyRateLimit = nil }.test(.router) { client in
+            let app = harness.application {
+                $0.keyRateLimit = nil
+                $0.maxInFlightPerKey = 100  // all 50 at once, for the credits to decide
+            }
+            try await app.test(.router) { client in
                 let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, Int?).self) { group in
                     for index in 0..<50 {
                         group.addTask {
@@ -139,23 +143,58 @@ struct LookupAPITests {
         }
     }
 
-    @Test func aLookupPastTheRequestDeadlineGets504AndItsCreditsBack() async throws {
-        // The source's own deadline is 30 s; the request's 300 ms. A bound far under the source's holds on a
-        // loaded machine and still tells the two apart.
-        try await ServerHarness.with(abuseIPDB: .hang, extraEnvironment: ["VERDICT_ABUSEIPDB_TIMEOUT_MS": "30000"]) {
+    /// Polls the key's usage until `used` is `expected` (the late settlement of a timed-out lookup).
+    static func waitForCreditsUsed(_ expected: Int, key: String, client: some TestClientProtocol) async throws -> Int? {
+        var used: Int?
+        for _ in 0..<200 {
+            used = try await client.get("/v1/usage", key: key).json["credits"]?["used"]?.int
+            if used == expected { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return used
+    }
+
+    @Test func aLookupPastTheRequestDeadlineGets504AndItsCreditsBackWhenNothingAnswers() async throws {
+        // The source hangs past its own 1 s deadline; the request's deadline is 300 ms.
+        try await ServerHarness.with(abuseIPDB: .hang, extraEnvironment: ["VERDICT_ABUSEIPDB_TIMEOUT_MS": "1000"]) {
             harness,
             _ in
             let key = try await harness.key(plan: .starter)
             let app = harness.application { $0.requestTimeout = .milliseconds(300) }
             try await app.test(.router) { client in
-                let started = ContinuousClock.now
                 let response = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
-                #expect(response.status == .gatewayTimeout)
+                #expect(response.status == .gatewayTimeout, "the request's deadline, not the source's, ended it")
                 #expect(response.errorCode == "lookup_timeout")
-                #expect(ContinuousClock.now - started < .seconds(15), "the request deadline, not the source's")
+                // Held until the source gives up, then all given back: nothing answered.
+                #expect(try await Self.waitForCreditsUsed(0, key: key, client: client) == 0)
                 let usage = try await client.get("/v1/usage", key: key).json
-                #expect(usage["credits"]?["used"]?.int == 0)
                 #expect(usage["credits"]?["remaining"]?.int == 500)
+            }
+        }
+    }
+
+    /// The provider answers after the caller's deadline: the answer is cached, and charged, so a retry that
+    /// gets it from the cache is not the way to free lookups.
+    @Test func aLookupThatAnswersAfterItsDeadlineIsChargedOnce() async throws {
+        let late = MockProviderServer.Reply.delayed(milliseconds: 1500, .json(200, ServerHarness.abuseIPDBMalicious))
+        try await ServerHarness.with(abuseIPDB: late, extraEnvironment: ["VERDICT_ABUSEIPDB_TIMEOUT_MS": "20000"]) {
+            harness,
+            abuseIPDB in
+            let key = try await harness.key(plan: .starter)
+            let app = harness.application { $0.requestTimeout = .milliseconds(300) }
+            try await app.test(.router) { client in
+                let first = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(first.status == .gatewayTimeout)
+                #expect(try await Self.waitForCreditsUsed(3, key: key, client: client) == 3)
+                let retry = try await client.lookup(#"{"indicators": ["185.220.101.4"]}"#, key: key)
+                #expect(retry.status == .ok)
+                let answer = try retry.json
+                #expect(answer["credits"]?["charged"]?.int == 0)
+                #expect(answer["results"]?.items.first?["cached"] == .bool(true))
+                #expect(answer["results"]?.items.first?["verdict"] == .string("malicious"))
+                #expect(abuseIPDB.requests.count == 1)
+                let usage = try await client.get("/v1/usage", key: key).json
+                #expect(usage["credits"]?["used"]?.int == 3, "charged once, for the one call that reached it")
             }
         }
     }
