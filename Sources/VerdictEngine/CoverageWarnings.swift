@@ -28,3 +28,21 @@ extension EnrichmentEngine {
         ]
     }
 }
+
+extension EnrichmentEngine {
+    /// Whether some chosen outside source takes this value's type, and the value is not suppressed.
+    public func canAskOutside(_ indicator: Indicator, sources: Set<String>? = nil) -> Bool {
+        if case .suppressed = suppressor.assess(indicator) { return false }
+        return governors(named: sources).contains {
+            $0.source.isExternal && $0.source.supportedTypes.contains(indicator.type)
+        }
+    }
+
+    /// Whether an outside source's answer, fresh or from the cache, is in this report.
+    public func hasOutsideAnswer(_ report: IndicatorReport) -> Bool {
+        let outside = Set(governors.filter(\.source.isExternal).map(\.source.name))
+        return report.sources.contains {
+            outside.contains($0.source) && ($0.status == .ok || $0.status == .notFound || $0.rejectedByProvider)
+        }
+    }
+}

@@ -33,10 +33,28 @@ struct LookupController: Sendable {
         var distinct: [Indicator] = []
         var seen = Set<Indicator>()
         for item in lookup.items where seen.insert(item.indicator).inserted { distinct.append(item.indicator) }
+        // Not sharing the cache between keys: a value this key never asked is new to it, whoever else asked
+        // it (shown as not cached, and paid for if an outside source's answer is in it).
+        var newToKey = Set<Indicator>()
+        var ownSince: [Indicator: Date] = [:]
+        if !settings.shareCacheBetweenKeys {
+            do {
+                ownSince = try await accounts.ownLookups(keyID: key.id, of: distinct)
+            } catch {
+                throw APIError.storeUnavailable()
+            }
+            for indicator in distinct
+            where ownSince[indicator] == nil && engine.canAskOutside(indicator, sources: lookup.sources) {
+                newToKey.insert(indicator)
+            }
+        }
         var needing = 0
-        for indicator in distinct
-        where await engine.needsExternalLookup(indicator, sources: lookup.sources, refresh: lookup.refresh) {
-            needing += 1
+        for indicator in distinct {
+            if newToKey.contains(indicator) {
+                needing += 1
+            } else if await engine.needsExternalLookup(indicator, sources: lookup.sources, refresh: lookup.refresh) {
+                needing += 1
+            }
         }
         var reservation: CreditReservation?
         var remaining: Int?
@@ -71,7 +89,7 @@ struct LookupController: Sendable {
 
         let clock = ContinuousClock()
         let started = clock.now
-        let reports: [IndicatorReport]
+        var reports: [IndicatorReport]
         if needing == 0 {
             // Cache, suppression and local feeds only: nothing can hang, and a timer per request would hold
             // memory until it fires (a cancelled Task.sleep keeps its timer), so no deadline is armed.
@@ -87,8 +105,11 @@ struct LookupController: Sendable {
             } catch {
                 if let reservation {
                     let controller = self
+                    let (newToKey, ownSince) = (newToKey, ownSince)
+                    let sharing = settings.shareCacheBetweenKeys
                     Task {
-                        let late = await lookingUp.value
+                        var late = await lookingUp.value
+                        if !sharing { late = controller.ownView(of: late, newToKey: newToKey, ownSince: ownSince) }
                         let charged = min(Self.charge(for: late), reservation.amount)
                         _ = try? await controller.settle(reservation, charged: charged, context: context)
                     }
@@ -102,6 +123,18 @@ struct LookupController: Sendable {
             }
         }
         metrics.recordLookup(reports, duration: clock.now - started)
+        if !settings.shareCacheBetweenKeys {
+            reports = ownView(of: reports, newToKey: newToKey, ownSince: ownSince)
+            let answered = reports.filter { $0.verdict != .suppressed && engine.hasOutsideAnswer($0) }.map(\.indicator)
+            do {
+                try await accounts.recordOwnLookups(keyID: key.id, answered, at: Date())
+            } catch {
+                context.logger.error(
+                    "could not record the key's own lookups",
+                    metadata: ["verdict.key.name": "\(key.name)"]
+                )
+            }
+        }
 
         var charged = 0
         if let reservation {
@@ -158,6 +191,26 @@ struct LookupController: Sendable {
     /// Credits for these reports: per distinct indicator an outside source answered.
     static func charge(for reports: [IndicatorReport]) -> Int {
         Set(reports.filter(\.answeredByExternalSource).map(\.indicator)).count * creditsPerIndicator
+    }
+
+    /// The reports as this key alone would have seen them: a value new to it was, for it, asked now (not
+    /// cached, and charged when an outside source's answer is in it); one it asked before is as old as the
+    /// younger of the cached answer and its own first lookup.
+    func ownView(of reports: [IndicatorReport], newToKey: Set<Indicator>, ownSince: [Indicator: Date])
+        -> [IndicatorReport]
+    {
+        let now = Date()
+        return reports.map { report in
+            var shown = report
+            if newToKey.contains(report.indicator) {
+                shown.cached = false
+                shown.ageSeconds = 0
+                if engine.hasOutsideAnswer(report) { shown.answeredByExternalSource = true }
+            } else if let since = ownSince[report.indicator], report.cached {
+                shown.ageSeconds = min(report.ageSeconds, max(0, Int(now.timeIntervalSince(since))))
+            }
+            return shown
+        }
     }
 
     func usageReport(_ request: Request, context: ServerRequestContext) async throws -> Response {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import VerdictCore
 
 /// What a key may spend each calendar month (UTC), docs/contracts.md §2.
 public enum Plan: String, Sendable, CaseIterable, Codable {
@@ -116,6 +117,10 @@ public protocol AccountStore: Sendable {
     func usage(keyID: Int64, at time: Date) async throws -> KeyUsage
     /// Gives back reservations older than `age` seconds: requests of a process that died before settling.
     func releaseStaleReservations(olderThan age: Double, at time: Date) async throws -> Int
+    /// When this key first looked each of these values up itself; values it never asked are absent.
+    func ownLookups(keyID: Int64, of indicators: [Indicator]) async throws -> [Indicator: Date]
+    /// Notes that this key has now looked these values up (a first time is kept).
+    func recordOwnLookups(keyID: Int64, _ indicators: [Indicator], at time: Date) async throws
     /// Whether the store answers now.
     func isReachable() async -> Bool
 }

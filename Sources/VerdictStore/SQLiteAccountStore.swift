@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VerdictCore
 
 /// Keys, credits and usage in the shared SQLite file. Each reservation and each settlement is one write
 /// transaction, and SQLite serialises writers, so two requests can never both spend the last credits.
@@ -248,6 +249,35 @@ public struct SQLiteAccountStore: AccountStore {
     }
 
     /// Store failures become `StoreError`s that say what to check; the server answers them with 503.
+    public func ownLookups(keyID: Int64, of indicators: [Indicator]) async throws -> [Indicator: Date] {
+        guard !indicators.isEmpty else { return [:] }
+        return try await read { db in
+            var found: [Indicator: Date] = [:]
+            for indicator in indicators {
+                if let first = try Double.fetchOne(
+                    db,
+                    sql: "SELECT first_at FROM key_lookup WHERE key_id = ? AND type = ? AND value = ?",
+                    arguments: [keyID, indicator.type.rawValue, indicator.value]
+                ) {
+                    found[indicator] = Date(timeIntervalSince1970: first)
+                }
+            }
+            return found
+        }
+    }
+
+    public func recordOwnLookups(keyID: Int64, _ indicators: [Indicator], at time: Date) async throws {
+        guard !indicators.isEmpty else { return }
+        try await write { db in
+            for indicator in indicators {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO key_lookup (key_id, type, value, first_at) VALUES (?, ?, ?, ?)",
+                    arguments: [keyID, indicator.type.rawValue, indicator.value, time.timeIntervalSince1970]
+                )
+            }
+        }
+    }
+
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await database.writer.write(body)

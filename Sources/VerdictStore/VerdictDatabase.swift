@@ -205,6 +205,21 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // What each key has looked up itself, and when: with server.share_cache_between_keys off, a key sees
+        // only its own lookups as cached.
+        migrator.registerMigration("key lookups v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE key_lookup (
+                        key_id INTEGER NOT NULL REFERENCES api_key(id),
+                        type TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        first_at DOUBLE NOT NULL,
+                        PRIMARY KEY (key_id, type, value)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -248,6 +248,41 @@ struct LookupAPITests {
         }
     }
 
+    /// Shared (the default, one SOC): a second key gets the first key's answer from the cache, free. Not
+    /// shared (an MSSP's customers): the second key cannot tell that anyone asked before; it pays for its own
+    /// first lookup, while the provider is still asked only once.
+    @Test func theCacheIsSharedBetweenKeysOnlyWhenTheSettingSaysSo() async throws {
+        try await ServerHarness.with { harness, abuseIPDB in
+            let alice = try await harness.key("alice", plan: .starter)
+            let bob = try await harness.key("bob", plan: .starter)
+            let broke = try await harness.key("broke", plan: .free, credits: 0)
+            let body = #"{"indicators": ["185.220.101.4"]}"#
+            try await harness.application { $0.shareCacheBetweenKeys = false }.test(.router) { client in
+                let first = try await client.lookup(body, key: alice).json
+                #expect(first["credits"]?["charged"]?.int == 3)
+
+                let other = try await client.lookup(body, key: bob).json
+                #expect(other["credits"]?["charged"]?.int == 3, "a first lookup for this key")
+                #expect(other["results"]?.items.first?["cached"] == .bool(false))
+                #expect(other["results"]?.items.first?["age_s"]?.int == 0)
+                #expect(other["results"]?.items.first?["verdict"] == .string("malicious"))
+                #expect(abuseIPDB.requests.count == 1, "the cache still spared the provider")
+
+                let again = try await client.lookup(body, key: bob).json
+                #expect(again["credits"]?["charged"]?.int == 0, "its own lookup is cached for it")
+                #expect(again["results"]?.items.first?["cached"] == .bool(true))
+
+                let nosy = try await client.lookup(body, key: broke)
+                #expect(nosy.status.code == 402, "a key with no credits learns nothing of what others asked")
+            }
+            try await harness.application().test(.router) { client in
+                let shared = try await client.lookup(body, key: broke).json
+                #expect(shared["credits"]?["charged"]?.int == 0)
+                #expect(shared["results"]?.items.first?["cached"] == .bool(true))
+            }
+        }
+    }
+
     @Test func aRestartKeepsKeysCreditsAndTheCache() async throws {
         let malicious: MockProviderServer.Handler = { _ in .json(200, ServerHarness.abuseIPDBMalicious) }
         try await MockProviderServer.with(malicious) { abuseIPDB in
