@@ -14,7 +14,6 @@ import Glibc
 struct ActiveResponseHardeningTests {
     typealias Home = IntegrationProcessTests.WazuhHome
 
-    static let program = WazuhProcess.buildProducts.appendingPathComponent("verdict-ar")
     /// The stand-in for the `wazuh` user.
     static let nobodyUser: uid_t = getpwnam("nobody")?.pointee.pw_uid ?? 65534
     static let nobodyGroup: gid_t = getpwnam("nobody")?.pointee.pw_gid ?? 65534
@@ -31,14 +30,7 @@ struct ActiveResponseHardeningTests {
     }
 
     static func run(_ home: Home, _ message: String) async throws -> WazuhProcess.Finished {
-        try await WazuhProcess.run(
-            program,
-            argv0: "active-response/bin/verdict-ar",
-            arguments: [],
-            home: home.path,
-            environment: home.environment,
-            stdinLine: message
-        )
+        try await home.runActiveResponse(message)
     }
 
     /// A folder only root can enter, for the files an attack would create.

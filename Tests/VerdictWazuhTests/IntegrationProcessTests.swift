@@ -76,6 +76,18 @@ struct IntegrationProcessTests {
             )
         }
 
+        /// `verdict-ar` as wazuh-execd runs it: one line on a standard input that stays open.
+        func runActiveResponse(_ line: String) async throws -> WazuhProcess.Finished {
+            try await WazuhProcess.run(
+                WazuhProcess.buildProducts.appendingPathComponent("verdict-ar"),
+                argv0: "active-response/bin/verdict-ar",
+                arguments: [],
+                home: path,
+                environment: environment,
+                stdinLine: line
+            )
+        }
+
         deinit {
             receiver?.close()
             try? FileManager.default.removeItem(atPath: path)
@@ -326,19 +338,11 @@ struct IntegrationProcessTests {
 
     @Test func activeResponseReadsOneLineFromAnOpenStdin() async throws {
         let home = try WazuhHome()
-        let program = WazuhProcess.buildProducts.appendingPathComponent("verdict-ar")
         let message =
             #"{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"add","parameters":{"extra_args":["min_verdict=malicious"],"alert":"#
             + Self.sshdAlert + #","program":"active-response/bin/verdict-ar"}}"# + "\n"
         // The pipe stays open while verdict-ar runs, as execd keeps it: reading to EOF would hang here.
-        let add = try await WazuhProcess.run(
-            program,
-            argv0: "active-response/bin/verdict-ar",
-            arguments: [],
-            home: home.path,
-            environment: home.environment,
-            stdinLine: message
-        )
+        let add = try await home.runActiveResponse(message)
         #expect(add.status == 0)
         #expect(add.elapsed < .seconds(15), "reading to the end of input would never end")
         let events = await home.receiver!.wait(for: 1)
@@ -346,23 +350,11 @@ struct IntegrationProcessTests {
         let arLog = (try? String(contentsOfFile: home.path + "/logs/active-responses.log", encoding: .utf8)) ?? ""
         #expect(arLog.contains("active-response/bin/verdict-ar: alert 1716200000.12345 rule 5712 agent 001 [embedded]"))
 
-        let delete = try await WazuhProcess.run(
-            program,
-            argv0: "active-response/bin/verdict-ar",
-            arguments: [],
-            home: home.path,
-            environment: home.environment,
-            stdinLine: message.replacingOccurrences(of: #""command":"add""#, with: #""command":"delete""#)
+        let delete = try await home.runActiveResponse(
+            message.replacingOccurrences(of: #""command":"add""#, with: #""command":"delete""#)
         )
         #expect(delete.status == 0)
-        let malformed = try await WazuhProcess.run(
-            program,
-            argv0: "active-response/bin/verdict-ar",
-            arguments: [],
-            home: home.path,
-            environment: home.environment,
-            stdinLine: #"{"command":"add","parameters":{}}"# + "\n"
-        )
+        let malformed = try await home.runActiveResponse(#"{"command":"add","parameters":{}}"# + "\n")
         #expect(malformed.status != 0)
         let after = (try? String(contentsOfFile: home.path + "/logs/active-responses.log", encoding: .utf8)) ?? ""
         #expect(after.contains("invalid input format"))
