@@ -108,4 +108,24 @@ struct TailPartsTests {
         reopened.removeFirst()
         #expect(reopened.isEmpty && reopened.sizeBytes == 0)
     }
+
+    /// `verdict tail` may run as root: a link planted where its checkpoint or spool goes is refused, and the
+    /// file it points at is left alone.
+    @Test func checkpointAndSpoolNeverOpenThroughALink() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tailparts-\(UUID().uuidString.prefix(8))"
+        ).path
+        try FileManager.default.createDirectory(atPath: folder + "/spool", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let target = folder + "/profile.sh"
+        symlink(target, folder + "/tail.checkpoint")
+        symlink(target, folder + "/spool/events.spool")
+        #expect {
+            try TailCheckpoint(path: folder + "/tail.checkpoint")
+        } throws: { error in
+            String(describing: error).contains("symbolic link")
+        }
+        #expect(throws: IntegrationFailure.self) { try EventSpool(folder: folder + "/spool", limitBytes: 1_000) }
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
 }
