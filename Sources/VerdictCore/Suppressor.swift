@@ -83,6 +83,27 @@ public struct Suppressor: Sendable {
 
 extension Indicator {
     /// The host of a URL or email, as an indicator of its own.
+    /// The value as it is looked up: a URL without the credentials its authority may carry (`user:pass@`).
+    /// They are the victim's, so they never reach a source, a cache key or an event.
+    public var withoutCredentials: Indicator {
+        guard type == .url else { return self }
+        let bytes = Array(value.utf8)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else {
+            return self
+        }
+        let start = colon + 3
+        var end = start
+        var at: Int?
+        while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?"),
+            bytes[end] != UInt8(ascii: "#")
+        {
+            if bytes[end] == UInt8(ascii: "@") { at = end }
+            end += 1
+        }
+        guard let at else { return self }
+        return Indicator(type: .url, value: String(decoding: bytes[..<start] + bytes[(at + 1)...], as: UTF8.self))
+    }
+
     public var host: Indicator? {
         switch type {
         case .email:

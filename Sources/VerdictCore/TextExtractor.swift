@@ -214,10 +214,11 @@ struct TextScanner {
         // A bidirectional override right after it makes the text read differently than it is
         // (`…/a\u{202E}exe.pdf`): what is shown is not what would be looked up, so it is not a URL at all.
         guard !startsBidirectionalControl(at: end) else { return nil }
-        // Credentials in a URL (`user:pass@host`) are the victim's, never sent to a source, cached or written
-        // into an event.
+        // Extraction reports the URL as written, credentials included (`Indicator.withoutCredentials` is what
+        // is looked up).
+        let userinfo = string(authorityStart, hostStart)
         let rest = string(authorityEnd, end)
-        emit(.url, scheme + "://" + host.urlForm + rest)
+        emit(.url, scheme + "://" + userinfo + host.urlForm + rest)
         emit(host.indicator.type, host.indicator.value)
         return end
     }

@@ -127,6 +127,7 @@ public final class EnrichmentEngine: Sendable {
         sources requested: Set<String>?,
         refresh: Bool
     ) async -> IndicatorReport {
+        let indicator = indicator.withoutCredentials
         let shownInput = input == indicator.value ? nil : input
         let warninglists: [String]
         if case .lookUp(let lists) = suppressor.assess(indicator) { warninglists = lists } else { warninglists = [] }
@@ -159,6 +160,9 @@ public final class EnrichmentEngine: Sendable {
         sources requested: Set<String>?,
         refresh: Bool
     ) -> IndicatorReport? {
+        // Every lookup starts here or in askSources: a URL's credentials never reach a source or a cache key,
+        // and the report (so the API's answer and the Wazuh event) names the URL without them.
+        let indicator = indicator.withoutCredentials
         let shownInput = input == indicator.value ? nil : input
         let warninglists: [String]
         switch suppressor.assess(indicator) {
@@ -207,6 +211,7 @@ public final class EnrichmentEngine: Sendable {
         sources requested: Set<String>? = nil,
         refresh: Bool = false
     ) async -> Bool {
+        let indicator = indicator.withoutCredentials
         if case .suppressed = suppressor.assess(indicator) { return false }
         for governor in governors(named: requested) {
             let source = governor.source

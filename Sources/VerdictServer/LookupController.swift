@@ -32,7 +32,10 @@ struct LookupController: Sendable {
         // Credits are held for every distinct indicator that would reach an outside source, before any does.
         var distinct: [Indicator] = []
         var seen = Set<Indicator>()
-        for item in lookup.items where seen.insert(item.indicator).inserted { distinct.append(item.indicator) }
+        for item in lookup.items {
+            let indicator = item.indicator.withoutCredentials  // as the engine looks it up
+            if seen.insert(indicator).inserted { distinct.append(indicator) }
+        }
         // Not sharing the cache between keys: a value this key never asked is new to it, whoever else asked
         // it (shown as not cached, and paid for if an outside source's answer is in it).
         var newToKey = Set<Indicator>()

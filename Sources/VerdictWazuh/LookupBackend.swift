@@ -103,7 +103,10 @@ public struct ServerBackend: LookupBackend {
                 "indicators",
                 .array(
                     found.map {
-                        .object([("type", .string($0.indicator.type.rawValue)), ("value", .string($0.indicator.value))])
+                        let indicator = $0.indicator.withoutCredentials
+                        return .object([
+                            ("type", .string(indicator.type.rawValue)), ("value", .string(indicator.value)),
+                        ])
                     }
                 )
             )

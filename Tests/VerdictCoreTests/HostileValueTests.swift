@@ -4,14 +4,22 @@ import VerdictCore
 /// Values shaped to leak, mislead or spend quota: credentials inside URLs, bidirectional overrides, URLs
 /// longer than any provider takes.
 struct HostileValueTests {
-    @Test func credentialsInAURLAreNeverPartOfTheIndicator() throws {
-        let text =
-            "mounted http://admin:Winter2024!@files.evil-updates.com/share/drop.zip and ftp://bob@203.0.113.0.example.com/x"
+    /// Extraction reports a URL as written (other tools' tests expect the credentials kept); what is looked up,
+    /// cached and written into events is the URL without them.
+    @Test func credentialsInAURLAreDroppedForTheLookup() throws {
+        let text = "mounted http://admin:Winter2024!@files.evil-updates.com/share/drop.zip"
         let found = IndicatorExtractor().extract(text: text).indicators.map(\.indicator)
-        #expect(found.contains(Indicator(type: .url, value: "http://files.evil-updates.com/share/drop.zip")))
-        #expect(!found.contains { $0.value.contains("Winter2024") || $0.value.contains("admin:") }, "\(found)")
-        let given = try IndicatorParser.parse("https://user:secret@evil-updates.com/login")
-        #expect(given == Indicator(type: .url, value: "https://evil-updates.com/login"))
+        let written = Indicator(type: .url, value: "http://admin:Winter2024!@files.evil-updates.com/share/drop.zip")
+        #expect(found.contains(written))
+        #expect(
+            written.withoutCredentials == Indicator(type: .url, value: "http://files.evil-updates.com/share/drop.zip")
+        )
+        let given = try IndicatorParser.parse("https://user:secret@evil-updates.com:8443/login?next=a@b")
+        #expect(
+            given.withoutCredentials == Indicator(type: .url, value: "https://evil-updates.com:8443/login?next=a@b")
+        )
+        let plain = Indicator(type: .url, value: "https://evil-updates.com/a@b")
+        #expect(plain.withoutCredentials == plain, "an @ in the path is not userinfo")
     }
 
     @Test func aBidirectionalOverrideIsNotLookedUpAsItsPrefix() throws {

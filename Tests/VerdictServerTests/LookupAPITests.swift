@@ -283,6 +283,34 @@ struct LookupAPITests {
         }
     }
 
+    /// Credentials inside a URL are the victim's: the provider sees the URL without them, and so does the answer.
+    @Test func aURLsCredentialsNeverReachTheProvider() async throws {
+        let urlhausAnswer: MockProviderServer.Handler = { _ in .json(200, ServerHarness.urlhausNoResults) }
+        try await MockProviderServer.with(urlhausAnswer) { urlhaus in
+            try await MockProviderServer.with({ _ in .json(200, ServerHarness.abuseIPDBMalicious) }) { abuseIPDB in
+                let harness = try await ServerHarness(abuseIPDB: abuseIPDB, urlhaus: urlhaus)
+                let key = try await harness.key(plan: .starter)
+                try await harness.application().test(.router) { client in
+                    let response = try await client.lookup(
+                        #"{"indicators": ["http://backup:Winter2024!@files.evil-updates.com/share/drop.zip"]}"#,
+                        key: key
+                    )
+                    #expect(response.status == .ok)
+                    let result = try response.json["results"]?.items.first
+                    #expect(result?["indicator"]?["value"] == .string("http://files.evil-updates.com/share/drop.zip"))
+                    #expect(!urlhaus.requests.isEmpty)
+                    for request in urlhaus.requests {
+                        let sent = request.uri + String(decoding: request.body, as: UTF8.self)
+                        #expect(
+                            !sent.contains("Winter2024") && !sent.contains("backup%3A") && !sent.contains("backup:")
+                        )
+                    }
+                }
+                await harness.remove()
+            }
+        }
+    }
+
     @Test func aRestartKeepsKeysCreditsAndTheCache() async throws {
         let malicious: MockProviderServer.Handler = { _ in .json(200, ServerHarness.abuseIPDBMalicious) }
         try await MockProviderServer.with(malicious) { abuseIPDB in
