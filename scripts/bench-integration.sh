@@ -78,7 +78,7 @@ VERDICT_DATA_DIR="$work/server" VERDICT_SERVER_KEY_RATE_LIMIT=off VERDICT_LOG_LE
 pids+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 server=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.out" | tail -1)
-key=$(grep '^vk_' "$work/server.out" | head -1)
+key=$(cat "$work/server/admin-key")  # the first start writes the admin key there
 
 "$cv" "${args[@]}"                                     # fills the embedded cache
 "$cv" "$alert" "$key" "$server" "" "" 10 3 "> /dev/null 2>&1"   # fills the server's cache

@@ -55,7 +55,7 @@ export VERDICT_LOG_LEVEL=${VERDICT_LOG_LEVEL:-info}
 server_pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.out" | tail -1)
-key=$(grep '^vk_' "$work/server.out" | head -1)
+key=$(cat "$work/data/admin-key")  # the first start writes the admin key there
 
 single='{"indicators": ["185.220.101.4"]}'
 batch='{"indicators": ["185.220.101.1","185.220.101.2","185.220.101.3","185.220.101.4","185.220.101.5","185.220.101.6","185.220.101.7","185.220.101.8","185.220.101.9","185.220.101.10"]}'

@@ -280,13 +280,18 @@ struct LookupController: Sendable {
             message: "the body is larger than \(limit) bytes; send at most 100 indicators per request",
             fields: [("limit_bytes", .number(String(limit)))]
         )
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit { throw tooLarge }
-        let body = request.body
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit { throw tooLarge }
+        let reader = BodyReader(request.body, limit: limit, declaredLength: declared)
         do {
-            // However slowly it trickles, the whole body has this long: a client that sends a byte a second
-            // cannot hold a place (and its buffer) for ever.
-            var buffer = try await withDeadline(timeout) { try await body.collect(upTo: limit) }
-            return buffer.readBytes(length: buffer.readableBytes) ?? []
+            // Nearly every body arrives with its head: read it without arming a timer (a timer per request
+            // holds memory until it fires, and costs a third of the cached-lookup rate). The first bytes are
+            // bounded by the connection's idle timeout.
+            if try await reader.readFirstChunk() { return reader.bytes }
+            // However slowly the rest trickles, it has this long: a client that sends a byte a second cannot
+            // hold a place (and its buffer) for ever.
+            try await withDeadline(timeout) { try await reader.readRest() }
+            return reader.bytes
         } catch is NIOTooManyBytesError {
             throw tooLarge
         } catch is DeadlineExceeded {
@@ -298,6 +303,40 @@ struct LookupController: Sendable {
                 headers: [.connection: "close"]
             )
         }
+    }
+}
+
+/// Reads a request body chunk by chunk, up to a limit. Used by one task at a time (the request's, then the
+/// deadline's child while the parent waits), which is what makes the unchecked `Sendable` safe.
+final class BodyReader: @unchecked Sendable {
+    private var iterator: RequestBody.AsyncIterator
+    private let limit: Int
+    private let declaredLength: Int?
+    private(set) var bytes: [UInt8] = []
+
+    init(_ body: RequestBody, limit: Int, declaredLength: Int?) {
+        iterator = body.makeAsyncIterator()
+        self.limit = limit
+        self.declaredLength = declaredLength
+    }
+
+    /// Reads one chunk; true when the body is then whole (its declared length reached, or no body at all).
+    func readFirstChunk() async throws -> Bool {
+        guard let chunk = try await iterator.next() else { return true }
+        try append(chunk)
+        guard let declaredLength, bytes.count >= declaredLength else { return false }
+        // The end of the body comes with its last bytes: read it, so the connection is ready for the next request.
+        while let extra = try await iterator.next() { try append(extra) }
+        return true
+    }
+
+    func readRest() async throws {
+        while let chunk = try await iterator.next() { try append(chunk) }
+    }
+
+    private func append(_ chunk: ByteBuffer) throws {
+        guard bytes.count + chunk.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
+        bytes.append(contentsOf: chunk.readableBytesView)
     }
 }
 
