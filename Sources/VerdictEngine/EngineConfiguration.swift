@@ -297,7 +297,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxIndicators = 100
     /// swift-log level name (`info` logs one line per request).
     public var logLevel = "info"
-    /// The whole body must arrive within this, however slowly it trickles; past it the request gets 408.
+    /// A body that does not come whole with the request's head must arrive within this, however slowly it
+    /// trickles; past it the request gets 408. (A client that sends nothing is closed by the idle timeout.)
     public var bodyTimeout: Duration = .seconds(10)
     /// Requests on the keyed routes at once, in all (503 past it) and per key (429 past it).
     public var maxInFlight = 256
