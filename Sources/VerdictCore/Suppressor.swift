@@ -82,28 +82,36 @@ public struct Suppressor: Sendable {
 }
 
 extension Indicator {
-    /// The host of a URL or email, as an indicator of its own.
-    /// The value as it is looked up: a URL without the credentials its authority may carry (`user:pass@`).
-    /// They are the victim's, so they never reach a source, a cache key or an event.
-    public var withoutCredentials: Indicator {
-        guard type == .url else { return self }
-        let bytes = Array(value.utf8)
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else {
-            return self
-        }
+    /// A URL's authority, as byte offsets into its UTF-8: where it starts (after `://`), where the host starts
+    /// (after any `user:pass@`), and where it ends (at `/`, `?`, `#` or the end); nil when not a URL.
+    private func urlAuthority(_ bytes: [UInt8]) -> (start: Int, host: Int, end: Int)? {
+        guard type == .url, let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+            bytes[colon...].starts(with: "://".utf8)
+        else { return nil }
         let start = colon + 3
+        var host = start
         var end = start
-        var at: Int?
         while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?"),
             bytes[end] != UInt8(ascii: "#")
         {
-            if bytes[end] == UInt8(ascii: "@") { at = end }
+            if bytes[end] == UInt8(ascii: "@") { host = end + 1 }
             end += 1
         }
-        guard let at else { return self }
-        return Indicator(type: .url, value: String(decoding: bytes[..<start] + bytes[(at + 1)...], as: UTF8.self))
+        return (start, host, end)
     }
 
+    /// The value as it is looked up: a URL without the credentials its authority may carry (`user:pass@`).
+    /// They are the victim's, so they never reach a source, a cache key or an event.
+    public var withoutCredentials: Indicator {
+        let bytes = Array(value.utf8)
+        guard let authority = urlAuthority(bytes), authority.host > authority.start else { return self }
+        return Indicator(
+            type: .url,
+            value: String(decoding: bytes[..<authority.start] + bytes[authority.host...], as: UTF8.self)
+        )
+    }
+
+    /// The host of a URL or email, as an indicator of its own.
     public var host: Indicator? {
         switch type {
         case .email:
@@ -111,17 +119,8 @@ extension Indicator {
             return Indicator(hostText: value[value.index(after: at)...])
         case .url:
             let bytes = Array(value.utf8)
-            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), bytes[colon...].starts(with: "://".utf8) else {
-                return nil
-            }
-            var start = colon + 3
-            var end = start
-            while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?"),
-                bytes[end] != UInt8(ascii: "#")
-            {
-                if bytes[end] == UInt8(ascii: "@") { start = end + 1 }
-                end += 1
-            }
+            guard let (_, start, authorityEnd) = urlAuthority(bytes) else { return nil }
+            var end = authorityEnd
             if start < end, bytes[start] == UInt8(ascii: "["),
                 let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "]"))
             {

@@ -248,7 +248,6 @@ public struct SQLiteAccountStore: AccountStore {
         ) ?? 0
     }
 
-    /// Store failures become `StoreError`s that say what to check; the server answers them with 503.
     public func ownLookups(keyID: Int64, of indicators: [Indicator]) async throws -> [Indicator: Date] {
         guard !indicators.isEmpty else { return [:] }
         return try await read { db in
@@ -278,6 +277,7 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
+    /// Store failures become `StoreError`s that say what to check; the server answers them with 503.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await database.writer.write(body)
