@@ -47,3 +47,11 @@ public struct Indicator: Sendable, Hashable, Codable, CustomStringConvertible {
         lhs.type == rhs.type && lhs.value == rhs.value
     }
 }
+
+extension Unicode.Scalar {
+    /// The bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): they make text read
+    /// differently than it is (`invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`).
+    public var isBidirectionalControl: Bool {
+        (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+    }
+}

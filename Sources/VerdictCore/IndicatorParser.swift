@@ -22,9 +22,7 @@ public enum IndicatorParser {
         let refanged = RefangedText(refanging: Array(input.utf8))
         let text = String(decoding: refanged.bytes, as: UTF8.self).trimmingWhitespace()
         guard !text.isEmpty else { throw InvalidIndicator(input: input, reason: "empty value") }
-        if text.unicodeScalars.contains(where: {
-            (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
-        }) {
+        if text.unicodeScalars.contains(where: \.isBidirectionalControl) {
             throw InvalidIndicator(
                 input: input,
                 reason:

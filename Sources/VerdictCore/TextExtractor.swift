@@ -223,7 +223,7 @@ struct TextScanner {
         return end
     }
 
-    /// U+202A-202E and U+2066-2069 in UTF-8: `E2 80 AA`-`AE`, `E2 81 A6`-`A9`.
+    /// `Unicode.Scalar.isBidirectionalControl` on the scanner's bytes: `E2 80 AA`-`AE`, `E2 81 A6`-`A9` in UTF-8.
     func startsBidirectionalControl(at position: Int) -> Bool {
         guard position + 2 < text.count, text[position] == 0xE2 else { return false }
         switch (text[position + 1], text[position + 2]) {

@@ -60,6 +60,9 @@ public struct SourceResult: Sendable, Equatable {
     /// and spent its quota, so it is charged like an answer, and it says nothing about the source's health.
     public var rejectedByProvider = false
 
+    /// The provider answered about this value (found, not found, or refused it): what credits are charged for.
+    public var isProviderAnswer: Bool { status == .ok || status == .notFound || rejectedByProvider }
+
     public init(
         source: String,
         status: SourceStatus,

@@ -41,8 +41,6 @@ extension EnrichmentEngine {
     /// Whether an outside source's answer, fresh or from the cache, is in this report.
     public func hasOutsideAnswer(_ report: IndicatorReport) -> Bool {
         let outside = Set(governors.filter(\.source.isExternal).map(\.source.name))
-        return report.sources.contains {
-            outside.contains($0.source) && ($0.status == .ok || $0.status == .notFound || $0.rejectedByProvider)
-        }
+        return report.sources.contains { outside.contains($0.source) && $0.isProviderAnswer }
     }
 }

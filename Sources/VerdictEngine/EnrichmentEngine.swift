@@ -292,8 +292,7 @@ public final class EnrichmentEngine: Sendable {
             reason: nil,
             warninglists: warninglists,
             answeredByExternalSource: parts.contains {
-                $0.askedUpstream && $0.isExternal
-                    && ($0.result.status == .ok || $0.result.status == .notFound || $0.result.rejectedByProvider)
+                $0.askedUpstream && $0.isExternal && $0.result.isProviderAnswer
             }
         )
     }

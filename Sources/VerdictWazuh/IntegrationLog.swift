@@ -1,3 +1,4 @@
+import VerdictCore
 import VerdictStore
 
 #if canImport(Glibc)
@@ -51,8 +52,7 @@ public struct IntegrationLog: Sendable {
 
     /// C0, DEL, C1, and the bidirectional overrides that make a line read differently than it is.
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || (0x202A...0x202E).contains(scalar.value)
-            || (0x2066...0x2069).contains(scalar.value)
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.isBidirectionalControl
     }
 
     /// Local time, as `YYYY/MM/DD HH:MM:SS`.
