@@ -92,7 +92,6 @@ struct Serve: AsyncParsableCommand {
     /// in a journal others can read.
     static func createAdminKeyIfNone(_ accounts: any AccountStore, databasePath: String?) async {
         do {
-            guard try await accounts.keys().isEmpty else { return }
             let folder = databasePath.map { ($0 as NSString).deletingLastPathComponent } ?? "."
             let file = (folder.isEmpty ? "." : folder) + "/admin-key"
             guard let first = try await createFirstKeyIfNone(accounts) else { return }
