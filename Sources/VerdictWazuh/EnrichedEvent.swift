@@ -97,8 +97,6 @@ public struct AlertContext: Sendable, Equatable {
     public var agentName: String?
     public var agentIP: String?
     public var location: String?
-    /// `data.integration` of the alert, if any (the loop guard reads it).
-    public var integration: String?
 
     public init(alert: JSONValue) {
         alertID = alert["id"]?.scalarText
@@ -114,7 +112,6 @@ public struct AlertContext: Sendable, Equatable {
         agentName = alert["agent"]?["name"]?.scalarText
         agentIP = alert["agent"]?["ip"]?.scalarText
         location = alert["location"]?.scalarText
-        integration = alert["data"]?["integration"]?.scalarText ?? alert["integration"]?.scalarText
     }
 
     /// Alerts made from Verdict's own events: enriching them again would loop. Known by where analysisd says

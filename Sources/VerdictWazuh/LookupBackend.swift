@@ -72,7 +72,8 @@ public struct ServerBackend: LookupBackend {
     }
 
     /// The server takes at most this many indicators a request (docs/contracts.md §2).
-    public static let batchSize = 100
+    /// The most indicators a Verdict server takes in one request (its default `maxIndicators`).
+    public static let batchSize = ServerSettings().maxIndicators
 
     /// Alerts can hold more indicators than one request takes: they go in batches of at most `batchSize`, at
     /// once and within the same budget, in the extractor's order (an alert's own fields come first).
