@@ -151,10 +151,7 @@ struct OpenAPIAgreementTests {
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 func stall(_ key: String) async throws -> RawHTTPConnection {
-                    let connection = try RawHTTPConnection(port: port)
-                    try connection.startPost(path: "/v1/enrichment/lookup", key: key, declaredLength: 500, body: "{")
-                    try await Task.sleep(for: .milliseconds(200))
-                    return connection
+                    try await RawHTTPConnection.stalledLookup(port: port, key: key, declaredLength: 500, body: "{")
                 }
                 let held = try await stall(key)
                 let overKey = try await stall(key)

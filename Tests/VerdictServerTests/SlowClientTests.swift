@@ -24,16 +24,7 @@ struct SlowClientTests {
                 let port = try #require(client.port)
                 /// A lookup whose head says 1,000 bytes and whose body stops after 20.
                 func stall(_ key: String) async throws -> RawHTTPConnection {
-                    let connection = try RawHTTPConnection(port: port)
-                    try connection.startPost(
-                        path: "/v1/enrichment/lookup",
-                        key: key,
-                        declaredLength: 1000,
-                        body: #"{"indicators": ["185"#
-                    )
-                    // Time for the server to take it in hand before the next one arrives.
-                    try await Task.sleep(for: .milliseconds(200))
-                    return connection
+                    try await RawHTTPConnection.stalledLookup(port: port, key: key)
                 }
                 let started = ContinuousClock.now
                 let held = [try await stall(first), try await stall(first)]

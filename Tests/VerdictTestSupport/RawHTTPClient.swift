@@ -62,6 +62,20 @@ public final class RawHTTPConnection: @unchecked Sendable {
         )
     }
 
+    /// A lookup whose head promises `declaredLength` bytes and whose body stops after `body`, as a client that
+    /// trickles does; then a pause, so the server takes it in hand before whatever the test sends next.
+    public static func stalledLookup(
+        port: Int,
+        key: String,
+        declaredLength: Int = 1000,
+        body: String = #"{"indicators": ["185"#
+    ) async throws -> RawHTTPConnection {
+        let connection = try RawHTTPConnection(port: port)
+        try connection.startPost(path: "/v1/enrichment/lookup", key: key, declaredLength: declaredLength, body: body)
+        try await Task.sleep(for: .milliseconds(200))
+        return connection
+    }
+
     /// Reads one whole answer (head, and a body of its Content-Length), or throws at the read timeout.
     public func readAnswer() throws -> Answer {
         var received: [UInt8] = []
