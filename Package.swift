@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "VerdictStore",
             dependencies: [
-                "VerdictCore", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift"),
+                "VerdictCore", "VerdictSources", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -126,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "VerdictStoreTests",
             dependencies: [
-                "VerdictStore", "VerdictEngine", "VerdictCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "VerdictStore", "VerdictEngine", "VerdictSources", "VerdictCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

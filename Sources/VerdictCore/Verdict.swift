@@ -37,6 +37,22 @@ public enum SourceStatus: String, Sendable, Codable, CaseIterable {
 }
 
 /// One source's answer about one indicator, normalised (docs/contracts.md §3).
+/// A provider's own account of its quota, from its answer's headers.
+public struct ProviderQuota: Sendable, Equatable {
+    /// The calls the quota allows in its period, when the provider says.
+    public var limit: Int?
+    /// Calls left, this one counted.
+    public var remaining: Int
+    /// When the period ends (seconds since 1970), when the provider says.
+    public var resetsAt: Double?
+
+    public init(limit: Int?, remaining: Int, resetsAt: Double?) {
+        self.limit = limit
+        self.remaining = remaining
+        self.resetsAt = resetsAt
+    }
+}
+
 public struct SourceResult: Sendable, Equatable {
     public var source: String
     public var status: SourceStatus
@@ -59,6 +75,9 @@ public struct SourceResult: Sendable, Equatable {
     /// For `error`: the provider answered, refusing this value (HTTP 400, 404, 414 or 422). The call reached it
     /// and spent its quota, so it is charged like an answer, and it says nothing about the source's health.
     public var rejectedByProvider = false
+    /// What the provider's answer said of its own quota (AbuseIPDB's and MISP's rate-limit headers): the shared
+    /// source budget takes it as the truth. Never shown or cached.
+    public var providerQuota: ProviderQuota?
 
     /// The provider answered about this value (found, not found, or refused it): what credits are charged for.
     public var isProviderAnswer: Bool { status == .ok || status == .notFound || rejectedByProvider }

@@ -161,7 +161,10 @@ public struct EngineConfiguration: Sendable {
             let policy = GovernorPolicy(
                 deadline: .milliseconds(Int64(try number("\(name).timeout_ms", default: 3000, range: 50...120_000))),
                 maxConcurrent: Int(try number("\(name).max_concurrent", default: 4, range: 1...256)),
-                windows: windows
+                windows: windows,
+                failureThreshold: Int(try number("\(name).failure_threshold", default: 5, range: 1...1000)),
+                openSeconds: try number("\(name).open_seconds", default: 30, range: 1...86_400),
+                defaultRetryAfterSeconds: try number("\(name).retry_after_seconds", default: 60, range: 1...86_400)
             )
             sources.append(
                 SourceConfiguration(

@@ -13,7 +13,14 @@ public final class EngineRuntime: Sendable {
 
     /// - Parameters:
     ///   - cache: where answers are kept; the SQLite store in the data directory for the CLI and the server.
-    public init(configuration: EngineConfiguration, cache: any LookupCache) throws {
+    ///   - budget: where the outside sources' budgets are kept, shared with every process using the same store.
+    ///   - health: counts and logs the stores' failures.
+    public init(
+        configuration: EngineConfiguration,
+        cache: any LookupCache,
+        budget: any SourceBudgetStore = MemorySourceBudgetStore(),
+        health: StoreHealth = StoreHealth()
+    ) throws {
         self.configuration = configuration
         let shared = ProviderHTTPClient()
         var owned: [HTTPClient] = []
@@ -58,7 +65,15 @@ public final class EngineRuntime: Sendable {
                     throw SettingError("VERDICT_FEEDS_DIR: \(error)")
                 }
             }
-            governors.append(SourceGovernor(source: made, policy: source.policy))
+            // The local feeds cost nothing and no other process can spend them: their budget stays in memory.
+            governors.append(
+                SourceGovernor(
+                    source: made,
+                    policy: source.policy,
+                    budget: made.isExternal ? budget : MemorySourceBudgetStore(),
+                    health: health
+                )
+            )
         }
         ownedClients = owned
         engine = EnrichmentEngine(
@@ -66,7 +81,8 @@ public final class EngineRuntime: Sendable {
             suppressor: suppressor,
             cache: cache,
             aggregator: configuration.aggregator,
-            lifetimes: configuration.lifetimes
+            lifetimes: configuration.lifetimes,
+            health: health
         )
     }
 

@@ -48,6 +48,8 @@ public final class EnrichmentEngine: Sendable {
     public let cache: any LookupCache
     public let aggregator: VerdictAggregator
     public let lifetimes: CacheLifetimes
+    /// Failures of the cache and budget stores, counted for `/metrics`.
+    public let health: StoreHealth
     private let now: @Sendable () -> Double
     private let flights = SingleFlight<CacheKey, SourceResult>()
     private let memo = ReportMemo()
@@ -58,9 +60,11 @@ public final class EnrichmentEngine: Sendable {
         cache: any LookupCache = MemoryLookupCache(),
         aggregator: VerdictAggregator = VerdictAggregator(),
         lifetimes: CacheLifetimes = CacheLifetimes(),
+        health: StoreHealth = StoreHealth(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.governors = governors
+        self.health = health
         self.suppressor = suppressor
         self.cache = cache
         self.aggregator = aggregator

@@ -2,6 +2,8 @@ import Synchronization
 
 /// Makes concurrent requests for one key share one piece of work: the first caller runs it, the others
 /// wait for its value (docs/contracts.md §3: 100 concurrent lookups of one value make one upstream call).
+/// A leader whose own caller gave up (its task cancelled) hands nothing on: the waiters, still wanting an
+/// answer, go round again and one of them runs the work.
 final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let waiting = Mutex<[Key: [CheckedContinuation<Value?, Never>]]>([:])
 
@@ -16,8 +18,9 @@ final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
             }
             if isLeader {
                 let value = await work()
+                let shared = Task.isCancelled ? nil : value
                 let followers = waiting.withLock { $0.removeValue(forKey: key) } ?? []
-                for follower in followers { follower.resume(returning: value) }
+                for follower in followers { follower.resume(returning: shared) }
                 return value
             }
             let shared: Value? = await withCheckedContinuation { continuation in
@@ -26,7 +29,7 @@ final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                     table[key]!.append(continuation)
                     return true
                 }
-                // The run finished between our two looks: go round again.
+                // The run finished between our two looks (or its leader was cancelled): go round again.
                 if !queued { continuation.resume(returning: nil) }
             }
             if let shared { return shared }

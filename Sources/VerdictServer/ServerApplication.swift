@@ -106,9 +106,9 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
         guard await accounts.isReachable() else { throw APIError.storeUnavailable() }
         return Response.json(.object([("status", .string("ready"))]))
     }
-    let governors = components.engine.governors
+    let engine = components.engine
     router.get("/metrics") { _, _ in
-        let text = await metrics.render(governors: governors)
+        let text = await metrics.render(engine: engine)
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -17,6 +17,8 @@ public final class ServerMetrics: Sendable {
     private let missCount = Atomic<Int>(0)
     private let indicatorsByVerdict: [Verdict: Counter]
     /// The registry validates names and labels on every `make…` call; the hot ones are kept here.
+    /// The value each engine-kept counter was last brought up to.
+    private let countersShown = Mutex<[String: Double]>([:])
     private let requestSeries = Mutex<[RequestSeriesKey: (count: Counter, duration: DurationHistogram)]>([:])
 
     struct RequestSeriesKey: Hashable {
@@ -123,22 +125,26 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The exposition text, with the gauges that are read at scrape time brought up to date first.
-    func render(governors: [SourceGovernor]) async -> String {
-        for governor in governors {
-            let name = governor.source.name
-            let state = await governor.circuitState
-            for candidate in ["closed", "open", "half_open"] {
-                registry.makeGauge(
-                    descriptor: Self.name("source_circuit", "state", "1 for the circuit breaker's current state."),
-                    labels: [("source", name), ("state", candidate)]
-                ).set(candidate == state ? 1.0 : 0.0)
+    func render(engine: EnrichmentEngine) async -> String {
+        for sample in await engine.budgetGauges() {
+            let descriptor = MetricNameDescriptor(
+                namespace: "verdict",
+                metricName: sample.metric,
+                unitName: sample.unit,
+                helpText: sample.help
+            )
+            guard sample.isCounter else {
+                registry.makeGauge(descriptor: descriptor, labels: sample.labels).set(sample.value)
+                continue
             }
-            for (window, remaining) in await governor.quotaRemaining() {
-                registry.makeGauge(
-                    descriptor: Self.name("source_quota_remaining", "calls", "Calls left in each rate window."),
-                    labels: [("source", name), ("window", window.description)]
-                ).set(Double(remaining))
+            // The engine keeps the count; the registry's counter is moved up to it.
+            let key = sample.name + sample.labels.map { "|\($0.0)=\($0.1)" }.joined()
+            let step = countersShown.withLock { shown in
+                defer { shown[key] = max(shown[key] ?? 0, sample.value) }
+                return sample.value - (shown[key] ?? 0)
             }
+            let counter = registry.makeCounter(descriptor: descriptor, labels: sample.labels)
+            if step > 0 { counter.increment(by: Int64(step)) }
         }
         let hits = hitCount.load(ordering: .relaxed)
         let total = hits + missCount.load(ordering: .relaxed)

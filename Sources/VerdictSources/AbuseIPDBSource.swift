@@ -27,6 +27,13 @@ public struct AbuseIPDBSource: ThreatIntelSource {
     public var settingsFingerprint: String { settings.fingerprint }
 
     public func lookUp(_ indicator: Indicator) async throws -> SourceResult {
+        let response = try await request(indicator)
+        var result = try read(response, about: indicator)
+        result.providerQuota = response.statedQuota()
+        return result
+    }
+
+    func request(_ indicator: Indicator) async throws(SourceError) -> ProviderResponse {
         // IPv6 colons must be escaped in the query; dots need not be.
         var allowed = CharacterSet.alphanumerics
         allowed.insert(".")
@@ -36,6 +43,10 @@ public struct AbuseIPDBSource: ThreatIntelSource {
             url: "\(settings.baseURL)/check?ipAddress=\(address)&maxAgeInDays=90&verbose",
             headers: [("Key", settings.apiKey ?? ""), ("Accept", "application/json")]
         )
+        return response
+    }
+
+    func read(_ response: ProviderResponse, about indicator: Indicator) throws(SourceError) -> SourceResult {
         let message = response.json?["errors"]?.arrayValue?.first?["detail"]?.stringValue
         try response.requireOK(source: name, providerMessage: message)
         guard let data = try response.jsonObject(source: name)["data"], case .object = data else {

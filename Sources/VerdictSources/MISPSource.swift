@@ -53,7 +53,11 @@ public struct MISPSource: ThreatIntelSource {
         guard let attributes = document["response"]?["Attribute"]?.arrayValue else {
             throw SourceError.malformed("misp: answer has no response.Attribute")
         }
-        guard !attributes.isEmpty else { return .notFound(name) }
+        guard !attributes.isEmpty else {
+            var result = SourceResult.notFound(name)
+            result.providerQuota = response.statedQuota()
+            return result
+        }
         let detection = attributes.filter { $0["to_ids"]?.boolValue == true }
         let cleanDetection = detection.filter { ($0["warnings"]?.arrayValue ?? []).isEmpty }
         let falsePositive = attributes.contains { attribute in
@@ -84,6 +88,7 @@ public struct MISPSource: ThreatIntelSource {
         result.details = .object([
             ("events", .array(events.map(JSONValue.string))), ("attributes", .number(String(attributes.count))),
         ])
+        result.providerQuota = response.statedQuota()
         return result
     }
 }

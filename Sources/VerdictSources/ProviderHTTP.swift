@@ -15,6 +15,24 @@ public struct ProviderResponse: Sendable {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
     }
 
+    /// The provider's own count from `X-RateLimit-*` (AbuseIPDB, dfirlab) or `X-Rate-Limit-*` (MISP) headers;
+    /// nil when it sends none. A reset under 10^9 is seconds from now (MISP), else a Unix time (AbuseIPDB).
+    public func statedQuota(now: Double = Date().timeIntervalSince1970) -> ProviderQuota? {
+        func number(_ suffix: String) -> Double? {
+            (header("X-RateLimit-" + suffix) ?? header("X-Rate-Limit-" + suffix)).flatMap {
+                Double($0.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        guard let remaining = number("Remaining"), remaining >= 0, remaining < 1e12 else { return nil }
+        let reset = number("Reset").flatMap { $0 >= 0 && $0 < 1e12 ? $0 : nil }
+        let limit = number("Limit").flatMap { $0 >= 0 && $0 < 1e12 ? Int($0) : nil }
+        return ProviderQuota(
+            limit: limit,
+            remaining: Int(remaining),
+            resetsAt: reset.map { $0 < 1e9 ? now + $0 : $0 }
+        )
+    }
+
     /// The body as JSON, or nil when it is not JSON (HTML error pages from proxies and CDNs are common).
     public var json: JSONValue? { try? JSONValue(parsing: body) }
 
@@ -193,7 +211,9 @@ extension ProviderResponse {
             throw .badCredentials("\(source): API key rejected (HTTP \(status))\(detail)")
         }
         if status == 429 {
-            throw .rateLimited(retryAfter: retryAfter(), "\(source): rate limited (HTTP 429)\(detail)")
+            var error = SourceError.rateLimited(retryAfter: retryAfter(), "\(source): rate limited (HTTP 429)\(detail)")
+            error.providerQuota = statedQuota()
+            throw error
         }
         throw .http(status: status, "\(source): HTTP \(status)\(detail)")
     }

@@ -58,57 +58,64 @@ public struct GovernorPolicy: Sendable, Equatable {
     }
 }
 
-/// Stands between the engine and one source: type support, the provider's 429s, the circuit breaker,
-/// the rate windows, the concurrency cap and the deadline, in that order. Whatever happens, a lookup
-/// returns a `SourceResult` (docs/contracts.md §2 statuses) and never outlives its deadline by more than the
-/// time the source takes to notice cancellation.
-public actor SourceGovernor {
-    public nonisolated let source: any ThreatIntelSource
-    public nonisolated let policy: GovernorPolicy
+/// Stands between the engine and one source: type support, then the shared budget (a 429's wait, the
+/// circuit breaker, the rate windows: `SourceBudgetStore`, one for every process on the same store), then this
+/// process's concurrency cap and the deadline. Whatever happens, a lookup returns a `SourceResult`
+/// (docs/contracts.md §2 statuses) and never outlives its deadline by more than the time the source takes to
+/// notice cancellation. A caller that gives up is not a failure of the source.
+public final class SourceGovernor: Sendable {
+    public let source: any ThreatIntelSource
+    public let policy: GovernorPolicy
+    public let budget: any SourceBudgetStore
+    public let budgetKey: BudgetKey
+    /// Where a budget store's failures are counted and logged.
+    public let health: StoreHealth
     private let now: @Sendable () -> Double
     private let slots: AsyncSemaphore
 
-    enum Circuit: Equatable {
-        case closed(failures: Int)
-        case open(until: Double)
-        /// One probe is in flight; everyone else still sees the circuit open.
-        case halfOpen
-    }
-
-    private(set) var circuit = Circuit.closed(failures: 0)
-    private var windowUse: [(start: Int64, used: Int)]
-    private var blockedUntil: Double = 0
-
     /// - Parameters:
+    ///   - budget: the shared store; a store of its own in memory when not given (tests, the local feeds).
     ///   - now: seconds since 1970; tests pass their own clock.
     public init(
         source: any ThreatIntelSource,
         policy: GovernorPolicy = GovernorPolicy(),
+        budget: any SourceBudgetStore = MemorySourceBudgetStore(),
+        health: StoreHealth = StoreHealth(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.source = source
         self.policy = policy
+        self.budget = budget
+        self.budgetKey = BudgetKey(source: source.name, fingerprint: source.settingsFingerprint)
+        self.health = health
         self.now = now
         self.slots = AsyncSemaphore(value: policy.maxConcurrent)
-        self.windowUse = policy.windows.map { _ in (start: -1, used: 0) }
     }
 
+    /// The shared budget as it stands, for metrics and `--explain`; nil when the store cannot be read (counted).
+    public func budgetStatus() async -> BudgetStatus? {
+        do {
+            let state = try await budget.state(of: budgetKey)
+            let time = now()
+            return BudgetStatus(
+                circuit: state.circuit(at: time),
+                failures: state.failures,
+                blockedUntil: state.blockedUntil > time ? state.blockedUntil : nil,
+                openUntil: state.openUntil > time ? state.openUntil : nil,
+                windows: state.remaining(policy: policy, at: time),
+                providerQuota: state.providerQuota.flatMap { quota in
+                    (quota.resetsAt ?? 0) > time ? quota : nil
+                }
+            )
+        } catch {
+            health.record(.budget, "cannot read the budget of \(source.name): \(error)")
+            return nil
+        }
+    }
+
+    /// `closed`, `open` or `half_open`; `unknown` when the store cannot be read.
     public var circuitState: String {
-        switch circuit {
-        case .closed: "closed"
-        case .open: "open"
-        case .halfOpen: "half_open"
-        }
-    }
-
-    /// Calls left in each rate window now (for metrics).
-    public func quotaRemaining() -> [(window: RateWindow, remaining: Int)] {
-        let time = Int64(now())
-        return policy.windows.enumerated().map { index, window in
-            let start = time / Int64(window.seconds) * Int64(window.seconds)
-            let used = windowUse[index].start == start ? windowUse[index].used : 0
-            return (window, max(0, window.limit - used))
-        }
+        get async { await budgetStatus()?.circuit ?? "unknown" }
     }
 
     public func lookUp(_ indicator: Indicator) async -> SourceResult {
@@ -116,33 +123,16 @@ public actor SourceGovernor {
         guard source.supportedTypes.contains(indicator.type) else {
             return .failed(name, .skipped, "\(name) does not look up \(indicator.type.rawValue)")
         }
-        let time = now()
-        if time < blockedUntil {
-            return .failed(
-                name,
-                .quotaExhausted,
-                "\(name) asked to wait \(Int((blockedUntil - time).rounded(.up))) s more"
-            )
-        }
-        var isProbe = false
-        switch circuit {
-        case .open(let until) where time < until:
-            return .failed(
-                name,
-                .circuitOpen,
-                "\(name) failed repeatedly; next try in \(Int((until - time).rounded(.up))) s"
-            )
-        case .halfOpen:
-            return .failed(name, .circuitOpen, "\(name) failed repeatedly; a probe is in flight")
-        case .open, .closed:
-            break
-        }
-        if let full = reserveWindows(at: time) {
-            return .failed(name, .quotaExhausted, "\(name) quota of \(full) used")
-        }
-        if case .open = circuit {
-            circuit = .halfOpen
-            isProbe = true
+        let isProbe: Bool
+        do {
+            switch try await budget.admit(budgetKey, policy: policy, at: now()) {
+            case .admitted(let probe): isProbe = probe
+            case .refused(let status, let reason): return .failed(name, status, reason)
+            }
+        } catch {
+            // Never an unlimited budget: without the store, the source is not asked.
+            health.record(.budget, "\(name) not asked: \(error)")
+            return .failed(name, .error, "\(name) not asked: the budget store failed (\(error))")
         }
 
         let clock = ContinuousClock()
@@ -150,60 +140,89 @@ public actor SourceGovernor {
         let source = self.source
         let slots = self.slots
         var result: SourceResult
+        let outcome: CallOutcome
         do {
             result = try await withDeadline(policy.deadline) {
                 try await slots.acquire()
                 defer { slots.release() }
                 return try await source.lookUp(indicator)
             }
-            recordSuccess()
+            outcome = .answered(quota: result.providerQuota)
+        } catch _ where Task.isCancelled {
+            // The caller gave up (a cancelled request, a batch past its budget): nothing is known of the source.
+            outcome = .cancelled
+            result = .failed(name, .error, "\(name): the lookup was cancelled before \(name) answered")
         } catch let error as SourceError where error.isRateLimit {
             let wait = error.retryAfter.map { Double($0.components.seconds) } ?? policy.defaultRetryAfterSeconds
-            blockedUntil = max(blockedUntil, now() + wait)
-            if isProbe { circuit = .closed(failures: 0) }
-            result = .failed(name, .quotaExhausted, "\(error.description); waiting \(Int(wait)) s")
+            outcome = .rateLimited(waitSeconds: wait, quota: error.providerQuota)
+            result = .failed(
+                name,
+                .quotaExhausted,
+                "\(error.description); waiting \(Int(wait)) s (until \(SourceBudgetState.clock(now() + wait)))"
+            )
         } catch let error as SourceError where error.isCausedByInput {
             // The source answered: it is healthy (a probe closes the circuit), and any caller can send values a
             // provider refuses, so they must never open the circuit for everyone.
-            recordSuccess()
+            outcome = .answered(quota: error.providerQuota)
             result = .failed(name, .error, error.description)
             result.rejectedByProvider = true
         } catch is DeadlineExceeded {
-            recordFailure(isProbe: isProbe)
+            outcome = .failed
             result = .failed(name, .error, SourceError.timeout(after: policy.deadline.milliseconds).description)
         } catch let error as SourceError {
-            recordFailure(isProbe: isProbe)
+            outcome = .failed
             result = .failed(name, .error, error.description)
         } catch {
-            recordFailure(isProbe: isProbe)
+            outcome = .failed
             result = .failed(name, .error, "\(name): \(error)")
         }
         result.latencyMilliseconds = (clock.now - started).milliseconds
+        await settle(outcome, wasProbe: isProbe)
         return result
     }
 
-    /// Counts one call in every window, or names the window that is full (and counts nothing).
-    private func reserveWindows(at time: Double) -> RateWindow? {
-        for (index, window) in policy.windows.enumerated() {
-            let start = Int64(time) / Int64(window.seconds) * Int64(window.seconds)
-            if windowUse[index].start != start { windowUse[index] = (start, 0) }
-            if windowUse[index].used >= window.limit { return window }
-        }
-        for index in windowUse.indices { windowUse[index].used += 1 }
-        return nil
+    /// Reports the outcome even for a cancelled caller (in a task of its own, which the cancellation does not
+    /// reach), so a probe's lease is given back.
+    private func settle(_ outcome: CallOutcome, wasProbe: Bool) async {
+        let budget = self.budget
+        let key = budgetKey
+        let policy = self.policy
+        let time = now()
+        let health = self.health
+        await Task {
+            do {
+                try await budget.settle(key, outcome, wasProbe: wasProbe, policy: policy, at: time)
+            } catch {
+                health.record(.budget, "cannot record the outcome of a call to \(key.source): \(error)")
+            }
+        }.value
     }
+}
 
-    private func recordSuccess() {
-        circuit = .closed(failures: 0)
-    }
+/// One source's shared budget at one moment.
+public struct BudgetStatus: Sendable {
+    /// `closed`, `open` or `half_open`.
+    public var circuit: String
+    public var failures: Int
+    /// After a 429: no call before then.
+    public var blockedUntil: Double?
+    /// While the circuit is open: the earliest probe.
+    public var openUntil: Double?
+    public var windows: [(window: RateWindow, left: Int, resetsAt: Double)]
+    /// What the provider last said of its own quota, while its period lasts.
+    public var providerQuota: ProviderQuota?
 
-    private func recordFailure(isProbe: Bool) {
-        switch circuit {
-        case .closed(let failures) where failures + 1 < policy.failureThreshold && !isProbe:
-            circuit = .closed(failures: failures + 1)
-        default:
-            circuit = .open(until: now() + policy.openSeconds)
+    /// One line for people: `4 per minute: 3 left; circuit closed`.
+    public var description: String {
+        var parts = windows.map { "\($0.window): \($0.left) left" }
+        if let quota = providerQuota {
+            parts.append("provider says \(quota.remaining) left\(quota.limit.map { " of \($0)" } ?? "")")
         }
+        if let blockedUntil { parts.append("blocked until \(SourceBudgetState.clock(blockedUntil))") }
+        var circuitText = "circuit \(circuit)"
+        if let openUntil { circuitText += " until \(SourceBudgetState.clock(openUntil))" }
+        parts.append(circuitText)
+        return parts.joined(separator: ", ")
     }
 }
 

@@ -42,6 +42,8 @@ public struct SourceError: Error, Sendable, Equatable, CustomStringConvertible {
     let kind: Kind
     /// For people: what happened, never containing a key.
     public let description: String
+    /// What the provider's answer said of its own quota, when it did.
+    public var providerQuota: ProviderQuota?
 
     /// The provider answered 429 (or its own quota error); `retryAfter` from its `Retry-After` header.
     public static func rateLimited(retryAfter: Duration?, _ message: String) -> SourceError {

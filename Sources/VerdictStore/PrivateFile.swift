@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -28,6 +30,40 @@ public enum PrivateFile {
         var status = stat()
         guard lstat(path, &status) == 0 else { return errno == ENOENT }
         return (status.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Gives a file in a shared data folder to the folder's owner and group, with the folder's sharing: group
+    /// read-write (0660) when the group may write the folder, as a Wazuh home's `var/verdict` (0770, group `wazuh`)
+    /// may, else the owner's alone (0600). Root (verdict-ar under execd, a service started as root) hands the
+    /// file over, so a later process as `wazuh` can still use it; another user leaves the owner as it is and
+    /// sets the mode only on its own files.
+    public static func share(_ descriptor: Int32, likeFolder folder: String) {
+        var folderStatus = stat()
+        var fileStatus = stat()
+        guard stat(folder, &folderStatus) == 0, fstat(descriptor, &fileStatus) == 0 else { return }
+        if geteuid() == 0, fileStatus.st_uid != folderStatus.st_uid || fileStatus.st_gid != folderStatus.st_gid {
+            guard fchown(descriptor, folderStatus.st_uid, folderStatus.st_gid) == 0 else { return }
+        } else if fileStatus.st_uid != geteuid() {
+            return
+        }
+        let mode: mode_t = folderStatus.st_mode & S_IWGRP != 0 ? 0o660 : 0o600
+        if fileStatus.st_mode & 0o777 != mode { fchmod(descriptor, mode) }
+    }
+
+    /// Creates `path` as a folder (if absent) belonging to its parent folder's owner and group, with the
+    /// parent's mode: `verdict tail`'s state folder inside the data directory.
+    public static func makeSharedFolder(_ path: String) -> Bool {
+        let parent = (path as NSString).deletingLastPathComponent
+        var parentStatus = stat()
+        guard stat(parent.isEmpty ? "." : parent, &parentStatus) == 0 else { return false }
+        let mode = parentStatus.st_mode & 0o770
+        if mkdir(path, mode) != 0 && errno != EEXIST { return false }
+        var status = stat()
+        guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else { return false }
+        if geteuid() == 0, status.st_uid != parentStatus.st_uid || status.st_gid != parentStatus.st_gid {
+            _ = chown(path, parentStatus.st_uid, parentStatus.st_gid)
+        }
+        return true
     }
 
     /// Why an open failed, in words.

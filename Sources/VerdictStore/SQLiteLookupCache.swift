@@ -2,11 +2,15 @@ import Foundation
 import GRDB
 import VerdictCore
 import VerdictEngine
+import VerdictSources
 
 /// The answer cache in SQLite (GRDB, WAL): the embedded default in `VERDICT_DATA_DIR`, safe when the
 /// server, the tail daemon and per-alert processes share the file.
 public final class SQLiteLookupCache: LookupCache {
     let writer: any DatabaseWriter
+    /// A read that fails is a miss, and a write that fails is lost: both are counted and logged here, since
+    /// every miss sends the lookup upstream.
+    let health: StoreHealth
 
     /// Opens (and creates) `verdict.sqlite` in `directory`.
     ///
@@ -22,27 +26,33 @@ public final class SQLiteLookupCache: LookupCache {
     }
 
     /// Shares the process's one connection pool to the file with the other stores.
-    public init(database: VerdictDatabase) {
+    public init(database: VerdictDatabase, health: StoreHealth = StoreHealth()) {
         self.writer = database.writer
+        self.health = health
     }
 
     public func answer(for key: CacheKey) async -> CachedAnswer? {
         // Rows are not Sendable: read plain values, so GRDB's async (non-blocking) read is used.
-        let stored = try? await writer.read { db -> (Data, Double, Double)? in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT result, stored_at, expires_at FROM answer
-                        WHERE source = ? AND type = ? AND value = ? AND fingerprint = ?
-                        """,
-                    arguments: [key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint]
-                )
-            else { return nil }
-            return (row["result"], row["stored_at"], row["expires_at"])
+        let stored: (Data, Double, Double)?
+        do {
+            stored = try await writer.read { db -> (Data, Double, Double)? in
+                guard
+                    let row = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT result, stored_at, expires_at FROM answer
+                            WHERE source = ? AND type = ? AND value = ? AND fingerprint = ?
+                            """,
+                        arguments: [key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint]
+                    )
+                else { return nil }
+                return (row["result"], row["stored_at"], row["expires_at"])
+            }
+        } catch {
+            health.record(.cache, "cannot read an answer of \(key.source): \(error)")
+            return nil
         }
-        guard let (bytes, storedAt, expiresAt) = stored ?? nil, let result = try? StoredResult.decode(Array(bytes))
-        else {
+        guard let (bytes, storedAt, expiresAt) = stored, let result = try? StoredResult.decode(Array(bytes)) else {
             return nil
         }
         return CachedAnswer(result: result, storedAt: storedAt, expiresAt: expiresAt)
@@ -50,19 +60,23 @@ public final class SQLiteLookupCache: LookupCache {
 
     public func store(_ answer: CachedAnswer, for key: CacheKey) async {
         let bytes = Data(StoredResult.encode(answer.result))
-        _ = try? await writer.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO answer (source, type, value, fingerprint, result, stored_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (source, type, value, fingerprint)
-                    DO UPDATE SET result = excluded.result, stored_at = excluded.stored_at, expires_at = excluded.expires_at
-                    """,
-                arguments: [
-                    key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint, bytes,
-                    answer.storedAt, answer.expiresAt,
-                ]
-            )
+        do {
+            try await writer.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO answer (source, type, value, fingerprint, result, stored_at, expires_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (source, type, value, fingerprint)
+                        DO UPDATE SET result = excluded.result, stored_at = excluded.stored_at, expires_at = excluded.expires_at
+                        """,
+                    arguments: [
+                        key.source, key.indicator.type.rawValue, key.indicator.value, key.fingerprint, bytes,
+                        answer.storedAt, answer.expiresAt,
+                    ]
+                )
+            }
+        } catch {
+            health.record(.cache, "cannot keep an answer of \(key.source): \(error)")
         }
     }
 

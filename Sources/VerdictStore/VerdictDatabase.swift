@@ -23,6 +23,17 @@ public struct VerdictDatabase: Sendable {
         try self.init(file: directory + "/verdict.sqlite", singleConnection: singleConnection)
     }
 
+    /// `init(directory:singleConnection:)` on a thread of its own: opening waits on a file lock and may run
+    /// migrations, which must not hold a thread of the cooperative pool.
+    public static func open(directory: String, singleConnection: Bool = false) async throws -> VerdictDatabase {
+        try await runBlocking { try VerdictDatabase(directory: directory, singleConnection: singleConnection) }
+    }
+
+    /// `init(file:singleConnection:)` on a thread of its own.
+    public static func open(file path: String, singleConnection: Bool = false) async throws -> VerdictDatabase {
+        try await runBlocking { try VerdictDatabase(file: path, singleConnection: singleConnection) }
+    }
+
     /// Opens (and creates) the SQLite file at `path` and its directory, and brings its tables up to date.
     public init(file path: String, singleConnection: Bool = false) throws {
         let directory = (path as NSString).deletingLastPathComponent
@@ -63,7 +74,7 @@ public struct VerdictDatabase: Sendable {
                 writer = try DatabasePool(path: path, configuration: configuration)
             }
         } catch {
-            throw StoreError("cannot open \(path) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
+            throw Self.explain(error, file: path, doing: "open")
         }
         try self.init(writer: writer, path: path)
     }
@@ -89,20 +100,13 @@ public struct VerdictDatabase: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError("cannot prepare the tables in \(path ?? "the database") (\(error))")
+            throw Self.explain(error, file: path ?? "the database", doing: "prepare the tables in")
         }
     }
 
-    /// The mode of the store's files: the user's alone (0600), or the group's too (0660) in a folder the
-    /// group may write, as a Wazuh home's `var/verdict` (0770, the `wazuh` group) is.
-    static func fileMode(inFolder folder: String) -> mode_t {
-        var status = stat()
-        guard stat(folder, &status) == 0 else { return 0o600 }
-        return status.st_mode & S_IWGRP != 0 ? 0o660 : 0o600
-    }
-
-    /// Creates `path` if absent (never through a link) and sets its mode, tightening a file left readable by
-    /// others. A file owned by another user keeps its mode (only its owner could change it).
+    /// Creates `path` if absent (never through a link) and shares it like its folder (`PrivateFile.share`),
+    /// with the WAL and shared-memory files beside it. SQLite gives those the database file's mode, and when run
+    /// as root their owner too, so the file made here decides who can use the store.
     static func prepareFile(_ path: String, folder: String) throws {
         let descriptor = PrivateFile.open(path, O_RDWR | O_CREAT, mode: 0o600)
         guard descriptor >= 0 else {
@@ -111,13 +115,35 @@ public struct VerdictDatabase: Sendable {
             )
         }
         defer { close(descriptor) }
-        let mode = fileMode(inFolder: folder)
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_uid == geteuid() { fchmod(descriptor, mode) }
+        PrivateFile.share(descriptor, likeFolder: folder)
         for companion in [path + "-wal", path + "-shm"] {
-            if lstat(companion, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_uid == geteuid() {
-                chmod(companion, mode)
-            }
+            let existing = PrivateFile.open(companion, O_RDWR)
+            guard existing >= 0 else { continue }
+            PrivateFile.share(existing, likeFolder: folder)
+            close(existing)
+        }
+    }
+
+    /// What went wrong with the file, and what to do: a damaged file is moved aside, a read-only one given back.
+    static func explain(_ error: any Error, file: String, doing action: String) -> StoreError {
+        guard let error = error as? DatabaseError else {
+            return StoreError(
+                "cannot \(action) \(file) (\(error)); check the file's permissions or set VERDICT_DATA_DIR"
+            )
+        }
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError(
+                "\(file) is not a readable Verdict database (\(error.resultCode)); move it aside (mv \(file) \(file).broken, with its -wal and -shm files) and Verdict starts a new one: answers are asked again and the source budgets start over"
+            )
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return StoreError(
+                "cannot write \(file) (\(error.resultCode)): the file or its folder is read-only for this user (uid \(geteuid())); give the data directory and its files to Verdict's user and group (chown, chmod 0660), or set VERDICT_DATA_DIR"
+            )
+        default:
+            return StoreError(
+                "cannot \(action) \(file) (\(error)); check the file's permissions or set VERDICT_DATA_DIR"
+            )
         }
     }
 
@@ -130,10 +156,8 @@ public struct VerdictDatabase: Sendable {
             )
         }
         defer { close(descriptor) }
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_uid == geteuid() {
-            fchmod(descriptor, fileMode(inFolder: (lockPath as NSString).deletingLastPathComponent))
-        }
+        let folder = (lockPath as NSString).deletingLastPathComponent
+        PrivateFile.share(descriptor, likeFolder: folder.isEmpty ? "." : folder)
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else { throw StoreError("cannot lock \(lockPath) (errno \(errno))") }
         }
@@ -220,6 +244,41 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // The outside sources' budgets, shared by every process on the store (SourceBudgetStore).
+        migrator.registerMigration("source budgets v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE source_budget (
+                        source TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        blocked_until DOUBLE NOT NULL DEFAULT 0,
+                        failures INTEGER NOT NULL DEFAULT 0,
+                        open_until DOUBLE NOT NULL DEFAULT 0,
+                        probe_lease_until DOUBLE NOT NULL DEFAULT 0,
+                        provider_limit INTEGER,
+                        provider_remaining INTEGER,
+                        provider_resets_at DOUBLE,
+                        PRIMARY KEY (source, fingerprint)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE source_window (
+                        source TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        seconds INTEGER NOT NULL,
+                        window_start INTEGER NOT NULL,
+                        used INTEGER NOT NULL,
+                        PRIMARY KEY (source, fingerprint, seconds)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
+    }
+}
+
+/// Runs blocking work (file locks, SQLite opens, socket waits) on a thread outside Swift's cooperative pool,
+/// whose few threads must never wait on the file system or another process.
+public func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import VerdictCore
 import VerdictEngine
 import VerdictSources
+import VerdictStore
 
 #if canImport(Glibc)
 import Glibc
@@ -84,6 +85,19 @@ public func readOneLine(from descriptor: Int32, deadline: ContinuousClock.Instan
     }
 }
 
+/// `readOneLine` on a thread of its own: its `poll` waits must not hold a thread of the cooperative pool.
+func readOneLineOffPool(from descriptor: Int32, deadline: ContinuousClock.Instant) async throws(IntegrationFailure)
+    -> [UInt8]
+{
+    do {
+        return try await runBlocking { try readOneLine(from: descriptor, deadline: deadline) }
+    } catch let failure as IntegrationFailure {
+        throw failure
+    } catch {
+        throw IntegrationFailure(.alertNotJSON, "cannot read standard input: \(error)")
+    }
+}
+
 /// `verdict-ar`: the active-response variant (docs/wazuh.md §4). Stateless: it sends no check_keys
 /// and execd does not wait on it; `add` enriches `parameters.alert`, `delete` does nothing.
 public enum ActiveResponseRun {
@@ -103,7 +117,9 @@ public enum ActiveResponseRun {
         let log = IntegrationLog(path: context.home + "/logs/active-responses.log", program: program)
         return await WazuhRunContext.exitCode(logging: log) {
             var deadline = context.started + .seconds(5)
-            let message = try ActiveResponseMessage(line: try readOneLine(from: descriptor, deadline: deadline))
+            let message = try ActiveResponseMessage(
+                line: try await readOneLineOffPool(from: descriptor, deadline: deadline)
+            )
             switch message.command {
             case "delete":
                 return

@@ -11,6 +11,9 @@ public struct EnrichmentSummary: Sendable, Equatable {
     public var verdictCounts: [Verdict: Int] = [:]
     /// Set when the alert was skipped as a whole (a Verdict event, no rule).
     public var skippedBecause: String?
+    /// Sources that gave no answer, each once with its first reason (`virustotal quota_exhausted: …`): a quota
+    /// spent or a circuit open must show in the log of every alert it touched.
+    public var unanswered: [String] = []
 
     public init() {}
 
@@ -23,6 +26,7 @@ public struct EnrichmentSummary: Sendable, Equatable {
             "\(indicators) indicators, \(suppressed) suppressed, \(lookedUp) looked up (\(cached) cached)"
             + (verdicts.isEmpty ? "" : ": " + verdicts.joined(separator: ", "))
             + "; \(eventsWritten) events written"
+            + (unanswered.isEmpty ? "" : "; not answered: " + unanswered.joined(separator: "; "))
     }
 }
 
@@ -49,7 +53,7 @@ public struct AlertEnricher: Sendable {
         guard !looked.events.isEmpty else { return summary }
         let socket = try QueueSocket(path: socketPath)
         for event in looked.events {
-            try socket.send(event, deadline: deadline)
+            try await socket.send(event, deadline: deadline)
             summary.eventsWritten += 1
         }
         return summary
@@ -88,7 +92,17 @@ public struct AlertEnricher: Sendable {
         let outcomes = try await backend.lookUp(found, sources: options.sources, within: budget)
         summary.lookedUp = outcomes.filter { $0.verdict != .suppressed }.count
         summary.cached = outcomes.filter(\.cached).count
-        for outcome in outcomes { summary.verdictCounts[outcome.verdict, default: 0] += 1 }
+        var named = Set<String>()
+        for outcome in outcomes {
+            summary.verdictCounts[outcome.verdict, default: 0] += 1
+            for source in outcome.sources
+            where [.error, .quotaExhausted, .circuitOpen].contains(source.status) && named.insert(source.name).inserted
+            {
+                summary.unanswered.append(
+                    "\(source.name) \(source.status.rawValue)" + (source.error.map { ": \($0)" } ?? "")
+                )
+            }
+        }
         let events = outcomes.filter { options.emits($0.verdict) }.map {
             EnrichedEvent.datagram(for: $0, alert: context)
         }

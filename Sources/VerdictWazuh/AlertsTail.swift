@@ -2,6 +2,7 @@ import Foundation
 import ServiceLifecycle
 import Synchronization
 import VerdictCore
+import VerdictStore
 
 /// Counts `verdict tail` reports on its metrics port.
 public struct TailCounts: Sendable, Equatable {
@@ -84,7 +85,17 @@ public final class AlertsTail: Service, Sendable {
     public func stop() { stopping.store(true, ordering: .relaxed) }
 
     private func follow() async throws {
-        try FileManager.default.createDirectory(atPath: settings.stateFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (settings.stateFolder as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
+        // Owned like the data directory, so a tail started as root leaves it usable by one started as `wazuh`.
+        guard PrivateFile.makeSharedFolder(settings.stateFolder) else {
+            throw IntegrationFailure(
+                .badSettings,
+                "cannot create the tail state folder \(settings.stateFolder) (errno \(errno)); check VERDICT_DATA_DIR and its permissions"
+            )
+        }
         let checkpoint = try TailCheckpoint(path: settings.stateFolder + "/tail.checkpoint")
         let spool = try EventSpool(folder: settings.stateFolder, limitBytes: settings.spoolLimitBytes)
         let saved = checkpoint.load()
@@ -101,15 +112,17 @@ public final class AlertsTail: Service, Sendable {
         if let saved { log("resuming at byte \(saved.offset) of \(settings.alertsPath)") }
         var pausedForSpool = false
 
-        while !stopping.load(ordering: .relaxed) {
-            writer.drainSpool()
+        // Cancellation (the service group stopping because another service failed) ends the loop as SIGTERM
+        // does; the sleeps below return at once once cancelled, so the loop must not go round again.
+        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+            await writer.drainSpool()
             updateCounts(follower: follower, spool: spool, writer: writer)
             if !spool.isEmpty && spool.wouldOverflow(65_536) {
                 if !pausedForSpool {
                     log("the spool is full (\(spool.limitBytes) bytes): alerts are not read until analysisd is back")
                     pausedForSpool = true
                 }
-                try? await Task.sleep(for: .milliseconds(500))
+                await pause(.milliseconds(500))
                 continue
             }
             if pausedForSpool {
@@ -121,7 +134,7 @@ public final class AlertsTail: Service, Sendable {
                 if let (identity, offset) = follower.position {
                     checkpoint.save(.init(identity: identity, offset: offset, eventsWritten: 0))
                 }
-                try? await Task.sleep(for: .milliseconds(100))
+                await pause(.milliseconds(100))
                 continue
             }
             let results = await lookUp(lines)
@@ -135,17 +148,17 @@ public final class AlertsTail: Service, Sendable {
                 for event in result.events {
                     written += 1
                     if written <= skip { continue }
-                    while !writer.deliver(event) {
+                    while await !writer.deliver(event) {
                         // Spool full: nothing is dropped; wait for analysisd, or stop here and resume later.
-                        if stopping.load(ordering: .relaxed) {
+                        if stopping.load(ordering: .relaxed) || Task.isCancelled {
                             checkpoint.save(
                                 .init(identity: line.identity, offset: line.start, eventsWritten: written - 1)
                             )
                             updateCounts(follower: follower, spool: spool, writer: writer)
                             return
                         }
-                        try? await Task.sleep(for: .milliseconds(500))
-                        writer.drainSpool()
+                        await pause(.milliseconds(500))
+                        await writer.drainSpool()
                     }
                     checkpoint.save(.init(identity: line.identity, offset: line.start, eventsWritten: written))
                 }
@@ -168,6 +181,11 @@ public final class AlertsTail: Service, Sendable {
         }
         updateCounts(follower: follower, spool: spool, writer: writer)
         log("stopped at byte \(follower.position?.1 ?? 0) of \(settings.alertsPath); checkpoint saved")
+    }
+
+    /// Waits, or returns at once when the task is cancelled (the loops check for it).
+    private func pause(_ duration: Duration) async {
+        do { try await Task.sleep(for: duration) } catch {}
     }
 
     private func updateCounts(follower: AlertsFollower, spool: EventSpool, writer: EventWriter) {
@@ -228,8 +246,8 @@ struct EventWriter {
     }
 
     /// Writes or spools one event; false when the spool is full (the caller waits and tries again).
-    mutating func deliver(_ event: [UInt8]) -> Bool {
-        if spool.isEmpty, send(event) { return true }
+    mutating func deliver(_ event: [UInt8]) async -> Bool {
+        if spool.isEmpty, await send(event) { return true }
         guard !spool.wouldOverflow(event.count) else {
             if !away {
                 log("the spool is full (\(spool.limitBytes) bytes): alerts are not read until analysisd is back")
@@ -243,14 +261,14 @@ struct EventWriter {
     }
 
     /// Sends spooled events in order while the socket takes them.
-    mutating func drainSpool() {
+    mutating func drainSpool() async {
         while let event = spool.peek() {
-            guard send(event) else { return }
+            guard await send(event) else { return }
             spool.removeFirst()
         }
     }
 
-    private mutating func send(_ event: [UInt8]) -> Bool {
+    private mutating func send(_ event: [UInt8]) async -> Bool {
         if socket == nil {
             // While analysisd is away, try again at most once a second.
             guard !away || ContinuousClock.now - lastAttempt > .seconds(1) else { return false }
@@ -266,7 +284,7 @@ struct EventWriter {
             }
         }
         do {
-            try socket?.send(event, deadline: .now + .seconds(2))
+            try await socket?.send(event, deadline: .now + .seconds(2))
             written += 1
             return true
         } catch {

@@ -8,12 +8,15 @@ public struct SourceOutcome: Sendable, Equatable {
     public var status: SourceStatus
     public var verdict: Verdict?
     public var score: Int?
+    /// Why it gave no answer (`error`, `quota_exhausted`, `circuit_open`), for the log.
+    public var error: String?
 
-    public init(name: String, status: SourceStatus, verdict: Verdict? = nil, score: Int? = nil) {
+    public init(name: String, status: SourceStatus, verdict: Verdict? = nil, score: Int? = nil, error: String? = nil) {
         self.name = name
         self.status = status
         self.verdict = verdict
         self.score = score
+        self.error = error
     }
 }
 
@@ -43,7 +46,7 @@ public struct IndicatorOutcome: Sendable, Equatable {
         cached = report.cached
         upstream = report.answeredByExternalSource
         sources = report.sources.map {
-            SourceOutcome(name: $0.source, status: $0.status, verdict: $0.verdict, score: $0.score)
+            SourceOutcome(name: $0.source, status: $0.status, verdict: $0.verdict, score: $0.score, error: $0.error)
         }
     }
 
@@ -77,7 +80,8 @@ public struct IndicatorOutcome: Sendable, Equatable {
                         name: name,
                         status: status,
                         verdict: item["verdict"]?.scalarText.flatMap(Verdict.init),
-                        score: item["score"]?.scalarText.flatMap { Int($0) }
+                        score: item["score"]?.scalarText.flatMap { Int($0) },
+                        error: item["error"]?.scalarText
                     )
                 )
             }

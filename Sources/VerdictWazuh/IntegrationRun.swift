@@ -87,6 +87,7 @@ public struct WazuhRunContext: Sendable {
         serverURL: String?,
         apiKey: String,
         loaded: EngineConfiguration? = nil,
+        log: IntegrationLog,
         _ body: (any LookupBackend, Suppressor) async throws -> T
     ) async throws -> T {
         if let serverURL, !serverURL.isEmpty {
@@ -105,11 +106,15 @@ public struct WazuhRunContext: Sendable {
         if let loaded { configuration = loaded } else { configuration = try await self.configuration() }
         let runtime: EngineRuntime
         do {
+            // A process per alert: one connection, and the store's failures in the integration's log.
+            let database = try await VerdictDatabase.open(
+                directory: configuration.dataDirectory,
+                singleConnection: true
+            )
             runtime = try EngineRuntime(
                 configuration: configuration,
-                cache: TieredLookupCache(
-                    store: SQLiteLookupCache(directory: configuration.dataDirectory, singleConnection: true)
-                )
+                database: database,
+                health: StoreHealth(log: { message in log.write("error: \(message)") })
             )
         } catch let error as StoreError {
             throw IntegrationFailure(.badSettings, error.description)
@@ -145,7 +150,12 @@ public struct WazuhRunContext: Sendable {
             return
         }
         let socketPath = socketPath
-        let (mode, summary) = try await withBackend(serverURL: serverURL, apiKey: apiKey, loaded: configuration) {
+        let (mode, summary) = try await withBackend(
+            serverURL: serverURL,
+            apiKey: apiKey,
+            loaded: configuration,
+            log: log
+        ) {
             backend,
             suppressor in
             let enricher = AlertEnricher(

@@ -1,3 +1,5 @@
+import VerdictStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -9,7 +11,7 @@ import Darwin
 /// analysisd's queue: an AF_UNIX datagram socket at `<wazuh>/queue/sockets/queue` (docs/wazuh.md §2).
 /// Sends never block: a full socket is retried until the deadline, then reported, so a stalled analysisd
 /// cannot hang the integration.
-public final class QueueSocket {
+public final class QueueSocket: Sendable {
     public let path: String
     private let descriptor: Int32
 
@@ -66,8 +68,24 @@ public final class QueueSocket {
         close(descriptor)
     }
 
-    /// Sends one datagram, waiting for room until `deadline` (a `ContinuousClock` instant).
-    public func send(_ datagram: [UInt8], deadline: ContinuousClock.Instant) throws(IntegrationFailure) {
+    /// Sends one datagram, waiting for room until `deadline`; the wait for room (a `poll` loop) runs on a
+    /// thread of its own, off Swift's cooperative pool.
+    public func send(_ datagram: [UInt8], deadline: ContinuousClock.Instant) async throws(IntegrationFailure) {
+        let sent = datagram.withUnsafeBytes { raw in
+            sendto(descriptor, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), nil, 0)
+        }
+        if sent == datagram.count { return }
+        do {
+            try await runBlocking { try self.sendWaiting(datagram, deadline: deadline) }
+        } catch let failure as IntegrationFailure {
+            throw failure
+        } catch {
+            throw IntegrationFailure(.socketFailed, "cannot send to \(path): \(error)")
+        }
+    }
+
+    /// Sends one datagram, waiting for room until `deadline` (a `ContinuousClock` instant). Blocks its thread.
+    func sendWaiting(_ datagram: [UInt8], deadline: ContinuousClock.Instant) throws(IntegrationFailure) {
         while true {
             let sent = datagram.withUnsafeBytes { raw in
                 sendto(descriptor, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), nil, 0)

@@ -110,7 +110,7 @@ public struct AlertReplay {
                 if lines.isEmpty { break }
                 let looked = await lookUp(lines)
                 for result in looked {
-                    try write(result, into: &report, socket: socket)
+                    try await write(result, into: &report, socket: socket)
                 }
                 if let progress, ContinuousClock.now - lastProgress > .milliseconds(200) {
                     progress(doneBytes + reader.bytesRead, totalBytes, report.alerts)
@@ -147,7 +147,7 @@ public struct AlertReplay {
         }
     }
 
-    func write(_ result: LineResult, into report: inout ReplayReport, socket: QueueSocket?) throws {
+    func write(_ result: LineResult, into report: inout ReplayReport, socket: QueueSocket?) async throws {
         switch result {
         case .notAlert:
             report.notAlerts += 1
@@ -172,7 +172,7 @@ public struct AlertReplay {
             let headerBytes = EnrichedEvent.header(for: lookup.context).utf8.count
             for event in lookup.events {
                 if let socket {
-                    try socket.send(event, deadline: .now + .seconds(5))
+                    try await socket.send(event, deadline: .now + .seconds(5))
                 } else {
                     // The payload alone, without the queue header.
                     FileHandle.standardOutput.write(Data(event[headerBytes...] + [0x0A]))

@@ -27,6 +27,7 @@ public final class TailCheckpoint {
     public init(path: String) throws(IntegrationFailure) {
         self.path = path
         descriptor = PrivateFile.open(path, O_RDWR | O_CREAT, mode: 0o640)
+        if descriptor >= 0 { PrivateFile.share(descriptor, likeFolder: (path as NSString).deletingLastPathComponent) }
         guard descriptor >= 0 else {
             throw IntegrationFailure(
                 .badSettings,
@@ -81,9 +82,11 @@ public final class EventSpool {
     public init(folder: String, limitBytes: UInt64) throws(IntegrationFailure) {
         self.folder = folder
         self.limitBytes = limitBytes
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        _ = PrivateFile.makeSharedFolder(folder)
         data = PrivateFile.open(folder + "/events.spool", O_RDWR | O_CREAT, mode: 0o640)
         position = PrivateFile.open(folder + "/events.spool.read", O_RDWR | O_CREAT, mode: 0o640)
+        // Whoever made them (root, or `wazuh`), the next tail of the other identity can go on.
+        for descriptor in [data, position] where descriptor >= 0 { PrivateFile.share(descriptor, likeFolder: folder) }
         guard data >= 0, position >= 0 else {
             throw IntegrationFailure(
                 .badSettings,

@@ -70,9 +70,11 @@ enum CommandContext {
     }
 
     /// The store named by `--database` (`sqlite:PATH`, a directory or a `.sqlite` file), else the data directory.
-    static func openDatabase(_ url: String?, configuration: EngineConfiguration) throws -> VerdictDatabase {
+    static func openDatabase(_ url: String?, configuration: EngineConfiguration) async throws -> VerdictDatabase {
         do {
-            guard let url, !url.isEmpty else { return try VerdictDatabase(directory: configuration.dataDirectory) }
+            guard let url, !url.isEmpty else {
+                return try await VerdictDatabase.open(directory: configuration.dataDirectory)
+            }
             let lowered = url.lowercased()
             if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
                 throw CommandFailure(
@@ -87,19 +89,23 @@ enum CommandContext {
             guard !path.isEmpty, !path.contains("://") else {
                 throw CommandFailure("--database: \"\(url)\" is not sqlite:PATH; give a directory or a .sqlite file")
             }
-            if path.hasSuffix(".sqlite") || path.hasSuffix(".db") { return try VerdictDatabase(file: path) }
-            return try VerdictDatabase(directory: path)
+            if path.hasSuffix(".sqlite") || path.hasSuffix(".db") { return try await VerdictDatabase.open(file: path) }
+            return try await VerdictDatabase.open(directory: path)
         } catch let error as StoreError {
             throw CommandFailure(error.description)
         }
     }
 
-    /// The engine with its SQLite cache in the data directory (memory LRU in front).
-    static func engineRuntime(_ configuration: EngineConfiguration) throws -> EngineRuntime {
+    /// The engine on the store in the data directory (answers and source budgets); the store's failures are
+    /// told on standard error.
+    static func engineRuntime(_ configuration: EngineConfiguration) async throws -> EngineRuntime {
         do {
             return try EngineRuntime(
                 configuration: configuration,
-                cache: TieredLookupCache(store: SQLiteLookupCache(directory: configuration.dataDirectory))
+                database: try await VerdictDatabase.open(directory: configuration.dataDirectory),
+                health: StoreHealth(log: { message in
+                    FileHandle.standardError.write(Data("verdict: error: \(message)\n".utf8))
+                })
             )
         } catch let error as StoreError {
             throw CommandFailure(error.description)

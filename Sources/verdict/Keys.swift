@@ -19,7 +19,7 @@ struct Keys: AsyncParsableCommand {
         /// another one would not know them.
         func accounts() async throws -> SQLiteAccountStore {
             let configuration = try await CommandContext.configuration(file: config)
-            let opened = try CommandContext.openDatabase(database, configuration: configuration)
+            let opened = try await CommandContext.openDatabase(database, configuration: configuration)
             CommandContext.writeOut("database: \(opened.path ?? "in memory")\n")
             return SQLiteAccountStore(database: opened)
         }

@@ -48,8 +48,13 @@ struct Lookup: AsyncParsableCommand {
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }
-        if explain { CommandContext.writeOut(Self.explanation(of: configuration)) }
-        guard !values.isEmpty else { return }
+        guard explain || !values.isEmpty else { return }
+        let runtime = try await CommandContext.engineRuntime(configuration)
+        if explain { CommandContext.writeOut(await Self.explanation(of: configuration, engine: runtime.engine)) }
+        guard !values.isEmpty else {
+            await runtime.shutdown()
+            return
+        }
 
         var items: [(indicator: Indicator, input: String?)] = []
         var problems: [String] = []
@@ -60,24 +65,30 @@ struct Lookup: AsyncParsableCommand {
                 problems.append(error.description)
             }
         }
-        guard problems.isEmpty else { throw CommandFailure("not an indicator: " + problems.joined(separator: "; ")) }
+        guard problems.isEmpty else {
+            await runtime.shutdown()
+            throw CommandFailure("not an indicator: " + problems.joined(separator: "; "))
+        }
 
         var chosen: Set<String>?
         if let sources {
             let names = Set(sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
             for name in names.sorted() {
                 guard let source = configuration.sources.first(where: { $0.name == name }) else {
+                    await runtime.shutdown()
                     throw CommandFailure(
                         "unknown source \"\(name)\"; the sources are "
                             + EngineConfiguration.sourceNames.joined(separator: ", ")
                     )
                 }
-                if let reason = source.offReason { throw CommandFailure("source \(name) is off: \(reason)") }
+                if let reason = source.offReason {
+                    await runtime.shutdown()
+                    throw CommandFailure("source \(name) is off: \(reason)")
+                }
             }
             chosen = names
         }
 
-        let runtime = try CommandContext.engineRuntime(configuration)
         let reports = await runtime.engine.lookUp(items, sources: chosen, refresh: refresh)
         let warnings = runtime.engine.coverageWarnings(for: reports, sources: chosen)
         await runtime.shutdown()
@@ -92,7 +103,13 @@ struct Lookup: AsyncParsableCommand {
         }
     }
 
-    static func explanation(of configuration: EngineConfiguration) -> String {
+    /// Which sources are on and why the others are off, and each one's shared budget now (the same for every
+    /// process on the data directory).
+    static func explanation(of configuration: EngineConfiguration, engine: EnrichmentEngine) async -> String {
+        var budgets: [String: String] = [:]
+        for governor in engine.governors where governor.source.isExternal {
+            budgets[governor.source.name] = await governor.budgetStatus()?.description ?? "budget unreadable"
+        }
         var lines = ["sources:"]
         for source in configuration.sources {
             let name = source.name.padding(toLength: 14, withPad: " ", startingAt: 0)
@@ -105,6 +122,7 @@ struct Lookup: AsyncParsableCommand {
                     "  \(name) on   \(target), deadline \(source.policy.deadline.milliseconds) ms"
                         + (windows.isEmpty ? "" : ", \(windows)")
                 )
+                if let budget = budgets[source.name] { lines.append("                 now: \(budget)") }
             }
         }
         lines.append("cache: \(configuration.dataDirectory)/verdict.sqlite")

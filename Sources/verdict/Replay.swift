@@ -54,7 +54,7 @@ struct Replay: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         let configuration = try await CommandContext.configuration(file: config)
-        let runtime = try CommandContext.engineRuntime(configuration)
+        let runtime = try await CommandContext.engineRuntime(configuration)
         let showProgress = isatty(STDERR_FILENO) == 1
         let output: AlertReplay.Output
         if let socket { output = .socket(socket) } else { output = .standardOutput }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import VerdictEngine
 import VerdictServer
+import VerdictSources
 import VerdictStore
 
 struct Serve: AsyncParsableCommand {
@@ -36,20 +37,22 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await CommandContext.configuration(file: config)
-        let store = try CommandContext.openDatabase(database, configuration: configuration)
+        let store = try await CommandContext.openDatabase(database, configuration: configuration)
         let accounts = SQLiteAccountStore(database: store)
+        var logger = Logger(label: "verdict.server")
+        logger.logLevel = Logger.Level(rawValue: configuration.server.logLevel) ?? .info
         let runtime: EngineRuntime
         do {
+            let storeLogger = logger
             runtime = try EngineRuntime(
                 configuration: configuration,
-                cache: TieredLookupCache(store: SQLiteLookupCache(database: store))
+                database: store,
+                health: StoreHealth(log: { message in storeLogger.error("\(message)") })
             )
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }
 
-        var logger = Logger(label: "verdict.server")
-        logger.logLevel = Logger.Level(rawValue: configuration.server.logLevel) ?? .info
         // Keys live per database: saying which one at start answers "why is my key unknown?".
         CommandContext.writeOut(
             """

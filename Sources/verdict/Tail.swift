@@ -128,7 +128,7 @@ struct Tail: AsyncParsableCommand {
         settings.startAtEnd = !fromStart
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 
-        let runtime = try CommandContext.engineRuntime(configuration)
+        let runtime = try await CommandContext.engineRuntime(configuration)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
@@ -157,7 +157,8 @@ struct Tail: AsyncParsableCommand {
         logger.logLevel = .warning
         if let metricsPort {
             let router = Router()
-            router.get("/metrics") { _, _ in tail.metricsText }
+            let engine = runtime.engine
+            router.get("/metrics") { _, _ in tail.metricsText + (await engine.budgetGauges()).prometheusText }
             services.append(
                 Application(
                     router: router,
@@ -178,6 +179,11 @@ struct Tail: AsyncParsableCommand {
         } catch {
             try? await client.shutdown()
             await runtime.shutdown()
+            if let metricsPort, "\(error)".contains("Address already in use") {
+                throw CommandFailure(
+                    "cannot serve metrics on 127.0.0.1:\(metricsPort): the port is in use; stop what listens there or choose another --metrics-port"
+                )
+            }
             throw CommandFailure("verdict tail stopped: \(error)")
         }
         try? await client.shutdown()

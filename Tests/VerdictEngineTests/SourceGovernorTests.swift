@@ -1,5 +1,6 @@
 import Testing
 import VerdictCore
+import VerdictEngine
 import VerdictSources
 
 struct SourceGovernorTests {
@@ -29,13 +30,15 @@ struct SourceGovernorTests {
         #expect(statuses == [.ok, .ok, .ok, .ok, .quotaExhausted])
         #expect(source.callCount == 4)
         let refused = await governor.lookUp(address)
-        #expect(refused.error == "virustotal quota of 4 per minute used")
+        #expect(refused.error == "virustotal quota of 4 per minute used (until 2027-01-15T08:01:00Z)")
 
         clock.advance(60)
         statuses = []
         for _ in 0..<3 { statuses.append(await governor.lookUp(address).status) }
         #expect(statuses == [.ok, .ok, .quotaExhausted])
-        #expect((await governor.lookUp(address)).error == "virustotal quota of 6 per day used")
+        #expect(
+            (await governor.lookUp(address)).error == "virustotal quota of 6 per day used (until 2027-01-16T00:00:00Z)"
+        )
         clock.advance(86_400)
         #expect((await governor.lookUp(address)).status == .ok)
     }
@@ -65,17 +68,19 @@ struct SourceGovernorTests {
         let governor = SourceGovernor(source: source, now: clock.function)
         let first = await governor.lookUp(address)
         #expect(first.status == .quotaExhausted)
-        #expect(first.error == "abuseipdb: HTTP 429; waiting 30 s")
+        #expect(first.error == "abuseipdb: HTTP 429; waiting 30 s (until 2027-01-15T08:00:30Z)")
         source.set(found("abuseipdb"))
         let second = await governor.lookUp(address)
         #expect(second.status == .quotaExhausted)
-        #expect(second.error == "abuseipdb asked to wait 30 s more")
+        #expect(second.error == "abuseipdb asked to wait 30 s more (until 2027-01-15T08:00:30Z)")
         #expect(source.callCount == 1)
         clock.advance(30)
         #expect((await governor.lookUp(address)).status == .ok)
 
         source.set(.fail(.rateLimited(retryAfter: nil, "abuseipdb: HTTP 429")))
-        #expect((await governor.lookUp(address)).error == "abuseipdb: HTTP 429; waiting 60 s")
+        #expect(
+            (await governor.lookUp(address)).error == "abuseipdb: HTTP 429; waiting 60 s (until 2027-01-15T08:01:30Z)"
+        )
         #expect(await governor.circuitState == "closed")  // a quota is not a failure
     }
 
@@ -91,7 +96,7 @@ struct SourceGovernorTests {
         #expect(await governor.circuitState == "open")
         let refused = await governor.lookUp(address)
         #expect(refused.status == .circuitOpen)
-        #expect(refused.error == "misp failed repeatedly; next try in 30 s")
+        #expect(refused.error == "misp failed 3 times in a row; next try in 30 s")
         #expect(source.callCount == 3)
 
         clock.advance(30)
@@ -161,5 +166,46 @@ struct SourceGovernorTests {
         #expect(result.status == .error)
         #expect(result.error == "threatfox: answer is not JSON")
         #expect(result.latencyMilliseconds != nil)
+    }
+}
+
+/// A caller that gives up is not a failure of the source (each case was reproduced before the fix).
+struct CancellationTests {
+    let address = Indicator(type: .ipv4, value: "185.220.101.4")
+
+    @Test func cancelledLookupsNeverOpenTheCircuit() async {
+        let source = FakeSource("otx", behaviour: .hang)
+        let governor = SourceGovernor(
+            source: source,
+            policy: GovernorPolicy(deadline: .seconds(10), failureThreshold: 2)
+        )
+        for _ in 0..<3 {
+            let lookup = Task { await governor.lookUp(address) }
+            while source.callCount == 0 { await Task.yield() }
+            lookup.cancel()
+            let result = await lookup.value
+            #expect(result.status == .error)
+            #expect(result.error == "otx: the lookup was cancelled before otx answered")
+            source.set(.hang)
+        }
+        #expect(await governor.circuitState == "closed")
+        source.set(.answer(.notFound("otx")))
+        #expect(await governor.lookUp(address).status == .notFound, "the source is still asked")
+    }
+
+    @Test func aCancelledLeaderHandsNothingToTheWaiters() async {
+        let source = FakeSource("virustotal", delay: .milliseconds(300))
+        let engine = EnrichmentEngine(governors: [SourceGovernor(source: source)])
+        let leader = Task { await engine.lookUp(address) }
+        while source.callCount == 0 { await Task.yield() }
+        let waiter = Task { await engine.lookUp(address) }
+        // Let the waiter join the leader's flight before the leader is cancelled.
+        try? await Task.sleep(for: .milliseconds(50))
+        leader.cancel()
+        let cancelled = await leader.value
+        let waited = await waiter.value
+        #expect(cancelled.sources.first?.status == .error)
+        #expect(waited.sources.first?.status == .notFound, "\(waited.sources)")
+        #expect(source.callCount == 2, "the waiter asked again rather than take the leader's cancellation")
     }
 }
