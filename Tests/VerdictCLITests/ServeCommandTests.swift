@@ -10,50 +10,6 @@ import VerdictTestSupport
 /// SIGTERM in the middle of a request.
 struct ServeCommandTests {
     /// A `verdict serve` process whose output goes to a file, so the test can wait for its address.
-    final class ServerProcess {
-        let process = Process()
-        let output: URL
-
-        init(_ arguments: [String], environment: [String: String]) throws {
-            output = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-serve-\(UUID().uuidString)")
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            process.executableURL = ExtractCommandTests.executable
-            process.arguments = arguments
-            var merged = ProcessInfo.processInfo.environment
-            merged.removeValue(forKey: "VERDICT_FEEDS_DIR")
-            merged.merge(environment) { $1 }
-            process.environment = merged
-            let handle = try FileHandle(forWritingTo: output)
-            process.standardOutput = handle
-            process.standardError = handle
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-
-        /// The port from `verdict: listening on http://127.0.0.1:PORT`.
-        func port() async throws -> Int {
-            for _ in 0..<300 {
-                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("verdict: listening on http://") }
-                ),
-                    let port = Int(line.split(separator: ":").last ?? "")
-                {
-                    return port
-                }
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw CancellationError()
-        }
-
-        func stop() {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: output)
-        }
-    }
-
     static func dataDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("verdict-serve-data-\(UUID().uuidString)").path
     }
@@ -62,7 +18,7 @@ struct ServeCommandTests {
         let directory = Self.dataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let environment = ["VERDICT_DATA_DIR": directory, "VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": ""]
-        let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
+        let server = try VerdictServeProcess(["serve", "--port", "0"], environment: environment)
         defer { server.stop() }
         let port = try await server.port()
         // The key goes to a file only this user can read, never to standard output (often a shared journal).
@@ -91,7 +47,7 @@ struct ServeCommandTests {
         #expect(!list.output.contains(key), "the secret is never shown again")
         #expect(list.output.contains(String(key.prefix(11))), "the prefix identifies it")
 
-        let again = try ServerProcess(["serve", "--port", "0"], environment: environment)
+        let again = try VerdictServeProcess(["serve", "--port", "0"], environment: environment)
         defer { again.stop() }
         _ = try await again.port()
         #expect(!again.text.contains("vk_"), "a store with keys creates none")
@@ -136,7 +92,7 @@ struct ServeCommandTests {
                 badPlan.errors.contains("unknown plan \"gold\"; the plans are free, starter, professional, enterprise")
             )
 
-            let server = try ServerProcess(["serve", "--port", "0"], environment: environment)
+            let server = try VerdictServeProcess(["serve", "--port", "0"], environment: environment)
             defer { server.stop() }
             let port = try await server.port()
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -198,7 +154,7 @@ struct ServeCommandTests {
             try? FileManager.default.removeItem(atPath: second)
         }
         let quiet = ["VERDICT_INTERNETDB_ENABLED": "false", "VERDICT_CONFIG": ""]
-        let server = try ServerProcess(
+        let server = try VerdictServeProcess(
             ["serve", "--port", "0"],
             environment: quiet.merging(["VERDICT_DATA_DIR": first]) { $1 }
         )

@@ -194,7 +194,7 @@ struct CancellationTests {
     }
 
     @Test func aCancelledLeaderHandsNothingToTheWaiters() async {
-        let source = FakeSource("virustotal", delay: .milliseconds(300))
+        let source = FakeSource("virustotal", delay: .seconds(2))
         let engine = EnrichmentEngine(governors: [SourceGovernor(source: source)])
         let leader = Task { await engine.lookUp(address) }
         while source.callCount == 0 { await Task.yield() }

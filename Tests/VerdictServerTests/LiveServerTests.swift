@@ -90,6 +90,9 @@ struct LiveServerTests {
                     #"verdict_source_answers_total{source="abuseipdb",status="ok"} 1"#,
                     #"verdict_source_circuit_state{source="abuseipdb",state="closed"} 1.0"#,
                     #"verdict_source_quota_remaining_calls{source="abuseipdb",window="1000 per day"} 999.0"#,
+                    #"verdict_source_blocked_until_seconds{source="abuseipdb"} 0.0"#,
+                    #"verdict_store_failures_total{store="cache"} 0"#,
+                    #"verdict_store_failures_total{store="budget"} 0"#,
                     #"verdict_indicators_total{verdict="malicious"} 2"#,
                     "verdict_lookup_duration_seconds_count 2",
                 ] {

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import VerdictCore
+import VerdictEngine
 import VerdictSources
 import VerdictStore
 
@@ -192,5 +194,54 @@ struct SourceBudgetStoreTests {
             "\(String(describing: error))"
         )
         #expect(error?.description.contains("mv \(file) \(file).broken") == true)
+    }
+}
+
+/// A store that fails is never silent: the failure is logged and counted, and a budget that cannot be read is
+/// never an unlimited one.
+struct StoreFailureTests {
+    /// A source that counts its calls.
+    final class CountingSource: ThreatIntelSource {
+        let name = "virustotal"
+        let supportedTypes: Set<IndicatorType> = [.ipv4]
+        let settingsFingerprint = "v1"
+        let isExternal = true
+        let calls = Mutex(0)
+
+        func lookUp(_ indicator: Indicator) async throws -> SourceResult {
+            calls.withLock { $0 += 1 }
+            return .notFound(name)
+        }
+    }
+
+    @Test func aFailingStoreIsLoggedCountedAndNeverAnUnlimitedBudget() async throws {
+        let database = try VerdictDatabase(writer: DatabaseQueue())
+        let logged = Mutex<[String]>([])
+        let health = StoreHealth(log: { message in logged.withLock { $0.append(message) } })
+        let cache = SQLiteLookupCache(database: database, health: health)
+        let source = CountingSource()
+        let governor = SourceGovernor(
+            source: source,
+            policy: GovernorPolicy(windows: [.perMinute(4)]),
+            budget: SQLiteSourceBudgetStore(database: database),
+            health: health
+        )
+        // Both tables gone, as a damaged or foreign file would be.
+        try await database.writer.write { db in
+            try db.execute(sql: "DROP TABLE answer; DROP TABLE source_window")
+        }
+        let address = Indicator(type: .ipv4, value: "45.155.205.233")
+        let key = CacheKey(source: "virustotal", indicator: address, fingerprint: "v1")
+        #expect(await cache.answer(for: key) == nil)
+        #expect(health.failures(.cache) == 1)
+        let result = await governor.lookUp(address)
+        #expect(result.status == .error)
+        #expect(result.error?.hasPrefix("virustotal not asked: the budget store failed (") == true, "\(result)")
+        #expect(source.calls.withLock { $0 } == 0, "no budget, no call")
+        #expect(health.failures(.budget) == 1)
+        let lines = logged.withLock { $0 }
+        #expect(lines.first?.hasPrefix("cache store failed: cannot read an answer of virustotal: ") == true)
+        #expect(lines.last?.hasPrefix("budget store failed: virustotal not asked: ") == true, "\(lines)")
+        #expect(await governor.budgetStatus() == nil)
     }
 }

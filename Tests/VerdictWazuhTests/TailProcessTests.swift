@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Testing
 import VerdictCore
 import VerdictTestSupport
@@ -272,5 +274,73 @@ import Glibc
         let more = Self.alertIDs(await waitFor(receiver, count: received.count + 1))
         #expect(more.last == "back")
         #expect(process.isRunning)
+    }
+
+    /// A TCP socket listening on 127.0.0.1 at a port of the kernel's choosing, and that port.
+    static func listeningSocket() throws -> (descriptor: Int32, port: Int) {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(descriptor, raw, length) == 0 && listen(descriptor, 4) == 0
+                    && getsockname(descriptor, raw, &length) == 0
+            }
+        }
+        guard descriptor >= 0, bound else { throw CancellationError() }
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    @Test func aMetricsPortInUseStopsTheTailWithTheReason() async throws {
+        let home = try Home()
+        let busy = try Self.listeningSocket()
+        defer { close(busy.descriptor) }
+        let process = try home.start(["--metrics-port", String(busy.port)])
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        // It used to spin at full CPU, ignore SIGTERM and say nothing.
+        for _ in 0..<300 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning, "the tail stops by itself")
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(
+            home.log.contains(
+                "cannot serve metrics on 127.0.0.1:\(busy.port): the port is in use; stop what listens there or choose another --metrics-port"
+            ),
+            "\(home.log)"
+        )
+    }
+
+    @Test func theMetricsShowTheSharedSourceBudgets() async throws {
+        let home = try Home()
+        let free = try Self.listeningSocket()
+        close(free.descriptor)
+        let process = try home.start(["--metrics-port", String(free.port)])
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        var text = ""
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        for _ in 0..<200 {
+            let request = HTTPClientRequest(url: "http://127.0.0.1:\(free.port)/metrics")
+            if let response = try? await http.execute(request, timeout: .seconds(5)),
+                let body = try? await response.body.collect(upTo: 1 << 20)
+            {
+                text = String(buffer: body)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await http.shutdown()
+        #expect(text.contains("verdict_tail_alerts_read_total 0"), "\(text) \(home.log)")
+        #expect(text.contains(#"verdict_source_circuit_state{source="local",state="closed"} 1.0"#))
+        #expect(text.contains(#"verdict_store_failures_total{store="cache"} 0.0"#))
+        #expect(text.contains("# TYPE verdict_store_failures_total counter"))
     }
 }
