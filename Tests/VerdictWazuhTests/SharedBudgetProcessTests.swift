@@ -134,13 +134,14 @@ struct SharedBudgetProcessTests {
 
     @Test func a429SeenByOneProcessHoldsBackEveryOther() async throws {
         let home = try WazuhHome()
-        try await MockProviderServer.with({ _ in
+        let quotaExceeded: MockProviderServer.Handler = { _ in
             .json(
                 429,
                 #"{"error":{"code":"QuotaExceededError","message":"Quota exceeded"}}"#,
                 headers: [("Retry-After", "120")]
             )
-        }) { mock in
+        }
+        try await MockProviderServer.with(quotaExceeded) { mock in
             let environment = Self.virusTotal(mock, ["VERDICT_VIRUSTOTAL_RATE": "100/minute"])
             let seen = Date().timeIntervalSince1970
             #expect(try await Self.run(home, address: "45.155.205.40", id: 1, environment: environment).status == 0)
@@ -171,9 +172,10 @@ struct SharedBudgetProcessTests {
     @Test func aHungSourceIsSkippedByLaterProcessesUntilOneProbeFindsItBack() async throws {
         let home = try WazuhHome()
         let healthy = Atomic<Bool>(false)
-        try await MockProviderServer.with({ request in
+        let hungUntilHealthy: MockProviderServer.Handler = { request in
             healthy.load(ordering: .relaxed) ? Self.virusTotalAnswer(request) : .hang
-        }) { mock in
+        }
+        try await MockProviderServer.with(hungUntilHealthy) { mock in
             let environment = Self.virusTotal(
                 mock,
                 [
