@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictStore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Verdict's speed (build with -c release for real figures).",
-        subcommands: [ExtractBench.self, EngineBench.self]
+        subcommands: [ExtractBench.self, EngineBench.self, BudgetBench.self]
     )
 }
 
@@ -80,5 +81,34 @@ struct EngineBench: AsyncParsableCommand {
 
     func format(_ value: Double) -> String {
         String(format: "%.1f", value)
+    }
+}
+
+struct BudgetBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "budget",
+        abstract: "The cost of one shared window take in SQLite (p50/p99), with connections standing in for processes."
+    )
+
+    @Option(help: "Window takes in all.")
+    var takes = 2000
+
+    @Option(help: "Connections to the one file, each taking at once (as many processes would).")
+    var connections = 1
+
+    func run() async throws {
+        let report = try await BudgetBenchmark(takes: takes, connections: connections).run()
+        print(
+            """
+            shared window take (SQLite, \(report.connections) connection(s), \(report.takes) takes): \
+            p50 \(format(report.takeMicroseconds.p50)) µs, p99 \(format(report.takeMicroseconds.p99)) µs
+            take and settle (what one upstream call adds): p50 \(format(report.roundMicroseconds.p50)) µs, \
+            p99 \(format(report.roundMicroseconds.p99)) µs; \(Int(report.takesPerSecond)) calls/s in all
+            """
+        )
+    }
+
+    func format(_ value: Double) -> String {
+        String(format: "%.0f", value)
     }
 }

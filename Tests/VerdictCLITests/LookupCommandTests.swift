@@ -119,4 +119,40 @@ struct LookupCommandTests {
         #expect(explain.output.contains("  otx            off  no API key: set VERDICT_OTX_API_KEY"))
         #expect(explain.output.contains("  internetdb     on   https://internetdb.shodan.io"))
     }
+
+    /// `--explain` shows each outside source's shared budget as every process on the data directory sees it.
+    @Test func explainShowsTheSharedBudget() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "verdict-explain-\(UUID().uuidString)"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let virusTotalReply: MockProviderServer.Handler = { _ in .json(200, Self.virusTotalAnswer) }
+        // AbuseIPDB says how many calls its day has left, and that is taken as the truth.
+        let abuseIPDBReply: MockProviderServer.Handler = { _ in
+            .json(
+                200,
+                Self.abuseIPDBAnswer,
+                headers: [("X-RateLimit-Limit", "1000"), ("X-RateLimit-Remaining", "37")]
+            )
+        }
+        try await MockProviderServer.with(virusTotalReply) { virusTotal in
+            try await MockProviderServer.with(abuseIPDBReply) { abuseIPDB in
+                var environment = environment(
+                    virusTotal: virusTotal,
+                    abuseIPDB: abuseIPDB,
+                    dataDirectory: dataDirectory
+                )
+                environment["VERDICT_VIRUSTOTAL_RATE"] = "10/day"
+                let before = try await ExtractCommandTests.run(["lookup", "--explain"], environment: environment)
+                #expect(before.output.contains("now: 10 per day: 10 left, circuit closed"), "\(before.output)")
+                for address in ["185.220.101.4", "45.155.205.99"] {
+                    let run = try await ExtractCommandTests.run(["lookup", address], environment: environment)
+                    #expect(run.status == 0, "\(run.errors)")
+                }
+                let after = try await ExtractCommandTests.run(["lookup", "--explain"], environment: environment)
+                #expect(after.output.contains("now: 10 per day: 8 left, circuit closed"), "\(after.output)")
+                #expect(after.output.contains("now: 1000 per day: 37 left, circuit closed"), "\(after.output)")
+            }
+        }
+    }
 }
