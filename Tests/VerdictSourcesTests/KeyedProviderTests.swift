@@ -289,3 +289,28 @@ struct KeyedProviderTests {
         #expect(badKey.error == "\(name): API key rejected (HTTP 401)")
     }
 }
+
+/// The providers' own rate-limit headers, read as the shared budget takes them.
+struct StatedQuotaTests {
+    @Test func bothHeaderFamiliesAndBothResetForms() {
+        let now = 1_796_126_400.0
+        // AbuseIPDB: a Unix time.
+        let abuse = ProviderResponse(
+            status: 200,
+            headers: [
+                ("X-RateLimit-Limit", "1000"), ("X-RateLimit-Remaining", "993"), ("X-RateLimit-Reset", "1796169600"),
+            ],
+            body: []
+        )
+        #expect(abuse.statedQuota(now: now) == ProviderQuota(limit: 1000, remaining: 993, resetsAt: 1_796_169_600))
+        // MISP: seconds from now, in its own spelling.
+        let misp = ProviderResponse(
+            status: 429,
+            headers: [("X-Rate-Limit-Limit", "60"), ("X-Rate-Limit-Remaining", "0"), ("X-Rate-Limit-Reset", "840")],
+            body: []
+        )
+        #expect(misp.statedQuota(now: now) == ProviderQuota(limit: 60, remaining: 0, resetsAt: now + 840))
+        let none = ProviderResponse(status: 200, headers: [("X-RateLimit-Remaining", "many")], body: [])
+        #expect(none.statedQuota(now: now) == nil)
+    }
+}

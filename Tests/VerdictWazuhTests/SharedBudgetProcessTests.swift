@@ -311,6 +311,44 @@ struct SharedBudgetProcessTests {
         #expect(home.log.contains("alert 1764583200.2 rule 5760"))
     }
 
+    /// A store this user cannot write (root's, here read by `nobody`; or a file made read-only) stops the run
+    /// with the file and the fix; it never runs with no budget.
+    @Test func aReadOnlyStoreStopsTheRunWithTheFileAndTheFix() async throws {
+        let home = try WazuhHome()
+        let folder = home.path + "/var/verdict"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        _ = try VerdictDatabase(directory: folder)
+        let alert = try home.file("custom-verdict-1.alert", Self.alert(from: "45.155.205.91", id: 1) + "\n")
+        let run: WazuhProcess.Finished
+        if getuid() == 0, let wazuh = getpwnam("nobody")?.pointee {
+            // Root made the store and kept it (a root process before this fix): `wazuh` may only read it.
+            for file in ["", "/verdict.sqlite", "/verdict.sqlite.lock"] {
+                chown(folder + file, 0, 0)
+                chmod(folder + file, file.isEmpty ? 0o755 : 0o644)
+            }
+            run = try await WazuhProcess.run(
+                URL(fileURLWithPath: "/usr/bin/setpriv"),
+                argv0: "setpriv",
+                arguments: [
+                    "--reuid=\(wazuh.pw_uid)", "--regid=\(wazuh.pw_gid)", "--clear-groups",
+                    WazuhProcess.buildProducts.appendingPathComponent("custom-verdict").path,
+                ] + IntegrationProcessTests.argv(alert: alert),
+                home: home.path,
+                environment: home.environment
+            )
+        } else {
+            chmod(folder + "/verdict.sqlite", 0o444)
+            run = try await home.runIntegration(IntegrationProcessTests.argv(alert: alert))
+        }
+        #expect(run.status != 0)
+        #expect(
+            home.log.contains("cannot open \(folder)/verdict.sqlite: Permission denied"),
+            "\(home.log)"
+        )
+        #expect(home.log.contains("check the data directory and its permissions"))
+        #expect(home.receiver!.datagrams.isEmpty)
+    }
+
     @Test func aDamagedStoreStopsTheRunWithTheFileAndTheFix() async throws {
         let home = try WazuhHome()
         let folder = home.path + "/var/verdict"
