@@ -142,7 +142,8 @@ struct SourceGovernorTests {
 
     @Test func theConcurrencyCapQueuesCallsAndTheQueueRespectsTheDeadline() async {
         let source = FakeSource("greynoise", behaviour: .answer(.notFound("greynoise")), delay: .milliseconds(20))
-        let governor = SourceGovernor(source: source, policy: GovernorPolicy(maxConcurrent: 2))
+        // A deadline far over the queue's 100 ms, so a loaded machine still answers them all.
+        let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .seconds(60), maxConcurrent: 2))
         let statuses = await withTaskGroup(of: SourceStatus.self) { group in
             for _ in 0..<10 { group.addTask { await governor.lookUp(address).status } }
             return await group.reduce(into: [SourceStatus]()) { $0.append($1) }

@@ -40,7 +40,7 @@ public final class BrowserSession: @unchecked Sendable {
     /// browser and the driver are stopped after, whatever happens.
     public static func with<T>(_ body: (BrowserSession) async throws -> T) async throws -> T {
         guard let path = chromedriverPath else { throw Failure(description: missing) }
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let driver = Process()
         driver.executableURL = URL(fileURLWithPath: path)
         driver.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
@@ -160,22 +160,4 @@ public final class BrowserSession: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]) ?? [:]
     }
 
-    /// A port nobody listens on now (bound to 0, read, closed).
-    static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw Failure(description: "socket() failed") }
-        defer { Foundation.close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(socket, generic, length) == 0 && getsockname(socket, generic, &length) == 0
-            }
-        }
-        guard bound else { throw Failure(description: "bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

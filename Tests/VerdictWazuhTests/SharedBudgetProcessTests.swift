@@ -51,6 +51,22 @@ struct SharedBudgetProcessTests {
         )
     }
 
+    /// custom-verdict as another user (`setpriv`), as integratord runs it as `wazuh`.
+    static func runIntegration(_ home: WazuhHome, as user: passwd, alert: String) async throws
+        -> WazuhProcess.Finished
+    {
+        try await WazuhProcess.run(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            argv0: "setpriv",
+            arguments: [
+                "--reuid=\(user.pw_uid)", "--regid=\(user.pw_gid)", "--clear-groups",
+                WazuhProcess.buildProducts.appendingPathComponent("custom-verdict").path,
+            ] + IntegrationProcessTests.argv(alert: alert),
+            home: home.path,
+            environment: home.environment
+        )
+    }
+
     /// The log lines of the alerts whose VirusTotal part was refused for its quota.
     static func quotaLines(_ log: String) -> [Substring] {
         log.split(separator: "\n").filter {
@@ -296,16 +312,7 @@ struct SharedBudgetProcessTests {
 
         // custom-verdict as `wazuh`, as integratord runs it: the store made by root is its to use.
         let alert = try home.file("custom-verdict-2.alert", Self.alert(from: "45.155.205.203", id: 2) + "\n")
-        let run = try await WazuhProcess.run(
-            URL(fileURLWithPath: "/usr/bin/setpriv"),
-            argv0: "setpriv",
-            arguments: [
-                "--reuid=\(wazuh.pw_uid)", "--regid=\(wazuh.pw_gid)", "--clear-groups",
-                WazuhProcess.buildProducts.appendingPathComponent("custom-verdict").path,
-            ] + IntegrationProcessTests.argv(alert: alert),
-            home: home.path,
-            environment: home.environment
-        )
+        let run = try await Self.runIntegration(home, as: wazuh, alert: alert)
         #expect(run.status == 0, "\(run.output) \(home.log)")
         #expect(!home.log.contains("error"), "\(home.log)")
         #expect(home.log.contains("alert 1764583200.2 rule 5760"))
@@ -326,16 +333,7 @@ struct SharedBudgetProcessTests {
                 chown(folder + file, 0, 0)
                 chmod(folder + file, file.isEmpty ? 0o755 : 0o644)
             }
-            run = try await WazuhProcess.run(
-                URL(fileURLWithPath: "/usr/bin/setpriv"),
-                argv0: "setpriv",
-                arguments: [
-                    "--reuid=\(wazuh.pw_uid)", "--regid=\(wazuh.pw_gid)", "--clear-groups",
-                    WazuhProcess.buildProducts.appendingPathComponent("custom-verdict").path,
-                ] + IntegrationProcessTests.argv(alert: alert),
-                home: home.path,
-                environment: home.environment
-            )
+            run = try await Self.runIntegration(home, as: wazuh, alert: alert)
         } else {
             chmod(folder + "/verdict.sqlite", 0o444)
             run = try await home.runIntegration(IntegrationProcessTests.argv(alert: alert))

@@ -276,27 +276,9 @@ import Glibc
         #expect(process.isRunning)
     }
 
-    /// A TCP socket listening on 127.0.0.1 at a port of the kernel's choosing, and that port.
-    static func listeningSocket() throws -> (descriptor: Int32, port: Int) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(descriptor, raw, length) == 0 && listen(descriptor, 4) == 0
-                    && getsockname(descriptor, raw, &length) == 0
-            }
-        }
-        guard descriptor >= 0, bound else { throw CancellationError() }
-        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
-    }
-
     @Test func aMetricsPortInUseStopsTheTailWithTheReason() async throws {
         let home = try Home()
-        let busy = try Self.listeningSocket()
+        let busy = try LoopbackPort.listening()
         defer { close(busy.descriptor) }
         let process = try home.start(["--metrics-port", String(busy.port)])
         defer {
@@ -318,9 +300,8 @@ import Glibc
 
     @Test func theMetricsShowTheSharedSourceBudgets() async throws {
         let home = try Home()
-        let free = try Self.listeningSocket()
-        close(free.descriptor)
-        let process = try home.start(["--metrics-port", String(free.port)])
+        let port = try LoopbackPort.free()
+        let process = try home.start(["--metrics-port", String(port)])
         defer {
             process.terminate()
             process.waitUntilExit()
@@ -328,7 +309,7 @@ import Glibc
         var text = ""
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         for _ in 0..<200 {
-            let request = HTTPClientRequest(url: "http://127.0.0.1:\(free.port)/metrics")
+            let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics")
             if let response = try? await http.execute(request, timeout: .seconds(5)),
                 let body = try? await response.body.collect(upTo: 1 << 20)
             {
