@@ -4,6 +4,8 @@
 #
 #   swift build -c release --product verdict && scripts/bench-server.sh [seconds] [connections]
 #
+# VERDICT_BUILD names another build folder (another checkout's, to compare two versions on one machine).
+#
 # A small Python server on 127.0.0.1 answers as AbuseIPDB does (docs/sources.md) so the first lookup of
 # each value fills the cache; every measured request is then a cache hit, as the issue asks. The per-key rate
 # limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429;
@@ -13,7 +15,7 @@ set -euo pipefail
 duration=${1:-15}
 connections=${2:-32}
 root=$(cd "$(dirname "$0")/.." && pwd)
-verdict="$root/.build/release/verdict"
+verdict="${VERDICT_BUILD:-$root/.build/release}/verdict"
 [ -x "$verdict" ] || { echo "build first: swift build -c release --product verdict" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 2; }
 

@@ -58,8 +58,14 @@ public struct VerdictDatabase: Sendable {
         // the WAL and shared-memory files the database file's mode.
         try Self.prepareFile(path, folder: directory.isEmpty ? "." : directory)
         var configuration = Configuration()
-        // Other processes may hold the write lock for a moment; wait rather than fail.
-        configuration.busyMode = .timeout(5)
+        // Other processes may hold the write lock for a moment; wait rather than fail, up to about 5 s. SQLite's
+        // own timeout sleeps ever longer (up to 100 ms at a time), which made the slowest of 20 processes
+        // taking a source's window wait a third of a second; retrying every half millisecond keeps it short.
+        configuration.busyMode = .callback { tries in
+            guard tries < 10_000 else { return false }
+            usleep(500)
+            return true
+        }
         let writer: any DatabaseWriter
         do {
             if singleConnection {
