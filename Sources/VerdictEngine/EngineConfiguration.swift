@@ -37,6 +37,8 @@ public struct EngineConfiguration: Sendable {
     public var aggregator: VerdictAggregator
     public var internalSuffixes: [String]
     public var server: ServerSettings
+    /// The retry queue of alerts that got no answer (the integratord and active-response path).
+    public var retry: RetrySettings
     /// A Verdict server for the Wazuh parts that have no hook_url (the active response): `client.url`.
     public var clientURL: String?
     /// Its API key: `client.api_key` (`VERDICT_CLIENT_API_KEY`).
@@ -219,6 +221,13 @@ public struct EngineConfiguration: Sendable {
         internalSuffixes = (text("internal_suffixes") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
+        retry = RetrySettings(
+            maxAlerts: Int(try number("retry.max_alerts", default: 10_000, range: 1...10_000_000)),
+            maxAgeSeconds: try number("retry.max_age_hours", default: 24, range: 0.01...8760) * 3600,
+            maxAttempts: Int(try number("retry.max_attempts", default: 20, range: 1...10_000)),
+            perRun: Int(try number("retry.per_run", default: 5, range: 0...1000))
+        )
+
         var server = ServerSettings()
         server.maxBodyBytes = Int(try number("server.max_body_bytes", default: 1_048_576, range: 1024...67_108_864))
         server.maxHeaderBytes = Int(try number("server.max_header_bytes", default: 16_384, range: 1024...1_048_576))
@@ -285,6 +294,25 @@ public struct EngineConfiguration: Sendable {
 }
 
 /// Limits of `verdict serve` (`server.*` settings, `VERDICT_SERVER_*` variables).
+/// How long and how many alerts the retry queue keeps.
+public struct RetrySettings: Sendable, Equatable {
+    /// Past this many alerts the oldest are dropped (and counted).
+    public var maxAlerts: Int
+    /// Alerts older than this are dropped (and counted).
+    public var maxAgeSeconds: Double
+    /// After this many tries an alert's events are written with what answered (`error_sources` says who did not).
+    public var maxAttempts: Int
+    /// Queued alerts a `custom-verdict` or `verdict-ar` run retries after its own, within its budget.
+    public var perRun: Int
+
+    public init(maxAlerts: Int = 10_000, maxAgeSeconds: Double = 86_400, maxAttempts: Int = 20, perRun: Int = 5) {
+        self.maxAlerts = maxAlerts
+        self.maxAgeSeconds = maxAgeSeconds
+        self.maxAttempts = maxAttempts
+        self.perRun = perRun
+    }
+}
+
 public struct ServerSettings: Sendable, Equatable {
     /// Largest request body accepted; larger ones get 413.
     public var maxBodyBytes = 1_048_576

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import ServiceLifecycle
 import VerdictCore
 import VerdictEngine
 import VerdictSources
@@ -36,6 +37,7 @@ public func buildApplication(
     host: String = "127.0.0.1",
     port: Int = 8080,
     logger: Logger,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let usage = UsageRecorder(
@@ -57,7 +59,7 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: http),
         configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "verdict"),
-        services: [usage],
+        services: [usage] + services,
         onServerRunning: onServerRunning,
         logger: logger
     )

@@ -277,6 +277,26 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // Alerts that got no answer in time, and how many were dropped (RetryQueueStore).
+        migrator.registerMigration("retry queue v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE deferred_alert (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        alert BLOB NOT NULL,
+                        options BLOB,
+                        home TEXT NOT NULL,
+                        pending TEXT,
+                        reason TEXT NOT NULL,
+                        deferred_at DOUBLE NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        claimed_until DOUBLE NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX deferred_alert_age ON deferred_alert(deferred_at);
+                    CREATE TABLE retry_counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import VerdictCore
 import VerdictEngine
 
@@ -50,13 +51,16 @@ public struct AlertEnricher: Sendable {
     public func enrich(_ alert: JSONValue, deadline: ContinuousClock.Instant) async throws -> EnrichmentSummary {
         let looked = try await lookUp(alert, deadline: deadline)
         var summary = looked.summary
-        guard !looked.events.isEmpty else { return summary }
-        let socket = try QueueSocket(path: socketPath)
-        for event in looked.events {
-            try await socket.send(event, deadline: deadline)
-            summary.eventsWritten += 1
-        }
+        summary.eventsWritten += try await write(looked.events, deadline: deadline)
         return summary
+    }
+
+    /// Writes datagrams to analysisd's queue socket, in order; returns how many.
+    public func write(_ events: [[UInt8]], deadline: ContinuousClock.Instant) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        let socket = try QueueSocket(path: socketPath)
+        for event in events { try await socket.send(event, deadline: deadline) }
+        return events.count
     }
 
     /// What one alert gives: its summary, the outcomes, and the datagrams worth writing (header included).
@@ -64,28 +68,41 @@ public struct AlertEnricher: Sendable {
         public var context: AlertContext
         public var summary: EnrichmentSummary
         public var outcomes: [IndicatorOutcome]
-        public var events: [[UInt8]]
+        /// Each outcome's event, or nil when the options do not write its verdict.
+        public var allEvents: [[UInt8]?]
+        /// The events to write, in order.
+        public var events: [[UInt8]] { allEvents.compactMap { $0 } }
     }
 
     /// Pulls the indicators out of an alert and looks them up; writes nothing. Leaves a small part of the
     /// budget for writing the events.
-    public func lookUp(_ alert: JSONValue, deadline: ContinuousClock.Instant) async throws -> Lookup {
+    ///   - only: look up only these indicator values (an alert from the retry queue, some of whose indicators
+    ///     were answered before).
+    ///   - deferredAt: when the alert was deferred, for its late events (`deferred_s`).
+    public func lookUp(
+        _ alert: JSONValue,
+        deadline: ContinuousClock.Instant,
+        only: Set<String>? = nil,
+        deferredAt: Double? = nil
+    ) async throws -> Lookup {
         var summary = EnrichmentSummary()
-        let context = AlertContext(alert: alert)
+        var context = AlertContext(alert: alert)
+        if let deferredAt { context.deferredSeconds = max(0, Int(Date().timeIntervalSince1970 - deferredAt)) }
         if context.isVerdictEvent {
             summary.skippedBecause = "the alert is a Verdict event (loop guard)"
-            return Lookup(context: context, summary: summary, outcomes: [], events: [])
+            return Lookup(context: context, summary: summary, outcomes: [], allEvents: [])
         }
         let extraction = IndicatorExtractor(suppressor: suppressor, maxPerType: options.maxPerType).extract(
             alert: alert
         )
         var seen = Set<Indicator>()
-        let found = extraction.indicators.filter {
-            !options.skips(field: $0.field) && seen.insert($0.indicator).inserted
+        let found = extraction.indicators.filter { item in
+            !options.skips(field: item.field) && seen.insert(item.indicator).inserted
+                && (only?.contains(item.indicator.withoutCredentials.value) ?? true)
         }
         summary.indicators = found.count
         summary.suppressed = extraction.suppressed.filter { !options.skips(field: $0.field) }.count
-        guard !found.isEmpty else { return Lookup(context: context, summary: summary, outcomes: [], events: []) }
+        guard !found.isEmpty else { return Lookup(context: context, summary: summary, outcomes: [], allEvents: []) }
 
         let writingReserve = Duration.milliseconds(200)
         let budget = max(.milliseconds(50), deadline - ContinuousClock.now - writingReserve)
@@ -103,9 +120,9 @@ public struct AlertEnricher: Sendable {
                 )
             }
         }
-        let events = outcomes.filter { options.emits($0.verdict) }.map {
-            EnrichedEvent.datagram(for: $0, alert: context)
+        let allEvents = outcomes.map {
+            options.emits($0.verdict) ? EnrichedEvent.datagram(for: $0, alert: context) : nil
         }
-        return Lookup(context: context, summary: summary, outcomes: outcomes, events: events)
+        return Lookup(context: context, summary: summary, outcomes: outcomes, allEvents: allEvents)
     }
 }

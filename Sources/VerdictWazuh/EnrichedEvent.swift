@@ -50,6 +50,15 @@ public struct IndicatorOutcome: Sendable, Equatable {
         }
     }
 
+    /// Nothing decided it and every outside source that was asked failed (down, out of quota, circuit open):
+    /// worth asking again later rather than reporting `unknown` now. An answer from the local feeds alone does
+    /// not count as one, since the outside sources are what was missing.
+    public var lacksAnAnswer: Bool {
+        guard verdict == .unknown else { return false }
+        let outside = sources.filter { $0.name != "local" && $0.status != .skipped }
+        return !outside.isEmpty && outside.allSatisfy { [.error, .quotaExhausted, .circuitOpen].contains($0.status) }
+    }
+
     /// One element of the API's `results` array (docs/contracts.md §2); nil when it lacks what an event needs.
     public init?(apiResult result: JSONValue, field: String?) {
         guard let type = result["indicator"]?["type"]?.scalarText.flatMap(IndicatorType.init),
@@ -101,6 +110,11 @@ public struct AlertContext: Sendable, Equatable {
     public var agentName: String?
     public var agentIP: String?
     public var location: String?
+    /// The alert's own time, as Wazuh wrote it.
+    public var timestamp: String?
+    /// For an alert enriched from the retry queue: how long ago it was deferred. Its events then say so
+    /// (`deferred_s`, and the alert's time).
+    public var deferredSeconds: Int?
 
     public init(alert: JSONValue) {
         alertID = alert["id"]?.scalarText
@@ -116,6 +130,7 @@ public struct AlertContext: Sendable, Equatable {
         agentName = alert["agent"]?["name"]?.scalarText
         agentIP = alert["agent"]?["ip"]?.scalarText
         location = alert["location"]?.scalarText
+        timestamp = alert["timestamp"]?.scalarText
     }
 
     /// Alerts made from Verdict's own events: enriching them again would loop. Known by where analysisd says
@@ -233,24 +248,57 @@ public enum EnrichedEvent {
             }
             if !perSource.isEmpty { fields.append(("sources", .object(perSource))) }
         }
+        if let deferred = alert.deferredSeconds { fields.append(("deferred_s", .number(String(deferred)))) }
+        fields.append(("source", origin(alert, descriptionLimit: shape.descriptionLimit)))
+        if shape.truncated { fields.append(("truncated", .bool(true))) }
+
+        var writer = JSONWriter()
+        writer.value(.object([("integration", .string(tag)), (tag, .object(fields))]))
+        return writer.bytes
+    }
+
+    /// What an event repeats of its alert (`verdict.source`).
+    static func origin(_ alert: AlertContext, descriptionLimit: Int) -> JSONValue {
         var origin: [(key: String, value: JSONValue)] = []
         if let id = alert.alertID { origin.append(("alert_id", .string(id))) }
         if let id = alert.ruleID { origin.append(("rule_id", .string(id))) }
         if let level = alert.ruleLevel { origin.append(("rule_level", .number(String(level)))) }
         if let description = alert.ruleDescription {
-            origin.append(("rule_description", .string(cut(description, to: shape.descriptionLimit))))
+            origin.append(("rule_description", .string(cut(description, to: descriptionLimit))))
         }
         if !alert.ruleGroups.isEmpty {
             origin.append(("rule_groups", .string(alert.ruleGroups.joined(separator: ","))))
         }
         if let id = alert.agentID { origin.append(("agent_id", .string(id))) }
         if let name = alert.agentName { origin.append(("agent_name", .string(name))) }
-        fields.append(("source", .object(origin)))
-        if shape.truncated { fields.append(("truncated", .bool(true))) }
+        if alert.deferredSeconds != nil, let time = alert.timestamp { origin.append(("alert_time", .string(time))) }
+        return .object(origin)
+    }
 
+    /// The one event of an alert kept for later (rule 100613): why, which indicators wait, how many alerts are
+    /// queued. Its verdict events follow when the lookup succeeds, with `deferred_s`.
+    public static func deferredDatagram(
+        for alert: AlertContext,
+        reason: String,
+        indicators: [String],
+        queued: Int
+    ) -> [UInt8] {
+        let shown = indicators.prefix(20).map { cut($0, to: 256) }.joined(separator: ",")
         var writer = JSONWriter()
-        writer.value(.object([("integration", .string(tag)), (tag, .object(fields))]))
-        return writer.bytes
+        writer.value(
+            .object([
+                ("integration", .string(tag)),
+                (
+                    tag,
+                    .object([
+                        ("event", .string("deferred")), ("reason", .string(cut(reason, to: 1024))),
+                        ("indicators", .string(shown)), ("pending", .number(String(indicators.count))),
+                        ("queued", .number(String(queued))), ("source", origin(alert, descriptionLimit: 1024)),
+                    ])
+                ),
+            ])
+        )
+        return Array(header(for: alert).utf8) + writer.bytes
     }
 
     /// The first `limit` bytes of `text` on a character boundary, with `…` when anything was cut.

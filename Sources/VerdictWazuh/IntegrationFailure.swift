@@ -17,10 +17,14 @@ public struct IntegrationFailure: Error, Sendable, CustomStringConvertible {
 
     public let kind: Kind
     public let description: String
+    /// The lookup may well work later (a server down, refusing, slow or out of credits; a budget run out):
+    /// the alert is kept in the retry queue rather than lost.
+    public let isWorthRetrying: Bool
 
-    public init(_ kind: Kind, _ description: String) {
+    public init(_ kind: Kind, _ description: String, isWorthRetrying: Bool = false) {
         self.kind = kind
         self.description = description
+        self.isWorthRetrying = isWorthRetrying
     }
 
     public var exitCode: Int32 { kind.rawValue }

@@ -19,6 +19,20 @@ public struct IntegrationOptions: Sendable, Equatable {
 
     static let members = ["sources", "min_verdict", "timeout", "skip_fields", "max_per_type"]
 
+    /// The options as `init(json:file:)` reads them, to keep with an alert in the retry queue.
+    public var json: [UInt8] {
+        var fields: [(key: String, value: JSONValue)] = [
+            ("min_verdict", .string(minimumVerdict?.rawValue ?? "all")),
+            ("skip_fields", .array(skipFields.map(JSONValue.string))),
+            ("max_per_type", .number(String(maxPerType))),
+        ]
+        if let sources { fields.append(("sources", .array(sources.sorted().map(JSONValue.string)))) }
+        if let timeoutSeconds { fields.append(("timeout", .number(String(timeoutSeconds)))) }
+        var writer = JSONWriter()
+        writer.value(.object(fields))
+        return writer.bytes
+    }
+
     public init(json bytes: [UInt8], file: String) throws(IntegrationFailure) {
         func bad(_ message: String) -> IntegrationFailure {
             IntegrationFailure(

@@ -80,21 +80,54 @@ public struct WazuhRunContext: Sendable {
         }
     }
 
+    /// What one run looks alerts up with: the backend, the suppression, and the retry queue (nil when the data
+    /// directory cannot hold one: then a failed lookup is only logged, as before).
+    struct Backend {
+        var lookup: any LookupBackend
+        var suppressor: Suppressor
+        var queue: (any RetryQueueStore)?
+        var retry: RetrySettings
+    }
+
     /// Runs `body` with a lookup backend: a Verdict server when `serverURL` is set, the engine otherwise; and
-    /// releases what it opened.
-    ///   - loaded: the settings when the caller has read them already (embedded mode reads them otherwise).
+    /// releases what it opened. Both modes keep their retry queue in the data directory.
+    ///   - loaded: the settings when the caller has read them already.
     func withBackend<T>(
         serverURL: String?,
         apiKey: String,
         loaded: EngineConfiguration? = nil,
         log: IntegrationLog,
-        _ body: (any LookupBackend, Suppressor) async throws -> T
+        _ body: (Backend) async throws -> T
     ) async throws -> T {
         if let serverURL, !serverURL.isEmpty {
-            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            // Client mode needs no settings to look up; without readable ones it simply has no queue.
+            var configuration = loaded
+            if configuration == nil { configuration = try? await self.configuration() }
+            var queue: (any RetryQueueStore)?
+            if let directory = configuration?.dataDirectory {
+                do {
+                    queue = SQLiteRetryQueue(
+                        database: try await VerdictDatabase.open(directory: directory, singleConnection: true)
+                    )
+                } catch {
+                    log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
+                }
+            }
+            // One request and a short budget: a server that refuses is told at once (the alert is kept for
+            // later), not retried with backoff until the budget is gone, which would hold integratord up.
+            var clientConfiguration = HTTPClient.Configuration()
+            clientConfiguration.connectionPool.retryConnectionEstablishment = false
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
             do {
                 let backend = try ServerBackend(hookURL: serverURL, apiKey: apiKey, client: client)
-                let value = try await body(backend, Suppressor())
+                let value = try await body(
+                    Backend(
+                        lookup: backend,
+                        suppressor: Suppressor(),
+                        queue: queue,
+                        retry: configuration?.retry ?? RetrySettings()
+                    )
+                )
                 try? await client.shutdown()
                 return value
             } catch {
@@ -105,12 +138,10 @@ public struct WazuhRunContext: Sendable {
         let configuration: EngineConfiguration
         if let loaded { configuration = loaded } else { configuration = try await self.configuration() }
         let runtime: EngineRuntime
+        let database: VerdictDatabase
         do {
             // A process per alert: one connection, and the store's failures in the integration's log.
-            let database = try await VerdictDatabase.open(
-                directory: configuration.dataDirectory,
-                singleConnection: true
-            )
+            database = try await VerdictDatabase.open(directory: configuration.dataDirectory, singleConnection: true)
             runtime = try EngineRuntime(
                 configuration: configuration,
                 database: database,
@@ -122,7 +153,14 @@ public struct WazuhRunContext: Sendable {
             throw IntegrationFailure(.badSettings, error.description)
         }
         do {
-            let value = try await body(EmbeddedBackend(engine: runtime.engine), runtime.engine.suppressor)
+            let value = try await body(
+                Backend(
+                    lookup: EmbeddedBackend(engine: runtime.engine),
+                    suppressor: runtime.engine.suppressor,
+                    queue: SQLiteRetryQueue(database: database),
+                    retry: configuration.retry
+                )
+            )
             await runtime.shutdown()
             return value
         } catch {
@@ -132,7 +170,9 @@ public struct WazuhRunContext: Sendable {
     }
 
     /// Enriches one alert (embedded or client mode) and writes its one log line. Verdict's own events are
-    /// skipped before any backend is opened.
+    /// skipped before any backend is opened. An alert nobody could answer is kept in the retry queue (exit 0,
+    /// one `deferred` event); an alert that was answered lets this run retry a few queued ones in what is left
+    /// of its budget.
     func enrich(
         _ alert: JSONValue,
         options: IntegrationOptions,
@@ -150,24 +190,51 @@ public struct WazuhRunContext: Sendable {
             return
         }
         let socketPath = socketPath
-        let (mode, summary) = try await withBackend(
-            serverURL: serverURL,
-            apiKey: apiKey,
-            loaded: configuration,
-            log: log
-        ) {
-            backend,
-            suppressor in
+        let home = self.home
+        try await withBackend(serverURL: serverURL, apiKey: apiKey, loaded: configuration, log: log) { backend in
             let enricher = AlertEnricher(
                 options: options,
-                suppressor: suppressor,
-                backend: backend,
+                suppressor: backend.suppressor,
+                backend: backend.lookup,
                 socketPath: socketPath
             )
-            return (backend.mode, try await enricher.enrich(alert, deadline: deadline))
+            guard let queue = backend.queue else {
+                let summary = try await enricher.enrich(alert, deadline: deadline)
+                log.write(
+                    "\(described) [\(backend.lookup.mode)]: \(summary.description) in \((ContinuousClock.now - started).milliseconds) ms"
+                )
+                return
+            }
+            var raw = JSONWriter()
+            raw.value(alert)
+            let outcome = try await RetryingEnricher(
+                enricher: enricher,
+                queue: queue,
+                settings: backend.retry,
+                home: home,
+                optionsJSON: options.json
+            ).enrich(alert, raw: raw.bytes, deadline: deadline)
+            let elapsed = (ContinuousClock.now - started).milliseconds
+            if let reason = outcome.deferredBecause {
+                var line =
+                    "\(described) [\(backend.lookup.mode)]: deferred, will retry (\(reason)); \(outcome.summary.description); \(outcome.queued) alerts queued"
+                if outcome.dropped > 0 {
+                    line +=
+                        "; the queue was full (retry.max_alerts \(backend.retry.maxAlerts)): dropped the \(outcome.dropped) oldest"
+                }
+                log.write(line + " in \(elapsed) ms")
+                return
+            }
+            log.write("\(described) [\(backend.lookup.mode)]: \(outcome.summary.description) in \(elapsed) ms")
+            guard backend.retry.perRun > 0 else { return }
+            let drained = await RetryDrainer(
+                backend: backend.lookup,
+                suppressor: backend.suppressor,
+                queue: queue,
+                settings: backend.retry
+            ).drain(limit: backend.retry.perRun, deadline: deadline - .milliseconds(200)) { log.write($0) }
+            _ = drained
         }
-        let elapsed = ContinuousClock.now - started
-        log.write("\(described) [\(mode)]: \(summary.description) in \(elapsed.milliseconds) ms")
     }
 
     /// Runs one invocation; every failure becomes one log line and its exit code (integratord and execd see

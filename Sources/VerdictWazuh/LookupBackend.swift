@@ -39,7 +39,8 @@ public struct EmbeddedBackend: LookupBackend {
         } catch {
             throw IntegrationFailure(
                 .lookupFailed,
-                "the lookups took longer than the \(budget.milliseconds) ms budget; raise <timeout> or lower the sources' timeout_ms"
+                "the lookups took longer than the \(budget.milliseconds) ms budget; raise <timeout> or lower the sources' timeout_ms",
+                isWorthRetrying: true
             )
         }
         return zip(reports, found).map { IndicatorOutcome(report: $0, field: $1.field) }
@@ -135,18 +136,25 @@ public struct ServerBackend: LookupBackend {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw IntegrationFailure(
                 .lookupFailed,
-                "the Verdict server at \(endpoint) did not answer within \(budget.milliseconds) ms"
+                "the Verdict server at \(endpoint) did not answer within \(budget.milliseconds) ms",
+                isWorthRetrying: true
             )
         } catch {
-            throw IntegrationFailure(.lookupFailed, "cannot reach the Verdict server at \(endpoint): \(error)")
+            throw IntegrationFailure(
+                .lookupFailed,
+                "cannot reach the Verdict server at \(endpoint): \(error)",
+                isWorthRetrying: true
+            )
         }
         let document = try? JSONValue(parsing: answer)
         guard status == 200 else {
             let code = document?["error"]?["code"]?.scalarText ?? "HTTP \(status)"
             let message = document?["error"]?["message"]?.scalarText ?? "no error message"
+            // A server that is busy, failing or out of credits may answer later; a refused key or request will not.
             throw IntegrationFailure(
                 .lookupFailed,
-                "the Verdict server at \(endpoint) answered \(status) \(code): \(message)"
+                "the Verdict server at \(endpoint) answered \(status) \(code): \(message)",
+                isWorthRetrying: status >= 500 || status == 429 || status == 402 || status == 408
             )
         }
         guard case .array(let results)? = document?["results"], results.count == found.count else {

@@ -98,11 +98,21 @@ enum CommandContext {
 
     /// The engine on the store in the data directory (answers and source budgets); the store's failures are
     /// told on standard error.
-    static func engineRuntime(_ configuration: EngineConfiguration) async throws -> EngineRuntime {
+    ///   - database: the store already open in this process (one pool per file per process), else the data
+    ///     directory's.
+    static func engineRuntime(_ configuration: EngineConfiguration, on database: VerdictDatabase? = nil) async throws
+        -> EngineRuntime
+    {
         do {
+            let store: VerdictDatabase
+            if let database {
+                store = database
+            } else {
+                store = try await openDatabase(nil, configuration: configuration)
+            }
             return try EngineRuntime(
                 configuration: configuration,
-                database: try await VerdictDatabase.open(directory: configuration.dataDirectory),
+                database: store,
                 health: StoreHealth(log: { message in
                     FileHandle.standardError.write(Data("verdict: error: \(message)\n".utf8))
                 })

@@ -7,6 +7,7 @@ import VerdictEngine
 import VerdictServer
 import VerdictSources
 import VerdictStore
+import VerdictWazuh
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,6 +76,18 @@ struct Serve: AsyncParsableCommand {
             host: host,
             port: port,
             logger: logger,
+            // Alerts the integratord path kept for later, when this server shares their data directory.
+            services: [
+                RetryDrainService(
+                    drainer: RetryDrainer(
+                        backend: EmbeddedBackend(engine: runtime.engine),
+                        suppressor: runtime.engine.suppressor,
+                        queue: SQLiteRetryQueue(database: store),
+                        settings: configuration.retry
+                    ),
+                    log: { [logger] line in logger.info("retry queue: \(line)") }
+                )
+            ],
             onServerRunning: { channel in
                 // Only once the port is ours: a start that cannot listen makes no key.
                 await Self.createAdminKeyIfNone(accounts, databasePath: databasePath)

@@ -128,7 +128,8 @@ struct Tail: AsyncParsableCommand {
         settings.startAtEnd = !fromStart
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 
-        let runtime = try await CommandContext.engineRuntime(configuration)
+        let database = try await CommandContext.openDatabase(nil, configuration: configuration)
+        let runtime = try await CommandContext.engineRuntime(configuration, on: database)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
@@ -152,7 +153,17 @@ struct Tail: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(message)\n".utf8))
             }
         )
-        var services: [any Service] = [tail]
+        // Alerts custom-verdict and verdict-ar kept for later are retried here too.
+        let drain = RetryDrainService(
+            drainer: RetryDrainer(
+                backend: backend,
+                suppressor: runtime.engine.suppressor,
+                queue: SQLiteRetryQueue(database: database),
+                settings: configuration.retry
+            ),
+            log: { line in FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(line)\n".utf8)) }
+        )
+        var services: [any Service] = [tail, drain]
         var logger = Logger(label: "verdict.tail")
         logger.logLevel = .warning
         if let metricsPort {

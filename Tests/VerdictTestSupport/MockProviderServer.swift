@@ -42,7 +42,9 @@ public final class MockProviderServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var requests: [Request] { received.entries.withLock { $0 } }
 
-    public init(_ handler: @escaping Handler) async throws {
+    /// - Parameters:
+    ///   - requested: the port to listen on; 0 for one of the kernel's choosing.
+    public init(port requested: Int = 0, _ handler: @escaping Handler) async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let received = self.received
         channel = try await ServerBootstrap(group: group)
@@ -52,7 +54,7 @@ public final class MockProviderServer: Sendable {
                     channel.pipeline.addHandler(RequestHandler(handler: handler, received: received))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: requested)
             .get()
         port = channel.localAddress?.port ?? 0
     }

@@ -190,6 +190,17 @@ struct RulesTests {
             emittedNames.formUnion(fields.keys)
             #expect(matchingRule(fields, rules: rules)?.id == expected, "\(outcome.verdict) → \(expected)")
         }
+        // An alert kept in the retry queue says so in one event of its own.
+        let deferred = try Self.decoded(
+            EnrichedEvent.deferredDatagram(
+                for: context,
+                reason: "the Verdict server at http://verdict:8080 did not answer within 4800 ms",
+                indicators: ["185.220.101.4"],
+                queued: 3
+            )
+        )
+        emittedNames.formUnion(deferred.keys)
+        #expect(matchingRule(deferred, rules: rules)?.id == 100613)
         for rule in rules {
             for field in rule.fields {
                 #expect(emittedNames.contains(field.name), "rule \(rule.id) reads \(field.name), which no event has")

@@ -59,6 +59,16 @@ public enum WazuhFiles {
             <options>no_full_log</options>
           </rule>
 
+          <!-- The alert got no answer in time (Verdict server down or slow, every outside source failing or out of
+               quota): it is kept in the retry queue and enriched later; its verdict events then carry deferred_s. -->
+          <rule id="100613" level="3">
+            <if_sid>100600</if_sid>
+            <field name="verdict.event">^deferred$</field>
+            <description>Verdict: lookup deferred for alert $(verdict.source.alert_id) (rule $(verdict.source.rule_id)): $(verdict.reason); will retry</description>
+            <group>verdict_deferred,</group>
+            <options>no_full_log</options>
+          </rule>
+
           <!-- Written only with min_verdict unknown/harmless/all. -->
           <rule id="100611" level="2">
             <if_sid>100600</if_sid>
@@ -84,7 +94,12 @@ public enum WazuhFiles {
           systemctl restart wazuh-manager. Choose ONE <integration> block: embedded or client mode.
         -->
 
-        <!-- Embedded mode: the engine runs inside custom-verdict; settings in /var/ossec/etc/verdict.yaml
+        <!-- Scope each block with <group> (or <rule_id>) to the alerts worth enriching. Without it, integratord also
+             runs custom-verdict on Verdict's own alerts (rules 100600-100649, group verdict): the loop guard skips
+             them, but each still costs a process, doubling the runs. An alert no source could answer in time is kept
+             in the retry queue in /var/ossec/var/verdict and enriched later (rule 100613 says so at once).
+
+             Embedded mode: the engine runs inside custom-verdict; settings in /var/ossec/etc/verdict.yaml
              (source API keys), cache in /var/ossec/var/verdict/. No <hook_url>. -->
         <integration>
           <name>custom-verdict</name>
@@ -102,6 +117,7 @@ public enum WazuhFiles {
           <hook_url>http://verdict.example.internal:8080</hook_url>
           <api_key>vk_REPLACE_WITH_YOUR_KEY</api_key>
           <level>5</level>
+          <group>authentication_failed,authentication_failures,sshd,web,attack,ids,sysmon_event3,sysmon_event_22,syscheck</group>
           <alert_format>json</alert_format>
           <timeout>5</timeout>
         </integration>
