@@ -19,7 +19,8 @@ public final class EngineRuntime: Sendable {
         configuration: EngineConfiguration,
         cache: any LookupCache,
         budget: any SourceBudgetStore = MemorySourceBudgetStore(),
-        health: StoreHealth = StoreHealth()
+        health: StoreHealth = StoreHealth(),
+        notices: NoticeLog = NoticeLog()
     ) throws {
         self.configuration = configuration
         let shared = ProviderHTTPClient()
@@ -71,7 +72,8 @@ public final class EngineRuntime: Sendable {
                     source: made,
                     policy: source.policy,
                     budget: made.isExternal ? budget : MemorySourceBudgetStore(),
-                    health: health
+                    health: health,
+                    notices: notices
                 )
             )
         }

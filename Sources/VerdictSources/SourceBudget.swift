@@ -283,9 +283,31 @@ public final class StoreHealth: Sendable {
             return counts.unlogged.removeValue(forKey: store) ?? 0
         }
         guard let skipped else { return }
-        log("\(store.rawValue) store failed: \(message)" + (skipped > 0 ? " (and \(skipped) more failures)" : ""))
+        log(
+            "error: \(store.rawValue) store failed: \(message)" + (skipped > 0 ? " (and \(skipped) more failures)" : "")
+        )
     }
 
     /// Failures so far, per store.
     public func failures(_ store: Store) -> Int { counts.withLock { $0.failures[store] ?? 0 } }
+}
+
+/// Things worth telling once, not on every lookup: a source's quota window running out (once per window, in
+/// every process that sees it), a provider's 429.
+public final class NoticeLog: Sendable {
+    private let told = Mutex<Set<String>>([])
+    private let log: @Sendable (String) -> Void
+
+    public init(log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.log = log
+    }
+
+    /// Logs `message` the first time `key` is seen by this process.
+    public func once(_ key: String, _ message: String) {
+        let isNew = told.withLock { told in
+            if told.count > 10_000 { told.removeAll() }
+            return told.insert(key).inserted
+        }
+        if isNew { log(message) }
+    }
 }

@@ -70,6 +70,8 @@ public final class SourceGovernor: Sendable {
     public let budgetKey: BudgetKey
     /// Where a budget store's failures are counted and logged.
     public let health: StoreHealth
+    /// Where a quota running out is told, once per window.
+    public let notices: NoticeLog
     private let now: @Sendable () -> Double
     private let slots: AsyncSemaphore
 
@@ -81,8 +83,10 @@ public final class SourceGovernor: Sendable {
         policy: GovernorPolicy = GovernorPolicy(),
         budget: any SourceBudgetStore = MemorySourceBudgetStore(),
         health: StoreHealth = StoreHealth(),
+        notices: NoticeLog = NoticeLog(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
+        self.notices = notices
         self.source = source
         self.policy = policy
         self.budget = budget
@@ -127,7 +131,13 @@ public final class SourceGovernor: Sendable {
         do {
             switch try await budget.admit(budgetKey, policy: policy, at: now()) {
             case .admitted(let probe): isProbe = probe
-            case .refused(let status, let reason): return .failed(name, status, reason)
+            case .refused(let status, let reason):
+                // A spent window is worth one line per window (its reason names when it refills), not one per
+                // lookup; the text is the same for every refusal within the window.
+                if status == .quotaExhausted {
+                    notices.once("\(name)|\(reason)", "\(reason); \(name) is not asked until then")
+                }
+                return .failed(name, status, reason)
             }
         } catch {
             // Never an unlimited budget: without the store, the source is not asked.
@@ -214,7 +224,10 @@ public struct BudgetStatus: Sendable {
 
     /// One line for people: `4 per minute: 3 left; circuit closed`.
     public var description: String {
-        var parts = windows.map { "\($0.window): \($0.left) left" }
+        var parts = windows.map { window in
+            "\(window.window): \(window.left) left"
+                + (window.left == 0 ? " (refills at \(SourceBudgetState.clock(window.resetsAt)))" : "")
+        }
         if let quota = providerQuota {
             parts.append("provider says \(quota.remaining) left\(quota.limit.map { " of \($0)" } ?? "")")
         }

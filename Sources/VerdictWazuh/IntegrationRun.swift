@@ -145,7 +145,7 @@ public struct WazuhRunContext: Sendable {
             runtime = try EngineRuntime(
                 configuration: configuration,
                 database: database,
-                health: StoreHealth(log: { message in log.write("error: \(message)") })
+                log: { message in log.write(message) }
             )
         } catch let error as StoreError {
             throw IntegrationFailure(.badSettings, error.description)

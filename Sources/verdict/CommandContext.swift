@@ -113,9 +113,7 @@ enum CommandContext {
             return try EngineRuntime(
                 configuration: configuration,
                 database: store,
-                health: StoreHealth(log: { message in
-                    FileHandle.standardError.write(Data("verdict: error: \(message)\n".utf8))
-                })
+                log: { message in FileHandle.standardError.write(Data("verdict: \(message)\n".utf8)) }
             )
         } catch let error as StoreError {
             throw CommandFailure(error.description)

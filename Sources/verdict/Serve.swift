@@ -48,7 +48,13 @@ struct Serve: AsyncParsableCommand {
             runtime = try EngineRuntime(
                 configuration: configuration,
                 database: store,
-                health: StoreHealth(log: { message in storeLogger.error("\(message)") })
+                log: { message in
+                    if message.hasPrefix("error: ") {
+                        storeLogger.error("\(message.dropFirst(7))")
+                    } else {
+                        storeLogger.notice("\(message)")
+                    }
+                }
             )
         } catch let error as SettingError {
             throw CommandFailure(error.description)

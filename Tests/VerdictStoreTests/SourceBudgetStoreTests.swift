@@ -240,8 +240,8 @@ struct StoreFailureTests {
         #expect(source.calls.withLock { $0 } == 0, "no budget, no call")
         #expect(health.failures(.budget) == 1)
         let lines = logged.withLock { $0 }
-        #expect(lines.first?.hasPrefix("cache store failed: cannot read an answer of virustotal: ") == true)
-        #expect(lines.last?.hasPrefix("budget store failed: virustotal not asked: ") == true, "\(lines)")
+        #expect(lines.first?.hasPrefix("error: cache store failed: cannot read an answer of virustotal: ") == true)
+        #expect(lines.last?.hasPrefix("error: budget store failed: virustotal not asked: ") == true, "\(lines)")
         #expect(await governor.budgetStatus() == nil)
     }
 }
