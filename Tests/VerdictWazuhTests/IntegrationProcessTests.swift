@@ -77,13 +77,15 @@ struct IntegrationProcessTests {
         }
 
         /// `verdict-ar` as wazuh-execd runs it: one line on a standard input that stays open.
-        func runActiveResponse(_ line: String) async throws -> WazuhProcess.Finished {
+        func runActiveResponse(_ line: String, environment extra: [String: String] = [:]) async throws
+            -> WazuhProcess.Finished
+        {
             try await WazuhProcess.run(
                 WazuhProcess.buildProducts.appendingPathComponent("verdict-ar"),
                 argv0: "active-response/bin/verdict-ar",
                 arguments: [],
                 home: path,
-                environment: environment,
+                environment: environment.merging(extra) { $1 },
                 stdinLine: line
             )
         }

@@ -1,6 +1,8 @@
 import Foundation
+import Synchronization
 import Testing
 import VerdictCore
+import VerdictEngine
 import VerdictStore
 import VerdictTestSupport
 import VerdictWazuh
@@ -105,6 +107,47 @@ struct RetryQueueProcessTests {
         #expect(try await queue.summary().queued == 0)
     }
 
+    @Test func verdictServeOnTheSameDataDirectoryDrainsTheQueue() async throws {
+        let home = try WazuhHome()
+        let hook = "http://127.0.0.1:\(try LoopbackPort.free())"
+        for id in 1...3 { #expect(try await run(home, id, key: "vk_unused", hook: hook).status == 0) }
+        _ = await home.receiver!.wait(for: 3)
+        let server = try await Self.server(home, port: 0, directory: home.path + "/var/verdict")
+        defer { server.stop() }
+        let all = await home.receiver!.wait(for: 6, timeout: .seconds(30))
+        let late = all.dropFirst(3)
+        #expect(
+            late.map { Self.field($0, "source")?["alert_id"] } == (1...3).map { .string("1764583200.\($0)") },
+            "\(server.text)"
+        )
+        #expect(late.allSatisfy { Self.field($0, "deferred_s") != nil })
+    }
+
+    /// verdict-ar under execd: VirusTotal failing is no answer (the local feed knows nothing of the address), so
+    /// the alert is kept, and the response exits 0.
+    @Test func theActiveResponseKeepsAnUnansweredAlertToo() async throws {
+        let home = try WazuhHome()
+        let failing: MockProviderServer.Handler = { _ in
+            .json(503, #"{"error":{"code":"TransientError","message":"try later"}}"#)
+        }
+        try await MockProviderServer.with(failing) { virusTotal in
+            let message =
+                #"{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"add","parameters":{"extra_args":[],"alert":"#
+                + Self.alert(1).replacingOccurrences(of: "185.220.101.4", with: "45.155.205.77")
+                + #","program":"active-response/bin/verdict-ar"}}"# + "\n"
+            let run = try await home.runActiveResponse(
+                message,
+                environment: ["VERDICT_VIRUSTOTAL_API_KEY": "vt", "VERDICT_VIRUSTOTAL_URL": virusTotal.baseURL]
+            )
+            #expect(run.status == 0)
+        }
+        let log = (try? String(contentsOfFile: home.path + "/logs/active-responses.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("deferred, will retry (no outside source answered: virustotal error)"), "\(log)")
+        let events = await home.receiver!.wait(for: 1)
+        #expect(events.first.flatMap { Self.field($0, "event") } == .string("deferred"))
+        #expect(events.first.flatMap { Self.field($0, "indicators") } == .string("45.155.205.77"))
+    }
+
     @Test func aFullQueueDropsTheOldestAndSaysHowMany() async throws {
         let home = try WazuhHome()
         let hook = "http://127.0.0.1:\(try LoopbackPort.free())"
@@ -193,5 +236,123 @@ enum ExtractRun {
             environment: environment
         )
         return finished.output
+    }
+}
+
+/// The queue and the drainer in-process: limits, leases, tries, and what is written when tries run out.
+struct RetryQueueTests {
+    /// Answers every indicator as found malicious, or with VirusTotal out of quota.
+    final class ScriptedBackend: LookupBackend {
+        let answered: Bool
+        var mode: String { "embedded" }
+
+        init(answered: Bool) {
+            self.answered = answered
+        }
+
+        func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
+            -> [IndicatorOutcome]
+        {
+            // Shaped as a Verdict server answers (docs/contracts.md §2).
+            return found.map { item in
+                let source =
+                    answered
+                    ? #"{"source":"virustotal","status":"ok","verdict":"malicious","score":90}"#
+                    : #"{"source":"virustotal","status":"quota_exhausted","error":"virustotal quota of 4 per minute used"}"#
+                let result = try! JSONValue(
+                    parsing:
+                        #"{"indicator":{"type":"\#(item.indicator.type.rawValue)","value":"\#(item.indicator.value)"},"verdict":"\#(answered ? "malicious" : "unknown")","score":\#(answered ? 90 : 0),"confidence":"medium","summary":"","cached":false,"sources":[\#(source)]}"#
+                )
+                return IndicatorOutcome(apiResult: result, field: item.field)!
+            }
+        }
+    }
+
+    /// A queue in a data directory of its own.
+    static func queue() throws -> SQLiteRetryQueue {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "queue-\(UUID().uuidString.prefix(8))"
+        )
+        return SQLiteRetryQueue(database: try VerdictDatabase(directory: directory.path))
+    }
+
+    static func entry(_ id: Int, home: String, at time: Double) -> DeferredAlert {
+        DeferredAlert(
+            alert: Array(RetryQueueProcessTests.alert(id).utf8),
+            options: IntegrationOptions().json,
+            home: home,
+            pending: nil,
+            reason: "test",
+            deferredAt: time
+        )
+    }
+
+    @Test func boundsLeasesAndTries() async throws {
+        let queue = try Self.queue()
+        let limits = RetrySettings(maxAlerts: 3, maxAgeSeconds: 600)
+        let now = 1_796_126_400.0
+        // Too old and too many: both dropped, both counted.
+        _ = try await queue.enqueue(Self.entry(1, home: "/h", at: now - 700), limits: limits, at: now)
+        for id in 2...5 { _ = try await queue.enqueue(Self.entry(id, home: "/h", at: now), limits: limits, at: now) }
+        var summary = try await queue.summary()
+        #expect(summary.queued == 3 && summary.dropped == 2)
+        // A claim is held until its lease ends; others see the rest.
+        let first = try await queue.claim(limit: 2, lease: 30, at: now)
+        let second = try await queue.claim(limit: 2, lease: 30, at: now + 1)
+        #expect(first.count == 2 && second.count == 1)
+        #expect(Set(first.map(\.id)).isDisjoint(with: second.map(\.id)))
+        #expect(try await queue.claim(limit: 5, lease: 30, at: now + 2).isEmpty)
+        // A dead drainer's lease runs out; given back, an alert keeps what is pending and counts a try.
+        let again = try await queue.claim(limit: 5, lease: 30, at: now + 40)
+        #expect(again.count == 3)
+        try await queue.giveBack(again[0].id, pending: ["185.220.101.4"], reason: "still nothing")
+        let retried = try await queue.claim(limit: 1, lease: 30, at: now + 41)
+        #expect(retried.first?.pending == ["185.220.101.4"] && retried.first?.attempts == 1)
+        try await queue.finish(again[1].id)
+        summary = try await queue.summary()
+        #expect(summary.queued == 2)
+        #expect(summary.reasons.map(\.reason).contains("still nothing"))
+    }
+
+    @Test func afterMaxAttemptsTheEventsAreWrittenWithWhatAnswered() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retry-\(UUID().uuidString.prefix(8))"
+        ).path
+        try FileManager.default.createDirectory(atPath: folder + "/queue/sockets", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let receiver = try DatagramReceiver(path: folder + "/queue/sockets/queue")
+        defer { receiver.close() }
+        let queue = try Self.queue()
+        let settings = RetrySettings(maxAttempts: 2)
+        var unknown = IntegrationOptions()
+        unknown.minimumVerdict = nil
+        var kept = Self.entry(7, home: folder, at: Date().timeIntervalSince1970 - 30)
+        kept.options = unknown.json
+        _ = try await queue.enqueue(kept, limits: settings, at: Date().timeIntervalSince1970)
+        let failing = RetryDrainer(
+            backend: ScriptedBackend(answered: false),
+            suppressor: Suppressor(),
+            queue: queue,
+            settings: settings
+        )
+        let lines = Mutex<[String]>([])
+        let first = await failing.drain(limit: 5, deadline: .now + .seconds(20)) { line in
+            lines.withLock { $0.append(line) }
+        }
+        #expect(first.stillWaiting == 1 && first.eventsWritten == 0)
+        #expect(try await queue.summary().queued == 1)
+        let second = await failing.drain(limit: 5, deadline: .now + .seconds(20)) { line in
+            lines.withLock { $0.append(line) }
+        }
+        #expect(second.givenUp == 1)
+        #expect(try await queue.summary().queued == 0)
+        let events = await receiver.wait(for: 1)
+        #expect(events.first?.contains(#""verdict":"unknown""#) == true)
+        #expect(events.first?.contains(#""error_sources":"virustotal""#) == true)
+        #expect(events.first?.contains(#""deferred_s":"#) == true)
+        #expect(
+            lines.withLock { $0 }.last?.contains("written with what answered after 2 tries") == true,
+            "\(lines.withLock { $0 })"
+        )
     }
 }
