@@ -72,6 +72,10 @@ public struct AlertEnricher: Sendable {
         public var allEvents: [[UInt8]?]
         /// The events to write, in order.
         public var events: [[UInt8]] { allEvents.compactMap { $0 } }
+        /// The events of the indicators that got an answer (the others wait in the retry queue).
+        public var answeredEvents: [[UInt8]] {
+            zip(outcomes, allEvents).filter { !$0.0.lacksAnAnswer }.compactMap(\.1)
+        }
     }
 
     /// Pulls the indicators out of an alert and looks them up; writes nothing. Leaves a small part of the

@@ -73,7 +73,7 @@ public struct RetryingEnricher: Sendable {
             return outcome
         }
         let waitingValues = waiting.map(\.indicator.value)
-        let answered = zip(lookup.outcomes, lookup.allEvents).filter { !$0.0.lacksAnAnswer }.compactMap(\.1)
+        let answered = lookup.answeredEvents
         outcome.summary.eventsWritten += try await enricher.write(answered, deadline: deadline)
         let reason = "no outside source answered: " + (waiting.first.map(Self.failures) ?? "")
         outcome.deferredBecause = reason
@@ -211,7 +211,7 @@ public struct RetryDrainer: Sendable {
             }
             let waiting = lookup.outcomes.filter(\.lacksAnAnswer)
             if !waiting.isEmpty && entry.attempts + 1 < settings.maxAttempts {
-                let answered = zip(lookup.outcomes, lookup.allEvents).filter { !$0.0.lacksAnAnswer }.compactMap(\.1)
+                let answered = lookup.answeredEvents
                 report.eventsWritten += try await enricher.write(answered, deadline: deadline)
                 let reason = "no outside source answered: " + RetryingEnricher.failures(waiting[0])
                 try await queue.giveBack(entry.id, pending: waiting.map(\.indicator.value), reason: reason)
