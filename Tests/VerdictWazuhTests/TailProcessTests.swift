@@ -3,6 +3,8 @@ import Foundation
 import NIOCore
 import Testing
 import VerdictCore
+import VerdictEngine
+import VerdictStore
 import VerdictTestSupport
 import VerdictWazuh
 
@@ -323,5 +325,37 @@ import Glibc
         #expect(text.contains(#"verdict_source_circuit_state{source="local",state="closed"} 1.0"#))
         #expect(text.contains(#"verdict_store_failures_total{store="cache"} 0.0"#))
         #expect(text.contains("# TYPE verdict_store_failures_total counter"))
+    }
+
+    /// Alerts custom-verdict kept for later in the tail's data directory are enriched by the tail, in order.
+    @Test func theTailDrainsTheRetryQueue() async throws {
+        let home = try Home()
+        let receiver = try DatagramReceiver(path: home.socket)
+        let queue = SQLiteRetryQueue(database: try VerdictDatabase(directory: home.path + "/data"))
+        let kept = Date().timeIntervalSince1970 - 60
+        for id in ["kept1", "kept2"] {
+            _ = try await queue.enqueue(
+                DeferredAlert(
+                    alert: Array(home.alert(id).utf8),
+                    options: nil,
+                    home: home.path,
+                    pending: nil,
+                    reason: "the Verdict server did not answer",
+                    deferredAt: kept
+                ),
+                limits: RetrySettings(),
+                at: kept
+            )
+        }
+        let process = try home.start()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        let late = await waitFor(receiver, count: 2)
+        #expect(Self.alertIDs(late) == ["kept1", "kept2"], "\(home.log)")
+        #expect(late.allSatisfy { $0.contains(#""deferred_s":"#) })
+        for _ in 0..<100 where try await queue.summary().queued > 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await queue.summary().queued == 0)
     }
 }
