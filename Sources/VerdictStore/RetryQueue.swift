@@ -64,8 +64,9 @@ public protocol RetryQueueStore: Sendable {
     func claim(limit: Int, lease: Double, at time: Double) async throws -> [DeferredAlert]
     /// The alert is done (its events are written): it leaves the queue.
     func finish(_ id: Int64) async throws
-    /// The alert is still without an answer: it goes back, with what is still pending and one more try.
-    func giveBack(_ id: Int64, pending: [String]?, reason: String) async throws
+    /// The alert is still without an answer: it goes back, with what is still pending, and one more try when a
+    /// source was really asked (a spent quota or an open circuit asks nobody, so it is no try).
+    func giveBack(_ id: Int64, pending: [String]?, reason: String, countsAsTry: Bool) async throws
     func summary() async throws -> RetryQueueSummary
 }
 
@@ -158,15 +159,15 @@ public final class SQLiteRetryQueue: RetryQueueStore {
         }
     }
 
-    public func giveBack(_ id: Int64, pending: [String]?, reason: String) async throws {
+    public func giveBack(_ id: Int64, pending: [String]?, reason: String, countsAsTry: Bool) async throws {
         let encoded = pending.map { Self.encode($0) }
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    UPDATE deferred_alert SET pending = ?, reason = ?, attempts = attempts + 1, claimed_until = 0
+                    UPDATE deferred_alert SET pending = ?, reason = ?, attempts = attempts + ?, claimed_until = 0
                     WHERE id = ?
                     """,
-                arguments: [encoded, reason, id]
+                arguments: [encoded, reason, countsAsTry ? 1 : 0, id]
             )
         }
     }

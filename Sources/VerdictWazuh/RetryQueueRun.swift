@@ -204,17 +204,29 @@ public struct RetryDrainer: Sendable {
                     deferredAt: entry.deferredAt
                 )
             } catch let failure as IntegrationFailure where failure.isWorthRetrying {
-                try await queue.giveBack(entry.id, pending: entry.pending, reason: failure.description)
+                try await queue.giveBack(
+                    entry.id,
+                    pending: entry.pending,
+                    reason: failure.description,
+                    countsAsTry: true
+                )
                 report.stillWaiting += 1
                 log("\(late): still no answer (\(failure.description)); it stays queued")
                 return false
             }
             let waiting = lookup.outcomes.filter(\.lacksAnAnswer)
-            if !waiting.isEmpty && entry.attempts + 1 < settings.maxAttempts {
+            // Only a source really asked makes a try: during a quota outage the alert waits, it is not used up.
+            let asked = waiting.contains { outcome in outcome.sources.contains { $0.status == .error } }
+            if !waiting.isEmpty && (!asked || entry.attempts + 1 < settings.maxAttempts) {
                 let answered = lookup.answeredEvents
                 report.eventsWritten += try await enricher.write(answered, deadline: deadline)
                 let reason = "no outside source answered: " + RetryingEnricher.failures(waiting[0])
-                try await queue.giveBack(entry.id, pending: waiting.map(\.indicator.value), reason: reason)
+                try await queue.giveBack(
+                    entry.id,
+                    pending: waiting.map(\.indicator.value),
+                    reason: reason,
+                    countsAsTry: asked
+                )
                 report.stillWaiting += 1
                 log("\(late): \(waiting.count) indicators still without an answer (\(reason)); it stays queued")
                 return false
@@ -233,7 +245,7 @@ public struct RetryDrainer: Sendable {
             return true
         } catch {
             // An alert that cannot be read or written now (analysisd away) is given back for another try.
-            try? await queue.giveBack(entry.id, pending: entry.pending, reason: "\(error)")
+            try? await queue.giveBack(entry.id, pending: entry.pending, reason: "\(error)", countsAsTry: true)
             log("error: \(late): \(error); it stays queued")
             return false
         }

@@ -241,13 +241,14 @@ enum ExtractRun {
 
 /// The queue and the drainer in-process: limits, leases, tries, and what is written when tries run out.
 struct RetryQueueTests {
-    /// Answers every indicator as found malicious, or with VirusTotal out of quota.
+    /// Answers every indicator as found malicious, or with VirusTotal failing as `failure` says.
     final class ScriptedBackend: LookupBackend {
-        let answered: Bool
+        /// nil: found malicious; else VirusTotal's status (`error`, `quota_exhausted`).
+        let failure: String?
         var mode: String { "embedded" }
 
-        init(answered: Bool) {
-            self.answered = answered
+        init(failure: String?) {
+            self.failure = failure
         }
 
         func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
@@ -256,12 +257,12 @@ struct RetryQueueTests {
             // Shaped as a Verdict server answers (docs/contracts.md §2).
             return found.map { item in
                 let source =
-                    answered
-                    ? #"{"source":"virustotal","status":"ok","verdict":"malicious","score":90}"#
-                    : #"{"source":"virustotal","status":"quota_exhausted","error":"virustotal quota of 4 per minute used"}"#
+                    failure.map { #"{"source":"virustotal","status":"\#($0)","error":"virustotal: no answer"}"# }
+                    ?? #"{"source":"virustotal","status":"ok","verdict":"malicious","score":90}"#
+                let verdict = failure == nil ? "malicious" : "unknown"
                 let result = try! JSONValue(
                     parsing:
-                        #"{"indicator":{"type":"\#(item.indicator.type.rawValue)","value":"\#(item.indicator.value)"},"verdict":"\#(answered ? "malicious" : "unknown")","score":\#(answered ? 90 : 0),"confidence":"medium","summary":"","cached":false,"sources":[\#(source)]}"#
+                        #"{"indicator":{"type":"\#(item.indicator.type.rawValue)","value":"\#(item.indicator.value)"},"verdict":"\#(verdict)","score":0,"confidence":"medium","summary":"","cached":false,"sources":[\#(source)]}"#
                 )
                 return IndicatorOutcome(apiResult: result, field: item.field)!
             }
@@ -305,7 +306,7 @@ struct RetryQueueTests {
         // A dead drainer's lease runs out; given back, an alert keeps what is pending and counts a try.
         let again = try await queue.claim(limit: 5, lease: 30, at: now + 40)
         #expect(again.count == 3)
-        try await queue.giveBack(again[0].id, pending: ["185.220.101.4"], reason: "still nothing")
+        try await queue.giveBack(again[0].id, pending: ["185.220.101.4"], reason: "still nothing", countsAsTry: true)
         let retried = try await queue.claim(limit: 1, lease: 30, at: now + 41)
         #expect(retried.first?.pending == ["185.220.101.4"] && retried.first?.attempts == 1)
         try await queue.finish(again[1].id)
@@ -329,21 +330,31 @@ struct RetryQueueTests {
         var kept = Self.entry(7, home: folder, at: Date().timeIntervalSince1970 - 30)
         kept.options = unknown.json
         _ = try await queue.enqueue(kept, limits: settings, at: Date().timeIntervalSince1970)
-        let failing = RetryDrainer(
-            backend: ScriptedBackend(answered: false),
+        let lines = Mutex<[String]>([])
+        let log: @Sendable (String) -> Void = { line in lines.withLock { $0.append(line) } }
+        // A spent quota asks nobody: however often it is met, the alert waits and no try is used up.
+        let outOfQuota = RetryDrainer(
+            backend: ScriptedBackend(failure: "quota_exhausted"),
             suppressor: Suppressor(),
             queue: queue,
             settings: settings
         )
-        let lines = Mutex<[String]>([])
-        let first = await failing.drain(limit: 5, deadline: .now + .seconds(20)) { line in
-            lines.withLock { $0.append(line) }
+        for _ in 0..<3 {
+            #expect(await outOfQuota.drain(limit: 5, deadline: .now + .seconds(20), log: log).stillWaiting == 1)
         }
+        let waiting = try await queue.claim(limit: 1, lease: 0, at: Date().timeIntervalSince1970)
+        #expect(waiting.first?.attempts == 0)
+        // A source that was asked and failed is a try; after max_attempts the events go with what answered.
+        let failing = RetryDrainer(
+            backend: ScriptedBackend(failure: "error"),
+            suppressor: Suppressor(),
+            queue: queue,
+            settings: settings
+        )
+        let first = await failing.drain(limit: 5, deadline: .now + .seconds(20), log: log)
         #expect(first.stillWaiting == 1 && first.eventsWritten == 0)
         #expect(try await queue.summary().queued == 1)
-        let second = await failing.drain(limit: 5, deadline: .now + .seconds(20)) { line in
-            lines.withLock { $0.append(line) }
-        }
+        let second = await failing.drain(limit: 5, deadline: .now + .seconds(20), log: log)
         #expect(second.givenUp == 1)
         #expect(try await queue.summary().queued == 0)
         let events = await receiver.wait(for: 1)
