@@ -102,7 +102,13 @@ public struct WazuhRunContext: Sendable {
         if let serverURL, !serverURL.isEmpty {
             // Client mode needs no settings to look up; without readable ones it simply has no queue.
             var configuration = loaded
-            if configuration == nil { configuration = try? await self.configuration() }
+            if configuration == nil {
+                do {
+                    configuration = try await self.configuration()
+                } catch {
+                    log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
+                }
+            }
             var queue: (any RetryQueueStore)?
             if let directory = configuration?.dataDirectory {
                 do {
