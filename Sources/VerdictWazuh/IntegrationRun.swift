@@ -233,13 +233,12 @@ public struct WazuhRunContext: Sendable {
             }
             log.write("\(described) [\(backend.lookup.mode)]: \(outcome.summary.description) in \(elapsed) ms")
             guard backend.retry.perRun > 0 else { return }
-            let drained = await RetryDrainer(
+            await RetryDrainer(
                 backend: backend.lookup,
                 suppressor: backend.suppressor,
                 queue: queue,
                 settings: backend.retry
             ).drain(limit: backend.retry.perRun, deadline: deadline - .milliseconds(200)) { log.write($0) }
-            _ = drained
         }
     }
 

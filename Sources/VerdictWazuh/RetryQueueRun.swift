@@ -149,6 +149,7 @@ public struct RetryDrainer: Sendable {
 
     /// Drains up to `limit` alerts, each with up to `perAlert` of time, and stops before `deadline` or at the first
     /// alert the backend still cannot answer (it is down again: the rest wait).
+    @discardableResult
     public func drain(
         limit: Int,
         deadline: ContinuousClock.Instant,
@@ -269,7 +270,7 @@ public struct RetryDrainService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 if let waiting = try? await drainer.queue.summary().queued, waiting > 0 {
-                    _ = await drainer.drain(limit: 100, deadline: .now + .seconds(60), log: log)
+                    await drainer.drain(limit: 100, deadline: .now + .seconds(60), log: log)
                 }
                 do { try await Task.sleep(for: interval) } catch { return }
             }
