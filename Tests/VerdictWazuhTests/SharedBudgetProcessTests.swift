@@ -250,9 +250,22 @@ struct SharedBudgetProcessTests {
     }
 
     @Test func verdictServeAndCustomVerdictSpendOneWindow() async throws {
-        try await Self.waitForEarlyInAMinute(latest: 30)
-        let home = try WazuhHome()
-        try await MockProviderServer.with(Self.virusTotalAnswer) { mock in
+        // As above: a run that straddles a minute boundary spends two windows, and is run again.
+        for attempt in 1...3 {
+            try await Self.waitForEarlyInAMinute(latest: 20)
+            let home = try WazuhHome()
+            let started = Self.minute
+            let inOneWindow = try await Self.serveBesideCustomVerdict(home)
+            if inOneWindow && Self.minute == started { return }
+            #expect(attempt < 3, "three runs in a row straddled a minute boundary")
+        }
+    }
+
+    /// Three lookups through `verdict serve`, then three alerts through custom-verdict, at 4 a minute; false when
+    /// the minute changed on the way (then the counts say nothing).
+    static func serveBesideCustomVerdict(_ home: WazuhHome) async throws -> Bool {
+        let started = Self.minute
+        return try await MockProviderServer.with(Self.virusTotalAnswer) { mock in
             var environment = Self.virusTotal(mock)
             environment["VERDICT_DATA_DIR"] = home.path + "/var/verdict"
             environment["VERDICT_INTERNETDB_ENABLED"] = "false"
@@ -283,8 +296,10 @@ struct SharedBudgetProcessTests {
                 let run = try await Self.run(home, address: "45.155.205.8\(index)", id: index, environment: environment)
                 #expect(run.status == 0)
             }
+            guard Self.minute == started else { return false }
             #expect(mock.requests.count == 4, "\(mock.requests.map(\.uri))")
             #expect(Self.quotaLines(home.log).count == 2, "\(home.log)")
+            return true
         }
     }
 
