@@ -182,7 +182,7 @@ struct CancellationTests {
         )
         for _ in 0..<3 {
             let lookup = Task { await governor.lookUp(address) }
-            while source.callCount == 0 { await Task.yield() }
+            while source.callCount == 0 { try? await Task.sleep(for: .milliseconds(5)) }
             lookup.cancel()
             let result = await lookup.value
             #expect(result.status == .error)
@@ -195,13 +195,17 @@ struct CancellationTests {
     }
 
     @Test func aCancelledLeaderHandsNothingToTheWaiters() async {
-        let source = FakeSource("virustotal", delay: .seconds(2))
-        let engine = EnrichmentEngine(governors: [SourceGovernor(source: source)])
+        // The leader's call hangs until it is cancelled, so no loaded machine can let it finish first.
+        let source = FakeSource("virustotal", behaviour: .hang)
+        let engine = EnrichmentEngine(
+            governors: [SourceGovernor(source: source, policy: GovernorPolicy(deadline: .seconds(3600)))]
+        )
         let leader = Task { await engine.lookUp(address) }
-        while source.callCount == 0 { await Task.yield() }
+        while source.callCount == 0 { try? await Task.sleep(for: .milliseconds(5)) }
+        source.set(.answer(.notFound("virustotal")))
         let waiter = Task { await engine.lookUp(address) }
         // Let the waiter join the leader's flight before the leader is cancelled.
-        try? await Task.sleep(for: .milliseconds(50))
+        try? await Task.sleep(for: .milliseconds(200))
         leader.cancel()
         let cancelled = await leader.value
         let waited = await waiter.value
