@@ -87,9 +87,7 @@ public struct EngineBenchmark: Sendable {
         )
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
+    static func milliseconds(_ duration: Duration) -> Double { duration.inSeconds * 1000 }
 
     /// Median and maximum latency of `count` lookups of values never seen before.
     static func latencies(_ engine: EnrichmentEngine, count: Int, offset: Int) async -> (median: Double, max: Double) {

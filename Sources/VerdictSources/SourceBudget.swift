@@ -122,7 +122,7 @@ extension SourceBudgetState {
         if time < blockedUntil {
             return .refused(
                 .quotaExhausted,
-                "\(name) asked to wait \(Self.seconds(blockedUntil - time)) s more (until \(Self.clock(blockedUntil)))"
+                "\(name) asked to wait \(Self.seconds(blockedUntil - time)) s more (until \(isoDate(unixSeconds: Int(blockedUntil))))"
             )
         }
         if let quota = providerQuota, let resetsAt = quota.resetsAt {
@@ -131,7 +131,7 @@ extension SourceBudgetState {
             } else if quota.remaining <= 0 {
                 return .refused(
                     .quotaExhausted,
-                    "\(name) says its quota\(quota.limit.map { " of \($0)" } ?? "") is used (until \(Self.clock(resetsAt)))"
+                    "\(name) says its quota\(quota.limit.map { " of \($0)" } ?? "") is used (until \(isoDate(unixSeconds: Int(resetsAt))))"
                 )
             }
         }
@@ -150,13 +150,13 @@ extension SourceBudgetState {
         }
         var uses: [WindowUse] = []
         for window in policy.windows {
-            let start = Int64(time) / Int64(window.seconds) * Int64(window.seconds)
+            let start = window.start(containing: time)
             var use = windows.first { $0.seconds == window.seconds && $0.start == start }
             if use == nil { use = WindowUse(seconds: window.seconds, start: start, used: 0) }
             if use!.used >= window.limit {
                 return .refused(
                     .quotaExhausted,
-                    "\(name) quota of \(window) used (until \(Self.clock(Double(start) + Double(window.seconds))))"
+                    "\(name) quota of \(window) used (until \(isoDate(unixSeconds: Int(start) + window.seconds)))"
                 )
             }
             use!.used += 1
@@ -226,7 +226,7 @@ extension SourceBudgetState {
         window: RateWindow, left: Int, resetsAt: Double
     )] {
         policy.windows.map { window in
-            let start = Int64(time) / Int64(window.seconds) * Int64(window.seconds)
+            let start = window.start(containing: time)
             let used = windows.first { $0.seconds == window.seconds && $0.start == start }?.used ?? 0
             return (window, max(0, window.limit - used), Double(start) + Double(window.seconds))
         }
@@ -239,13 +239,6 @@ extension SourceBudgetState {
     }
 
     static func seconds(_ interval: Double) -> Int { max(1, Int(interval.rounded(.up))) }
-
-    /// `2026-12-01T12:00:00Z`.
-    public static func clock(_ time: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: time))
-    }
 }
 
 /// Failures of the shared stores (the answer cache, the source budgets): never silent. Each is counted for

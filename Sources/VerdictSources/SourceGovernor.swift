@@ -16,6 +16,11 @@ public struct RateWindow: Sendable, Equatable, CustomStringConvertible {
     public static func perHour(_ limit: Int) -> RateWindow { RateWindow(limit: limit, seconds: 3600) }
     public static func perDay(_ limit: Int) -> RateWindow { RateWindow(limit: limit, seconds: 86_400) }
 
+    /// The start of the window that holds `time` (seconds since 1970).
+    public func start(containing time: Double) -> Int64 {
+        Int64(time) / Int64(seconds) * Int64(seconds)
+    }
+
     public var description: String {
         switch seconds {
         case 60: "\(limit) per minute"
@@ -86,12 +91,12 @@ public final class SourceGovernor: Sendable {
         notices: NoticeLog = NoticeLog(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
-        self.notices = notices
         self.source = source
         self.policy = policy
         self.budget = budget
         self.budgetKey = BudgetKey(source: source.name, fingerprint: source.settingsFingerprint)
         self.health = health
+        self.notices = notices
         self.now = now
         self.slots = AsyncSemaphore(value: policy.maxConcurrent)
     }
@@ -168,7 +173,7 @@ public final class SourceGovernor: Sendable {
             result = .failed(
                 name,
                 .quotaExhausted,
-                "\(error.description); waiting \(Int(wait)) s (until \(SourceBudgetState.clock(now() + wait)))"
+                "\(error.description); waiting \(Int(wait)) s (until \(isoDate(unixSeconds: Int(now() + wait))))"
             )
         } catch let error as SourceError where error.isCausedByInput {
             // The source answered: it is healthy (a probe closes the circuit), and any caller can send values a
@@ -222,18 +227,18 @@ public struct BudgetStatus: Sendable {
     /// What the provider last said of its own quota, while its period lasts.
     public var providerQuota: ProviderQuota?
 
-    /// One line for people: `4 per minute: 3 left; circuit closed`.
+    /// One line for people: `4 per minute: 3 left, circuit closed`.
     public var description: String {
         var parts = windows.map { window in
             "\(window.window): \(window.left) left"
-                + (window.left == 0 ? " (refills at \(SourceBudgetState.clock(window.resetsAt)))" : "")
+                + (window.left == 0 ? " (refills at \(isoDate(unixSeconds: Int(window.resetsAt))))" : "")
         }
         if let quota = providerQuota {
             parts.append("provider says \(quota.remaining) left\(quota.limit.map { " of \($0)" } ?? "")")
         }
-        if let blockedUntil { parts.append("blocked until \(SourceBudgetState.clock(blockedUntil))") }
+        if let blockedUntil { parts.append("blocked until \(isoDate(unixSeconds: Int(blockedUntil)))") }
         var circuitText = "circuit \(circuit)"
-        if let openUntil { circuitText += " until \(SourceBudgetState.clock(openUntil))" }
+        if let openUntil { circuitText += " until \(isoDate(unixSeconds: Int(openUntil)))" }
         parts.append(circuitText)
         return parts.joined(separator: ", ")
     }
@@ -262,6 +267,11 @@ public func withDeadline<T: Sendable>(
 }
 
 extension Duration {
+    /// The duration in seconds, fractions kept (for benchmarks' figures).
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// Whole milliseconds, as deadlines and latencies are reported.
     public var milliseconds: Int {
         Int(components.seconds) * 1000 + Int(components.attoseconds / 1_000_000_000_000_000)

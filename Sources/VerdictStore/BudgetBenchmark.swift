@@ -36,7 +36,7 @@ public struct BudgetBenchmark: Sendable {
             )
         }
         // VirusTotal's free plan with room for every take, so each one writes.
-        let policy = GovernorPolicy(windows: [RateWindow(limit: Int.max / 2, seconds: 60), .perDay(Int.max / 2)])
+        let policy = GovernorPolicy(windows: [.perMinute(Int.max / 2), .perDay(Int.max / 2)])
         let key = BudgetKey(source: "virustotal", fingerprint: "bench")
         let perConnection = takes / connections
         let clock = ContinuousClock()
@@ -71,7 +71,7 @@ public struct BudgetBenchmark: Sendable {
             }
             return (take, round)
         }
-        let seconds = Self.microseconds(clock.now - started) / 1_000_000
+        let seconds = (clock.now - started).inSeconds
         return Report(
             takes: samples.0.count,
             connections: connections,
@@ -81,9 +81,7 @@ public struct BudgetBenchmark: Sendable {
         )
     }
 
-    static func microseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-    }
+    static func microseconds(_ duration: Duration) -> Double { duration.inSeconds * 1e6 }
 
     static func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
         let sorted = values.sorted()

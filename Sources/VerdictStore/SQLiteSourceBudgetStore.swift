@@ -5,8 +5,8 @@ import VerdictSources
 
 /// Source budgets in `verdict.sqlite`, beside the cache: every process on the data directory (custom-verdict
 /// runs, verdict-ar, `verdict serve`, `verdict tail`) spends the same windows and sees the same circuit.
-/// Each change is one `BEGIN IMMEDIATE` transaction, so the read and the write of a budget are never split by
-/// another process's write (SQLite's busy timeout queues them).
+/// Each change is one write transaction (GRDB's are `BEGIN IMMEDIATE`), so the read and the write of a budget are
+/// never split by another process's write (the busy handler queues them).
 public final class SQLiteSourceBudgetStore: SourceBudgetStore {
     let writer: any DatabaseWriter
 
@@ -18,16 +18,12 @@ public final class SQLiteSourceBudgetStore: SourceBudgetStore {
         _ key: BudgetKey,
         _ change: @escaping @Sendable (inout SourceBudgetState) -> T
     ) async throws -> T {
-        try await writer.writeWithoutTransaction { db in
-            var value: T?
-            try db.inTransaction(.immediate) {
-                var state = try Self.load(key, db)
-                let before = state
-                value = change(&state)
-                if state != before { try Self.save(state, key, db) }
-                return .commit
-            }
-            return value!
+        try await writer.write { db in
+            var state = try Self.load(key, db)
+            let before = state
+            let value = change(&state)
+            if state != before { try Self.save(state, key, db) }
+            return value
         }
     }
 

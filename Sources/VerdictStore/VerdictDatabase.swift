@@ -132,25 +132,21 @@ public struct VerdictDatabase: Sendable {
 
     /// What went wrong with the file, and what to do: a damaged file is moved aside, a read-only one given back.
     static func explain(_ error: any Error, file: String, doing action: String) -> StoreError {
-        guard let error = error as? DatabaseError else {
-            return StoreError(
-                "cannot \(action) \(file) (\(error)); check the file's permissions or set VERDICT_DATA_DIR"
-            )
+        if let code = (error as? DatabaseError)?.resultCode {
+            switch code {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError(
+                    "\(file) is not a readable Verdict database (\(code)); move it aside (mv \(file) \(file).broken, with its -wal and -shm files) and Verdict starts a new one: answers are asked again and the source budgets start over"
+                )
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+                return StoreError(
+                    "cannot write \(file) (\(code)): the file or its folder is read-only for this user (uid \(geteuid())); give the data directory and its files to Verdict's user and group (chown, chmod 0660), or set VERDICT_DATA_DIR"
+                )
+            default:
+                break
+            }
         }
-        switch error.resultCode {
-        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            return StoreError(
-                "\(file) is not a readable Verdict database (\(error.resultCode)); move it aside (mv \(file) \(file).broken, with its -wal and -shm files) and Verdict starts a new one: answers are asked again and the source budgets start over"
-            )
-        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
-            return StoreError(
-                "cannot write \(file) (\(error.resultCode)): the file or its folder is read-only for this user (uid \(geteuid())); give the data directory and its files to Verdict's user and group (chown, chmod 0660), or set VERDICT_DATA_DIR"
-            )
-        default:
-            return StoreError(
-                "cannot \(action) \(file) (\(error)); check the file's permissions or set VERDICT_DATA_DIR"
-            )
-        }
+        return StoreError("cannot \(action) \(file) (\(error)); check the file's permissions or set VERDICT_DATA_DIR")
     }
 
     /// Runs `body` holding an exclusive `flock` on `lockPath` (created if needed).
