@@ -34,6 +34,10 @@ public enum SourceStatus: String, Sendable, Codable, CaseIterable {
     case quotaExhausted = "quota_exhausted"
     /// The source failed too often recently and is being left alone.
     case circuitOpen = "circuit_open"
+
+    /// The source gave no answer it could have given (`error`, `quota_exhausted`, `circuit_open`): what events
+    /// list as `error_sources` and what the retry queue waits out.
+    public var isUnanswered: Bool { self == .error || self == .quotaExhausted || self == .circuitOpen }
 }
 
 /// One source's answer about one indicator, normalised (docs/contracts.md §3).

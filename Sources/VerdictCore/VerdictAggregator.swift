@@ -111,7 +111,7 @@ public struct VerdictAggregator: Sendable {
             text =
                 "\(supporters.count) of \(answered) sources: \(verdict.rawValue) (\(reasons.joined(separator: ", ")))"
         }
-        let failed = all.filter { $0.status == .error || $0.status == .quotaExhausted || $0.status == .circuitOpen }
+        let failed = all.filter(\.status.isUnanswered)
         if !failed.isEmpty {
             text += "; no answer from " + failed.map { "\($0.source) (\($0.status.rawValue))" }.joined(separator: ", ")
         }

@@ -78,6 +78,22 @@ public struct AlertEnricher: Sendable {
         }
     }
 
+    /// The indicators of `alert` this integration looks up (outside its skipped fields, each once), and how many
+    /// it suppressed.
+    ///   - only: just these values (credential-free, as lookups and the retry queue name them).
+    public func indicators(in alert: JSONValue, only: Set<String>? = nil) -> (found: [FoundIndicator], suppressed: Int)
+    {
+        let extraction = IndicatorExtractor(suppressor: suppressor, maxPerType: options.maxPerType).extract(
+            alert: alert
+        )
+        var seen = Set<Indicator>()
+        let found = extraction.indicators.filter { item in
+            !options.skips(field: item.field) && seen.insert(item.indicator).inserted
+                && (only?.contains(item.indicator.withoutCredentials.value) ?? true)
+        }
+        return (found, extraction.suppressed.filter { !options.skips(field: $0.field) }.count)
+    }
+
     /// Pulls the indicators out of an alert and looks them up; writes nothing. Leaves a small part of the
     /// budget for writing the events.
     ///   - only: look up only these indicator values (an alert from the retry queue, some of whose indicators
@@ -96,16 +112,9 @@ public struct AlertEnricher: Sendable {
             summary.skippedBecause = "the alert is a Verdict event (loop guard)"
             return Lookup(context: context, summary: summary, outcomes: [], allEvents: [])
         }
-        let extraction = IndicatorExtractor(suppressor: suppressor, maxPerType: options.maxPerType).extract(
-            alert: alert
-        )
-        var seen = Set<Indicator>()
-        let found = extraction.indicators.filter { item in
-            !options.skips(field: item.field) && seen.insert(item.indicator).inserted
-                && (only?.contains(item.indicator.withoutCredentials.value) ?? true)
-        }
+        let (found, suppressed) = indicators(in: alert, only: only)
         summary.indicators = found.count
-        summary.suppressed = extraction.suppressed.filter { !options.skips(field: $0.field) }.count
+        summary.suppressed = suppressed
         guard !found.isEmpty else { return Lookup(context: context, summary: summary, outcomes: [], allEvents: []) }
 
         let writingReserve = Duration.milliseconds(200)
@@ -117,8 +126,7 @@ public struct AlertEnricher: Sendable {
         for outcome in outcomes {
             summary.verdictCounts[outcome.verdict, default: 0] += 1
             for source in outcome.sources
-            where [.error, .quotaExhausted, .circuitOpen].contains(source.status) && named.insert(source.name).inserted
-            {
+            where source.status.isUnanswered && named.insert(source.name).inserted {
                 summary.unanswered.append(
                     "\(source.name) \(source.status.rawValue)" + (source.error.map { ": \($0)" } ?? "")
                 )

@@ -56,7 +56,7 @@ public struct IndicatorOutcome: Sendable, Equatable {
     public var lacksAnAnswer: Bool {
         guard verdict == .unknown else { return false }
         let outside = sources.filter { $0.name != "local" && $0.status != .skipped }
-        return !outside.isEmpty && outside.allSatisfy { [.error, .quotaExhausted, .circuitOpen].contains($0.status) }
+        return !outside.isEmpty && outside.allSatisfy(\.status.isUnanswered)
     }
 
     /// One element of the API's `results` array (docs/contracts.md §2); nil when it lacks what an event needs.
@@ -230,9 +230,7 @@ public enum EnrichedEvent {
             let listed = names(with: verdict)
             if !listed.isEmpty { fields.append((key, .string(listed))) }
         }
-        let failed = outcome.sources.filter {
-            $0.status == .error || $0.status == .quotaExhausted || $0.status == .circuitOpen
-        }
+        let failed = outcome.sources.filter(\.status.isUnanswered)
         if !failed.isEmpty { fields.append(("error_sources", .string(failed.map(\.name).joined(separator: ",")))) }
         if !outcome.categories.isEmpty {
             fields.append(("categories", .string(outcome.categories.joined(separator: ","))))

@@ -48,16 +48,14 @@ public struct RetryingEnricher: Sendable {
         do {
             lookup = try await enricher.lookUp(alert, deadline: deadline)
         } catch let failure as IntegrationFailure where failure.isWorthRetrying {
-            let context = AlertContext(alert: alert)
-            let indicators = IndicatorExtractor(
-                suppressor: enricher.suppressor,
-                maxPerType: enricher.options.maxPerType
-            ).extract(alert: alert).indicators.map(\.indicator.withoutCredentials.value)
+            let (found, suppressed) = enricher.indicators(in: alert)
+            let indicators = found.map(\.indicator.withoutCredentials.value)
             var outcome = Outcome(summary: EnrichmentSummary(), deferredBecause: failure.description)
             outcome.summary.indicators = indicators.count
+            outcome.summary.suppressed = suppressed
             try await keep(
                 raw,
-                context: context,
+                context: AlertContext(alert: alert),
                 pending: nil,
                 shown: indicators,
                 reason: failure.description,
@@ -73,9 +71,8 @@ public struct RetryingEnricher: Sendable {
             return outcome
         }
         let waitingValues = waiting.map(\.indicator.value)
-        let answered = lookup.answeredEvents
-        outcome.summary.eventsWritten += try await enricher.write(answered, deadline: deadline)
-        let reason = "no outside source answered: " + (waiting.first.map(Self.failures) ?? "")
+        outcome.summary.eventsWritten += try await enricher.write(lookup.answeredEvents, deadline: deadline)
+        let reason = Self.reason(waiting)
         outcome.deferredBecause = reason
         try await keep(
             raw,
@@ -113,10 +110,11 @@ public struct RetryingEnricher: Sendable {
         outcome.summary.eventsWritten += try await enricher.write([event], deadline: deadline)
     }
 
-    /// `virustotal quota_exhausted, abuseipdb error`: which sources failed for one indicator.
-    static func failures(_ outcome: IndicatorOutcome) -> String {
-        outcome.sources.filter { $0.name != "local" && $0.status != .skipped }
-            .map { "\($0.name) \($0.status.rawValue)" }.joined(separator: ", ")
+    /// `no outside source answered: virustotal quota_exhausted, abuseipdb error`, from the first indicator waiting.
+    static func reason(_ waiting: [IndicatorOutcome]) -> String {
+        let failed = (waiting.first?.sources ?? []).filter { $0.name != "local" && $0.status != .skipped }
+        return "no outside source answered: "
+            + failed.map { "\($0.name) \($0.status.rawValue)" }.joined(separator: ", ")
     }
 }
 
@@ -221,7 +219,7 @@ public struct RetryDrainer: Sendable {
             if !waiting.isEmpty && (!asked || entry.attempts + 1 < settings.maxAttempts) {
                 let answered = lookup.answeredEvents
                 report.eventsWritten += try await enricher.write(answered, deadline: deadline)
-                let reason = "no outside source answered: " + RetryingEnricher.failures(waiting[0])
+                let reason = RetryingEnricher.reason(waiting)
                 try await queue.giveBack(
                     entry.id,
                     pending: waiting.map(\.indicator.value),
