@@ -2,7 +2,7 @@ import VerdictCore
 import VerdictSources
 
 /// One reading for `/metrics` (the server's registry and `verdict tail`'s text both show these).
-public struct GaugeSample: Sendable, Equatable {
+public struct MetricSample: Sendable {
     /// The name between `verdict_` and the unit: `source_quota_remaining`.
     public var metric: String
     /// The unit, last in the name: `calls`, `seconds`, `total`.
@@ -15,24 +15,19 @@ public struct GaugeSample: Sendable, Equatable {
 
     /// `verdict_source_quota_remaining_calls`.
     public var name: String { "verdict_\(metric)_\(unit)" }
-
-    public static func == (left: GaugeSample, right: GaugeSample) -> Bool {
-        left.name == right.name && left.isCounter == right.isCounter && left.value == right.value
-            && left.labels.elementsEqual(right.labels, by: ==)
-    }
 }
 
 extension EnrichmentEngine {
     /// The shared budgets as every process on the store sees them, and the stores' failures so far: per source,
     /// the calls left in each window, the time a 429 blocks until, the circuit's state.
-    public func budgetGauges() async -> [GaugeSample] {
-        var samples: [GaugeSample] = []
+    public func budgetMetrics() async -> [MetricSample] {
+        var samples: [MetricSample] = []
         for governor in governors {
             let name = governor.source.name
             let status = await governor.budgetStatus()
             for candidate in ["closed", "open", "half_open"] {
                 samples.append(
-                    GaugeSample(
+                    MetricSample(
                         metric: "source_circuit",
                         unit: "state",
                         help: "1 for the circuit breaker's current state (shared by every process on the store).",
@@ -43,7 +38,7 @@ extension EnrichmentEngine {
             }
             for window in status?.windows ?? [] {
                 samples.append(
-                    GaugeSample(
+                    MetricSample(
                         metric: "source_quota_remaining",
                         unit: "calls",
                         help: "Calls left in each rate window (shared by every process on the store).",
@@ -53,7 +48,7 @@ extension EnrichmentEngine {
                 )
             }
             samples.append(
-                GaugeSample(
+                MetricSample(
                     metric: "source_blocked_until",
                     unit: "seconds",
                     help: "After a 429: the Unix time before which the source is not called; 0 when not blocked.",
@@ -63,7 +58,7 @@ extension EnrichmentEngine {
             )
             if let quota = status?.providerQuota {
                 samples.append(
-                    GaugeSample(
+                    MetricSample(
                         metric: "source_provider_remaining",
                         unit: "calls",
                         help: "Calls left as the provider's own rate-limit headers last said.",
@@ -75,7 +70,7 @@ extension EnrichmentEngine {
         }
         for store in StoreHealth.Store.allCases {
             samples.append(
-                GaugeSample(
+                MetricSample(
                     metric: "store_failures",
                     unit: "total",
                     help: "Reads and writes of the shared store that failed (each is logged).",
@@ -89,7 +84,7 @@ extension EnrichmentEngine {
     }
 }
 
-extension [GaugeSample] {
+extension [MetricSample] {
     /// Prometheus text exposition, one `# HELP`/`# TYPE` per name.
     public var prometheusText: String {
         var text = ""

@@ -126,7 +126,7 @@ public final class ServerMetrics: Sendable {
 
     /// The exposition text, with the gauges that are read at scrape time brought up to date first.
     func render(engine: EnrichmentEngine) async -> String {
-        for sample in await engine.budgetGauges() {
+        for sample in await engine.budgetMetrics() {
             let descriptor = MetricNameDescriptor(
                 namespace: "verdict",
                 metricName: sample.metric,

@@ -102,22 +102,16 @@ public struct WazuhRunContext: Sendable {
         if let serverURL, !serverURL.isEmpty {
             // Client mode needs no settings to look up; without readable ones it simply has no queue.
             var configuration = loaded
-            if configuration == nil {
-                do {
-                    configuration = try await self.configuration()
-                } catch {
-                    log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
-                }
-            }
             var queue: (any RetryQueueStore)?
-            if let directory = configuration?.dataDirectory {
-                do {
+            do {
+                if configuration == nil { configuration = try await self.configuration() }
+                if let directory = configuration?.dataDirectory {
                     queue = SQLiteRetryQueue(
                         database: try await VerdictDatabase.open(directory: directory, singleConnection: true)
                     )
-                } catch {
-                    log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
                 }
+            } catch {
+                log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
             }
             // One request and a short budget: a server that refuses is told at once (the alert is kept for
             // later), not retried with backoff until the budget is gone, which would hold integratord up.

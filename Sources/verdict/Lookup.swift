@@ -48,14 +48,6 @@ struct Lookup: AsyncParsableCommand {
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }
-        guard explain || !values.isEmpty else { return }
-        let runtime = try await CommandContext.engineRuntime(configuration)
-        if explain { CommandContext.writeOut(await Self.explanation(of: configuration, engine: runtime.engine)) }
-        guard !values.isEmpty else {
-            await runtime.shutdown()
-            return
-        }
-
         var items: [(indicator: Indicator, input: String?)] = []
         var problems: [String] = []
         for value in values {
@@ -65,30 +57,30 @@ struct Lookup: AsyncParsableCommand {
                 problems.append(error.description)
             }
         }
-        guard problems.isEmpty else {
-            await runtime.shutdown()
-            throw CommandFailure("not an indicator: " + problems.joined(separator: "; "))
-        }
+        guard problems.isEmpty else { throw CommandFailure("not an indicator: " + problems.joined(separator: "; ")) }
 
         var chosen: Set<String>?
         if let sources {
             let names = Set(sources.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
             for name in names.sorted() {
                 guard let source = configuration.sources.first(where: { $0.name == name }) else {
-                    await runtime.shutdown()
                     throw CommandFailure(
                         "unknown source \"\(name)\"; the sources are "
                             + EngineConfiguration.sourceNames.joined(separator: ", ")
                     )
                 }
-                if let reason = source.offReason {
-                    await runtime.shutdown()
-                    throw CommandFailure("source \(name) is off: \(reason)")
-                }
+                if let reason = source.offReason { throw CommandFailure("source \(name) is off: \(reason)") }
             }
             chosen = names
         }
 
+        // The store is opened once the input is known good: --explain reads the shared budgets from it.
+        let runtime = try await CommandContext.engineRuntime(configuration)
+        if explain { CommandContext.writeOut(await Self.explanation(of: configuration, engine: runtime.engine)) }
+        guard !items.isEmpty else {
+            await runtime.shutdown()
+            return
+        }
         let reports = await runtime.engine.lookUp(items, sources: chosen, refresh: refresh)
         let warnings = runtime.engine.coverageWarnings(for: reports, sources: chosen)
         await runtime.shutdown()

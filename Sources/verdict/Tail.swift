@@ -169,7 +169,7 @@ struct Tail: AsyncParsableCommand {
         if let metricsPort {
             let router = Router()
             let engine = runtime.engine
-            router.get("/metrics") { _, _ in tail.metricsText + (await engine.budgetGauges()).prometheusText }
+            router.get("/metrics") { _, _ in tail.metricsText + (await engine.budgetMetrics()).prometheusText }
             services.append(
                 Application(
                     router: router,
@@ -190,7 +190,7 @@ struct Tail: AsyncParsableCommand {
         } catch {
             try? await client.shutdown()
             await runtime.shutdown()
-            if let metricsPort, "\(error)".contains("Address already in use") {
+            if let metricsPort, (error as? IOError)?.errnoCode == EADDRINUSE {
                 throw CommandFailure(
                     "cannot serve metrics on 127.0.0.1:\(metricsPort): the port is in use; stop what listens there or choose another --metrics-port"
                 )
