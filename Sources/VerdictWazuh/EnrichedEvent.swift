@@ -273,7 +273,7 @@ public enum EnrichedEvent {
         return .object(origin)
     }
 
-    /// The one event of an alert kept for later (rule 100613): why, which indicators wait, how many alerts are
+    /// The one event of an alert kept for later (rule 100613): why (`deferred`), which indicators wait, how many alerts are
     /// queued. Its verdict events follow when the lookup succeeds, with `deferred_s`.
     public static func deferredDatagram(
         for alert: AlertContext,
@@ -289,7 +289,7 @@ public enum EnrichedEvent {
                 (
                     tag,
                     .object([
-                        ("event", .string("deferred")), ("reason", .string(cut(reason, to: 1024))),
+                        ("deferred", .string(cut(reason, to: 1024))),
                         ("indicators", .string(shown)), ("pending", .number(String(indicators.count))),
                         ("queued", .number(String(queued))), ("source", origin(alert, descriptionLimit: 1024)),
                     ])

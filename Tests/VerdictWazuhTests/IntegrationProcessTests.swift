@@ -341,7 +341,7 @@ struct IntegrationProcessTests {
             #expect(home.log.contains("is not an http(s) URL"))
         }
         #expect(home.receiver!.texts.count == 1)
-        #expect(home.receiver!.texts.first?.contains(#""event":"deferred""#) == true)
+        #expect(home.receiver!.texts.first?.contains(#""deferred":"the Verdict server at"#) == true)
     }
 
     @Test func activeResponseReadsOneLineFromAnOpenStdin() async throws {

@@ -137,8 +137,7 @@ struct SharedBudgetProcessTests {
                 #expect(events.count == 20)
                 // With no outside source answering, each refused alert is kept for later, and its one event says why.
                 let refused = events.filter {
-                    $0.contains(#""event":"deferred""#)
-                        && $0.contains("no outside source answered: virustotal quota_exhausted")
+                    $0.contains(#""deferred":"no outside source answered: virustotal quota_exhausted"#)
                 }
                 #expect(refused.count == 16, "each refused alert's event says which source did not answer")
 

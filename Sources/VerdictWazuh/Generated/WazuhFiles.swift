@@ -63,8 +63,8 @@ public enum WazuhFiles {
                quota): it is kept in the retry queue and enriched later; its verdict events then carry deferred_s. -->
           <rule id="100613" level="3">
             <if_sid>100600</if_sid>
-            <field name="verdict.event">^deferred$</field>
-            <description>Verdict: lookup deferred for alert $(verdict.source.alert_id) (rule $(verdict.source.rule_id)): $(verdict.reason); will retry</description>
+            <field name="verdict.deferred">\.+</field>
+            <description>Verdict: lookup deferred for alert $(verdict.source.alert_id) (rule $(verdict.source.rule_id)): $(verdict.deferred); will retry</description>
             <group>verdict_deferred,</group>
             <options>no_full_log</options>
           </rule>
