@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "VerdictSources", targets: ["VerdictSources"]),
         .library(name: "VerdictEngine", targets: ["VerdictEngine"]),
         .library(name: "VerdictStore", targets: ["VerdictStore"]),
+        .library(name: "VerdictSQLite", targets: ["VerdictSQLite"]),
+        .library(name: "VerdictPostgres", targets: ["VerdictPostgres"]),
+        .library(name: "VerdictStoreFactory", targets: ["VerdictStoreFactory"]),
         .library(name: "VerdictServer", targets: ["VerdictServer"]),
         .library(name: "VerdictWazuh", targets: ["VerdictWazuh"]),
     ],
@@ -36,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
@@ -61,12 +65,44 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Persistent state: answers, API keys, credits and usage (SQLite through GRDB, WAL, shared by processes).
+        // Persistent state, as protocols: API keys, credits and usage, the retry queue; value types, errors, the
+        // in-memory implementations. No database here: each has its own target.
         .target(
             name: "VerdictStore",
             dependencies: [
-                "VerdictCore", "VerdictSources", "VerdictEngine", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "VerdictCore", "VerdictSources", "VerdictEngine", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The embedded default: every store in one SQLite file (GRDB, WAL), shared by the processes of a data
+        // directory.
+        .target(
+            name: "VerdictSQLite",
+            dependencies: [
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Every shared store in PostgreSQL (postgres-nio), for replicas and Wazuh cluster nodes on one database.
+        .target(
+            name: "VerdictPostgres",
+            dependencies: [
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Opens the stores named by a database URL (sqlite:PATH or postgres://…).
+        .target(
+            name: "VerdictStoreFactory",
+            dependencies: [
+                "VerdictEngine", "VerdictSources", "VerdictStore", "VerdictSQLite", "VerdictPostgres",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -90,6 +126,8 @@ let package = Package(
                 "VerdictSources",
                 "VerdictEngine",
                 "VerdictStore",
+                "VerdictSQLite",
+                "VerdictStoreFactory",
                 "VerdictServer",
                 "VerdictWazuh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,7 +144,7 @@ let package = Package(
         .target(
             name: "VerdictWazuh",
             dependencies: [
-                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore",
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore", "VerdictSQLite", "VerdictStoreFactory",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -126,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "VerdictStoreTests",
             dependencies: [
-                "VerdictStore", "VerdictEngine", "VerdictSources", "VerdictCore",
+                "VerdictStore", "VerdictSQLite", "VerdictPostgres", "VerdictStoreFactory", "VerdictEngine",
+                "VerdictTestSupport", "VerdictSources", "VerdictCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -161,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "VerdictServerTests",
             dependencies: [
-                "VerdictServer", "VerdictStore", "VerdictEngine", "VerdictSources", "VerdictCore",
+                "VerdictServer", "VerdictStore", "VerdictSQLite", "VerdictEngine", "VerdictSources", "VerdictCore",
                 "VerdictTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -174,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "VerdictWazuhTests",
             dependencies: [
-                "VerdictWazuh", "VerdictServer", "VerdictStore", "VerdictEngine", "VerdictCore", "VerdictTestSupport",
+                "VerdictWazuh", "VerdictServer", "VerdictStore", "VerdictSQLite", "VerdictEngine", "VerdictCore", "VerdictTestSupport",
                 "custom-verdict", "verdict-ar", "verdict",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

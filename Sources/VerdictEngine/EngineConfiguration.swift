@@ -32,6 +32,9 @@ public struct SourceConfiguration: Sendable {
 public struct EngineConfiguration: Sendable {
     public var sources: [SourceConfiguration]
     public var dataDirectory: String
+    /// The database of the shared stores (`VERDICT_DATABASE_URL`, `database:`): `postgres://…` or `sqlite:PATH`;
+    /// nil is the data directory's SQLite file. It may hold a password: never print it.
+    public var databaseURL: String?
     public var feedsDirectory: String?
     public var lifetimes: CacheLifetimes
     public var aggregator: VerdictAggregator
@@ -104,7 +107,12 @@ public struct EngineConfiguration: Sendable {
 
     init(reader: ConfigReader) throws {
         func text(_ key: String) -> String? {
-            guard let value = reader.string(forKey: ConfigKey(key), isSecret: key.hasSuffix("api_key")) else {
+            guard
+                let value = reader.string(
+                    forKey: ConfigKey(key),
+                    isSecret: key.hasSuffix("api_key") || key.hasPrefix("database")
+                )
+            else {
                 return nil
             }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -190,6 +198,7 @@ public struct EngineConfiguration: Sendable {
         )
         self.sources = sources
         dataDirectory = text("data_dir") ?? Self.defaultDataDirectory()
+        databaseURL = text("database_url") ?? text("database")
         lifetimes = CacheLifetimes(
             found: try number("cache.found_ttl_seconds", default: 86_400, range: 0...31_536_000),
             notFound: try number("cache.not_found_ttl_seconds", default: 43_200, range: 0...31_536_000)

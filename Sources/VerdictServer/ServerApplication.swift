@@ -148,5 +148,11 @@ public let verdictVersion = "0.4.0"
 /// server can be used at once; the caller prints its secret once.
 public func createFirstKeyIfNone(_ accounts: any AccountStore) async throws -> CreatedKey? {
     guard try await accounts.keys().isEmpty else { return nil }
-    return try await accounts.createKey(name: "admin", plan: .enterprise, monthlyCredits: nil)
+    do {
+        return try await accounts.createKey(name: "admin", plan: .enterprise, monthlyCredits: nil)
+    } catch let error as StoreError where !error.isUnavailable {
+        // Another replica starting on the same empty database made it first: that one tells its secret.
+        if try await !accounts.keys().isEmpty { return nil }
+        throw error
+    }
 }

@@ -30,6 +30,24 @@ public struct APIKey: Sendable, Equatable {
     public var revokedAt: Date?
 
     public var isRevoked: Bool { revokedAt != nil }
+
+    public init(
+        id: Int64,
+        name: String,
+        prefix: String,
+        plan: Plan,
+        monthlyCredits: Int?,
+        createdAt: Date,
+        revokedAt: Date?
+    ) {
+        self.id = id
+        self.name = name
+        self.prefix = prefix
+        self.plan = plan
+        self.monthlyCredits = monthlyCredits
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
 }
 
 /// A new key and its secret, which exists only here: it is shown once and stored as a hash.
@@ -47,6 +65,18 @@ public struct KeyUsage: Sendable, Equatable {
     /// Credits left this month; nil for an unlimited plan.
     public var creditsLeft: Int?
     public var counters: UsageCounters
+
+    public init(
+        month: String,
+        creditsUsed: Int,
+        creditsLeft: Int?,
+        counters: UsageCounters
+    ) {
+        self.month = month
+        self.creditsUsed = creditsUsed
+        self.creditsLeft = creditsLeft
+        self.counters = counters
+    }
 }
 
 /// Counts that do not spend credits; the server adds them up in memory and writes them in batches.
@@ -84,6 +114,18 @@ public struct CreditReservation: Sendable, Equatable {
     public var keyID: Int64
     public var month: String
     public var amount: Int
+
+    public init(
+        id: Int64,
+        keyID: Int64,
+        month: String,
+        amount: Int
+    ) {
+        self.id = id
+        self.keyID = keyID
+        self.month = month
+        self.amount = amount
+    }
 }
 
 /// The answer to a reservation: held, or not enough credits (and nothing held).
@@ -181,4 +223,57 @@ public func usageMonth(of time: Date) -> String {
     let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
     let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
     return "\(year)-\(month < 10 ? "0" : "")\(month)"
+}
+
+/// A key about to be stored, for every `AccountStore`: its name checked, its secret made (shown once, kept only
+/// as a hash).
+public struct KeyDraft: Sendable {
+    public let name: String
+    public let secret: String
+    public let prefix: String
+    public let hash: [UInt8]
+    public let plan: Plan
+    /// Credits per month; nil is unlimited.
+    public let monthlyCredits: Int?
+    public let createdAt: Date
+
+    public init(name: String, plan: Plan, monthlyCredits: Int?) throws {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 64,
+            trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) })
+        else {
+            throw StoreError(
+                "key name \"\(name)\" is not usable; use 1 to 64 letters, digits, '-', '_', '.' or '@'"
+            )
+        }
+        if let monthlyCredits, monthlyCredits < 0 {
+            throw StoreError("credits must be 0 or more, not \(monthlyCredits)")
+        }
+        self.name = trimmed
+        secret = APIKeySecret.generate()
+        prefix = APIKeySecret.prefix(of: secret)!
+        hash = APIKeySecret.hash(secret)
+        self.plan = plan
+        self.monthlyCredits = monthlyCredits ?? plan.monthlyCredits
+        createdAt = Date()
+    }
+
+    /// The stored key with the row's id, and its secret.
+    public func created(id: Int64) -> CreatedKey {
+        let key = APIKey(
+            id: id,
+            name: name,
+            prefix: prefix,
+            plan: plan,
+            monthlyCredits: monthlyCredits,
+            createdAt: createdAt,
+            revokedAt: nil
+        )
+        return CreatedKey(key: key, secret: secret)
+    }
+
+    /// The refusal when an active key already has the name.
+    public var nameTaken: StoreError {
+        StoreError("a key named \"\(name)\" already exists; revoke it first or choose another name")
+    }
 }

@@ -2,8 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictSources
 import VerdictStore
+import VerdictStoreFactory
 
 #if canImport(Glibc)
 import Glibc
@@ -138,13 +140,19 @@ public struct WazuhRunContext: Sendable {
         let configuration: EngineConfiguration
         if let loaded { configuration = loaded } else { configuration = try await self.configuration() }
         let runtime: EngineRuntime
-        let database: VerdictDatabase
+        let stores: Stores
         do {
-            // A process per alert: one connection, and the store's failures in the integration's log.
-            database = try await VerdictDatabase.open(directory: configuration.dataDirectory, singleConnection: true)
+            // A process per alert: one connection, and the store's failures in the integration's log. The
+            // database is `database:` in verdict.yaml (PostgreSQL shared by every node), else the data directory.
+            stores = try await StoreFactory.open(
+                try DatabaseLocation(configuration.databaseURL, dataDirectory: configuration.dataDirectory),
+                singleConnection: true,
+                retryQueueDirectory: configuration.dataDirectory,
+                log: { message in log.write(message) }
+            )
             runtime = try EngineRuntime(
                 configuration: configuration,
-                database: database,
+                stores: stores,
                 log: { message in log.write(message) }
             )
         } catch let error as StoreError {
@@ -157,14 +165,16 @@ public struct WazuhRunContext: Sendable {
                 Backend(
                     lookup: EmbeddedBackend(engine: runtime.engine),
                     suppressor: runtime.engine.suppressor,
-                    queue: SQLiteRetryQueue(database: database),
+                    queue: stores.retryQueue,
                     retry: configuration.retry
                 )
             )
             await runtime.shutdown()
+            await stores.close()
             return value
         } catch {
             await runtime.shutdown()
+            await stores.close()
             throw error
         }
     }

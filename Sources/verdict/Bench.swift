@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictStore
 
 struct Bench: ParsableCommand {

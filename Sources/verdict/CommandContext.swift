@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictSources
 import VerdictStore
+import VerdictStoreFactory
 
 /// A failure the user can fix: printed as one line, exit code 2.
 struct CommandFailure: Error, CustomStringConvertible {
@@ -69,54 +71,41 @@ enum CommandContext {
         }
     }
 
-    /// The store named by `--database` (`sqlite:PATH`, a directory or a `.sqlite` file), else the data directory.
-    static func openDatabase(_ url: String?, configuration: EngineConfiguration) async throws -> VerdictDatabase {
+    /// `--database`'s help, the same on every command that opens the stores.
+    static let databaseHelp = ArgumentHelp(
+        "postgres://user@host/db (shared by machines; ?passfile=FILE keeps the password out of the command line) or sqlite:PATH; default: VERDICT_DATABASE_URL, else VERDICT_DATA_DIR.",
+        valueName: "url"
+    )
+
+    /// The shared stores of `--database`, else `VERDICT_DATABASE_URL` (`database:` in the settings), else the
+    /// data directory's SQLite file. Their failures are told on standard error.
+    ///   - retryQueue: also open the retry queue (always in the data directory: its alerts are this machine's).
+    static func openStores(_ url: String?, configuration: EngineConfiguration, retryQueue: Bool = false) async throws
+        -> Stores
+    {
         do {
-            guard let url, !url.isEmpty else {
-                return try await VerdictDatabase.open(directory: configuration.dataDirectory)
-            }
-            let lowered = url.lowercased()
-            if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
-                throw CommandFailure(
-                    "--database: PostgreSQL is not available in this build; leave --database out to use SQLite in VERDICT_DATA_DIR"
-                )
-            }
-            var path = url
-            for scheme in ["sqlite://", "sqlite:"] where lowered.hasPrefix(scheme) {
-                path = String(url.dropFirst(scheme.count))
-                break
-            }
-            guard !path.isEmpty, !path.contains("://") else {
-                throw CommandFailure("--database: \"\(url)\" is not sqlite:PATH; give a directory or a .sqlite file")
-            }
-            if path.hasSuffix(".sqlite") || path.hasSuffix(".db") { return try await VerdictDatabase.open(file: path) }
-            return try await VerdictDatabase.open(directory: path)
+            let location = try DatabaseLocation(
+                url ?? configuration.databaseURL,
+                dataDirectory: configuration.dataDirectory
+            )
+            return try await StoreFactory.open(
+                location,
+                retryQueueDirectory: retryQueue ? configuration.dataDirectory : nil,
+                log: { message in FileHandle.standardError.write(Data("verdict: \(message)\n".utf8)) }
+            )
         } catch let error as StoreError {
             throw CommandFailure(error.description)
         }
     }
 
-    /// The engine on the store in the data directory (answers and source budgets); the store's failures are
-    /// told on standard error.
-    ///   - database: the store already open in this process (one pool per file per process), else the data
-    ///     directory's.
-    static func engineRuntime(_ configuration: EngineConfiguration, on database: VerdictDatabase? = nil) async throws
-        -> EngineRuntime
-    {
+    /// The engine on the shared stores (answers and source budgets).
+    static func engineRuntime(_ configuration: EngineConfiguration, on stores: Stores) throws -> EngineRuntime {
         do {
-            let store: VerdictDatabase
-            if let database {
-                store = database
-            } else {
-                store = try await openDatabase(nil, configuration: configuration)
-            }
             return try EngineRuntime(
                 configuration: configuration,
-                database: store,
+                stores: stores,
                 log: { message in FileHandle.standardError.write(Data("verdict: \(message)\n".utf8)) }
             )
-        } catch let error as StoreError {
-            throw CommandFailure(error.description)
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }

@@ -9,7 +9,7 @@ struct Keys: AsyncParsableCommand {
     )
 
     struct StoreOptions: ParsableArguments {
-        @Option(help: ArgumentHelp("sqlite:PATH (default: VERDICT_DATA_DIR).", valueName: "url"))
+        @Option(help: CommandContext.databaseHelp)
         var database: String?
 
         @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
@@ -17,11 +17,11 @@ struct Keys: AsyncParsableCommand {
 
         /// The key store, after saying which database it is: keys live per database, and a server started on
         /// another one would not know them.
-        func accounts() async throws -> SQLiteAccountStore {
+        func accounts() async throws -> any AccountStore {
             let configuration = try await CommandContext.configuration(file: config)
-            let opened = try await CommandContext.openDatabase(database, configuration: configuration)
-            CommandContext.writeOut("database: \(opened.path ?? "in memory")\n")
-            return SQLiteAccountStore(database: opened)
+            let stores = try await CommandContext.openStores(database, configuration: configuration)
+            CommandContext.writeOut("database: \(stores.location)\n")
+            return stores.accounts
         }
     }
 
@@ -57,7 +57,7 @@ struct Keys: AsyncParsableCommand {
             CommandContext.writeOut(
                 """
                 Created key "\(created.key.name)" (\(chosen.rawValue) plan, \(allowance)) in that database; a server \
-                knows it when it uses the same database (--database or VERDICT_DATA_DIR).
+                knows it when it uses the same database (--database, VERDICT_DATABASE_URL or VERDICT_DATA_DIR).
                 It is shown only this once:
                 \(created.secret)
 

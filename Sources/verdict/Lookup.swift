@@ -30,6 +30,9 @@ struct Lookup: AsyncParsableCommand {
     @Flag(help: "Show which sources are on, which are off and why, before the results.")
     var explain = false
 
+    @Option(help: CommandContext.databaseHelp)
+    var database: String?
+
     @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
     var config: String?
 
@@ -75,15 +78,18 @@ struct Lookup: AsyncParsableCommand {
         }
 
         // The store is opened once the input is known good: --explain reads the shared budgets from it.
-        let runtime = try await CommandContext.engineRuntime(configuration)
+        let stores = try await CommandContext.openStores(database, configuration: configuration)
+        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
         if explain { CommandContext.writeOut(await Self.explanation(of: configuration, engine: runtime.engine)) }
         guard !items.isEmpty else {
             await runtime.shutdown()
+            await stores.close()
             return
         }
         let reports = await runtime.engine.lookUp(items, sources: chosen, refresh: refresh)
         let warnings = runtime.engine.coverageWarnings(for: reports, sources: chosen)
         await runtime.shutdown()
+        await stores.close()
         // On standard error, so that --json stays the results array alone.
         for warning in warnings { FileHandle.standardError.write(Data("verdict: warning: \(warning)\n".utf8)) }
         if json {

@@ -34,6 +34,9 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Alerts looked up at once.")
     var concurrency = 32
 
+    @Option(help: CommandContext.databaseHelp)
+    var database: String?
+
     @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
     var config: String?
 
@@ -54,7 +57,8 @@ struct Replay: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         let configuration = try await CommandContext.configuration(file: config)
-        let runtime = try await CommandContext.engineRuntime(configuration)
+        let stores = try await CommandContext.openStores(database, configuration: configuration)
+        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
         let showProgress = isatty(STDERR_FILENO) == 1
         let output: AlertReplay.Output
         if let socket { output = .socket(socket) } else { output = .standardOutput }

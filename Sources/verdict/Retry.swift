@@ -27,14 +27,17 @@ struct Retry: AsyncParsableCommand {
     @Option(help: "The <integration> block whose server to use.")
     var integration = "custom-verdict"
 
+    @Option(help: CommandContext.databaseHelp)
+    var database: String?
+
     @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
     var config: String?
 
     func run() async throws {
         let configuration = try await CommandContext.configuration(file: config)
-        let database = try await CommandContext.openDatabase(nil, configuration: configuration)
-        let runtime = try await CommandContext.engineRuntime(configuration, on: database)
-        let queue = SQLiteRetryQueue(database: database)
+        let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
+        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
+        let queue = stores.retryQueue!
         let before = try await queue.summary()
         CommandContext.writeOut(Self.describe(before))
         guard before.queued > 0 else {

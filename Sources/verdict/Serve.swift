@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictServer
 import VerdictSources
 import VerdictStore
@@ -27,7 +28,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Where keys, credits and the cache live: sqlite:PATH (a directory or a .sqlite file); default: VERDICT_DATA_DIR.",
+            "Where keys, credits, the cache and the source budgets live: postgres://user@host/db (shared by replicas) or sqlite:PATH; default: VERDICT_DATABASE_URL, else VERDICT_DATA_DIR.",
             valueName: "url"
         )
     )
@@ -38,8 +39,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await CommandContext.configuration(file: config)
-        let store = try await CommandContext.openDatabase(database, configuration: configuration)
-        let accounts = SQLiteAccountStore(database: store)
+        let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
+        let accounts = stores.accounts
         var logger = Logger(label: "verdict.server")
         logger.logLevel = Logger.Level(rawValue: configuration.server.logLevel) ?? .info
         let runtime: EngineRuntime
@@ -47,7 +48,7 @@ struct Serve: AsyncParsableCommand {
             let storeLogger = logger
             runtime = try EngineRuntime(
                 configuration: configuration,
-                database: store,
+                stores: stores,
                 log: { message in
                     if message.hasPrefix("error: ") {
                         storeLogger.error("\(message.dropFirst(7))")
@@ -64,14 +65,17 @@ struct Serve: AsyncParsableCommand {
         CommandContext.writeOut(
             """
             verdict: data directory \(configuration.dataDirectory)
-            verdict: database \(store.path ?? "in memory") (API keys, credits, usage and the cache)
+            verdict: database \(stores.location) (API keys, credits, usage, the cache and the source budgets)
 
             """
         )
         var offSources: [String: String] = [:]
         for source in configuration.sources { if let reason = source.offReason { offSources[source.name] = reason } }
         let host = host
-        let databasePath = store.path
+        // The first key's file goes beside a SQLite file, else into the data directory.
+        let keyFolder =
+            stores.location.hasPrefix("postgres://")
+            ? configuration.dataDirectory : (stores.location as NSString).deletingLastPathComponent
         let application = buildApplication(
             ServerComponents(
                 engine: runtime.engine,
@@ -88,7 +92,7 @@ struct Serve: AsyncParsableCommand {
                     drainer: RetryDrainer(
                         backend: EmbeddedBackend(engine: runtime.engine),
                         suppressor: runtime.engine.suppressor,
-                        queue: SQLiteRetryQueue(database: store),
+                        queue: stores.retryQueue!,
                         settings: configuration.retry
                     ),
                     log: { [logger] line in logger.info("retry queue: \(line)") }
@@ -96,7 +100,7 @@ struct Serve: AsyncParsableCommand {
             ],
             onServerRunning: { channel in
                 // Only once the port is ours: a start that cannot listen makes no key.
-                await Self.createAdminKeyIfNone(accounts, databasePath: databasePath)
+                await Self.createAdminKeyIfNone(accounts, folder: keyFolder)
                 let bound = channel.localAddress?.port ?? 0
                 CommandContext.writeOut("verdict: listening on http://\(host):\(bound)\n")
             }
@@ -105,16 +109,17 @@ struct Serve: AsyncParsableCommand {
             try await application.runService()
         } catch {
             await runtime.shutdown()
+            await stores.close()
             throw Self.failure(error, host: host, port: port)
         }
         await runtime.shutdown()
+        await stores.close()
     }
 
     /// The first key goes to a file only this user can read, next to the database: standard output often ends
     /// in a journal others can read.
-    static func createAdminKeyIfNone(_ accounts: any AccountStore, databasePath: String?) async {
+    static func createAdminKeyIfNone(_ accounts: any AccountStore, folder: String) async {
         do {
-            let folder = databasePath.map { ($0 as NSString).deletingLastPathComponent } ?? "."
             let file = (folder.isEmpty ? "." : folder) + "/admin-key"
             guard let first = try await createFirstKeyIfNone(accounts) else { return }
             let descriptor = PrivateFile.open(file, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)

@@ -67,6 +67,9 @@ struct Tail: AsyncParsableCommand {
     @Flag(help: "With no checkpoint yet, start at the beginning of alerts.json instead of its end.")
     var fromStart = false
 
+    @Option(help: CommandContext.databaseHelp)
+    var database: String?
+
     @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
     var config: String?
 
@@ -128,8 +131,8 @@ struct Tail: AsyncParsableCommand {
         settings.startAtEnd = !fromStart
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 
-        let database = try await CommandContext.openDatabase(nil, configuration: configuration)
-        let runtime = try await CommandContext.engineRuntime(configuration, on: database)
+        let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
+        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
@@ -158,7 +161,7 @@ struct Tail: AsyncParsableCommand {
             drainer: RetryDrainer(
                 backend: backend,
                 suppressor: runtime.engine.suppressor,
-                queue: SQLiteRetryQueue(database: database),
+                queue: stores.retryQueue!,
                 settings: configuration.retry
             ),
             log: { line in FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(line)\n".utf8)) }

@@ -134,12 +134,25 @@ struct ServeCommandTests {
     @Test func badSettingsAndDatabasesStopTheStartWithTheirFix() async throws {
         let directory = Self.dataDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Nothing listens on port 1: the start stops at once, naming the database but never its password.
         let postgres = try await ExtractCommandTests.run(
-            ["serve", "--database", "postgres://verdict@db/verdict"],
+            ["serve", "--database", "postgres://verdict:hunter2@127.0.0.1:1/verdict?sslmode=disable"],
             environment: ["VERDICT_DATA_DIR": directory, "VERDICT_CONFIG": ""]
         )
         #expect(postgres.status == 2)
-        #expect(postgres.errors.contains("PostgreSQL is not available in this build"))
+        #expect(
+            postgres.errors.contains(
+                "cannot prepare the tables in the PostgreSQL database postgres://verdict@127.0.0.1:1/verdict"
+            ),
+            "\(postgres.errors)"
+        )
+        #expect(!(postgres.errors + postgres.output).contains("hunter2"))
+        let mode = try await ExtractCommandTests.run(
+            ["keys", "list", "--database", "postgres://verdict:hunter2@127.0.0.1/verdict?sslmode=sometimes"],
+            environment: ["VERDICT_DATA_DIR": directory, "VERDICT_CONFIG": ""]
+        )
+        #expect(mode.status == 2)
+        #expect(mode.errors.contains("sslmode=sometimes is not one of disable, prefer, require, verify-full"))
         let rate = try await ExtractCommandTests.run(
             ["serve"],
             environment: ["VERDICT_DATA_DIR": directory, "VERDICT_SERVER_KEY_RATE_LIMIT": "lots", "VERDICT_CONFIG": ""]

@@ -7,6 +7,7 @@ import NIOCore
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictServer
 import VerdictStore
 import VerdictTestSupport

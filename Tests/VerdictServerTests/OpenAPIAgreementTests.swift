@@ -8,6 +8,7 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictSources
 import VerdictStore
 import VerdictTestSupport

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictStore
 
 struct SQLiteLookupCacheTests {

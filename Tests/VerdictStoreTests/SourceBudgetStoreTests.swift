@@ -4,36 +4,29 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictPostgres
+import VerdictSQLite
 import VerdictSources
 import VerdictStore
 
 /// Every `SourceBudgetStore` keeps the same rules: the same tests run on each implementation.
 struct SourceBudgetStoreTests {
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case memory
-        case sqlite
+    static let kinds = StoreKind.kinds([.memory, .sqlite, .postgres])
 
-        var testDescription: String { rawValue }
-    }
-
-    /// A store of that kind; the SQLite one in a file of its own (removed by `cleanUp`).
-    static func make(_ kind: Kind) throws -> (store: any SourceBudgetStore, cleanUp: @Sendable () -> Void) {
-        switch kind {
-        case .memory:
-            return (MemorySourceBudgetStore(), {})
-        case .sqlite:
-            let directory = SQLiteLookupCacheTests.temporaryDirectory()
-            let store = SQLiteSourceBudgetStore(database: try VerdictDatabase(directory: directory))
-            return (store, { try? FileManager.default.removeItem(atPath: directory) })
-        }
+    /// A store of that kind, in a database of its own (removed by `cleanUp`).
+    static func make(_ kind: StoreKind) async throws -> (store: any SourceBudgetStore, cleanUp: @Sendable () -> Void) {
+        let database = try await kind.database()
+        if let sqlite = database.sqlite { return (SQLiteSourceBudgetStore(database: sqlite), database.cleanUp) }
+        if let postgres = database.postgres { return (PostgresSourceBudgetStore(database: postgres), database.cleanUp) }
+        return (MemorySourceBudgetStore(), database.cleanUp)
     }
 
     let key = BudgetKey(source: "virustotal", fingerprint: "aaaa")
     /// 2026-12-01T12:00:00Z, the start of a minute, an hour and a day.
     let noon = 1_796_126_400.0
 
-    @Test(arguments: Kind.allCases) func windowsTakeACallAllOrNothing(_ kind: Kind) async throws {
-        let (store, cleanUp) = try Self.make(kind)
+    @Test(arguments: kinds) func windowsTakeACallAllOrNothing(_ kind: StoreKind) async throws {
+        let (store, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
         let policy = GovernorPolicy(windows: [.perMinute(2), .perDay(3)])
         var decisions: [BudgetDecision] = []
@@ -56,8 +49,8 @@ struct SourceBudgetStoreTests {
         #expect(try await store.admit(other, policy: policy, at: noon + 61) == .admitted(isProbe: false))
     }
 
-    @Test(arguments: Kind.allCases) func a429BlocksUntilItsWaitAndThenTheWindowsDecide(_ kind: Kind) async throws {
-        let (store, cleanUp) = try Self.make(kind)
+    @Test(arguments: kinds) func a429BlocksUntilItsWaitAndThenTheWindowsDecide(_ kind: StoreKind) async throws {
+        let (store, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
         let policy = GovernorPolicy(windows: [.perMinute(4)])
         #expect(try await store.admit(key, policy: policy, at: noon) == .admitted(isProbe: false))
@@ -76,9 +69,8 @@ struct SourceBudgetStoreTests {
         #expect(try await store.admit(key, policy: policy, at: noon + 120) == .admitted(isProbe: false))
     }
 
-    @Test(arguments: Kind.allCases) func theCircuitLeasesOneProbeThatRunsOutWhenItsProberDies(_ kind: Kind) async throws
-    {
-        let (store, cleanUp) = try Self.make(kind)
+    @Test(arguments: kinds) func theCircuitLeasesOneProbeThatRunsOutWhenItsProberDies(_ kind: StoreKind) async throws {
+        let (store, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
         let policy = GovernorPolicy(deadline: .seconds(3), failureThreshold: 2, openSeconds: 30)
         for offset in [0.0, 1] {
@@ -107,8 +99,8 @@ struct SourceBudgetStoreTests {
         #expect(try await store.admit(key, policy: policy, at: noon + 43) == .admitted(isProbe: false))
     }
 
-    @Test(arguments: Kind.allCases) func aFailedProbeOpensTheCircuitAgain(_ kind: Kind) async throws {
-        let (store, cleanUp) = try Self.make(kind)
+    @Test(arguments: kinds) func aFailedProbeOpensTheCircuitAgain(_ kind: StoreKind) async throws {
+        let (store, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
         let policy = GovernorPolicy(failureThreshold: 1, openSeconds: 10)
         #expect(try await store.admit(key, policy: policy, at: noon) == .admitted(isProbe: false))
@@ -128,8 +120,8 @@ struct SourceBudgetStoreTests {
         #expect(try await store.state(of: fresh).circuit(at: noon) == "closed")
     }
 
-    @Test(arguments: Kind.allCases) func theProvidersOwnCountIsTheTruth(_ kind: Kind) async throws {
-        let (store, cleanUp) = try Self.make(kind)
+    @Test(arguments: kinds) func theProvidersOwnCountIsTheTruth(_ kind: StoreKind) async throws {
+        let (store, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
         // AbuseIPDB: 1000 a day, and the headers say how many are left (another machine spent most of them).
         let day = GovernorPolicy(windows: [.perDay(1000)])

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import VerdictSQLite
 import VerdictStore
 
 #if canImport(Glibc)

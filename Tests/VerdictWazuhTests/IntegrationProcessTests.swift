@@ -5,6 +5,7 @@ import Logging
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictServer
 import VerdictStore
 import VerdictTestSupport

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictStore
 import VerdictTestSupport
 import VerdictWazuh

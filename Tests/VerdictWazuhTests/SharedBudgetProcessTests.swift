@@ -5,6 +5,7 @@ import NIOHTTP1
 import Synchronization
 import Testing
 import VerdictCore
+import VerdictSQLite
 import VerdictStore
 import VerdictTestSupport
 import VerdictWazuh

@@ -4,6 +4,7 @@ import NIOCore
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictSQLite
 import VerdictStore
 import VerdictTestSupport
 import VerdictWazuh

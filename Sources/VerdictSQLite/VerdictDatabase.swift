@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VerdictStore
 
 #if canImport(Glibc)
 import Glibc
@@ -294,13 +295,5 @@ public struct VerdictDatabase: Sendable {
             )
         }
         return migrator
-    }
-}
-
-/// Runs blocking work (file locks, SQLite opens, socket waits) on a thread outside Swift's cooperative pool,
-/// whose few threads must never wait on the file system or another process.
-public func runBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }

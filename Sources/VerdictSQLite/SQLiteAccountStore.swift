@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import VerdictCore
+import VerdictStore
 
 /// Keys, credits and usage in the shared SQLite file. Each reservation and each settlement is one write
 /// transaction, and SQLite serialises writers, so two requests can never both spend the last credits.
@@ -12,27 +13,12 @@ public struct SQLiteAccountStore: AccountStore {
     }
 
     public func createKey(name: String, plan: Plan, monthlyCredits: Int?) async throws -> CreatedKey {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 64,
-            trimmed.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) })
-        else {
-            throw StoreError(
-                "key name \"\(name)\" is not usable; use 1 to 64 letters, digits, '-', '_', '.' or '@'"
-            )
-        }
-        if let monthlyCredits, monthlyCredits < 0 {
-            throw StoreError("credits must be 0 or more, not \(monthlyCredits)")
-        }
-        let secret = APIKeySecret.generate()
-        let prefix = APIKeySecret.prefix(of: secret)!
-        let hash = Data(APIKeySecret.hash(secret))
-        let credits = monthlyCredits ?? plan.monthlyCredits
-        let created = Date()
+        let draft = try KeyDraft(name: name, plan: plan, monthlyCredits: monthlyCredits)
         let id = try await write { db -> Int64? in
             let taken = try Bool.fetchOne(
                 db,
                 sql: "SELECT 1 FROM api_key WHERE name = ? AND revoked_at IS NULL",
-                arguments: [trimmed]
+                arguments: [draft.name]
             )
             if taken == true { return nil }
             try db.execute(
@@ -40,23 +26,15 @@ public struct SQLiteAccountStore: AccountStore {
                     INSERT INTO api_key (name, prefix, hash, plan, monthly_credits, created_at)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [trimmed, prefix, hash, plan.rawValue, credits, created.timeIntervalSince1970]
+                arguments: [
+                    draft.name, draft.prefix, Data(draft.hash), draft.plan.rawValue, draft.monthlyCredits,
+                    draft.createdAt.timeIntervalSince1970,
+                ]
             )
             return db.lastInsertedRowID
         }
-        guard let id else {
-            throw StoreError("a key named \"\(trimmed)\" already exists; revoke it first or choose another name")
-        }
-        let key = APIKey(
-            id: id,
-            name: trimmed,
-            prefix: prefix,
-            plan: plan,
-            monthlyCredits: credits,
-            createdAt: created,
-            revokedAt: nil
-        )
-        return CreatedKey(key: key, secret: secret)
+        guard let id else { throw draft.nameTaken }
+        return draft.created(id: id)
     }
 
     public func keys() async throws -> [APIKey] {

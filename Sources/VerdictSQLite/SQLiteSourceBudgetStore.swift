@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import VerdictCore
 import VerdictSources
+import VerdictStore
 
 /// Source budgets in `verdict.sqlite`, beside the cache: every process on the data directory (custom-verdict
 /// runs, verdict-ar, `verdict serve`, `verdict tail`) spends the same windows and sees the same circuit.

@@ -1,12 +1,19 @@
 import Foundation
 import GRDB
 import Testing
+import VerdictPostgres
+import VerdictSQLite
 import VerdictStore
 
-/// Keys, credits and usage in SQLite: hashes only, months, reservations, the sweep.
-struct SQLiteAccountStoreTests {
-    func store() throws -> SQLiteAccountStore {
-        SQLiteAccountStore(database: try VerdictDatabase(writer: DatabaseQueue()))
+/// Keys, credits and usage: hashes only, months, reservations, the sweep; the same tests on every database.
+struct AccountStoreTests {
+    static let kinds = StoreKind.kinds([.sqlite, .postgres])
+
+    /// An account store of that kind, in a database of its own (removed by `cleanUp`).
+    static func make(_ kind: StoreKind) async throws -> (accounts: any AccountStore, cleanUp: @Sendable () -> Void) {
+        let database = try await kind.database()
+        if let postgres = database.postgres { return (PostgresAccountStore(database: postgres), database.cleanUp) }
+        return (SQLiteAccountStore(database: database.sqlite!), database.cleanUp)
     }
 
     @Test func keysAreStoredOnlyAsHashes() async throws {
@@ -35,8 +42,9 @@ struct SQLiteAccountStoreTests {
         #expect(other.key.monthlyCredits == 7)
     }
 
-    @Test func namesMustBeUsableAndUniqueAmongActiveKeys() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func namesMustBeUsableAndUniqueAmongActiveKeys(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         for bad in ["", "  ", "has space", "semi;colon", String(repeating: "a", count: 65)] {
             await #expect(throws: StoreError.self, "\(bad)") {
                 _ = try await accounts.createKey(name: bad, plan: .free, monthlyCredits: nil)
@@ -54,16 +62,18 @@ struct SQLiteAccountStoreTests {
         #expect(keys.map(\.isRevoked) == [true, false])
     }
 
-    @Test func aRevokedKeyReservesNothing() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func aRevokedKeyReservesNothing(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         let key = try await accounts.createKey(name: "k", plan: .starter, monthlyCredits: nil).key
         #expect(try await accounts.revokeKey(named: "k"))
         #expect(try await accounts.reserveCredits(keyID: key.id, amount: 3, at: Date()) == .keyRevoked)
         #expect(try await accounts.usage(keyID: key.id, at: Date()).creditsUsed == 0)
     }
 
-    @Test func reservationsNeverOverspendAndSettleWithRefunds() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func reservationsNeverOverspendAndSettleWithRefunds(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         let key = try await accounts.createKey(name: "k", plan: .free, monthlyCredits: 10).key
         let now = Date()
         guard case .reserved(let first, let left) = try await accounts.reserveCredits(keyID: key.id, amount: 6, at: now)
@@ -102,8 +112,9 @@ struct SQLiteAccountStoreTests {
         #expect(try await accounts.usage(keyID: unlimited.id, at: now).creditsUsed == 300)
     }
 
-    @Test func eachCalendarMonthStartsAfresh() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func eachCalendarMonthStartsAfresh(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         let key = try await accounts.createKey(name: "k", plan: .free, monthlyCredits: 3).key
         let november = ISO8601DateFormatter().date(from: "2026-11-30T23:59:59Z")!
         let december = ISO8601DateFormatter().date(from: "2026-12-01T00:00:00Z")!
@@ -127,8 +138,9 @@ struct SQLiteAccountStoreTests {
         #expect(try await accounts.usage(keyID: key.id, at: december).month == "2026-12")
     }
 
-    @Test func theSweepGivesBackWhatACrashedRequestHeld() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func theSweepGivesBackWhatACrashedRequestHeld(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         let key = try await accounts.createKey(name: "k", plan: .free, monthlyCredits: 9).key
         let now = ISO8601DateFormatter().date(from: "2026-11-15T12:00:00Z")!
         let then = now.addingTimeInterval(-3600)
@@ -149,8 +161,9 @@ struct SQLiteAccountStoreTests {
         #expect(try await accounts.releaseStaleReservations(olderThan: 600, at: now) == 0)
     }
 
-    @Test func usageCountersAddUpPerKeyAndMonth() async throws {
-        let accounts = try store()
+    @Test(arguments: kinds) func usageCountersAddUpPerKeyAndMonth(_ kind: StoreKind) async throws {
+        let (accounts, cleanUp) = try await Self.make(kind)
+        defer { cleanUp() }
         let key = try await accounts.createKey(name: "k", plan: .starter, monthlyCredits: nil).key
         let month = usageMonth(of: Date())
         try await accounts.addUsage([

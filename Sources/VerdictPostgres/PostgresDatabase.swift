@@ -1,0 +1,246 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import VerdictSources
+import VerdictStore
+
+/// One PostgreSQL database shared by every replica and Wazuh node: a postgres-nio connection pool, its tables
+/// brought up to date once (under an advisory lock, so processes starting together migrate one at a time), and
+/// every call bounded in time, so a database that is down or restarting is an error, never a hang.
+public final class PostgresDatabase: Sendable {
+    public let settings: PostgresSettings
+    let client: PostgresClient
+    let running: Task<Void, Never>
+    /// How long one call may wait for a connection and its answer.
+    let callTimeout: Duration
+    static let quiet = Logger(label: "verdict.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Connects, and creates or updates the tables.
+    ///
+    /// - Parameters:
+    ///   - singleConnection: at most one connection, for a process that lives for one alert.
+    public static func open(
+        _ settings: PostgresSettings,
+        singleConnection: Bool = false,
+        callTimeout: Duration = .seconds(3)
+    ) async throws -> PostgresDatabase {
+        let database = try PostgresDatabase(settings, singleConnection: singleConnection, callTimeout: callTimeout)
+        do {
+            try await database.migrate()
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
+    init(_ settings: PostgresSettings, singleConnection: Bool, callTimeout: Duration) throws {
+        self.settings = settings
+        self.callTimeout = callTimeout
+        var configuration = PostgresClient.Configuration(
+            host: settings.host,
+            port: settings.port,
+            username: settings.user,
+            password: settings.password,
+            database: settings.database,
+            tls: try settings.tls()
+        )
+        configuration.options.connectTimeout = callTimeout
+        configuration.options.maximumConnections = singleConnection ? 1 : 20
+        configuration.options.minimumConnections = 0
+        configuration.options.additionalStartupParameters = [("application_name", "verdict")]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet)
+        self.client = client
+        running = Task { await client.run() }
+    }
+
+    /// Ends the pool's connections.
+    public func close() async {
+        running.cancel()
+        await running.value
+    }
+
+    /// Starts ending the pool's connections without waiting (for a caller that cannot wait).
+    public func closeNow() {
+        running.cancel()
+    }
+
+    /// Whether the database answers a query now.
+    public func isReachable() async -> Bool {
+        (try? await withConnection { connection in
+            try await connection.query("SELECT 1", logger: Self.quiet)
+        }) != nil
+    }
+
+    /// Runs `body` on one connection, within the call's time.
+    @discardableResult
+    func withConnection<T: Sendable>(
+        _ doing: String = "use",
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let client = client
+        do {
+            return try await withDeadline(callTimeout) {
+                try await client.withConnection { connection in try await body(connection) }
+            }
+        } catch {
+            throw explain(error, doing: doing)
+        }
+    }
+
+    /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back if it throws), within the call's time.
+    @discardableResult
+    func transaction<T: Sendable>(
+        _ doing: String = "use",
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await withConnection(doing) { connection in
+            try await connection.query("BEGIN", logger: Self.quiet)
+            do {
+                let value = try await body(connection)
+                try await connection.query("COMMIT", logger: Self.quiet)
+                return value
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: Self.quiet)
+                throw error
+            }
+        }
+    }
+
+    /// A store error that says what failed and what to check, with the server's own message when it sent one;
+    /// never the password (postgres-nio's errors do not carry it, and the location leaves it out).
+    func explain(_ error: any Error, doing action: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        let reason: String
+        if error is DeadlineExceeded {
+            reason = "no answer within \(callTimeout.milliseconds) ms"
+        } else if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+                reason = "the server said: \(message)\(state)"
+            } else if let underlying = error.underlying {
+                reason = "\(error.code): \(underlying)"
+            } else {
+                reason = "\(error.code)"
+            }
+        } else if error is CancellationError {
+            reason = "cancelled"
+        } else {
+            reason = "\(error)"
+        }
+        return StoreError(
+            "cannot \(action) the PostgreSQL database \(settings.location): \(reason); check that it runs and that the URL, user and password are right",
+            isUnavailable: true
+        )
+    }
+
+    // MARK: - Tables
+
+    /// Brings the tables up to date: each migration once, in order, under a transaction-scoped advisory lock so
+    /// that replicas and nodes starting together wait for the first instead of creating the tables twice.
+    func migrate() async throws {
+        try await transaction("prepare the tables in") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: Self.quiet)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS verdict_migration (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
+                logger: Self.quiet
+            )
+            var applied = Set<String>()
+            for try await name in try await connection.query("SELECT name FROM verdict_migration", logger: Self.quiet)
+                .decode(String.self)
+            {
+                applied.insert(name)
+            }
+            for (name, statements) in Self.migrations where !applied.contains(name) {
+                for statement in statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Self.quiet)
+                }
+                let now = Date().timeIntervalSince1970
+                try await connection.query(
+                    "INSERT INTO verdict_migration (name, applied_at) VALUES (\(name), \(now))",
+                    logger: Self.quiet
+                )
+            }
+        }
+    }
+
+    /// The advisory lock the migrations take ("verdict" in ASCII).
+    static let migrationLock: Int64 = 0x76_65_72_64_69_63_74
+
+    /// The same tables as SQLite's, in PostgreSQL's types. The sources' windows are one text column of their
+    /// budget's row, so a budget is read and written as one row (one round trip under its row lock).
+    static let migrations: [(String, [String])] = [
+        (
+            "answers v1",
+            [
+                """
+                CREATE TABLE answer (
+                    source TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                    result TEXT NOT NULL, stored_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (source, type, value, fingerprint)
+                )
+                """,
+                "CREATE INDEX answer_expiry ON answer (expires_at)",
+            ]
+        ),
+        (
+            "accounts v1",
+            [
+                """
+                CREATE TABLE api_key (
+                    id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL,
+                    plan TEXT NOT NULL, monthly_credits BIGINT, created_at DOUBLE PRECISION NOT NULL,
+                    revoked_at DOUBLE PRECISION
+                )
+                """,
+                "CREATE UNIQUE INDEX api_key_active_name ON api_key (name) WHERE revoked_at IS NULL",
+                "CREATE INDEX api_key_prefix ON api_key (prefix)",
+                """
+                CREATE TABLE key_usage (
+                    key_id BIGINT NOT NULL REFERENCES api_key (id), month TEXT NOT NULL,
+                    credits_used BIGINT NOT NULL DEFAULT 0, requests BIGINT NOT NULL DEFAULT 0,
+                    lookups BIGINT NOT NULL DEFAULT 0, cache_hits BIGINT NOT NULL DEFAULT 0,
+                    upstream_lookups BIGINT NOT NULL DEFAULT 0, suppressed BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (key_id, month)
+                )
+                """,
+                """
+                CREATE TABLE credit_reservation (
+                    id BIGSERIAL PRIMARY KEY, key_id BIGINT NOT NULL REFERENCES api_key (id), month TEXT NOT NULL,
+                    amount BIGINT NOT NULL, created_at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE credit_ledger (
+                    id BIGSERIAL PRIMARY KEY, key_id BIGINT NOT NULL REFERENCES api_key (id), month TEXT NOT NULL,
+                    request_id TEXT NOT NULL, credits BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE key_lookup (
+                    key_id BIGINT NOT NULL REFERENCES api_key (id), type TEXT NOT NULL, value TEXT NOT NULL,
+                    first_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (key_id, type, value)
+                )
+                """,
+            ]
+        ),
+        (
+            "source budgets v1",
+            [
+                """
+                CREATE TABLE source_budget (
+                    source TEXT NOT NULL, fingerprint TEXT NOT NULL,
+                    blocked_until DOUBLE PRECISION NOT NULL DEFAULT 0, failures BIGINT NOT NULL DEFAULT 0,
+                    open_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+                    probe_lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+                    provider_limit BIGINT, provider_remaining BIGINT, provider_resets_at DOUBLE PRECISION,
+                    windows TEXT NOT NULL DEFAULT '',
+                    PRIMARY KEY (source, fingerprint)
+                )
+                """
+            ]
+        ),
+    ]
+}
