@@ -12,8 +12,48 @@ struct AccountStoreTests {
     /// An account store of that kind, in a database of its own (removed by `cleanUp`).
     static func make(_ kind: StoreKind) async throws -> (accounts: any AccountStore, cleanUp: @Sendable () -> Void) {
         let database = try await kind.database()
-        if let postgres = database.postgres { return (PostgresAccountStore(database: postgres), database.cleanUp) }
-        return (SQLiteAccountStore(database: database.sqlite!), database.cleanUp)
+        return (accounts(on: database), database.cleanUp)
+    }
+
+    static func accounts(on database: StoreKind.Database) -> any AccountStore {
+        if let postgres = database.postgres { return PostgresAccountStore(database: postgres) }
+        return SQLiteAccountStore(database: database.sqlite!)
+    }
+
+    /// Three replicas (three pools on one database) and 60 requests racing for a key's last 10 credits: exactly
+    /// 10 are held, the other 50 told how many are left, and the usage never goes past the plan.
+    @Test(arguments: kinds) func racingReplicasNeverOverspend(_ kind: StoreKind) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        var replicas = [Self.accounts(on: database)]
+        var others: [StoreKind.Database] = []
+        for _ in 0..<2 {
+            let another = try await database.another()
+            others.append(another)
+            replicas.append(Self.accounts(on: another))
+        }
+        defer { for other in others { other.cleanUp() } }
+        let key = try await replicas[0].createKey(name: "mssp", plan: .free, monthlyCredits: 10).key
+        let now = Date()
+        let outcomes = try await withThrowingTaskGroup(of: ReservationOutcome.self) { group in
+            for index in 0..<60 {
+                let replica = replicas[index % 3]
+                group.addTask { try await replica.reserveCredits(keyID: key.id, amount: 1, at: now) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let held = outcomes.compactMap { outcome -> CreditReservation? in
+            if case .reserved(let reservation, _) = outcome { return reservation }
+            return nil
+        }
+        #expect(held.count == 10)
+        #expect(outcomes.filter { $0 == .insufficient(required: 1, remaining: 0) }.count == 50)
+        #expect(try await replicas[2].usage(keyID: key.id, at: now).creditsUsed == 10)
+        // Settled through other replicas than reserved them, half charged: the rest comes back.
+        for (index, reservation) in held.enumerated() {
+            _ = try await replicas[(index + 1) % 3].settle(reservation, charged: index % 2, requestID: "r\(index)")
+        }
+        #expect(try await replicas[0].usage(keyID: key.id, at: now).creditsLeft == 5)
     }
 
     @Test func keysAreStoredOnlyAsHashes() async throws {

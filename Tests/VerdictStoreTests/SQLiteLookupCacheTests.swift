@@ -3,7 +3,9 @@ import GRDB
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictPostgres
 import VerdictSQLite
+import VerdictSources
 import VerdictStore
 
 struct SQLiteLookupCacheTests {
@@ -101,5 +103,38 @@ struct SQLiteLookupCacheTests {
         other.source = "otx"
         await tiered.store(answer(score: 50, at: 1000), for: other)
         #expect(await store.answer(for: other)?.result.score == 50)
+    }
+}
+
+/// Every `LookupCache` keeps answers whole, replaces them, files them by fingerprint, and (the shared ones)
+/// gives what one process wrote to every other.
+struct LookupCacheContractTests {
+    static let kinds = StoreKind.kinds([.memory, .sqlite, .postgres])
+
+    static func cache(on database: StoreKind.Database) -> any LookupCache {
+        if let postgres = database.postgres { return PostgresLookupCache(database: postgres, health: StoreHealth()) }
+        if let sqlite = database.sqlite { return SQLiteLookupCache(database: sqlite) }
+        return MemoryLookupCache()
+    }
+
+    @Test(arguments: kinds) func answersRoundTripAndReachEveryProcess(_ kind: StoreKind) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let fixture = SQLiteLookupCacheTests()
+        let key = fixture.key
+        let cache = Self.cache(on: database)
+        #expect(await cache.answer(for: key) == nil)
+        let stored = fixture.answer(score: 100, at: 1_800_000_000)
+        await cache.store(stored, for: key)
+        #expect(await cache.answer(for: key) == stored)
+        await cache.store(fixture.answer(score: 90, at: 1_800_000_100), for: key)
+        #expect(await cache.answer(for: key)?.result.score == 90)
+        var other = key
+        other.fingerprint = "f2"
+        #expect(await cache.answer(for: other) == nil)
+        guard kind != .memory else { return }
+        let another = try await database.another()
+        defer { another.cleanUp() }
+        #expect(await Self.cache(on: another).answer(for: key)?.result.score == 90)
     }
 }

@@ -150,6 +150,32 @@ struct SourceBudgetStoreTests {
         #expect(try await store.state(of: misp).providerQuota == nil, "past its reset the count is forgotten")
     }
 
+    /// Three replicas (pools of their own on one database), 40 takes racing for a 4-a-minute window: exactly 4.
+    @Test(arguments: StoreKind.kinds([.sqlite, .postgres])) func racingReplicasGetExactlyTheWindow(
+        _ kind: StoreKind
+    ) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        var views = [database]
+        for _ in 0..<2 { views.append(try await database.another()) }
+        defer { for view in views.dropFirst() { view.cleanUp() } }
+        let stores: [any SourceBudgetStore] = views.map { view in
+            if let postgres = view.postgres { return PostgresSourceBudgetStore(database: postgres) }
+            return SQLiteSourceBudgetStore(database: view.sqlite!)
+        }
+        let policy = GovernorPolicy(windows: [.perMinute(4)])
+        let (key, noon) = (self.key, self.noon)
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<40 {
+                let store = stores[index % stores.count]
+                group.addTask { try await store.admit(key, policy: policy, at: noon + 5) == .admitted(isProbe: false) }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 4)
+        #expect(try await stores[2].state(of: key).remaining(policy: policy, at: noon + 6).map(\.left) == [0])
+    }
+
     /// Separate connections to one file stand in for separate processes here (the process tests run real
     /// ones): 40 takes racing for a 4-a-minute window get exactly 4.
     @Test func racingConnectionsGetExactlyTheWindow() async throws {

@@ -24,7 +24,21 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     struct Database: Sendable {
         var sqlite: VerdictDatabase?
         var postgres: PostgresDatabase?
+        /// The SQLite directory or the PostgreSQL URL, for more connections to the same database.
+        var location = ""
         let cleanUp: @Sendable () -> Void
+
+        /// Another process's view of the same database: a pool of its own.
+        func another() async throws -> Database {
+            if sqlite != nil {
+                return Database(sqlite: try VerdictDatabase(directory: location), location: location, cleanUp: {})
+            }
+            if postgres != nil {
+                let database = try await PostgresDatabase.open(try PostgresSettings(url: location))
+                return Database(postgres: database, location: location, cleanUp: { database.closeNow() })
+            }
+            return self
+        }
     }
 
     func database() async throws -> Database {
@@ -35,6 +49,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let directory = SQLiteLookupCacheTests.temporaryDirectory()
             return Database(
                 sqlite: try VerdictDatabase(directory: directory),
+                location: directory,
                 cleanUp: { try? FileManager.default.removeItem(atPath: directory) }
             )
         case .postgres:
@@ -42,6 +57,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let database = try await PostgresDatabase.open(try PostgresSettings(url: url))
             return Database(
                 postgres: database,
+                location: url,
                 cleanUp: {
                     database.closeNow()
                     PostgresTestServer.drop(url)
