@@ -59,7 +59,8 @@ struct PostgresReplicaProcessTests {
         // All of it in one minute, so the 4-a-minute window is one window.
         try await SharedBudgetProcessTests.waitForEarlyInAMinute(latest: 15)
         let started = SharedBudgetProcessTests.minute
-        try await MockProviderServer.with({ _ in .json(200, Self.abuseIPDBAnswer) }) { abuseIPDB in
+        let malicious: MockProviderServer.Handler = { _ in .json(200, Self.abuseIPDBAnswer) }
+        try await MockProviderServer.with(malicious) { abuseIPDB in
             try await MockProviderServer.with(SharedBudgetProcessTests.virusTotalAnswer) { virusTotal in
                 let environment = [
                     "VERDICT_DATABASE_URL": url, "VERDICT_CONFIG": "", "VERDICT_INTERNETDB_ENABLED": "false",
