@@ -139,3 +139,53 @@ struct PostgresReplicaProcessTests {
         }
     }
 }
+
+/// Two Wazuh manager nodes (two Wazuh homes) in embedded mode, each with `database:` in its verdict.yaml
+/// pointing at one PostgreSQL database: one VirusTotal window and one cache between them, no server.
+struct PostgresClusterNodeTests {
+    typealias WazuhHome = IntegrationProcessTests.WazuhHome
+
+    @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
+    func twoNodesShareTheWindowAndTheCache() async throws {
+        let url = try PostgresTestServer.freshDatabase()
+        defer { PostgresTestServer.drop(url) }
+        try await SharedBudgetProcessTests.waitForEarlyInAMinute(latest: 20)
+        let started = SharedBudgetProcessTests.minute
+        try await MockProviderServer.with(SharedBudgetProcessTests.virusTotalAnswer) { virusTotal in
+            let nodes = [try WazuhHome(), try WazuhHome()]
+            for node in nodes {
+                try "database: \"\(url)\"\n".write(
+                    toFile: node.path + "/etc/verdict.yaml",
+                    atomically: true,
+                    encoding: .utf8
+                )
+            }
+            let environment = SharedBudgetProcessTests.virusTotal(virusTotal)
+            // Three alerts on each node, six addresses: the window of 4 a minute is spent across both.
+            for index in 0..<6 {
+                let run = try await SharedBudgetProcessTests.run(
+                    nodes[index % 2],
+                    address: "45.155.207.\(index)",
+                    id: index,
+                    environment: environment
+                )
+                #expect(run.status == 0, "\(nodes[index % 2].log)")
+            }
+            guard SharedBudgetProcessTests.minute == started else { return }
+            #expect(virusTotal.requests.count == 4, "\(virusTotal.requests.map(\.uri))")
+            let refused = nodes.flatMap { SharedBudgetProcessTests.quotaLines($0.log) }
+            #expect(refused.count == 2, "\(nodes.map(\.log))")
+            // What node 0 asked VirusTotal about is in the shared cache for node 1: no call.
+            let asked = virusTotal.requests.count
+            let run = try await SharedBudgetProcessTests.run(
+                nodes[1],
+                address: "45.155.207.0",
+                id: 10,
+                environment: environment
+            )
+            #expect(run.status == 0)
+            #expect(virusTotal.requests.count == asked, "answered from the cache node 0 filled")
+            #expect(nodes.allSatisfy { !$0.log.contains(URLComponents(string: url)?.password ?? "-") })
+        }
+    }
+}
