@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import Synchronization
 import VerdictSources
 import VerdictStore
 
@@ -78,15 +79,34 @@ public final class PostgresDatabase: Sendable {
     @discardableResult
     func withConnection<T: Sendable>(
         _ doing: String = "use",
+        within timeout: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let client = client
         do {
-            return try await withDeadline(callTimeout) {
+            return try await Self.answer(within: timeout ?? callTimeout) {
                 try await client.withConnection { connection in try await body(connection) }
             }
         } catch {
-            throw explain(error, doing: doing)
+            throw explain(error, doing: doing, within: timeout ?? callTimeout)
+        }
+    }
+
+    /// The operation's result, or `DeadlineExceeded` once `deadline` has passed, whether or not the operation
+    /// heeds its cancellation: a connection lease or a query on a connection the server is tearing down may
+    /// not, and a caller (a lookup, `/v1/ready`) must get its answer in time anyway. The operation is cancelled
+    /// and ends on its own.
+    static func answer<T: Sendable>(
+        within deadline: Duration,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let race = DeadlineRace<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation, deadline: deadline, operation)
+            }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
         }
     }
 
@@ -94,9 +114,10 @@ public final class PostgresDatabase: Sendable {
     @discardableResult
     func transaction<T: Sendable>(
         _ doing: String = "use",
+        within timeout: Duration? = nil,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withConnection(doing) { connection in
+        try await withConnection(doing, within: timeout) { connection in
             try await connection.query("BEGIN", logger: Self.quiet)
             do {
                 let value = try await body(connection)
@@ -111,11 +132,11 @@ public final class PostgresDatabase: Sendable {
 
     /// A store error that says what failed and what to check, with the server's own message when it sent one;
     /// never the password (postgres-nio's errors do not carry it, and the location leaves it out).
-    func explain(_ error: any Error, doing action: String) -> StoreError {
+    func explain(_ error: any Error, doing action: String, within timeout: Duration) -> StoreError {
         if let error = error as? StoreError { return error }
         let reason: String
         if error is DeadlineExceeded {
-            reason = "no answer within \(callTimeout.milliseconds) ms"
+            reason = "no answer within \(timeout.milliseconds) ms"
         } else if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
@@ -141,7 +162,8 @@ public final class PostgresDatabase: Sendable {
     /// Brings the tables up to date: each migration once, in order, under a transaction-scoped advisory lock so
     /// that replicas and nodes starting together wait for the first instead of creating the tables twice.
     func migrate() async throws {
-        try await transaction("prepare the tables in") { connection in
+        // Longer than a call: it may wait for another process's migration, on a machine busy starting them all.
+        try await transaction("prepare the tables in", within: .seconds(30)) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: Self.quiet)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS verdict_migration (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
@@ -243,4 +265,39 @@ public final class PostgresDatabase: Sendable {
             ]
         ),
     ]
+}
+
+/// An operation against a timer: the first to end answers the caller; the operation is then cancelled.
+final class DeadlineRace<T: Sendable>: Sendable {
+    private let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    private let work = Mutex<(operation: Task<Void, Never>?, timer: Task<Void, Never>?)>((nil, nil))
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>,
+        deadline: Duration,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) {
+        waiting.withLock { $0 = continuation }
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled else { return }
+            self.finish(.failure(DeadlineExceeded()))
+        }
+        let running = Task {
+            do {
+                self.finish(.success(try await operation()))
+            } catch {
+                self.finish(.failure(error))
+            }
+        }
+        work.withLock { $0 = (running, timer) }
+    }
+
+    /// Answers the caller once (later answers are dropped) and stops whatever still runs.
+    func finish(_ result: Result<T, any Error>) {
+        waiting.withLock { $0.take() }?.resume(with: result)
+        let (operation, timer) = work.withLock { $0 }
+        operation?.cancel()
+        timer?.cancel()
+    }
 }

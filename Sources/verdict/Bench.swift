@@ -4,6 +4,7 @@ import VerdictCore
 import VerdictEngine
 import VerdictSQLite
 import VerdictStore
+import VerdictStoreFactory
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,23 +89,40 @@ struct EngineBench: AsyncParsableCommand {
 struct BudgetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "budget",
-        abstract: "The cost of one shared window take in SQLite (p50/p99), with connections standing in for processes."
+        abstract:
+            "What the shared stores cost per call (p50/p99): a window take, take and settle, a credit reservation and its settlement; pools stand in for processes or replicas."
     )
 
     @Option(help: "Window takes in all.")
     var takes = 2000
 
-    @Option(help: "Connections to the one file, each taking at once (as many processes would).")
+    @Option(help: "Pools on the one database, each taking at once (as many processes or replicas would).")
     var connections = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "Measure on this database (postgres://… or sqlite:PATH); default: a new SQLite file in a temporary folder.",
+            valueName: "url"
+        )
+    )
+    var database: String?
+
     func run() async throws {
-        let report = try await BudgetBenchmark(takes: takes, connections: connections).run()
+        let location: DatabaseLocation?
+        do {
+            location = try database.map { try DatabaseLocation($0, dataDirectory: "") }
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        }
+        let report = try await StoreBenchmark(takes: takes, connections: connections, location: location).run()
         print(
             """
-            shared window take (SQLite, \(report.connections) connection(s), \(report.takes) takes): \
-            p50 \(format(report.takeMicroseconds.p50)) µs, p99 \(format(report.takeMicroseconds.p99)) µs
+            \(report.database), \(report.connections) pool(s), \(report.takes) takes:
+            shared window take: p50 \(format(report.takeMicroseconds.p50)) µs, p99 \(format(report.takeMicroseconds.p99)) µs
             take and settle (what one upstream call adds): p50 \(format(report.roundMicroseconds.p50)) µs, \
             p99 \(format(report.roundMicroseconds.p99)) µs; \(Int(report.takesPerSecond)) calls/s in all
+            credit reserve and settle: p50 \(format(report.creditMicroseconds.p50)) µs, \
+            p99 \(format(report.creditMicroseconds.p99)) µs
             """
         )
     }

@@ -34,7 +34,10 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
                 return Database(sqlite: try VerdictDatabase(directory: location), location: location, cleanUp: {})
             }
             if postgres != nil {
-                let database = try await PostgresDatabase.open(try PostgresSettings(url: location))
+                let database = try await PostgresDatabase.open(
+                    try PostgresSettings(url: location),
+                    callTimeout: .seconds(10)
+                )
                 return Database(postgres: database, location: location, cleanUp: { database.closeNow() })
             }
             return self
@@ -54,7 +57,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             )
         case .postgres:
             let url = try PostgresTestServer.freshDatabase()
-            let database = try await PostgresDatabase.open(try PostgresSettings(url: url))
+            let database = try await PostgresDatabase.open(try PostgresSettings(url: url), callTimeout: .seconds(10))
             return Database(
                 postgres: database,
                 location: url,

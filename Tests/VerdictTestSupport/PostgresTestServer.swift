@@ -60,3 +60,74 @@ public enum PostgresTestServer {
         }
     }
 }
+
+/// A PostgreSQL server of one test's own (`scripts/test-postgres.sh`), which it may stop and start again
+/// without disturbing the other tests' shared server.
+public final class OwnPostgresServer: Sendable {
+    public let url: String
+    let folder: String
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/test-postgres.sh").path
+
+    /// Whether this machine has PostgreSQL's server programs (CI installs them).
+    public static var isInstalled: Bool { FileManager.default.fileExists(atPath: "/usr/lib/postgresql") }
+
+    public init() throws {
+        let printed = try Self.run("start", folder: nil)
+        var values: [String: String] = [:]
+        for line in printed.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let name = line[..<equals].replacingOccurrences(of: "export ", with: "")
+            values[name] = String(line[line.index(after: equals)...]).trimmingCharacters(
+                in: CharacterSet(charactersIn: "'")
+            )
+        }
+        guard let url = values["VERDICT_TEST_POSTGRES_URL"], let folder = values["VERDICT_TEST_POSTGRES_DIR"] else {
+            throw PostgresTestServer.Unavailable(description: "test-postgres.sh start printed no server: \(printed)")
+        }
+        self.url = url
+        self.folder = folder
+    }
+
+    /// Stops the server (its data kept), as a database restart or outage would.
+    public func pause() async throws { try await Self.offThread { _ = try Self.run("pause", folder: self.folder) } }
+
+    public func resume() async throws { try await Self.offThread { _ = try Self.run("resume", folder: self.folder) } }
+
+    /// On a thread of its own: waiting for a process must not hold one of the few threads every task shares.
+    static func offThread(_ work: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    public func stop() { _ = try? Self.run("stop", folder: folder) }
+
+    /// Runs the script with its output in files: the server it starts inherits whatever descriptors the script
+    /// had, so a pipe would never reach its end while the server runs.
+    static func run(_ command: String, folder: String?) throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", #""$0" "$1" >"$2.out" 2>"$2.err" </dev/null"#, script, command, output]
+        var environment = ProcessInfo.processInfo.environment
+        if let folder { environment["VERDICT_TEST_POSTGRES_DIR"] = folder }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        defer {
+            try? FileManager.default.removeItem(atPath: output + ".out")
+            try? FileManager.default.removeItem(atPath: output + ".err")
+        }
+        let printed = (try? String(contentsOfFile: output + ".out", encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            let text = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
+            throw PostgresTestServer.Unavailable(description: "test-postgres.sh \(command) failed: \(text)")
+        }
+        return printed
+    }
+}

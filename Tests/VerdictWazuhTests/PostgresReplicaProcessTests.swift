@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 import VerdictCore
 import VerdictTestSupport
@@ -187,5 +188,169 @@ struct PostgresClusterNodeTests {
             #expect(virusTotal.requests.count == asked, "answered from the cache node 0 filled")
             #expect(nodes.allSatisfy { !$0.log.contains(URLComponents(string: url)?.password ?? "-") })
         }
+    }
+}
+
+/// PostgreSQL stopped for 8 s under load: the replica answers 503 `store_unavailable` with `Retry-After` (and
+/// `/v1/ready` says not ready) instead of hanging or crashing, serves again by itself once the database is back,
+/// and no credit is lost or counted twice.
+struct PostgresOutageProcessTests {
+    struct Outcome: Sendable {
+        var sentAt: Duration
+        var status: UInt
+        var retryAfter: String?
+        var elapsed: Duration
+        /// The credits the answer says it charged.
+        var charged: Int
+    }
+
+    @Test(.enabled(if: OwnPostgresServer.isInstalled || PostgresTestServer.shouldRun, "needs PostgreSQL's server"))
+    func anOutageIs503ThenFullServiceWithCreditsConsistent() async throws {
+        let database = try OwnPostgresServer()
+        defer { database.stop() }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-outage-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let malicious: MockProviderServer.Handler = { _ in .json(200, PostgresReplicaProcessTests.abuseIPDBAnswer) }
+        try await MockProviderServer.with(malicious) { abuseIPDB in
+            let environment = [
+                "VERDICT_DATABASE_URL": database.url, "VERDICT_CONFIG": "", "VERDICT_INTERNETDB_ENABLED": "false",
+                "VERDICT_ABUSEIPDB_API_KEY": "abuse-test-key", "VERDICT_ABUSEIPDB_URL": abuseIPDB.baseURL,
+                "VERDICT_ABUSEIPDB_RATE": "100000/day", "VERDICT_DATA_DIR": folder + "/replica",
+                "VERDICT_SERVER_KEY_RATE_LIMIT": "off",
+            ]
+            let replica = try VerdictServeProcess(["serve", "--port", "0"], environment: environment)
+            defer { replica.stop() }
+            let port = try await replica.port()
+            let cli = environment.merging(["VERDICT_DATA_DIR": folder + "/cli"]) { $1 }
+            let key = try await PostgresReplicaProcessTests.keys(
+                ["create", "--name", "soc", "--plan", "free", "--credits", "100000"],
+                environment: cli
+            )
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            do {
+                try await Self.playOutage(database, replica: replica, port: port, key: key, http: http)
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            try await http.shutdown()
+        }
+    }
+
+    static func playOutage(
+        _ database: OwnPostgresServer,
+        replica: VerdictServeProcess,
+        port: Int,
+        key: String,
+        http: HTTPClient
+    ) async throws {
+        do {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let counter = Counter()
+            // Four clients asking new values for 17 s; the database is away from 2 s to 10 s, longer than two store
+            // deadlines (3 s each), so requests start and fail inside it.
+            let load = Task {
+                try await withThrowingTaskGroup(of: [Outcome].self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            var outcomes: [Outcome] = []
+                            while clock.now - start < .seconds(17) {
+                                let sent = clock.now
+                                let number = counter.next()
+                                let value = "45.155.\(200 + number / 250).\(number % 250 + 1)"
+                                let reply = try await Self.lookUp(http, port: port, key: key, value)
+                                outcomes.append(
+                                    Outcome(
+                                        sentAt: sent - start,
+                                        status: reply.status,
+                                        retryAfter: reply.retryAfter,
+                                        elapsed: clock.now - sent,
+                                        charged: reply.charged
+                                    )
+                                )
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                            return outcomes
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0 += $1 }
+                }
+            }
+            try await Task.sleep(until: start + .seconds(2))
+            try await database.pause()
+            let pausedAt = clock.now - start
+            var readyDuringOutage: UInt = 0
+            try await Task.sleep(for: .seconds(1))
+            var ready = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/ready")
+            ready.method = .GET
+            readyDuringOutage = try await http.execute(ready, timeout: .seconds(10)).status.code
+            try await Task.sleep(until: start + .seconds(10))
+            let resumingAt = clock.now - start
+            try await database.resume()
+            let outcomes = try await load.value
+            #expect(replica.process.isRunning, "the replica did not crash: \(replica.text)")
+            #expect(readyDuringOutage == 503)
+            // Asked while the database was down (it was stopped and answers no more when pause() returns).
+            let during = outcomes.filter { $0.sentAt > pausedAt && $0.sentAt + $0.elapsed < resumingAt }
+            #expect(
+                !during.isEmpty && during.allSatisfy { $0.status == 503 },
+                "paused \(pausedAt), resumed \(resumingAt): \(outcomes.map { ($0.sentAt, $0.status, $0.elapsed) })"
+            )
+            #expect(during.allSatisfy { $0.retryAfter != nil && $0.elapsed < .seconds(6) })
+            let after = outcomes.filter { $0.sentAt > .seconds(13) }
+            #expect(!after.isEmpty && after.allSatisfy { $0.status == 200 }, "\(after.map(\.status))")
+            #expect(try await http.execute(ready, timeout: .seconds(10)).status.code == 200)
+            // What was charged is in the ledger, what is still held is in reservations: nothing else.
+            let used = try Self.psql(database.url, "SELECT COALESCE(SUM(credits_used), 0) FROM key_usage")
+            let ledger = try Self.psql(database.url, "SELECT COALESCE(SUM(credits), 0) FROM credit_ledger")
+            let held = try Self.psql(database.url, "SELECT COALESCE(SUM(amount), 0) FROM credit_reservation")
+            #expect(
+                Int(used) == (Int(ledger) ?? -1) + (Int(held) ?? -1),
+                "used \(used), ledger \(ledger), held \(held)"
+            )
+            // What was charged is never more than the answers said (an answer whose settlement the outage cut off
+            // says what it still holds, which the stale-reservation sweep gives back; the settlement may also land
+            // late, with the right charge).
+            let charged = outcomes.filter { $0.status == 200 }.map(\.charged).reduce(0, +)
+            #expect((Int(ledger) ?? 0) <= charged, "ledger \(ledger), charged \(charged)")
+        }
+    }
+
+    final class Counter: Sendable {
+        let value = Mutex(0)
+        func next() -> Int {
+            value.withLock {
+                $0 += 1
+                return $0
+            }
+        }
+    }
+
+    static func lookUp(_ http: HTTPClient, port: Int, key: String, _ value: String) async throws
+        -> (status: UInt, retryAfter: String?, charged: Int)
+    {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/enrichment/lookup")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"indicators": ["\#(value)"]}"#))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try? JSONValue(parsing: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
+        let charged = body?["credits"]?["charged"]?.scalarText.flatMap { Int($0) } ?? 0
+        return (response.status.code, response.headers.first(name: "Retry-After"), charged)
+    }
+
+    /// One value from psql.
+    static func psql(_ url: String, _ query: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = [url, "-qAt", "-c", query]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import VerdictCore
+import VerdictSources
+import VerdictStore
+
+/// What the shared stores cost per call (`verdict bench budget`): `connections` pools on one database stand in
+/// for as many processes or replicas, each as fast as it can, taking from one source's windows (and settling,
+/// as an upstream call does) and reserving and settling a key's credits (as a lookup that reaches a source does).
+public struct StoreBenchmark: Sendable {
+    public struct Report: Sendable {
+        public var database: String
+        public var takes: Int
+        public var connections: Int
+        /// One `admit` (the window take), in microseconds.
+        public var takeMicroseconds: (p50: Double, p99: Double)
+        /// One `admit` and its `settle` (what one upstream call adds), in microseconds.
+        public var roundMicroseconds: (p50: Double, p99: Double)
+        /// One credit reservation and its settlement, in microseconds.
+        public var creditMicroseconds: (p50: Double, p99: Double)
+        public var takesPerSecond: Double
+    }
+
+    public var takes: Int
+    public var connections: Int
+    /// Where to measure; nil is a new SQLite file in a temporary folder (removed afterwards).
+    public var location: DatabaseLocation?
+
+    public init(takes: Int = 2000, connections: Int = 1, location: DatabaseLocation? = nil) {
+        self.takes = max(1, takes)
+        self.connections = max(1, connections)
+        self.location = location
+    }
+
+    public func run() async throws -> Report {
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "verdict-bench-budget-\(UUID().uuidString)"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let location = self.location ?? .sqliteDirectory(temporary)
+        var pools: [Stores] = []
+        for _ in 0..<connections {
+            pools.append(try await StoreFactory.open(location, singleConnection: true, log: { _ in }))
+        }
+        // VirusTotal's free plan with room for every take, so each one writes; a key of the run's own.
+        let policy = GovernorPolicy(windows: [.perMinute(Int.max / 2), .perDay(Int.max / 2)])
+        let key = BudgetKey(source: "virustotal", fingerprint: "bench-\(UUID().uuidString.prefix(8))")
+        let account = try await pools[0].accounts.createKey(
+            name: "bench-\(UUID().uuidString.prefix(8))",
+            plan: .enterprise,
+            monthlyCredits: nil
+        ).key
+        let perConnection = takes / connections
+        let clock = ContinuousClock()
+        let started = clock.now
+        let samples = try await withThrowingTaskGroup(of: ([Double], [Double], [Double]).self) { group in
+            for stores in pools {
+                group.addTask {
+                    var (take, round, credit): ([Double], [Double], [Double]) = ([], [], [])
+                    for index in 0..<perConnection {
+                        let before = clock.now
+                        _ = try await stores.budget.admit(key, policy: policy, at: Date().timeIntervalSince1970)
+                        let admitted = clock.now
+                        try await stores.budget.settle(
+                            key,
+                            .answered(quota: nil),
+                            wasProbe: false,
+                            policy: policy,
+                            at: Date().timeIntervalSince1970
+                        )
+                        let settled = clock.now
+                        let outcome = try await stores.accounts.reserveCredits(keyID: account.id, amount: 3, at: Date())
+                        if case .reserved(let reservation, _) = outcome {
+                            _ = try await stores.accounts.settle(reservation, charged: 3, requestID: "bench-\(index)")
+                        }
+                        take.append(Self.microseconds(admitted - before))
+                        round.append(Self.microseconds(settled - before))
+                        credit.append(Self.microseconds(clock.now - settled))
+                    }
+                    return (take, round, credit)
+                }
+            }
+            var all: ([Double], [Double], [Double]) = ([], [], [])
+            for try await (take, round, credit) in group {
+                all.0 += take
+                all.1 += round
+                all.2 += credit
+            }
+            return all
+        }
+        let seconds = (clock.now - started).inSeconds
+        _ = try? await pools[0].accounts.revokeKey(named: account.name)
+        for stores in pools { await stores.close() }
+        return Report(
+            database: pools[0].location,
+            takes: samples.0.count,
+            connections: connections,
+            takeMicroseconds: Self.percentiles(samples.0),
+            roundMicroseconds: Self.percentiles(samples.1),
+            creditMicroseconds: Self.percentiles(samples.2),
+            takesPerSecond: Double(samples.0.count) / seconds
+        )
+    }
+
+    static func microseconds(_ duration: Duration) -> Double { duration.inSeconds * 1e6 }
+
+    static func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return (0, 0) }
+        return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
+    }
+}
