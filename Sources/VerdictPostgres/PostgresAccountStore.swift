@@ -266,6 +266,29 @@ public struct PostgresAccountStore: AccountStore {
         }
     }
 
+    public func countRequests(_ counts: [Int64: Int], window: Int64) async throws -> [Int64: Int] {
+        guard !counts.isEmpty else { return [:] }
+        let sorted = counts.sorted { $0.key < $1.key }
+        let keys = sorted.map(\.key)
+        let added = sorted.map(\.value)
+        return try await database.transaction("count requests in") { connection in
+            try await connection.query("DELETE FROM key_request WHERE window_start < \(window)", logger: quiet)
+            // One statement for the batch; sorted, so two replicas lock the rows in the same order.
+            let rows = try await connection.query(
+                """
+                INSERT INTO key_request (key_id, window_start, total)
+                SELECT key_id, \(window), added FROM UNNEST(\(keys)::bigint[], \(added)::bigint[]) AS t(key_id, added)
+                ON CONFLICT (key_id, window_start) DO UPDATE SET total = key_request.total + excluded.total
+                RETURNING key_id, total
+                """,
+                logger: quiet
+            )
+            var totals: [Int64: Int] = [:]
+            for try await (keyID, total) in rows.decode((Int64, Int).self) { totals[keyID] = total }
+            return totals
+        }
+    }
+
     public func isReachable() async -> Bool {
         await database.isReachable()
     }

@@ -264,6 +264,17 @@ public final class PostgresDatabase: Sendable {
                 """
             ]
         ),
+        (
+            "key requests v1",
+            [
+                """
+                CREATE TABLE key_request (
+                    key_id BIGINT NOT NULL, window_start BIGINT NOT NULL, total BIGINT NOT NULL,
+                    PRIMARY KEY (key_id, window_start)
+                )
+                """
+            ]
+        ),
     ]
 }
 

@@ -182,6 +182,26 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
+    public func countRequests(_ counts: [Int64: Int], window: Int64) async throws -> [Int64: Int] {
+        guard !counts.isEmpty else { return [:] }
+        return try await write { db in
+            try db.execute(sql: "DELETE FROM key_request WHERE window_start < ?", arguments: [window])
+            var totals: [Int64: Int] = [:]
+            for (keyID, count) in counts {
+                totals[keyID] = try Int.fetchOne(
+                    db,
+                    sql: """
+                        INSERT INTO key_request (key_id, window_start, total) VALUES (?, ?, ?)
+                        ON CONFLICT (key_id, window_start) DO UPDATE SET total = total + excluded.total
+                        RETURNING total
+                        """,
+                    arguments: [keyID, window, count]
+                )
+            }
+            return totals
+        }
+    }
+
     public func isReachable() async -> Bool {
         await database.isReachable()
     }

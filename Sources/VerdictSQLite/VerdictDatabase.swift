@@ -294,6 +294,17 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // Requests per key, added up by every process, so the per-key rate limit is one for all of them.
+        migrator.registerMigration("key requests v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE key_request (
+                        key_id INTEGER NOT NULL, window_start INTEGER NOT NULL, total INTEGER NOT NULL,
+                        PRIMARY KEY (key_id, window_start)
+                    ) WITHOUT ROWID
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -43,6 +43,10 @@ public func buildApplication(
     let usage = UsageRecorder(
         accounts: components.accounts,
         logger: logger,
+        limiter: KeyRateLimiter(
+            limit: components.settings.keyRateLimit?.limit,
+            seconds: components.settings.keyRateLimit?.seconds ?? 1
+        ),
         staleReservationAge: max(600, Double(components.settings.requestTimeout.components.seconds) * 4)
     )
     let router = buildRouter(components, usage: usage, metrics: ServerMetrics())
@@ -74,10 +78,7 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
         middleware: AccessMiddleware(
             keyedPaths: Set(["/v1/enrichment/lookup", "/v1/usage"] + (settings.metricsRequireKey ? ["/metrics"] : [])),
             authenticator: KeyAuthenticator(accounts: components.accounts),
-            limiter: KeyRateLimiter(
-                limit: settings.keyRateLimit?.limit,
-                seconds: settings.keyRateLimit?.seconds ?? 1
-            ),
+            limiter: usage.limiter,
             usage: usage,
             metrics: metrics,
             inFlight: InFlightLimiter(total: settings.maxInFlight, perKey: settings.maxInFlightPerKey)

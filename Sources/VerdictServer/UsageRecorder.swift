@@ -7,23 +7,28 @@ import VerdictStore
 /// Usage counters (requests, lookups, cache hits) are added up in memory and written once a second, so a
 /// cached lookup costs no store write; credits are never buffered (they are reserved and settled in the
 /// store). On graceful shutdown the last counts are written after the server has finished its requests.
-/// The same service gives back reservations that a crashed process left behind.
+/// The same service gives back reservations that a crashed process left behind, and shares the per-key request
+/// counts with the other replicas (`KeyRateLimiter.share(with:)`).
 public final class UsageRecorder: Service, Sendable {
     let accounts: any AccountStore
     let logger: Logger
     let flushInterval: Duration
+    /// The per-key request rate limit, one for every replica on the store.
+    let limiter: KeyRateLimiter
     /// A reservation older than this belongs to a request that can no longer be running.
     let staleReservationAge: Double
     private let pending = Mutex<[UsageKey: UsageCounters]>([:])
 
-    public init(
+    init(
         accounts: any AccountStore,
         logger: Logger,
+        limiter: KeyRateLimiter = KeyRateLimiter(limit: nil, seconds: 1),
         flushInterval: Duration = .seconds(1),
         staleReservationAge: Double = 600
     ) {
         self.accounts = accounts
         self.logger = logger
+        self.limiter = limiter
         self.flushInterval = flushInterval
         self.staleReservationAge = staleReservationAge
     }
@@ -70,6 +75,7 @@ public final class UsageRecorder: Service, Sendable {
         while !Task.isCancelled {
             try await Task.sleep(for: flushInterval)
             await flush()
+            await limiter.share(with: accounts)
             sinceSweep += flushInterval
             if sinceSweep >= .seconds(60) {
                 sinceSweep = .zero

@@ -163,6 +163,10 @@ public protocol AccountStore: Sendable {
     func ownLookups(keyID: Int64, of indicators: [Indicator]) async throws -> [Indicator: Date]
     /// Notes that this key has now looked these values up (a first time is kept).
     func recordOwnLookups(keyID: Int64, _ indicators: [Indicator], at time: Date) async throws
+    /// Adds requests per key to the counts every replica shares for the rate window starting at `window`
+    /// (seconds since 1970), and returns each key's total in it: what a replica did not let in itself, the others
+    /// did (the per-key rate limit is one for all replicas). A count of 0 reads the total. Older windows go.
+    func countRequests(_ counts: [Int64: Int], window: Int64) async throws -> [Int64: Int]
     /// Whether the store answers now.
     func isReachable() async -> Bool
 }

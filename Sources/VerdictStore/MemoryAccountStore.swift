@@ -16,6 +16,7 @@ public final class MemoryAccountStore: AccountStore {
         var reservations: [Int64: (reservation: CreditReservation, createdAt: Double)] = [:]
         var nextReservation: Int64 = 1
         var ownLookups: [Int64: [Indicator: Date]] = [:]
+        var requests: [Int64: (window: Int64, total: Int)] = [:]
     }
 
     private let state = Mutex(State())
@@ -137,6 +138,18 @@ public final class MemoryAccountStore: AccountStore {
             for indicator in indicators where state.ownLookups[keyID]?[indicator] == nil {
                 state.ownLookups[keyID, default: [:]][indicator] = time
             }
+        }
+    }
+
+    public func countRequests(_ counts: [Int64: Int], window: Int64) async throws -> [Int64: Int] {
+        state.withLock { state in
+            var totals: [Int64: Int] = [:]
+            for (keyID, count) in counts {
+                let current = state.requests[keyID].flatMap { $0.window == window ? $0.total : nil } ?? 0
+                state.requests[keyID] = (window, current + count)
+                totals[keyID] = current + count
+            }
+            return totals
         }
     }
 

@@ -21,6 +21,24 @@ struct AccountStoreTests {
         return MemoryAccountStore()
     }
 
+    /// Request counts per key and rate window add up across replicas; a new window starts from nothing.
+    @Test(arguments: StoreKind.kinds([.memory, .sqlite, .postgres])) func requestCountsAddUpAcrossReplicas(
+        _ kind: StoreKind
+    ) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let other = try await database.another()
+        defer { if kind != .memory { other.cleanUp() } }
+        let first = Self.accounts(on: database)
+        let second = kind == .memory ? first : Self.accounts(on: other)
+        let key = try await first.createKey(name: "soc", plan: .starter, monthlyCredits: nil).key
+        let minute: Int64 = 1_796_126_400
+        #expect(try await first.countRequests([key.id: 3], window: minute) == [key.id: 3])
+        #expect(try await second.countRequests([key.id: 4], window: minute) == [key.id: 7])
+        #expect(try await first.countRequests([key.id: 0], window: minute) == [key.id: 7])
+        #expect(try await second.countRequests([key.id: 1], window: minute + 60) == [key.id: 1])
+    }
+
     /// Three replicas (three pools on one database) and 60 requests racing for a key's last 10 credits: exactly
     /// 10 are held, the other 50 told how many are left, and the usage never goes past the plan.
     @Test(arguments: StoreKind.kinds([.sqlite, .postgres])) func racingReplicasNeverOverspend(_ kind: StoreKind)
