@@ -22,14 +22,17 @@ public final class PostgresDatabase: Sendable {
     ///
     /// - Parameters:
     ///   - singleConnection: at most one connection, for a process that lives for one alert.
+    ///   - migrationTimeout: how long preparing the tables may take, waiting for another process's migration
+    ///     included (a process per alert cannot wait long: it keeps the alert for later instead).
     public static func open(
         _ settings: PostgresSettings,
         singleConnection: Bool = false,
-        callTimeout: Duration = .seconds(3)
+        callTimeout: Duration = .seconds(3),
+        migrationTimeout: Duration = .seconds(30)
     ) async throws -> PostgresDatabase {
         let database = try PostgresDatabase(settings, singleConnection: singleConnection, callTimeout: callTimeout)
         do {
-            try await database.migrate()
+            try await database.migrate(within: migrationTimeout)
         } catch {
             await database.close()
             throw error
@@ -161,9 +164,8 @@ public final class PostgresDatabase: Sendable {
 
     /// Brings the tables up to date: each migration once, in order, under a transaction-scoped advisory lock so
     /// that replicas and nodes starting together wait for the first instead of creating the tables twice.
-    func migrate() async throws {
-        // Longer than a call: it may wait for another process's migration, on a machine busy starting them all.
-        try await transaction("prepare the tables in", within: .seconds(30)) { connection in
+    func migrate(within timeout: Duration) async throws {
+        try await transaction("prepare the tables in", within: timeout) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: Self.quiet)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS verdict_migration (name TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",

@@ -54,7 +54,11 @@ public enum StoreFactory {
             let database = try await VerdictDatabase.open(file: file, singleConnection: singleConnection)
             return try await sqlite(database, retryQueueDirectory: retryQueueDirectory, singleConnection, log)
         case .postgres(let settings):
-            let database = try await PostgresDatabase.open(settings, singleConnection: singleConnection)
+            let database = try await PostgresDatabase.open(
+                settings,
+                singleConnection: singleConnection,
+                migrationTimeout: singleConnection ? .seconds(5) : .seconds(30)
+            )
             var queue: (any RetryQueueStore)?
             if let retryQueueDirectory {
                 do {

@@ -155,6 +155,9 @@ public struct WazuhRunContext: Sendable {
                 stores: stores,
                 log: { message in log.write(message) }
             )
+        } catch let error as StoreError where error.isUnavailable && configuration.databaseURL != nil {
+            // The shared database is down or restarting: the alert is kept in this node's queue, not lost.
+            return try await withUnreachableDatabase(error, configuration: configuration, log: log, body)
         } catch let error as StoreError {
             throw IntegrationFailure(.badSettings, error.description)
         } catch let error as SettingError {
@@ -323,5 +326,45 @@ public enum IntegratordRun {
                 log: log
             )
         }
+    }
+}
+
+extension WazuhRunContext {
+    /// Embedded mode when the shared database cannot be reached: every lookup fails as worth retrying, so the
+    /// alert goes to the retry queue in the data directory and is enriched once the database answers again.
+    func withUnreachableDatabase<T>(
+        _ unreachable: StoreError,
+        configuration: EngineConfiguration,
+        log: IntegrationLog,
+        _ body: (Backend) async throws -> T
+    ) async throws -> T {
+        let queue: any RetryQueueStore
+        do {
+            queue = SQLiteRetryQueue(
+                database: try await VerdictDatabase.open(directory: configuration.dataDirectory, singleConnection: true)
+            )
+        } catch {
+            throw IntegrationFailure(.badSettings, "\(unreachable.description); and no retry queue: \(error)")
+        }
+        return try await body(
+            Backend(
+                lookup: UnreachableBackend(reason: unreachable.description),
+                suppressor: Suppressor(internalSuffixes: configuration.internalSuffixes),
+                queue: queue,
+                retry: configuration.retry
+            )
+        )
+    }
+}
+
+/// Lookups while the store cannot be reached: none gets an answer, each is worth trying again.
+struct UnreachableBackend: LookupBackend {
+    let reason: String
+    var mode: String { "embedded" }
+
+    func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
+        -> [IndicatorOutcome]
+    {
+        throw IntegrationFailure(.lookupFailed, reason, isWorthRetrying: true)
     }
 }

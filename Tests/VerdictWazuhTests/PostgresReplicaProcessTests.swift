@@ -191,6 +191,55 @@ struct PostgresClusterNodeTests {
     }
 }
 
+extension PostgresClusterNodeTests {
+    /// A node whose database cannot be reached keeps the alert (one "deferred" event, exit 0) and enriches it
+    /// once the database answers.
+    @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
+    func aNodeWhoseDatabaseIsDownKeepsTheAlert() async throws {
+        let url = try PostgresTestServer.freshDatabase()
+        defer { PostgresTestServer.drop(url) }
+        try await MockProviderServer.with(SharedBudgetProcessTests.virusTotalAnswer) { virusTotal in
+            let home = try WazuhHome()
+            let settings = home.path + "/etc/verdict.yaml"
+            // Nothing listens on port 1.
+            try "database: \"postgres://verdict:hunter2@127.0.0.1:1/verdict?sslmode=disable\"\n".write(
+                toFile: settings,
+                atomically: true,
+                encoding: .utf8
+            )
+            let environment = SharedBudgetProcessTests.virusTotal(virusTotal)
+            let down = try await SharedBudgetProcessTests.run(
+                home,
+                address: "45.155.208.1",
+                id: 1,
+                environment: environment
+            )
+            #expect(down.status == 0, "integratord logs no error: \(home.log)")
+            let deferred = await home.receiver!.wait(for: 1)
+            #expect(
+                deferred.first?.contains(
+                    "cannot prepare the tables in the PostgreSQL database postgres://verdict@127.0.0.1:1/verdict"
+                )
+                    == true,
+                "\(deferred)"
+            )
+            #expect(!home.log.contains("hunter2") && !(deferred.first ?? "").contains("hunter2"))
+            // The database is back (here: the right URL): the next alert's run enriches the kept one too.
+            try "database: \"\(url)\"\n".write(toFile: settings, atomically: true, encoding: .utf8)
+            let up = try await SharedBudgetProcessTests.run(
+                home,
+                address: "45.155.208.2",
+                id: 2,
+                environment: environment
+            )
+            #expect(up.status == 0, "\(home.log)")
+            let all = await home.receiver!.wait(for: 3)
+            #expect(all.count == 3, "\(all)")
+            #expect(all.last?.contains("45.155.208.1") == true && all.last?.contains("deferred_s") == true)
+        }
+    }
+}
+
 /// PostgreSQL stopped for 8 s under load: the replica answers 503 `store_unavailable` with `Retry-After` (and
 /// `/v1/ready` says not ready) instead of hanging or crashing, serves again by itself once the database is back,
 /// and no credit is lost or counted twice.
