@@ -98,6 +98,14 @@ enum CommandContext {
         }
     }
 
+    /// The retry queue that `openStores(_:configuration:retryQueue: true)` opened beside the stores.
+    static func retryQueue(of stores: Stores) throws -> any RetryQueueStore {
+        guard let queue = stores.retryQueue else {
+            throw CommandFailure("the retry queue in VERDICT_DATA_DIR was not opened; this is a bug, please report it")
+        }
+        return queue
+    }
+
     /// The engine on the shared stores (answers and source budgets).
     static func engineRuntime(_ configuration: EngineConfiguration, on stores: Stores) throws -> EngineRuntime {
         do {

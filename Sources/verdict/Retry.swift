@@ -37,7 +37,7 @@ struct Retry: AsyncParsableCommand {
         let configuration = try await CommandContext.configuration(file: config)
         let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
         let runtime = try CommandContext.engineRuntime(configuration, on: stores)
-        let queue = stores.retryQueue!
+        let queue = try CommandContext.retryQueue(of: stores)
         let before = try await queue.summary()
         CommandContext.writeOut(Self.describe(before))
         guard before.queued > 0 else {

@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
                     drainer: RetryDrainer(
                         backend: EmbeddedBackend(engine: runtime.engine),
                         suppressor: runtime.engine.suppressor,
-                        queue: stores.retryQueue!,
+                        queue: try CommandContext.retryQueue(of: stores),
                         settings: configuration.retry
                     ),
                     log: { [logger] line in logger.info("retry queue: \(line)") }

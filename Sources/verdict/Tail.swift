@@ -161,7 +161,7 @@ struct Tail: AsyncParsableCommand {
             drainer: RetryDrainer(
                 backend: backend,
                 suppressor: runtime.engine.suppressor,
-                queue: stores.retryQueue!,
+                queue: try CommandContext.retryQueue(of: stores),
                 settings: configuration.retry
             ),
             log: { line in FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(line)\n".utf8)) }

@@ -15,7 +15,7 @@ enum ProviderHarness {
         try await MockProviderServer.with(reply) { server in
             let http = ProviderHTTPClient(maxBodyBytes: maxBodyBytes, timeout: .seconds(5))
             let source = makeSource(ProviderSettings(apiKey: "test-key-123", baseURL: server.baseURL), http)
-            let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .milliseconds(500)))
+            let governor = SourceGovernor(source: source, policy: GovernorPolicy(deadline: .milliseconds(3000)))
             let result = await governor.lookUp(indicator)
             return (result, server.requests)
         }
@@ -28,7 +28,7 @@ enum ProviderHarness {
                 "500 with an HTML page",
                 .raw(500, Array("<html>oops</html>".utf8), headers: [("Content-Type", "text/html")]), .error, "HTTP 500"
             ),
-            ("a hang", .hang, .error, "timeout after 500 ms"),
+            ("a hang", .hang, .error, "timeout after 3000 ms"),
             (
                 "a 200 that is not JSON", .raw(200, Array("{\"data\": [truncated".utf8)), .error,
                 "answer is not valid JSON"

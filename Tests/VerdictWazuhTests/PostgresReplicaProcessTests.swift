@@ -8,8 +8,9 @@ import VerdictCore
 import VerdictTestSupport
 
 /// Real `verdict serve` replicas on one real PostgreSQL database, as an MSSP runs them behind a load balancer:
-/// one key's credits, one source budget, one cache, one revocation.
-struct PostgresReplicaProcessTests {
+/// one key's credits, one source budget, one cache, one revocation. One test at a time: each runs several servers,
+/// and beside the rest of the suite they would crowd a 2-core machine past other tests' bounds.
+@Suite(.serialized) struct PostgresReplicaProcessTests {
     static let abuseIPDBAnswer = #"""
         {"data":{"ipAddress":"45.155.205.1","isPublic":true,"ipVersion":4,"isWhitelisted":false,"abuseConfidenceScore":100,
          "countryCode":"NL","usageType":"Data Center/Web Hosting/Transit","isp":"Example Hosting","domain":"example.net",
@@ -143,7 +144,7 @@ struct PostgresReplicaProcessTests {
 
 /// Two Wazuh manager nodes (two Wazuh homes) in embedded mode, each with `database:` in its verdict.yaml
 /// pointing at one PostgreSQL database: one VirusTotal window and one cache between them, no server.
-struct PostgresClusterNodeTests {
+extension PostgresReplicaProcessTests {
     typealias WazuhHome = IntegrationProcessTests.WazuhHome
 
     @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
@@ -191,7 +192,7 @@ struct PostgresClusterNodeTests {
     }
 }
 
-extension PostgresClusterNodeTests {
+extension PostgresReplicaProcessTests {
     /// A node whose database cannot be reached keeps the alert (one "deferred" event, exit 0) and enriches it
     /// once the database answers.
     @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
@@ -243,7 +244,7 @@ extension PostgresClusterNodeTests {
 /// PostgreSQL stopped for 8 s under load: the replica answers 503 `store_unavailable` with `Retry-After` (and
 /// `/v1/ready` says not ready) instead of hanging or crashing, serves again by itself once the database is back,
 /// and no credit is lost or counted twice.
-struct PostgresOutageProcessTests {
+extension PostgresReplicaProcessTests {
     struct Outcome: Sendable {
         var sentAt: Duration
         var status: UInt
@@ -259,7 +260,7 @@ struct PostgresOutageProcessTests {
         defer { database.stop() }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-outage-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let malicious: MockProviderServer.Handler = { _ in .json(200, PostgresReplicaProcessTests.abuseIPDBAnswer) }
+        let malicious: MockProviderServer.Handler = { _ in .json(200, Self.abuseIPDBAnswer) }
         try await MockProviderServer.with(malicious) { abuseIPDB in
             let environment = [
                 "VERDICT_DATABASE_URL": database.url, "VERDICT_CONFIG": "", "VERDICT_INTERNETDB_ENABLED": "false",
@@ -271,7 +272,7 @@ struct PostgresOutageProcessTests {
             defer { replica.stop() }
             let port = try await replica.port()
             let cli = environment.merging(["VERDICT_DATA_DIR": folder + "/cli"]) { $1 }
-            let key = try await PostgresReplicaProcessTests.keys(
+            let key = try await Self.keys(
                 ["create", "--name", "soc", "--plan", "free", "--credits", "100000"],
                 environment: cli
             )
@@ -297,18 +298,18 @@ struct PostgresOutageProcessTests {
             let clock = ContinuousClock()
             let start = clock.now
             let counter = Counter()
-            // Four clients asking new values for 17 s; the database is away from 2 s to 10 s, longer than two store
+            // Two clients asking new values for 17 s; the database is away from 2 s to 10 s, longer than two store
             // deadlines (3 s each), so requests start and fail inside it.
             let load = Task {
                 try await withThrowingTaskGroup(of: [Outcome].self) { group in
-                    for _ in 0..<4 {
+                    for _ in 0..<2 {
                         group.addTask {
                             var outcomes: [Outcome] = []
                             while clock.now - start < .seconds(17) {
                                 let sent = clock.now
                                 let number = counter.next()
                                 let value = "45.155.\(200 + number / 250).\(number % 250 + 1)"
-                                let reply = try await Self.lookUp(http, port: port, key: key, value)
+                                let reply = try await Self.lookUpCounting(http, port: port, key: key, value)
                                 outcomes.append(
                                     Outcome(
                                         sentAt: sent - start,
@@ -318,7 +319,7 @@ struct PostgresOutageProcessTests {
                                         charged: reply.charged
                                     )
                                 )
-                                try await Task.sleep(for: .milliseconds(20))
+                                try await Task.sleep(for: .milliseconds(50))
                             }
                             return outcomes
                         }
@@ -376,7 +377,7 @@ struct PostgresOutageProcessTests {
         }
     }
 
-    static func lookUp(_ http: HTTPClient, port: Int, key: String, _ value: String) async throws
+    static func lookUpCounting(_ http: HTTPClient, port: Int, key: String, _ value: String) async throws
         -> (status: UInt, retryAfter: String?, charged: Int)
     {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/enrichment/lookup")
