@@ -36,7 +36,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             if postgres != nil {
                 let database = try await PostgresDatabase.open(
                     try PostgresSettings(url: location),
-                    callTimeout: .seconds(10)
+                    callTimeout: .seconds(30)
                 )
                 return Database(postgres: database, location: location, cleanUp: { database.closeNow() })
             }
@@ -57,7 +57,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             )
         case .postgres:
             let url = try PostgresTestServer.freshDatabase()
-            let database = try await PostgresDatabase.open(try PostgresSettings(url: url), callTimeout: .seconds(10))
+            let database = try await PostgresDatabase.open(try PostgresSettings(url: url), callTimeout: .seconds(30))
             return Database(
                 postgres: database,
                 location: url,
