@@ -34,7 +34,7 @@ public enum PostgresTestServer {
     /// Drops the database of `url`, closing what is still connected to it.
     public static func drop(_ url: String) {
         guard let adminURL, let name = URLComponents(string: url)?.path.dropFirst(), !name.isEmpty else { return }
-        try? psql(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        _ = try? psql(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
     /// `url` with another database name.
@@ -44,20 +44,24 @@ public enum PostgresTestServer {
         return components.string ?? url
     }
 
-    /// Runs one SQL command with psql, as the admin.
-    public static func psql(_ url: String, _ command: String) throws {
+    /// Runs one SQL command with psql; returns what it printed (a query's value), trimmed.
+    @discardableResult
+    public static func psql(_ url: String, _ command: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         process.arguments = [url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", command]
+        let output = Pipe()
         let errors = Pipe()
+        process.standardOutput = output
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
         try process.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             throw Unavailable(description: "psql \(command) failed: \(text)")
         }
+        return printed.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -17,9 +17,9 @@ import VerdictTestSupport
          "isTor":false,"totalReports":47,"numDistinctUsers":22,"lastReportedAt":"2026-11-29T18:33:12+00:00"}}
         """#
 
-    /// One lookup of `value` with `key` through the replica on `port`: the status and the answer.
+    /// One lookup of `value` with `key` through the replica on `port`: the status, `Retry-After` and the answer.
     static func lookUp(_ http: HTTPClient, port: Int, key: String, _ value: String) async throws
-        -> (status: UInt, body: JSONValue)
+        -> (status: UInt, retryAfter: String?, body: JSONValue)
     {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/enrichment/lookup")
         request.method = .POST
@@ -28,7 +28,9 @@ import VerdictTestSupport
         request.body = .bytes(ByteBuffer(string: #"{"indicators": ["\#(value)"]}"#))
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
-        return (response.status.code, (try? JSONValue(parsing: bytes)) ?? .null)
+        return (
+            response.status.code, response.headers.first(name: "Retry-After"), (try? JSONValue(parsing: bytes)) ?? .null
+        )
     }
 
     /// `verdict ARGUMENTS` as a user runs it; its output.
@@ -309,14 +311,14 @@ extension PostgresReplicaProcessTests {
                                 let sent = clock.now
                                 let number = counter.next()
                                 let value = "45.155.\(200 + number / 250).\(number % 250 + 1)"
-                                let reply = try await Self.lookUpCounting(http, port: port, key: key, value)
+                                let reply = try await Self.lookUp(http, port: port, key: key, value)
                                 outcomes.append(
                                     Outcome(
                                         sentAt: sent - start,
                                         status: reply.status,
                                         retryAfter: reply.retryAfter,
                                         elapsed: clock.now - sent,
-                                        charged: reply.charged
+                                        charged: reply.body["credits"]?["charged"]?.scalarText.flatMap { Int($0) } ?? 0
                                     )
                                 )
                                 try await Task.sleep(for: .milliseconds(50))
@@ -352,9 +354,15 @@ extension PostgresReplicaProcessTests {
             #expect(!after.isEmpty && after.allSatisfy { $0.status == 200 }, "\(after.map(\.status))")
             #expect(try await http.execute(ready, timeout: .seconds(10)).status.code == 200)
             // What was charged is in the ledger, what is still held is in reservations: nothing else.
-            let used = try Self.psql(database.url, "SELECT COALESCE(SUM(credits_used), 0) FROM key_usage")
-            let ledger = try Self.psql(database.url, "SELECT COALESCE(SUM(credits), 0) FROM credit_ledger")
-            let held = try Self.psql(database.url, "SELECT COALESCE(SUM(amount), 0) FROM credit_reservation")
+            let used = try PostgresTestServer.psql(database.url, "SELECT COALESCE(SUM(credits_used), 0) FROM key_usage")
+            let ledger = try PostgresTestServer.psql(
+                database.url,
+                "SELECT COALESCE(SUM(credits), 0) FROM credit_ledger"
+            )
+            let held = try PostgresTestServer.psql(
+                database.url,
+                "SELECT COALESCE(SUM(amount), 0) FROM credit_reservation"
+            )
             #expect(
                 Int(used) == (Int(ledger) ?? -1) + (Int(held) ?? -1),
                 "used \(used), ledger \(ledger), held \(held)"
@@ -375,32 +383,5 @@ extension PostgresReplicaProcessTests {
                 return $0
             }
         }
-    }
-
-    static func lookUpCounting(_ http: HTTPClient, port: Int, key: String, _ value: String) async throws
-        -> (status: UInt, retryAfter: String?, charged: Int)
-    {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/enrichment/lookup")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"indicators": ["\#(value)"]}"#))
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let body = try? JSONValue(parsing: Array(buffer: try await response.body.collect(upTo: 1 << 20)))
-        let charged = body?["credits"]?["charged"]?.scalarText.flatMap { Int($0) } ?? 0
-        return (response.status.code, response.headers.first(name: "Retry-After"), charged)
-    }
-
-    /// One value from psql.
-    static func psql(_ url: String, _ query: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-qAt", "-c", query]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
