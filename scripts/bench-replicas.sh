@@ -6,7 +6,7 @@
 #   swift build -c release --product verdict && scripts/bench-replicas.sh [seconds] [connections]
 #
 # The PostgreSQL server is a throwaway one (scripts/test-postgres.sh, Debian's `postgresql` package), removed at
-# the end. A small Python server answers as AbuseIPDB does, so the first lookup fills the cache; every measured
+# the end. scripts/mock-abuseipdb.py answers as AbuseIPDB does, so the first lookup fills the cache; every measured
 # request is then a cache hit. The per-key rate limit and in-flight caps are off (wrk uses one key).
 set -euo pipefail
 
@@ -31,25 +31,7 @@ postgres_environment="$("$root/scripts/test-postgres.sh" start)"
 eval "$postgres_environment"
 database="$VERDICT_TEST_POSTGRES_URL"
 
-cat >"$work/mock.py" <<'EOF'
-import http.server, json
-class AbuseIPDB(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ip = self.path.split("ipAddress=")[1].split("&")[0]
-        body = json.dumps({"data": {"ipAddress": ip, "isPublic": True, "ipVersion": 4, "isWhitelisted": False,
-            "abuseConfidenceScore": 100, "countryCode": "DE", "isTor": True, "totalReports": 47,
-            "numDistinctUsers": 22, "lastReportedAt": "2024-05-29T18:33:12+00:00"}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args): pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AbuseIPDB)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-EOF
-python3 "$work/mock.py" >"$work/mock.port" &
+python3 "$root/scripts/mock-abuseipdb.py" >"$work/mock.port" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
 

@@ -6,7 +6,7 @@
 #
 # VERDICT_BUILD names another build folder (another checkout's, to compare two versions on one machine).
 #
-# A small Python server on 127.0.0.1 answers as AbuseIPDB does (docs/sources.md) so the first lookup of
+# scripts/mock-abuseipdb.py answers on 127.0.0.1 as AbuseIPDB does (docs/sources.md) so the first lookup of
 # each value fills the cache; every measured request is then a cache hit, as the issue asks. The per-key rate
 # limit is turned off (VERDICT_SERVER_KEY_RATE_LIMIT=off): it would otherwise answer most requests with 429;
 # so are the in-flight caps, since every wrk connection uses the one key.
@@ -27,25 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$work/mock.py" <<'EOF'
-import http.server, json, sys
-class AbuseIPDB(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ip = self.path.split("ipAddress=")[1].split("&")[0]
-        body = json.dumps({"data": {"ipAddress": ip, "isPublic": True, "ipVersion": 4, "isWhitelisted": False,
-            "abuseConfidenceScore": 100, "countryCode": "DE", "isTor": True, "totalReports": 47,
-            "numDistinctUsers": 22, "lastReportedAt": "2024-05-29T18:33:12+00:00"}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args): pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AbuseIPDB)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-EOF
-python3 "$work/mock.py" >"$work/mock.port" &
+python3 "$root/scripts/mock-abuseipdb.py" >"$work/mock.port" &
 mock_pid=$!
 for _ in $(seq 50); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
 
