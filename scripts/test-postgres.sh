@@ -45,7 +45,7 @@ start)
     ;;
 pause)
     folder="${VERDICT_TEST_POSTGRES_DIR:?VERDICT_TEST_POSTGRES_DIR is not set}"
-    as_user "$bin/pg_ctl" -D "$folder/data" -m fast -w stop >/dev/null
+    as_user "$bin/pg_ctl" -D "$folder/data" -m immediate -w stop >/dev/null
     ;;
 resume)
     folder="${VERDICT_TEST_POSTGRES_DIR:?VERDICT_TEST_POSTGRES_DIR is not set}"

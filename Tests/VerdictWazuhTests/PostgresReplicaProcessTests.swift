@@ -300,14 +300,17 @@ extension PostgresReplicaProcessTests {
             let clock = ContinuousClock()
             let start = clock.now
             let counter = Counter()
-            // Two clients asking new values for 17 s; the database is away from 2 s to 10 s, longer than two store
-            // deadlines (3 s each), so requests start and fail inside it.
+            let loadEnd = LoadEnd()
+            // Two clients asking new values until told to stop; the database is away for 13 s: a request begun just
+            // before it went may wait out two store deadlines (3 s each), and the next ones must still start and fail
+            // inside it. Every phase is timed from when the one
+            // before really ended: stopping and starting a server takes seconds on a busy machine.
             let load = Task {
                 try await withThrowingTaskGroup(of: [Outcome].self) { group in
                     for _ in 0..<2 {
                         group.addTask {
                             var outcomes: [Outcome] = []
-                            while clock.now - start < .seconds(17) {
+                            while !loadEnd.reached(clock.now) {
                                 let sent = clock.now
                                 let number = counter.next()
                                 let value = "45.155.\(200 + number / 250).\(number % 250 + 1)"
@@ -332,14 +335,16 @@ extension PostgresReplicaProcessTests {
             try await Task.sleep(until: start + .seconds(2))
             try await database.pause()
             let pausedAt = clock.now - start
-            var readyDuringOutage: UInt = 0
             try await Task.sleep(for: .seconds(1))
             var ready = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/ready")
             ready.method = .GET
-            readyDuringOutage = try await http.execute(ready, timeout: .seconds(10)).status.code
-            try await Task.sleep(until: start + .seconds(10))
+            let readyDuringOutage = try await http.execute(ready, timeout: .seconds(10)).status.code
+            try await Task.sleep(until: start + pausedAt + .seconds(13))
             let resumingAt = clock.now - start
             try await database.resume()
+            let resumedAt = clock.now - start
+            // The pool reconnects on the next call; what is asked 3 s after the server is back must all be served.
+            loadEnd.set(start + resumedAt + .seconds(7))
             let outcomes = try await load.value
             #expect(replica.process.isRunning, "the replica did not crash: \(replica.text)")
             #expect(readyDuringOutage == 503)
@@ -350,7 +355,7 @@ extension PostgresReplicaProcessTests {
                 "paused \(pausedAt), resumed \(resumingAt): \(outcomes.map { ($0.sentAt, $0.status, $0.elapsed) })"
             )
             #expect(during.allSatisfy { $0.retryAfter != nil && $0.elapsed < .seconds(6) })
-            let after = outcomes.filter { $0.sentAt > .seconds(13) }
+            let after = outcomes.filter { $0.sentAt > resumedAt + .seconds(3) }
             #expect(!after.isEmpty && after.allSatisfy { $0.status == 200 }, "\(after.map(\.status))")
             #expect(try await http.execute(ready, timeout: .seconds(10)).status.code == 200)
             // What was charged is in the ledger, what is still held is in reservations: nothing else.
@@ -373,6 +378,13 @@ extension PostgresReplicaProcessTests {
             let charged = outcomes.filter { $0.status == 200 }.map(\.charged).reduce(0, +)
             #expect((Int(ledger) ?? 0) <= charged, "ledger \(ledger), charged \(charged)")
         }
+    }
+
+    /// When the clients stop asking: not known until the outage is over.
+    final class LoadEnd: Sendable {
+        let instant = Mutex<ContinuousClock.Instant?>(nil)
+        func set(_ end: ContinuousClock.Instant) { instant.withLock { $0 = end } }
+        func reached(_ now: ContinuousClock.Instant) -> Bool { instant.withLock { $0.map { now >= $0 } ?? false } }
     }
 
     final class Counter: Sendable {
