@@ -74,79 +74,80 @@ public struct PostgresAccountStore: AccountStore {
     public func reserveCredits(keyID: Int64, amount: Int, at time: Date) async throws -> ReservationOutcome {
         let month = usageMonth(of: time)
         let created = time.timeIntervalSince1970
-        return try await database.transaction("reserve credits in") { connection in
-            try await Self.ensureUsageRow(connection, keyID: keyID, month: month)
+        return try await database.withConnection("reserve credits in") { connection in
+            // One statement, one round trip: the month's usage row is created with the amount or, if there, raised
+            // by it only while it stays within the plan (ON CONFLICT locks the row and checks the latest version,
+            // so racing replicas queue on it), and the reservation is written from what was taken.
             let taken = try await connection.query(
                 """
-                UPDATE key_usage AS usage SET credits_used = usage.credits_used + \(amount)
-                FROM api_key AS key
-                WHERE usage.key_id = \(keyID) AND usage.month = \(month) AND key.id = usage.key_id
-                  AND key.revoked_at IS NULL
-                  AND (key.monthly_credits IS NULL OR usage.credits_used + \(amount) <= key.monthly_credits)
-                RETURNING usage.credits_used, key.monthly_credits
-                """,
-                logger: quiet
-            )
-            var after: (used: Int, limit: Int?)?
-            for try await (used, limit) in taken.decode((Int, Int?).self) { after = (used, limit) }
-            guard let after else {
-                // Nothing taken: the key is gone, or has too few credits left.
-                let rows = try await connection.query(
-                    """
-                    SELECT key.revoked_at IS NULL, key.monthly_credits, usage.credits_used
-                    FROM api_key AS key JOIN key_usage AS usage ON usage.key_id = key.id AND usage.month = \(month)
-                    WHERE key.id = \(keyID)
-                    """,
-                    logger: quiet
+                WITH taken AS (
+                    INSERT INTO key_usage AS usage (key_id, month, credits_used)
+                    SELECT key.id, \(month), \(amount) FROM api_key AS key
+                    WHERE key.id = \(keyID) AND key.revoked_at IS NULL
+                      AND (key.monthly_credits IS NULL OR \(amount) <= key.monthly_credits)
+                    ON CONFLICT (key_id, month) DO UPDATE SET credits_used = usage.credits_used + excluded.credits_used
+                    WHERE (SELECT key.monthly_credits IS NULL OR usage.credits_used + excluded.credits_used <= key.monthly_credits
+                           FROM api_key AS key WHERE key.id = usage.key_id AND key.revoked_at IS NULL)
+                    RETURNING usage.credits_used
+                ), held AS (
+                    INSERT INTO credit_reservation (key_id, month, amount, created_at)
+                    SELECT \(keyID), \(month), \(amount), \(created) FROM taken
+                    RETURNING id
                 )
-                for try await (active, limit, used) in rows.decode((Bool, Int?, Int).self) where active {
-                    return .insufficient(required: amount, remaining: max(0, (limit ?? 0) - used))
-                }
-                return .keyRevoked
-            }
-            let inserted = try await connection.query(
-                """
-                INSERT INTO credit_reservation (key_id, month, amount, created_at)
-                VALUES (\(keyID), \(month), \(amount), \(created)) RETURNING id
+                SELECT held.id, taken.credits_used, key.monthly_credits
+                FROM held, taken, api_key AS key WHERE key.id = \(keyID)
                 """,
                 logger: quiet
             )
-            var id: Int64 = 0
-            for try await value in inserted.decode(Int64.self) { id = value }
-            let reservation = CreditReservation(id: id, keyID: keyID, month: month, amount: amount)
-            return .reserved(reservation, remaining: after.limit.map { $0 - after.used })
+            for try await (id, used, limit) in taken.decode((Int64, Int, Int?).self) {
+                let reservation = CreditReservation(id: id, keyID: keyID, month: month, amount: amount)
+                return .reserved(reservation, remaining: limit.map { $0 - used })
+            }
+            // Nothing taken: the key is gone, or has too few credits left.
+            let rows = try await connection.query(
+                """
+                SELECT key.revoked_at IS NULL, key.monthly_credits, COALESCE(usage.credits_used, 0)
+                FROM api_key AS key LEFT JOIN key_usage AS usage ON usage.key_id = key.id AND usage.month = \(month)
+                WHERE key.id = \(keyID)
+                """,
+                logger: quiet
+            )
+            for try await (active, limit, used) in rows.decode((Bool, Int?, Int).self) where active {
+                return .insufficient(required: amount, remaining: max(0, (limit ?? 0) - used))
+            }
+            return .keyRevoked
         }
     }
 
     public func settle(_ reservation: CreditReservation, charged: Int, requestID: String) async throws -> Int? {
         let charged = min(max(0, charged), reservation.amount)
         let now = Date().timeIntervalSince1970
-        return try await database.transaction("settle credits in") { connection in
-            let deleted = try await connection.query(
-                "DELETE FROM credit_reservation WHERE id = \(reservation.id) RETURNING id",
-                logger: quiet
-            )
-            var held = false
-            for try await _ in deleted.decode(Int64.self) { held = true }
-            // Already given back by the stale-reservation sweep: then the charge is all that is left to apply.
-            let refund = held ? reservation.amount - charged : -charged
-            try await connection.query(
+        return try await database.withConnection("settle credits in") { connection in
+            // One statement, one round trip. A reservation the stale-reservation sweep already gave back is gone:
+            // then the charge is all that is left to apply.
+            let rows = try await connection.query(
                 """
-                UPDATE key_usage SET credits_used = GREATEST(0, credits_used - \(refund))
-                WHERE key_id = \(reservation.keyID) AND month = \(reservation.month)
+                WITH released AS (
+                    DELETE FROM credit_reservation WHERE id = \(reservation.id) RETURNING id
+                ), adjusted AS (
+                    UPDATE key_usage SET credits_used = GREATEST(0, credits_used - CASE
+                        WHEN EXISTS (SELECT 1 FROM released) THEN \(reservation.amount - charged) ELSE \(-charged) END)
+                    WHERE key_id = \(reservation.keyID) AND month = \(reservation.month)
+                    RETURNING credits_used
+                ), charged AS (
+                    INSERT INTO credit_ledger (key_id, month, request_id, credits, at)
+                    SELECT \(reservation.keyID), \(reservation.month), \(requestID), \(charged), \(now)
+                    WHERE \(charged) > 0
+                )
+                SELECT key.monthly_credits, COALESCE((SELECT credits_used FROM adjusted), 0)
+                FROM api_key AS key WHERE key.id = \(reservation.keyID)
                 """,
                 logger: quiet
             )
-            if charged > 0 {
-                try await connection.query(
-                    """
-                    INSERT INTO credit_ledger (key_id, month, request_id, credits, at)
-                    VALUES (\(reservation.keyID), \(reservation.month), \(requestID), \(charged), \(now))
-                    """,
-                    logger: quiet
-                )
+            for try await (limit, used) in rows.decode((Int?, Int).self) {
+                return limit.map { max(0, $0 - used) }
             }
-            return try await Self.creditsLeft(connection, keyID: reservation.keyID, month: reservation.month)
+            return nil
         }
     }
 
@@ -314,17 +315,6 @@ public struct PostgresAccountStore: AccountStore {
             keys.append((key, hash))
         }
         return keys
-    }
-
-    static func ensureUsageRow(_ connection: PostgresConnection, keyID: Int64, month: String) async throws {
-        try await connection.query(
-            // From the key's row, so a key that is gone adds nothing (and the reservation then says so).
-            """
-            INSERT INTO key_usage (key_id, month) SELECT id, \(month) FROM api_key WHERE id = \(keyID)
-            ON CONFLICT DO NOTHING
-            """,
-            logger: PostgresDatabase.quiet
-        )
     }
 
     static func creditsLeft(_ connection: PostgresConnection, keyID: Int64, month: String) async throws -> Int? {
