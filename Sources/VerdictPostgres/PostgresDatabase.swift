@@ -16,6 +16,7 @@ public final class PostgresDatabase: Sendable {
     let running: Task<Void, Never>
     /// How long one call may wait for a connection and its answer.
     let callTimeout: Duration
+    let connectionFailures: ConnectionFailureLog
     static let quiet = Logger(label: "verdict.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Connects, and creates or updates the tables.
@@ -32,7 +33,7 @@ public final class PostgresDatabase: Sendable {
     ) async throws -> PostgresDatabase {
         let database = try PostgresDatabase(settings, singleConnection: singleConnection, callTimeout: callTimeout)
         do {
-            try await database.migrate(within: migrationTimeout)
+            try await database.prepare(within: migrationTimeout)
         } catch {
             await database.close()
             throw error
@@ -55,9 +56,34 @@ public final class PostgresDatabase: Sendable {
         configuration.options.maximumConnections = singleConnection ? 1 : 20
         configuration.options.minimumConnections = 0
         configuration.options.additionalStartupParameters = [("application_name", "verdict")]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: Self.quiet)
+        connectionFailures = ConnectionFailureLog(password: settings.password)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: connectionFailures.logger)
         self.client = client
         running = Task { await client.run() }
+    }
+
+    /// Connects within one call's time (nothing listening is said in seconds, not at the migration's deadline),
+    /// then migrates; and gives up as soon as a connection attempt fails for good (the pool would try a wrong
+    /// password again until the deadline).
+    func prepare(within timeout: Duration) async throws {
+        let started = ContinuousClock.now
+        let failures = connectionFailures
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await self.withConnection("connect to") { _ in }
+                try await self.migrate(within: timeout)
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(20))
+                    if let failure = failures.failure(since: started), failure.isPermanent {
+                        throw self.unusable(failure.reason, doing: "connect to")
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     /// Ends the pool's connections.
@@ -139,7 +165,10 @@ public final class PostgresDatabase: Sendable {
         if let error = error as? StoreError { return error }
         let reason: String
         if error is DeadlineExceeded {
-            reason = "no answer within \(timeout.milliseconds) ms"
+            let attempt = connectionFailures.failure(since: .now - timeout - .seconds(5))
+            reason =
+                "no answer within \(timeout.milliseconds) ms"
+                + (attempt.map { "; the last connection attempt failed: \($0.reason)" } ?? "")
         } else if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
@@ -154,7 +183,11 @@ public final class PostgresDatabase: Sendable {
         } else {
             reason = "\(error)"
         }
-        return StoreError(
+        return unusable(reason, doing: action)
+    }
+
+    func unusable(_ reason: String, doing action: String) -> StoreError {
+        StoreError(
             "cannot \(action) the PostgreSQL database \(settings.location): \(reason); check that it runs and that the URL, user and password are right",
             isUnavailable: true
         )

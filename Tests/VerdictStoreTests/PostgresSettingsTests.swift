@@ -69,7 +69,8 @@ struct PostgresSettingsTests {
         #expect(noLine?.description.contains("has no line for app@db:5432/verdict") == true)
     }
 
-    /// The test server speaks no TLS: `sslmode=require` must refuse it rather than talk in clear.
+    /// The test server speaks no TLS: `sslmode=require` must refuse it rather than talk in clear, and say why at
+    /// once (the pool would try again until the deadline).
     @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
     func sslmodeRequireRefusesAServerWithoutTLS() async throws {
         let url = try PostgresTestServer.freshDatabase()
@@ -78,10 +79,47 @@ struct PostgresSettingsTests {
         #expect(await plain.isReachable())
         await plain.close()
         let required = url.replacingOccurrences(of: "sslmode=disable", with: "sslmode=require")
+        let clock = ContinuousClock()
+        let started = clock.now
         let error = await #expect(throws: StoreError.self) {
-            _ = try await PostgresDatabase.open(try PostgresSettings(url: required), migrationTimeout: .seconds(10))
+            _ = try await PostgresDatabase.open(try PostgresSettings(url: required), migrationTimeout: .seconds(60))
         }
-        #expect(error?.description.contains("cannot prepare the tables in the PostgreSQL database") == true)
+        #expect(clock.now - started < .seconds(30), "gave up only at the deadline")
+        #expect(error?.description.contains("cannot connect to the PostgreSQL database") == true)
+        #expect(error?.description.contains("does not offer TLS") == true, "\(String(describing: error))")
         #expect(error?.description.contains(URLComponents(string: url)?.password ?? "-") == false)
+    }
+
+    /// A wrong password is named as the server names it, at once, and neither password is in the error.
+    @Test(.enabled(if: PostgresTestServer.shouldRun, "needs the PostgreSQL server .ci/run starts"))
+    func aWrongPasswordIsNamedAtOnce() async throws {
+        let url = try PostgresTestServer.freshDatabase()
+        defer { PostgresTestServer.drop(url) }
+        var components = try #require(URLComponents(string: url))
+        let right = try #require(components.password)
+        components.password = "not-the-password-4711"
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = await #expect(throws: StoreError.self) {
+            _ = try await PostgresDatabase.open(
+                try PostgresSettings(url: try #require(components.string)),
+                migrationTimeout: .seconds(60)
+            )
+        }
+        #expect(clock.now - started < .seconds(30), "gave up only at the deadline")
+        let text = String(describing: error)
+        #expect(text.contains("password authentication failed") && text.contains("SQLSTATE 28P01"), "\(text)")
+        #expect(!text.contains(right) && !text.contains("not-the-password-4711"))
+    }
+
+    /// A server that is not there: the call ends at its deadline and says what the pool last met.
+    @Test func nothingListeningIsNamedAtTheDeadline() async throws {
+        let url = "postgres://verdict:hunter2@127.0.0.1:1/verdict?sslmode=disable"
+        let error = await #expect(throws: StoreError.self) {
+            _ = try await PostgresDatabase.open(try PostgresSettings(url: url), callTimeout: .seconds(2))
+        }
+        let text = String(describing: error)
+        #expect(text.contains("no answer within 2000 ms") && text.contains("connection refused"), "\(text)")
+        #expect(!text.contains("hunter2"))
     }
 }

@@ -221,7 +221,7 @@ extension PostgresReplicaProcessTests {
             let deferred = await home.receiver!.wait(for: 1)
             #expect(
                 deferred.first?.contains(
-                    "cannot prepare the tables in the PostgreSQL database postgres://verdict@127.0.0.1:1/verdict"
+                    "cannot connect to the PostgreSQL database postgres://verdict@127.0.0.1:1/verdict"
                 )
                     == true,
                 "\(deferred)"
