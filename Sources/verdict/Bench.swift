@@ -123,6 +123,8 @@ struct BudgetBench: AsyncParsableCommand {
             p99 \(format(report.roundMicroseconds.p99)) µs; \(Int(report.takesPerSecond)) calls/s in all
             credit reserve and settle: p50 \(format(report.creditMicroseconds.p50)) µs, \
             p99 \(format(report.creditMicroseconds.p99)) µs
+            all the store adds to a lookup that asks a source (credits, cache miss and write, window): \
+            p50 \(format(report.upstreamLookupMicroseconds.p50)) µs, p99 \(format(report.upstreamLookupMicroseconds.p99)) µs
             """
         )
     }
