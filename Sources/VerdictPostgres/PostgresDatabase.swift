@@ -310,6 +310,12 @@ public final class PostgresDatabase: Sendable {
                 """
             ]
         ),
+        (
+            // Every write of a budget raises its version: a change is written only over the version it was made
+            // from (see PostgresSourceBudgetStore).
+            "source budget versions v1",
+            ["ALTER TABLE source_budget ADD COLUMN version BIGINT NOT NULL DEFAULT 0"]
+        ),
     ]
 }
 

@@ -4,16 +4,57 @@ import VerdictSources
 import VerdictStore
 
 /// Source budgets in PostgreSQL: every replica and Wazuh node on the database spends the same windows and sees
-/// the same circuit. A budget is one row; a change locks it (the upsert below takes the row lock), applies the
-/// shared rules of `SourceBudgetState` and writes it back in the same transaction.
+/// the same circuit. A budget is one row with a version. A change reads the row, applies the shared rules of
+/// `SourceBudgetState` and writes it back only over the version it read (two round trips, no transaction); if
+/// another process wrote in between, it starts again from the newer row, and after a few such losses it queues
+/// on the row's lock instead.
 public final class PostgresSourceBudgetStore: SourceBudgetStore {
     let database: PostgresDatabase
+    /// Tries before queueing on the row lock: losing this often means many writers on one budget at once.
+    static let optimisticTries = 3
 
     public init(database: PostgresDatabase) {
         self.database = database
     }
 
+    enum Attempt<T: Sendable>: Sendable {
+        case done(T)
+        case lostTheRace
+    }
+
     public func update<T: Sendable>(
+        _ key: BudgetKey,
+        _ change: @escaping @Sendable (inout SourceBudgetState) -> T
+    ) async throws -> T {
+        for _ in 0..<Self.optimisticTries {
+            let attempt = try await database.withConnection("update a source budget in") { connection in
+                let (before, version) = try await Self.read(key, on: connection)
+                var state = before
+                let value = change(&state)
+                if state == before { return Attempt.done(value) }
+                let written = try await connection.query(
+                    """
+                    INSERT INTO source_budget AS budget (source, fingerprint, \(unescaped: Self.columns), version)
+                    VALUES (\(key.source), \(key.fingerprint), \(state.blockedUntil), \(state.failures), \(state.openUntil),
+                            \(state.probeLeaseUntil), \(state.providerQuota?.limit), \(state.providerQuota?.remaining),
+                            \(state.providerQuota?.resetsAt), \(Self.encode(state.windows)), 1)
+                    ON CONFLICT (source, fingerprint) DO UPDATE SET \(unescaped: Self.assignments),
+                        version = budget.version + 1
+                    WHERE budget.version = \(version)
+                    RETURNING version
+                    """,
+                    logger: PostgresDatabase.quiet
+                )
+                for try await _ in written.decode(Int64.self) { return Attempt.done(value) }
+                return Attempt.lostTheRace
+            }
+            if case .done(let value) = attempt { return value }
+        }
+        return try await lockedUpdate(key, change)
+    }
+
+    /// The change under the row's lock, in one transaction: waits for the writers before it, never loses.
+    func lockedUpdate<T: Sendable>(
         _ key: BudgetKey,
         _ change: @escaping @Sendable (inout SourceBudgetState) -> T
     ) async throws -> T {
@@ -36,7 +77,8 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
                     UPDATE source_budget SET blocked_until = \(state.blockedUntil), failures = \(state.failures),
                         open_until = \(state.openUntil), probe_lease_until = \(state.probeLeaseUntil),
                         provider_limit = \(state.providerQuota?.limit), provider_remaining = \(state.providerQuota?.remaining),
-                        provider_resets_at = \(state.providerQuota?.resetsAt), windows = \(Self.encode(state.windows))
+                        provider_resets_at = \(state.providerQuota?.resetsAt), windows = \(Self.encode(state.windows)),
+                        version = version + 1
                     WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
                     """,
                     logger: PostgresDatabase.quiet
@@ -44,6 +86,26 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
             }
             return value
         }
+    }
+
+    /// The budget's state and version; a budget never written is a fresh state at version 0.
+    static func read(_ key: BudgetKey, on connection: PostgresConnection) async throws -> (SourceBudgetState, Int64) {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: columns), version FROM source_budget
+            WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
+            """,
+            logger: PostgresDatabase.quiet
+        )
+        var state = SourceBudgetState()
+        var version: Int64 = 0
+        for try await (blocked, failures, open, lease, limit, remaining, resets, windows, rowVersion) in rows.decode(
+            (Double, Int, Double, Double, Int?, Int?, Double?, String, Int64).self
+        ) {
+            state = Self.state(blocked, failures, open, lease, limit, remaining, resets, windows)
+            version = rowVersion
+        }
+        return (state, version)
     }
 
     public func state(of key: BudgetKey) async throws -> SourceBudgetState {
@@ -65,20 +127,43 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
         provider_resets_at, windows
         """
 
+    static let assignments = """
+        blocked_until = excluded.blocked_until, failures = excluded.failures, open_until = excluded.open_until, \
+        probe_lease_until = excluded.probe_lease_until, provider_limit = excluded.provider_limit, \
+        provider_remaining = excluded.provider_remaining, provider_resets_at = excluded.provider_resets_at, \
+        windows = excluded.windows
+        """
+
     static func state(_ rows: PostgresRowSequence) async throws -> SourceBudgetState {
         var state = SourceBudgetState()
         for try await (blocked, failures, open, lease, limit, remaining, resets, windows) in rows.decode(
             (Double, Int, Double, Double, Int?, Int?, Double?, String).self
         ) {
-            state.blockedUntil = blocked
-            state.failures = failures
-            state.openUntil = open
-            state.probeLeaseUntil = lease
-            if let remaining {
-                state.providerQuota = ProviderQuota(limit: limit, remaining: remaining, resetsAt: resets)
-            }
-            state.windows = decode(windows)
+            state = Self.state(blocked, failures, open, lease, limit, remaining, resets, windows)
         }
+        return state
+    }
+
+    /// A state from one row's columns, in the order of `columns`.
+    static func state(
+        _ blocked: Double,
+        _ failures: Int,
+        _ open: Double,
+        _ lease: Double,
+        _ limit: Int?,
+        _ remaining: Int?,
+        _ resets: Double?,
+        _ windows: String
+    ) -> SourceBudgetState {
+        var state = SourceBudgetState()
+        state.blockedUntil = blocked
+        state.failures = failures
+        state.openUntil = open
+        state.probeLeaseUntil = lease
+        if let remaining {
+            state.providerQuota = ProviderQuota(limit: limit, remaining: remaining, resetsAt: resets)
+        }
+        state.windows = decode(windows)
         return state
     }
 

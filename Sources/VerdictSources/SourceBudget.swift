@@ -69,6 +69,8 @@ public enum CallOutcome: Sendable, Equatable {
 /// directory (or database) spends one budget. `update` must be atomic across those processes.
 public protocol SourceBudgetStore: Sendable {
     /// Runs `change` on the budget's state and keeps the result, with no other process's change in between.
+    /// `change` may run more than once (on a newer state, when another process changed it meanwhile), so it only
+    /// reads and changes the state.
     func update<T: Sendable>(
         _ key: BudgetKey,
         _ change: @escaping @Sendable (inout SourceBudgetState) -> T
