@@ -223,6 +223,11 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
+    /// A condition that is always true and makes the statement's own transaction commit without waiting for its
+    /// WAL to reach the disk (`synchronous_commit = off` for that transaction alone), for data that may be lost in a
+    /// server crash but never corrupted: cached answers and budget takes. Credits always wait for the disk.
+    static let commitWithoutWaitingForDisk = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
+
     /// The advisory lock the migrations take ("verdict" in ASCII).
     static let migrationLock: Int64 = 0x76_65_72_64_69_63_74
 

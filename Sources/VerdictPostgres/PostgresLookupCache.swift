@@ -42,6 +42,8 @@ public final class PostgresLookupCache: LookupCache {
         return CachedAnswer(result: result, storedAt: storedAt, expiresAt: expiresAt)
     }
 
+    /// Committed without waiting for the disk: a PostgreSQL crash can lose the last fraction of a second of
+    /// answers, which only means asking their sources again.
     public func store(_ answer: CachedAnswer, for key: CacheKey) async {
         let text = String(decoding: StoredResult.encode(answer.result), as: UTF8.self)
         do {
@@ -49,8 +51,9 @@ public final class PostgresLookupCache: LookupCache {
                 try await connection.query(
                     """
                     INSERT INTO answer (source, type, value, fingerprint, result, stored_at, expires_at)
-                    VALUES (\(key.source), \(key.indicator.type.rawValue), \(key.indicator.value), \(key.fingerprint),
-                            \(text), \(answer.storedAt), \(answer.expiresAt))
+                    SELECT \(key.source), \(key.indicator.type.rawValue), \(key.indicator.value), \(key.fingerprint),
+                           \(text), \(answer.storedAt), \(answer.expiresAt)
+                    WHERE \(unescaped: PostgresDatabase.commitWithoutWaitingForDisk)
                     ON CONFLICT (source, type, value, fingerprint) DO UPDATE SET
                         result = excluded.result, stored_at = excluded.stored_at, expires_at = excluded.expires_at
                     """,

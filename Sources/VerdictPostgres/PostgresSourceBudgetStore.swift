@@ -7,7 +7,8 @@ import VerdictStore
 /// the same circuit. A budget is one row with a version. A change reads the row, applies the shared rules of
 /// `SourceBudgetState` and writes it back only over the version it read (two round trips, no transaction); if
 /// another process wrote in between, it starts again from the newer row, and after a few such losses it queues
-/// on the row's lock instead.
+/// on the row's lock instead. Writes commit without waiting for the disk: a PostgreSQL crash can lose the last
+/// fraction of a second of takes (a few calls more than the window allows, once), never the row's consistency.
 public final class PostgresSourceBudgetStore: SourceBudgetStore {
     let database: PostgresDatabase
     /// Tries before queueing on the row lock: losing this often means many writers on one budget at once.
@@ -35,9 +36,10 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
                 let written = try await connection.query(
                     """
                     INSERT INTO source_budget AS budget (source, fingerprint, \(unescaped: Self.columns), version)
-                    VALUES (\(key.source), \(key.fingerprint), \(state.blockedUntil), \(state.failures), \(state.openUntil),
-                            \(state.probeLeaseUntil), \(state.providerQuota?.limit), \(state.providerQuota?.remaining),
-                            \(state.providerQuota?.resetsAt), \(Self.encode(state.windows)), 1)
+                    SELECT \(key.source), \(key.fingerprint), \(state.blockedUntil), \(state.failures), \(state.openUntil),
+                           \(state.probeLeaseUntil), \(state.providerQuota?.limit), \(state.providerQuota?.remaining),
+                           \(state.providerQuota?.resetsAt), \(Self.encode(state.windows)), 1
+                    WHERE \(unescaped: PostgresDatabase.commitWithoutWaitingForDisk)
                     ON CONFLICT (source, fingerprint) DO UPDATE SET \(unescaped: Self.assignments),
                         version = budget.version + 1
                     WHERE budget.version = \(version)

@@ -1,28 +1,54 @@
 import Foundation
+import Synchronization
 import VerdictCore
 import VerdictEngine
 import VerdictSources
 
 /// The in-memory LRU in front of a shared store (docs/contracts.md §3): reads try memory first and fill it
-/// from the store; writes go to both.
+/// from the store; writes go to both. A miss is remembered for a moment: one lookup asks the cache up to three
+/// times before it goes upstream (is it needed, is it there, is it there now that this task may ask), and only the
+/// first needs a round trip. Another process's answer written in that moment is read once the moment is over.
 public final class TieredLookupCache: LookupCache {
     public let memory: MemoryLookupCache
     public let store: any LookupCache
+    let missLifetime: Duration
+    private let misses = Mutex<[CacheKey: ContinuousClock.Instant]>([:])
+    static let missCapacity = 10_000
 
-    public init(memory: MemoryLookupCache = MemoryLookupCache(), store: any LookupCache) {
+    public init(
+        memory: MemoryLookupCache = MemoryLookupCache(),
+        store: any LookupCache,
+        missLifetime: Duration = .milliseconds(200)
+    ) {
         self.memory = memory
         self.store = store
+        self.missLifetime = missLifetime
     }
 
     public func answer(for key: CacheKey) async -> CachedAnswer? {
         if let hit = memory.cachedAnswer(for: key) { return hit }
-        guard let stored = await store.answer(for: key) else { return nil }
+        let now = ContinuousClock.now
+        let recentlyMissed = misses.withLock { misses in
+            guard let missedAt = misses[key] else { return false }
+            if now - missedAt < missLifetime { return true }
+            misses[key] = nil
+            return false
+        }
+        if recentlyMissed { return nil }
+        guard let stored = await store.answer(for: key) else {
+            misses.withLock { misses in
+                if misses.count >= Self.missCapacity { misses.removeAll(keepingCapacity: true) }
+                misses[key] = now
+            }
+            return nil
+        }
         memory.insert(stored, for: key)
         return stored
     }
 
     public func store(_ answer: CachedAnswer, for key: CacheKey) async {
         memory.insert(answer, for: key)
+        _ = misses.withLock { $0.removeValue(forKey: key) }
         await store.store(answer, for: key)
     }
 

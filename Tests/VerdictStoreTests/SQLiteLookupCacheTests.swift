@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
@@ -103,6 +104,39 @@ struct SQLiteLookupCacheTests {
         other.source = "otx"
         await tiered.store(answer(score: 50, at: 1000), for: other)
         #expect(await store.answer(for: other)?.result.score == 50)
+    }
+}
+
+/// The memory tier remembers a miss for a moment, so one lookup's repeated questions cost one round trip.
+struct TieredMissTests {
+    /// A shared store that counts its reads.
+    final class CountingCache: LookupCache {
+        let inner = MemoryLookupCache()
+        let reads = Mutex(0)
+        func answer(for key: CacheKey) async -> CachedAnswer? {
+            reads.withLock { $0 += 1 }
+            return await inner.answer(for: key)
+        }
+        func store(_ answer: CachedAnswer, for key: CacheKey) async { await inner.store(answer, for: key) }
+    }
+
+    @Test func aMissIsAskedOnceThenAgainAfterItsMoment() async throws {
+        let fixture = SQLiteLookupCacheTests()
+        let shared = CountingCache()
+        let tiered = TieredLookupCache(store: shared, missLifetime: .seconds(2))
+        for _ in 0..<3 { #expect(await tiered.answer(for: fixture.key) == nil) }
+        #expect(shared.reads.withLock { $0 } == 1)
+        // Another process writes the answer: read once the moment is over.
+        await shared.inner.store(fixture.answer(score: 90, at: 1000), for: fixture.key)
+        try await Task.sleep(for: .milliseconds(2200))
+        #expect(await tiered.answer(for: fixture.key)?.result.score == 90)
+        #expect(shared.reads.withLock { $0 } == 2)
+        // This process's own answer is seen at once, whatever it missed before.
+        var other = fixture.key
+        other.source = "otx"
+        #expect(await tiered.answer(for: other) == nil)
+        await tiered.store(fixture.answer(score: 40, at: 1000), for: other)
+        #expect(await tiered.answer(for: other)?.result.score == 40)
     }
 }
 
