@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Cached lookups through two `verdict serve` replicas on one PostgreSQL database, next to one replica on SQLite,
-# in the same run (wrk on loopback: requests/s and p99); then what the shared stores cost per call on each
-# database (`verdict bench budget`: a window take, take and settle, a credit reservation and its settlement).
+# in the same run (wrk on loopback: requests/s and p99); lookups that each ask the source a new value, through
+# one replica on each database (what PostgreSQL adds to an upstream lookup); then what the shared stores cost per
+# call on each database (`verdict bench budget`).
 #
 #   swift build -c release --product verdict && scripts/bench-replicas.sh [seconds] [connections]
 #
-# The PostgreSQL server is a throwaway one (scripts/test-postgres.sh, Debian's `postgresql` package), removed at
-# the end. scripts/mock-abuseipdb.py answers as AbuseIPDB does, so the first lookup fills the cache; every measured
+# The PostgreSQL server is a throwaway one (scripts/test-postgres.sh, Debian's `postgresql` package), with fsync
+# on as a real one, removed at the end. scripts/mock-abuseipdb.py answers as AbuseIPDB does, so the first lookup fills the cache; every measured
 # request is then a cache hit. The per-key rate limit and in-flight caps are off (wrk uses one key).
 set -euo pipefail
 
@@ -27,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-postgres_environment="$("$root/scripts/test-postgres.sh" start)"
+postgres_environment="$(VERDICT_TEST_POSTGRES_FSYNC=on "$root/scripts/test-postgres.sh" start)"
 eval "$postgres_environment"
 database="$VERDICT_TEST_POSTGRES_URL"
 
@@ -37,6 +38,7 @@ for _ in $(seq 50); do [ -s "$work/mock.port" ] && break; sleep 0.1; done
 
 export VERDICT_CONFIG="" VERDICT_INTERNETDB_ENABLED=false VERDICT_LOG_LEVEL=warning
 export VERDICT_ABUSEIPDB_API_KEY=bench-key VERDICT_ABUSEIPDB_URL="http://127.0.0.1:$(cat "$work/mock.port")"
+export VERDICT_ABUSEIPDB_RATE=1000000000/day
 export VERDICT_SERVER_KEY_RATE_LIMIT=off VERDICT_SERVER_MAX_IN_FLIGHT_PER_KEY=1024 VERDICT_SERVER_MAX_IN_FLIGHT=4096
 
 # start NAME [--database URL]: a replica with a data directory of its own; prints its URL.
@@ -62,12 +64,19 @@ for pair in "$sqlite_url $sqlite_key" "$pg1_url $pg_key"; do
         -H 'Content-Type: application/json' -d "$body"
 done
 
-# wrk NAME URL KEY CONNECTIONS: one RESULT line (requests/s, p50 ms, p99 ms, non-2xx, requests).
+# wrk NAME URL KEY CONNECTIONS [new]: one RESULT line (requests/s, p50 ms, p99 ms, non-2xx, requests); with
+# "new", every request asks a random public address (from 45.0.0.0/8), so nearly every one reaches the source.
 load() {
-    local name=$1 url=$2 key=$3 count=$4
+    local name=$1 url=$2 key=$3 count=$4 fresh=${5:-}
+    local request=""
+    [ "$fresh" = new ] && request='request = function()
+  return wrk.format(nil, nil, nil, string.format("{\"indicators\": [\"45.%d.%d.%d\"]}",
+    math.random(0, 255), math.random(0, 255), math.random(1, 254)))
+end'
     cat >"$work/$name.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '$body'
+$request
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 done = function(summary, latency, requests)
@@ -97,6 +106,10 @@ report "2 replicas on PostgreSQL: replica 2" "$(cat "$work/pg2.result")"
 requests=$(( $(awk '{print $6}' "$work/pg1.result") + $(awk '{print $6}' "$work/pg2.result") ))
 # The key check (once a second per replica), the usage batches and the monitoring queries are all there is.
 echo "PostgreSQL transactions during those $requests lookups: $((after - before))"
+echo
+echo "lookups that ask AbuseIPDB (a loopback stand-in) a new value each, wrk -c4 -d${duration}s, one replica each:"
+report "1 replica on SQLite" "$(load sqlite-new "$sqlite_url" "$sqlite_key" 4 new)"
+report "1 replica on PostgreSQL" "$(load pg1-new "$pg1_url" "$pg_key" 4 new)"
 echo
 echo "store costs per call:"
 "$verdict" bench budget --takes 2000 --connections 2 | sed 's/^/  /'

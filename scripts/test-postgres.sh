@@ -11,7 +11,8 @@ user=postgres
 id "$user" >/dev/null 2>&1 || user=nobody
 as_user() { if [ "$(id -u)" = 0 ]; then setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups "$@"; else "$@"; fi; }
 
-# pg_ctl start for the folder's cluster on its port.
+# pg_ctl start for the folder's cluster on its port; without fsync (tests lose nothing by it) unless
+# VERDICT_TEST_POSTGRES_FSYNC=on, as benchmarks ask, so their figures are a durable server's.
 run_server() {
     # The server inherits every open descriptor: the caller's, closed here, would be held open as long as it runs
     # (a caller waiting for them to close would wait for ever).
@@ -21,7 +22,7 @@ run_server() {
         [ "$descriptor" -gt 2 ] && eval "exec $descriptor>&-" 2>/dev/null || true
     done
     as_user "$bin/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $(cat "$folder/port") -k $folder -c max_connections=300 -c fsync=off" \
+        -o "-c listen_addresses=127.0.0.1 -p $(cat "$folder/port") -k $folder -c max_connections=300 -c fsync=${VERDICT_TEST_POSTGRES_FSYNC:-off}" \
         start >/dev/null 2>&1 || { cat "$folder/server.log" >&2; exit 1; }
 }
 
