@@ -4,7 +4,10 @@
 # one replica on each database (what PostgreSQL adds to an upstream lookup); then what the shared stores cost per
 # call on each database (`verdict bench budget`).
 #
-#   swift build -c release --product verdict && scripts/bench-replicas.sh [seconds] [connections]
+#   swift build -c release --product verdict && scripts/bench-replicas.sh [seconds] [connections] [upstream]
+#
+# `upstream` (1 by default) is how many lookups ask the source at once: one at a time shows what each store call
+# adds to a lookup's latency; more load the 2 cores until the figures are of CPU, not of waiting.
 #
 # The PostgreSQL server is a throwaway one (scripts/test-postgres.sh, Debian's `postgresql` package), with fsync
 # on as a real one, removed at the end. scripts/mock-abuseipdb.py answers as AbuseIPDB does, so the first lookup fills the cache; every measured
@@ -13,6 +16,7 @@ set -euo pipefail
 
 duration=${1:-10}
 connections=${2:-32}
+upstream=${3:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 verdict="${VERDICT_BUILD:-$root/.build/release}/verdict"
 [ -x "$verdict" ] || { echo "build first: swift build -c release --product verdict" >&2; exit 2; }
@@ -107,9 +111,9 @@ requests=$(( $(awk '{print $6}' "$work/pg1.result") + $(awk '{print $6}' "$work/
 # The key check (once a second per replica), the usage batches and the monitoring queries are all there is.
 echo "PostgreSQL transactions during those $requests lookups: $((after - before))"
 echo
-echo "lookups that ask AbuseIPDB (a loopback stand-in) a new value each, wrk -c4 -d${duration}s, one replica each:"
-report "1 replica on SQLite" "$(load sqlite-new "$sqlite_url" "$sqlite_key" 4 new)"
-report "1 replica on PostgreSQL" "$(load pg1-new "$pg1_url" "$pg_key" 4 new)"
+echo "lookups that ask AbuseIPDB (a loopback stand-in) a new value each, wrk -c$upstream -d${duration}s, one replica each:"
+report "1 replica on SQLite" "$(load sqlite-new "$sqlite_url" "$sqlite_key" "$upstream" new)"
+report "1 replica on PostgreSQL" "$(load pg1-new "$pg1_url" "$pg_key" "$upstream" new)"
 echo
 echo "store costs per call:"
 "$verdict" bench budget --takes 2000 --connections 2 | sed 's/^/  /'
