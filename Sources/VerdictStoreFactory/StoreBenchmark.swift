@@ -65,13 +65,7 @@ public struct StoreBenchmark: Sendable {
                         let before = clock.now
                         _ = try await stores.budget.admit(key, policy: policy, at: Date().timeIntervalSince1970)
                         let admitted = clock.now
-                        try await stores.budget.settle(
-                            key,
-                            .answered(quota: nil),
-                            wasProbe: false,
-                            policy: policy,
-                            at: Date().timeIntervalSince1970
-                        )
+                        try await Self.settleAnswered(stores, key: key, policy: policy)
                         let settled = clock.now
                         let outcome = try await stores.accounts.reserveCredits(keyID: account.id, amount: 3, at: Date())
                         if case .reserved(let reservation, _) = outcome {
@@ -138,13 +132,7 @@ public struct StoreBenchmark: Sendable {
         )
         _ = await stores.cache.answer(for: cacheKey)
         _ = try await stores.budget.admit(key, policy: policy, at: Date().timeIntervalSince1970)
-        try await stores.budget.settle(
-            key,
-            .answered(quota: nil),
-            wasProbe: false,
-            policy: policy,
-            at: Date().timeIntervalSince1970
-        )
+        try await settleAnswered(stores, key: key, policy: policy)
         let now = Date().timeIntervalSince1970
         await stores.cache.store(
             CachedAnswer(
@@ -158,6 +146,17 @@ public struct StoreBenchmark: Sendable {
             _ = try await stores.accounts.settle(reservation, charged: 3, requestID: "bench-lookup-\(value)")
         }
         return clock.now - started
+    }
+
+    /// Settles an admitted call as the source answering, as most do.
+    static func settleAnswered(_ stores: Stores, key: BudgetKey, policy: GovernorPolicy) async throws {
+        try await stores.budget.settle(
+            key,
+            .answered(quota: nil),
+            wasProbe: false,
+            policy: policy,
+            at: Date().timeIntervalSince1970
+        )
     }
 
     static func microseconds(_ duration: Duration) -> Double { duration.inSeconds * 1e6 }
