@@ -123,32 +123,53 @@ public struct PostgresAccountStore: AccountStore {
         let charged = min(max(0, charged), reservation.amount)
         let now = Date().timeIntervalSince1970
         return try await database.withConnection("settle credits in") { connection in
-            // One statement, one round trip. A reservation the stale-reservation sweep already gave back is gone:
-            // then the charge is all that is left to apply.
-            let rows = try await connection.query(
-                """
-                WITH released AS (
-                    DELETE FROM credit_reservation WHERE id = \(reservation.id) RETURNING id
-                ), adjusted AS (
-                    UPDATE key_usage SET credits_used = GREATEST(0, credits_used - CASE
-                        WHEN EXISTS (SELECT 1 FROM released) THEN \(reservation.amount - charged) ELSE \(-charged) END)
-                    WHERE key_id = \(reservation.keyID) AND month = \(reservation.month)
-                    RETURNING credits_used
-                ), charged AS (
-                    INSERT INTO credit_ledger (key_id, month, request_id, credits, at)
-                    SELECT \(reservation.keyID), \(reservation.month), \(requestID), \(charged), \(now)
-                    WHERE \(charged) > 0
-                )
-                SELECT key.monthly_credits, COALESCE((SELECT credits_used FROM adjusted), 0)
-                FROM api_key AS key WHERE key.id = \(reservation.keyID)
-                """,
-                logger: quiet
-            )
-            for try await (limit, used) in rows.decode((Int?, Int).self) {
-                return limit.map { max(0, $0 - used) }
+            do {
+                return try await Self.settle(reservation, charged: charged, requestID: requestID, at: now, connection)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                // Another try of this settlement was written first (the ledger's index on the reservation).
+                return try await Self.creditsLeft(connection, keyID: reservation.keyID, month: reservation.month)
             }
-            return nil
         }
+    }
+
+    /// One statement, one round trip. A reservation already settled with a charge changes nothing; one the
+    /// stale-reservation sweep already gave back is gone, and then the charge is all that is left to apply.
+    static func settle(
+        _ reservation: CreditReservation,
+        charged: Int,
+        requestID: String,
+        at now: Double,
+        _ connection: PostgresConnection
+    ) async throws -> Int? {
+        let rows = try await connection.query(
+            """
+            WITH settled AS (
+                SELECT EXISTS (SELECT 1 FROM credit_ledger WHERE reservation_id = \(reservation.id)) AS before
+            ), released AS (
+                DELETE FROM credit_reservation WHERE id = \(reservation.id) AND NOT (SELECT before FROM settled)
+                RETURNING id
+            ), adjusted AS (
+                UPDATE key_usage SET credits_used = GREATEST(0, credits_used - CASE
+                    WHEN EXISTS (SELECT 1 FROM released) THEN \(reservation.amount - charged) ELSE \(-charged) END)
+                WHERE key_id = \(reservation.keyID) AND month = \(reservation.month) AND NOT (SELECT before FROM settled)
+                RETURNING credits_used
+            ), charged AS (
+                INSERT INTO credit_ledger (key_id, month, request_id, credits, at, reservation_id)
+                SELECT \(reservation.keyID), \(reservation.month), \(requestID), \(charged), \(now), \(reservation.id)
+                WHERE \(charged) > 0 AND NOT (SELECT before FROM settled)
+            )
+            SELECT key.monthly_credits,
+                   COALESCE((SELECT credits_used FROM adjusted),
+                            (SELECT credits_used FROM key_usage
+                             WHERE key_id = \(reservation.keyID) AND month = \(reservation.month)), 0)
+            FROM api_key AS key WHERE key.id = \(reservation.keyID)
+            """,
+            logger: PostgresDatabase.quiet
+        )
+        for try await (limit, used) in rows.decode((Int?, Int).self) {
+            return limit.map { max(0, $0 - used) }
+        }
+        return nil
     }
 
     public func addUsage(_ counters: [UsageKey: UsageCounters]) async throws {

@@ -321,6 +321,17 @@ public final class PostgresDatabase: Sendable {
             "source budget versions v1",
             ["ALTER TABLE source_budget ADD COLUMN version BIGINT NOT NULL DEFAULT 0"]
         ),
+        (
+            // Which reservation each charge settled, so that settling again changes nothing.
+            "ledger reservations v1",
+            [
+                "ALTER TABLE credit_ledger ADD COLUMN reservation_id BIGINT",
+                """
+                CREATE UNIQUE INDEX credit_ledger_reservation ON credit_ledger (reservation_id)
+                WHERE reservation_id IS NOT NULL
+                """,
+            ]
+        ),
     ]
 }
 

@@ -99,6 +99,13 @@ public struct SQLiteAccountStore: AccountStore {
     public func settle(_ reservation: CreditReservation, charged: Int, requestID: String) async throws -> Int? {
         let charged = min(max(0, charged), reservation.amount)
         return try await write { db in
+            // Settled with a charge before (a retry whose first try was written): nothing more to do.
+            let settled = try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM credit_ledger WHERE reservation_id = ?)",
+                arguments: [reservation.id]
+            )
+            if settled == true { return try Self.creditsLeft(db, keyID: reservation.keyID, month: reservation.month) }
             try db.execute(sql: "DELETE FROM credit_reservation WHERE id = ?", arguments: [reservation.id])
             // Already given back by the stale-reservation sweep: then the charge is all that is left to apply.
             let refund = db.changesCount > 0 ? reservation.amount - charged : -charged
@@ -108,8 +115,14 @@ public struct SQLiteAccountStore: AccountStore {
             )
             if charged > 0 {
                 try db.execute(
-                    sql: "INSERT INTO credit_ledger (key_id, month, request_id, credits, at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [reservation.keyID, reservation.month, requestID, charged, Date().timeIntervalSince1970]
+                    sql: """
+                        INSERT INTO credit_ledger (key_id, month, request_id, credits, at, reservation_id)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        reservation.keyID, reservation.month, requestID, charged, Date().timeIntervalSince1970,
+                        reservation.id,
+                    ]
                 )
             }
             return try Self.creditsLeft(db, keyID: reservation.keyID, month: reservation.month)

@@ -305,6 +305,16 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // Which reservation each charge settled, so that settling again changes nothing.
+        migrator.registerMigration("ledger reservations v1") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE credit_ledger ADD COLUMN reservation_id INTEGER;
+                    CREATE UNIQUE INDEX credit_ledger_reservation ON credit_ledger(reservation_id)
+                        WHERE reservation_id IS NOT NULL;
+                    """
+            )
+        }
         return migrator
     }
 }

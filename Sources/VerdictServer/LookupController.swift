@@ -117,7 +117,7 @@ struct LookupController: Sendable {
                             await controller.recordOwnLookups(late, key: key, context: context)
                         }
                         let charged = min(Self.charge(for: late), reservation.amount)
-                        _ = try? await controller.settle(reservation, charged: charged, context: context)
+                        await controller.settleOrRetry(reservation, charged: charged, context: context)
                     }
                 }
                 throw APIError(
@@ -141,13 +141,14 @@ struct LookupController: Sendable {
             do {
                 remaining = try await settle(reservation, charged: charged, context: context)
             } catch {
-                // The store failed after the lookups ran: the answer is still given. The held credits stay
-                // used until the stale-reservation sweep gives them all back.
-                charged = reservation.amount
+                // The store failed after the lookups ran: the answer is still given, with the credits held, and
+                // the settlement is tried again in the background until it is written.
                 context.logger.error(
-                    "could not settle a credit reservation",
-                    metadata: ["verdict.key.name": "\(key.name)"]
+                    "could not settle a credit reservation; trying again in the background",
+                    metadata: ["verdict.key.name": "\(key.name)", "error.message": "\(error)"]
                 )
+                retrySettlement(reservation, charged: charged, context: context)
+                charged = reservation.amount
             }
         } else {
             remaining = await creditsLeft.value(for: key, accounts: accounts)
@@ -260,6 +261,42 @@ struct LookupController: Sendable {
             ])
         )
     }
+
+    /// Settles now, or keeps trying in the background.
+    func settleOrRetry(_ reservation: CreditReservation, charged: Int, context: ServerRequestContext) async {
+        do {
+            _ = try await settle(reservation, charged: charged, context: context)
+        } catch {
+            retrySettlement(reservation, charged: charged, context: context)
+        }
+    }
+
+    /// Tries a settlement the store could not take again every few seconds until it is written: settling is
+    /// idempotent, so a try whose answer was lost does no harm. After `settlementRetryLimit` (the store has been
+    /// away longer than the stale-reservation sweep waits) the sweep has given the held credits back.
+    func retrySettlement(_ reservation: CreditReservation, charged: Int, context: ServerRequestContext) {
+        let controller = self
+        Task {
+            let clock = ContinuousClock()
+            let started = clock.now
+            while clock.now - started < Self.settlementRetryLimit {
+                try? await Task.sleep(for: Self.settlementRetryInterval)
+                do {
+                    _ = try await controller.settle(reservation, charged: charged, context: context)
+                    context.logger.info("settled a credit reservation on a later try")
+                    return
+                } catch {
+                    continue
+                }
+            }
+            context.logger.error(
+                "gave up settling a credit reservation; the stale-reservation sweep gives its credits back"
+            )
+        }
+    }
+
+    static let settlementRetryInterval = Duration.seconds(2)
+    static let settlementRetryLimit = Duration.seconds(15 * 60)
 
     private func settle(_ reservation: CreditReservation, charged: Int, context: ServerRequestContext) async throws
         -> Int?

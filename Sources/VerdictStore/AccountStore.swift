@@ -151,7 +151,9 @@ public protocol AccountStore: Sendable {
     func authenticate(secret: String) async throws -> APIKey?
     /// Holds `amount` credits of this month's allowance, or reports that there are not enough.
     func reserveCredits(keyID: Int64, amount: Int, at time: Date) async throws -> ReservationOutcome
-    /// Charges `charged` (at most the reservation) and gives back the rest; returns the credits left.
+    /// Charges `charged` (at most the reservation) and gives back the rest; returns the credits left. Settling
+    /// the same reservation again changes nothing, so a settlement whose answer was lost can be retried; one that
+    /// comes after the stale-reservation sweep gave the credits back charges them again.
     func settle(_ reservation: CreditReservation, charged: Int, requestID: String) async throws -> Int?
     /// Adds counters, per key, to the month they were counted in.
     func addUsage(_ counters: [UsageKey: UsageCounters]) async throws

@@ -14,6 +14,8 @@ public final class MemoryAccountStore: AccountStore {
         var keys: [StoredKey] = []
         var usage: [UsageKey: (credits: Int, counters: UsageCounters)] = [:]
         var reservations: [Int64: (reservation: CreditReservation, createdAt: Double)] = [:]
+        /// The reservations settled with a charge, as the ledger of the other stores knows them.
+        var charged: Set<Int64> = []
         var nextReservation: Int64 = 1
         var ownLookups: [Int64: [Indicator: Date]] = [:]
         var requests: [Int64: (window: Int64, total: Int)] = [:]
@@ -81,13 +83,18 @@ public final class MemoryAccountStore: AccountStore {
     public func settle(_ reservation: CreditReservation, charged: Int, requestID: String) async throws -> Int? {
         let charged = min(max(0, charged), reservation.amount)
         return state.withLock { state in
+            let usageKey = UsageKey(keyID: reservation.keyID, month: reservation.month)
+            let limit = state.keys.first { $0.key.id == reservation.keyID }?.key.monthlyCredits
+            // Settled with a charge before: nothing more to do.
+            if state.charged.contains(reservation.id) {
+                return limit.map { max(0, $0 - (state.usage[usageKey]?.credits ?? 0)) }
+            }
             let held = state.reservations.removeValue(forKey: reservation.id) != nil
             // Already given back by the stale-reservation sweep: then the charge is all that is left to apply.
             let refund = held ? reservation.amount - charged : -charged
-            let usageKey = UsageKey(keyID: reservation.keyID, month: reservation.month)
             let used = max(0, (state.usage[usageKey]?.credits ?? 0) - refund)
             state.usage[usageKey, default: (0, UsageCounters())].credits = used
-            let limit = state.keys.first { $0.key.id == reservation.keyID }?.key.monthlyCredits
+            if charged > 0 { state.charged.insert(reservation.id) }
             return limit.map { max(0, $0 - used) }
         }
     }

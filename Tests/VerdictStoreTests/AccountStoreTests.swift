@@ -222,6 +222,48 @@ struct AccountStoreTests {
         #expect(try await accounts.releaseStaleReservations(olderThan: 600, at: now) == 0)
     }
 
+    /// A settlement whose answer was lost is tried again: the second try changes nothing, before or after the
+    /// sweep, and two tries at once (two pools) charge once.
+    @Test(arguments: kinds) func settlingAgainChangesNothing(_ kind: StoreKind) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let accounts = Self.accounts(on: database)
+        let key = try await accounts.createKey(name: "k", plan: .free, monthlyCredits: 30).key
+        let now = ISO8601DateFormatter().date(from: "2026-11-15T12:00:00Z")!
+        func reserve(_ amount: Int, at time: Date) async throws -> CreditReservation {
+            guard
+                case .reserved(let held, _) = try await accounts.reserveCredits(keyID: key.id, amount: amount, at: time)
+            else { throw StoreError("refused") }
+            return held
+        }
+        let first = try await reserve(6, at: now)
+        #expect(try await accounts.settle(first, charged: 3, requestID: "r1") == 27)
+        #expect(try await accounts.settle(first, charged: 3, requestID: "r1") == 27)
+        // Swept, then settled twice: charged once.
+        let orphan = try await reserve(6, at: now.addingTimeInterval(-3600))
+        #expect(try await accounts.releaseStaleReservations(olderThan: 600, at: now) == 1)
+        #expect(try await accounts.settle(orphan, charged: 6, requestID: "r2") == 21)
+        #expect(try await accounts.settle(orphan, charged: 6, requestID: "r2") == 21)
+        // Nothing charged is settled again as nothing.
+        let free = try await reserve(3, at: now)
+        #expect(try await accounts.settle(free, charged: 0, requestID: "r3") == 21)
+        #expect(try await accounts.settle(free, charged: 0, requestID: "r3") == 21)
+        #expect(try await accounts.usage(keyID: key.id, at: now).creditsUsed == 9)
+        // Two tries at the same moment, from two pools on one database (memory has no second view).
+        guard kind != .memory else { return }
+        let second = try await database.another()
+        defer { second.cleanUp() }
+        let other = Self.accounts(on: second)
+        let racing = try await reserve(9, at: now)
+        let lefts = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for store in [accounts, other] {
+                group.addTask { try await store.settle(racing, charged: 9, requestID: "r4") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(try await accounts.usage(keyID: key.id, at: now).creditsUsed == 18, "\(lefts)")
+    }
+
     @Test(arguments: kinds) func usageCountersAddUpPerKeyAndMonth(_ kind: StoreKind) async throws {
         let (accounts, cleanUp) = try await Self.make(kind)
         defer { cleanUp() }
