@@ -34,7 +34,13 @@ trap cleanup EXIT
 
 postgres_environment="$(VERDICT_TEST_POSTGRES_FSYNC=on "$root/scripts/test-postgres.sh" start)"
 eval "$postgres_environment"
-database="$VERDICT_TEST_POSTGRES_URL"
+# The password goes in a password file (PostgreSQL's format, read by verdict and psql alike), never on a command
+# line, where ps shows it.
+port=$(sed -E 's|.*@127\.0\.0\.1:([0-9]+)/.*|\1|' <<<"$VERDICT_TEST_POSTGRES_URL")
+password=$(sed -E 's|^postgres://[^:]*:([^@]*)@.*|\1|' <<<"$VERDICT_TEST_POSTGRES_URL")
+(umask 077 && printf '127.0.0.1:%s:postgres:verdict:%s\n' "$port" "$password" >"$work/pgpass")
+export PGPASSFILE="$work/pgpass"
+database="postgres://verdict@127.0.0.1:$port/postgres?sslmode=disable&passfile=$work/pgpass"
 
 python3 "$root/scripts/mock-abuseipdb.py" >"$work/mock.port" &
 pids+=($!)
@@ -45,18 +51,22 @@ export VERDICT_ABUSEIPDB_API_KEY=bench-key VERDICT_ABUSEIPDB_URL="http://127.0.0
 export VERDICT_ABUSEIPDB_RATE=1000000000/day
 export VERDICT_SERVER_KEY_RATE_LIMIT=off VERDICT_SERVER_MAX_IN_FLIGHT_PER_KEY=1024 VERDICT_SERVER_MAX_IN_FLIGHT=4096
 
-# start NAME [--database URL]: a replica with a data directory of its own; prints its URL.
+# start NAME [--database URL]: a replica with a data directory of its own; sets `url` to where it listens (not a
+# command substitution: the replica's pid must reach `pids` for the cleanup to stop it).
 start() {
     local name=$1
     shift
     VERDICT_DATA_DIR="$work/$name" "$verdict" serve --port 0 "$@" >"$work/$name.out" 2>"$work/$name.log" &
     pids+=($!)
     for _ in $(seq 100); do grep -q 'listening on' "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
-    grep -o 'http://127.0.0.1:[0-9]*' "$work/$name.out" | tail -1
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/$name.out" | tail -1)
 }
-sqlite_url=$(start sqlite)
-pg1_url=$(start pg1 --database "$database")
-pg2_url=$(start pg2 --database "$database")
+start sqlite
+sqlite_url=$url
+start pg1 --database "$database"
+pg1_url=$url
+start pg2 --database "$database"
+pg2_url=$url
 sqlite_key=$(cat "$work/sqlite/admin-key")
 pg_key=$(VERDICT_DATA_DIR="$work/cli" "$verdict" keys create --name bench --plan enterprise --database "$database" | tail -1)
 
@@ -98,7 +108,7 @@ report() {
 echo "cached lookups, wrk -c$connections -d${duration}s on loopback (2 cores shared by wrk, replicas and PostgreSQL)"
 report "1 replica on SQLite" "$(load sqlite "$sqlite_url" "$sqlite_key" "$connections")"
 half=$((connections / 2))
-commits() { psql "$database" -qAt -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+commits() { psql "postgresql://verdict@127.0.0.1:$port/postgres?sslmode=disable" -qAt -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 before=$(commits)
 load pg1 "$pg1_url" "$pg_key" "$half" >"$work/pg1.result" &
 other=$!
