@@ -29,26 +29,20 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
     ) async throws -> T {
         for _ in 0..<Self.optimisticTries {
             let attempt = try await database.withConnection("update a source budget in") { connection in
-                let (before, version) = try await Self.read(key, on: connection)
+                let (before, version) = try await Self.stateAndVersion(
+                    connection.query(
+                        """
+                        SELECT \(unescaped: Self.columns), version FROM source_budget
+                        WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
+                        """,
+                        logger: PostgresDatabase.quiet
+                    )
+                )
                 var state = before
                 let value = change(&state)
                 if state == before { return Attempt.done(value) }
-                let written = try await connection.query(
-                    """
-                    INSERT INTO source_budget AS budget (source, fingerprint, \(unescaped: Self.columns), version)
-                    SELECT \(key.source), \(key.fingerprint), \(state.blockedUntil), \(state.failures), \(state.openUntil),
-                           \(state.probeLeaseUntil), \(state.providerQuota?.limit), \(state.providerQuota?.remaining),
-                           \(state.providerQuota?.resetsAt), \(Self.encode(state.windows)), 1
-                    WHERE \(unescaped: PostgresDatabase.commitWithoutWaitingForDisk)
-                    ON CONFLICT (source, fingerprint) DO UPDATE SET \(unescaped: Self.assignments),
-                        version = budget.version + 1
-                    WHERE budget.version = \(version)
-                    RETURNING version
-                    """,
-                    logger: PostgresDatabase.quiet
-                )
-                for try await _ in written.decode(Int64.self) { return Attempt.done(value) }
-                return Attempt.lostTheRace
+                return try await Self.write(state, of: key, over: version, on: connection)
+                    ? Attempt.done(value) : Attempt.lostTheRace
             }
             if case .done(let value) = attempt { return value }
         }
@@ -62,49 +56,65 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
     ) async throws -> T {
         try await database.transaction("update a source budget in") { connection in
             // Creates the row if needed and locks it either way: a no-op update still takes the row lock.
-            let rows = try await connection.query(
-                """
-                INSERT INTO source_budget (source, fingerprint) VALUES (\(key.source), \(key.fingerprint))
-                ON CONFLICT (source, fingerprint) DO UPDATE SET source = excluded.source
-                RETURNING \(unescaped: Self.columns)
-                """,
-                logger: PostgresDatabase.quiet
-            )
-            var state = try await Self.state(rows)
-            let before = state
-            let value = change(&state)
-            if state != before {
-                try await connection.query(
+            let (before, version) = try await Self.stateAndVersion(
+                connection.query(
                     """
-                    UPDATE source_budget SET blocked_until = \(state.blockedUntil), failures = \(state.failures),
-                        open_until = \(state.openUntil), probe_lease_until = \(state.probeLeaseUntil),
-                        provider_limit = \(state.providerQuota?.limit), provider_remaining = \(state.providerQuota?.remaining),
-                        provider_resets_at = \(state.providerQuota?.resetsAt), windows = \(Self.encode(state.windows)),
-                        version = version + 1
-                    WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
+                    INSERT INTO source_budget (source, fingerprint) VALUES (\(key.source), \(key.fingerprint))
+                    ON CONFLICT (source, fingerprint) DO UPDATE SET source = excluded.source
+                    RETURNING \(unescaped: Self.columns), version
                     """,
                     logger: PostgresDatabase.quiet
                 )
-            }
+            )
+            var state = before
+            let value = change(&state)
+            // Under the lock the version cannot have moved: the write always lands.
+            if state != before { _ = try await Self.write(state, of: key, over: version, on: connection) }
             return value
         }
     }
 
-    /// The budget's state and version; a budget never written is a fresh state at version 0.
-    static func read(_ key: BudgetKey, on connection: PostgresConnection) async throws -> (SourceBudgetState, Int64) {
-        let rows = try await connection.query(
+    /// Writes `state` if the row is still at `version` (or, at version 0, not there yet), committing without
+    /// waiting for the disk; false when another process wrote first.
+    static func write(
+        _ state: SourceBudgetState,
+        of key: BudgetKey,
+        over version: Int64,
+        on connection: PostgresConnection
+    ) async throws -> Bool {
+        let written = try await connection.query(
             """
-            SELECT \(unescaped: columns), version FROM source_budget
-            WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
+            INSERT INTO source_budget AS budget (source, fingerprint, \(unescaped: columns), version)
+            SELECT \(key.source), \(key.fingerprint), \(state.blockedUntil), \(state.failures), \(state.openUntil),
+                   \(state.probeLeaseUntil), \(state.providerQuota?.limit), \(state.providerQuota?.remaining),
+                   \(state.providerQuota?.resetsAt), \(encode(state.windows)), 1
+            WHERE \(unescaped: PostgresDatabase.commitWithoutWaitingForDisk)
+            ON CONFLICT (source, fingerprint) DO UPDATE SET \(unescaped: assignments), version = budget.version + 1
+            WHERE budget.version = \(version)
+            RETURNING version
             """,
             logger: PostgresDatabase.quiet
         )
+        for try await _ in written.decode(Int64.self) { return true }
+        return false
+    }
+
+    /// The state and version of the row `rows` holds (`columns`, then `version`); a budget never written is a fresh
+    /// state at version 0.
+    static func stateAndVersion(_ rows: PostgresRowSequence) async throws -> (SourceBudgetState, Int64) {
         var state = SourceBudgetState()
         var version: Int64 = 0
         for try await (blocked, failures, open, lease, limit, remaining, resets, windows, rowVersion) in rows.decode(
             (Double, Int, Double, Double, Int?, Int?, Double?, String, Int64).self
         ) {
-            state = Self.state(blocked, failures, open, lease, limit, remaining, resets, windows)
+            state.blockedUntil = blocked
+            state.failures = failures
+            state.openUntil = open
+            state.probeLeaseUntil = lease
+            if let remaining {
+                state.providerQuota = ProviderQuota(limit: limit, remaining: remaining, resetsAt: resets)
+            }
+            state.windows = decode(windows)
             version = rowVersion
         }
         return (state, version)
@@ -112,15 +122,15 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
 
     public func state(of key: BudgetKey) async throws -> SourceBudgetState {
         try await database.withConnection("read a source budget in") { connection in
-            try await Self.state(
+            try await Self.stateAndVersion(
                 connection.query(
                     """
-                    SELECT \(unescaped: Self.columns) FROM source_budget
+                    SELECT \(unescaped: Self.columns), version FROM source_budget
                     WHERE source = \(key.source) AND fingerprint = \(key.fingerprint)
                     """,
                     logger: PostgresDatabase.quiet
                 )
-            )
+            ).0
         }
     }
 
@@ -135,39 +145,6 @@ public final class PostgresSourceBudgetStore: SourceBudgetStore {
         provider_remaining = excluded.provider_remaining, provider_resets_at = excluded.provider_resets_at, \
         windows = excluded.windows
         """
-
-    static func state(_ rows: PostgresRowSequence) async throws -> SourceBudgetState {
-        var state = SourceBudgetState()
-        for try await (blocked, failures, open, lease, limit, remaining, resets, windows) in rows.decode(
-            (Double, Int, Double, Double, Int?, Int?, Double?, String).self
-        ) {
-            state = Self.state(blocked, failures, open, lease, limit, remaining, resets, windows)
-        }
-        return state
-    }
-
-    /// A state from one row's columns, in the order of `columns`.
-    static func state(
-        _ blocked: Double,
-        _ failures: Int,
-        _ open: Double,
-        _ lease: Double,
-        _ limit: Int?,
-        _ remaining: Int?,
-        _ resets: Double?,
-        _ windows: String
-    ) -> SourceBudgetState {
-        var state = SourceBudgetState()
-        state.blockedUntil = blocked
-        state.failures = failures
-        state.openUntil = open
-        state.probeLeaseUntil = lease
-        if let remaining {
-            state.providerQuota = ProviderQuota(limit: limit, remaining: remaining, resetsAt: resets)
-        }
-        state.windows = decode(windows)
-        return state
-    }
 
     /// Windows as `seconds:start:used` items separated by commas, ordered by length.
     static func encode(_ windows: [SourceBudgetState.WindowUse]) -> String {

@@ -4,10 +4,11 @@ import Synchronization
 import Testing
 import VerdictCore
 import VerdictEngine
-import VerdictPostgres
 import VerdictSQLite
 import VerdictSources
 import VerdictStore
+
+@testable import VerdictPostgres
 
 /// Every `SourceBudgetStore` keeps the same rules: the same tests run on each implementation.
 struct SourceBudgetStoreTests {
@@ -174,6 +175,26 @@ struct SourceBudgetStoreTests {
         }
         #expect(admitted == 4)
         #expect(try await stores[2].state(of: key).remaining(policy: policy, at: noon + 6).map(\.left) == [0])
+    }
+
+    /// The path a writer takes after losing the race three times (under the row lock) and the usual one write the
+    /// same row: each sees what the other took.
+    @Test(arguments: StoreKind.kinds([.postgres])) func theLockedAndTheOptimisticWriteOneRow(
+        _ kind: StoreKind
+    ) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let store = PostgresSourceBudgetStore(database: try #require(database.postgres))
+        let policy = GovernorPolicy(windows: [.perMinute(4)])
+        let (key, noon) = (self.key, self.noon)
+        let locked = try await store.lockedUpdate(key) { $0.admit(source: key.source, policy: policy, at: noon) }
+        #expect(locked == .admitted(isProbe: false))
+        #expect(try await store.admit(key, policy: policy, at: noon + 1) == .admitted(isProbe: false))
+        #expect(
+            try await store.lockedUpdate(key) { $0.admit(source: key.source, policy: policy, at: noon + 2) }
+                == .admitted(isProbe: false)
+        )
+        #expect(try await store.state(of: key).remaining(policy: policy, at: noon + 3).map(\.left) == [1])
     }
 
     /// Separate connections to one file stand in for separate processes here (the process tests run real
