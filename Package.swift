@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        // swift-configuration's YAML reader; read directly only for `feeds:`, a map whose keys are the user's.
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // Indicators, refanging, classification, extraction, warninglists. No I/O, Foundation only.
@@ -60,6 +62,9 @@ let package = Package(
             dependencies: [
                 "VerdictCore", "VerdictSources",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -167,6 +172,8 @@ let package = Package(
                 "VerdictStore", "VerdictSQLite", "VerdictPostgres", "VerdictStoreFactory", "VerdictEngine",
                 "VerdictTestSupport", "VerdictSources", "VerdictCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

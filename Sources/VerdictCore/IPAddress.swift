@@ -218,6 +218,16 @@ public enum IPNetwork: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The network of `prefix` bits that holds `address`.
+    public init(containing address: IPv4Address, prefix: Int) {
+        self = .v4(IPv4Address(address.value & IPNetwork.mask32(prefix)), prefix: prefix)
+    }
+
+    public init(containing address: IPv6Address, prefix: Int) {
+        let (highMask, lowMask) = IPNetwork.mask128(prefix)
+        self = .v6(IPv6Address(high: address.high & highMask, low: address.low & lowMask), prefix: prefix)
+    }
+
     static func mask32(_ bits: Int) -> UInt32 {
         bits == 0 ? 0 : UInt32.max << UInt32(32 - bits)
     }

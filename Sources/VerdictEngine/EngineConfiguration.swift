@@ -36,6 +36,8 @@ public struct EngineConfiguration: Sendable {
     /// nil is the data directory's SQLite file. It may hold a password: never print it.
     public var databaseURL: String?
     public var feedsDirectory: String?
+    /// The bulk feeds `verdict feeds sync` downloads (`feeds:` in the YAML file).
+    public var feeds: [FeedSettings] = []
     public var lifetimes: CacheLifetimes
     public var aggregator: VerdictAggregator
     public var internalSuffixes: [String]
@@ -102,7 +104,15 @@ public struct EngineConfiguration: Sendable {
                 throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
             }
         }
-        return try EngineConfiguration(reader: ConfigReader(providers: providers).scoped(to: "verdict"))
+        var configuration = try EngineConfiguration(reader: ConfigReader(providers: providers).scoped(to: "verdict"))
+        if let path = configFile ?? environment["VERDICT_CONFIG"], !path.isEmpty {
+            configuration.feeds = try FeedSettings.read(yamlFile: path)
+            if !configuration.feeds.isEmpty, let index = configuration.sources.firstIndex(where: { $0.name == "local" })
+            {
+                configuration.sources[index].offReason = nil
+            }
+        }
+        return configuration
     }
 
     init(reader: ConfigReader) throws {
@@ -191,7 +201,8 @@ public struct EngineConfiguration: Sendable {
         sources.append(
             SourceConfiguration(
                 name: "local",
-                offReason: feedsDirectory == nil ? "no local feeds: set VERDICT_FEEDS_DIR" : nil,
+                offReason: feedsDirectory == nil
+                    ? "no local feeds: set VERDICT_FEEDS_DIR or list feeds: in the settings" : nil,
                 policy: GovernorPolicy(deadline: .seconds(1), maxConcurrent: 64),
                 insecureTLS: false
             )
@@ -251,6 +262,11 @@ public struct EngineConfiguration: Sendable {
         server.maxInFlightPerKey = Int(try number("server.max_in_flight_per_key", default: 16, range: 1...100_000))
         server.metricsRequireKey = try flag("server.metrics_require_key") ?? false
         server.shareCacheBetweenKeys = try flag("server.share_cache_between_keys") ?? true
+        if let names = text("server.admin_keys") {
+            server.adminKeys = Set(
+                names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            )
+        }
         if let rate = text("server.key_rate_limit") {
             if ["0", "off", "none"].contains(rate.lowercased()) {
                 server.keyRateLimit = nil
@@ -349,6 +365,8 @@ public struct ServerSettings: Sendable, Equatable {
     /// sees only its own lookups as cached, and pays for a value the first time it asks, while the cache
     /// still spares the providers.
     public var shareCacheBetweenKeys = true
+    /// Names of the API keys that may set overrides over the API (`server.admin_keys`, comma-separated).
+    public var adminKeys: Set<String> = ["admin"]
 
     public init() {}
 }

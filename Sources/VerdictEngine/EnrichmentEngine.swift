@@ -50,6 +50,8 @@ public final class EnrichmentEngine: Sendable {
     public let lifetimes: CacheLifetimes
     /// Failures of the cache and budget stores, counted for `/metrics`.
     public let health: StoreHealth
+    /// The analysts' overrides in force: they win over every source.
+    public let overrides: OverrideBook
     private let now: @Sendable () -> Double
     private let flights = SingleFlight<CacheKey, SourceResult>()
     private let memo = ReportMemo()
@@ -61,9 +63,11 @@ public final class EnrichmentEngine: Sendable {
         aggregator: VerdictAggregator = VerdictAggregator(),
         lifetimes: CacheLifetimes = CacheLifetimes(),
         health: StoreHealth = StoreHealth(),
+        overrides: OverrideBook = OverrideBook(),
         now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) {
         self.governors = governors
+        self.overrides = overrides
         self.health = health
         self.suppressor = suppressor
         self.cache = cache
@@ -168,6 +172,9 @@ public final class EnrichmentEngine: Sendable {
         // and the report (so the API's answer and the Wazuh event) names the URL without them.
         let indicator = indicator.withoutCredentials
         let shownInput = input == indicator.value ? nil : input
+        if let override = overrides.override(for: indicator, at: now()) {
+            return overrideReport(override, for: indicator, input: shownInput)
+        }
         let warninglists: [String]
         switch suppressor.assess(indicator) {
         case .suppressed(let reason):
@@ -207,6 +214,40 @@ public final class EnrichmentEngine: Sendable {
         return built
     }
 
+    /// The report an analyst's override makes: its verdict, named in the summary, asked of no source.
+    func overrideReport(_ override: AnalystOverride, for indicator: Indicator, input: String?) -> IndicatorReport {
+        let score = override.verdict == .malicious ? 100 : 0
+        var details: [(key: String, value: JSONValue)] = [
+            ("author", .string(override.author)), ("created_at", .number(String(Int(override.createdAt)))),
+        ]
+        if let reason = override.reason { details.append(("reason", .string(reason))) }
+        if let expiresAt = override.expiresAt { details.append(("expires_at", .number(String(Int(expiresAt))))) }
+        if override.indicator != indicator { details.append(("covers", .string(override.indicator.value))) }
+        return IndicatorReport(
+            indicator: indicator,
+            input: input,
+            verdict: override.verdict,
+            score: score,
+            confidence: .high,
+            summary: override.summary,
+            categories: [],
+            cached: false,
+            ageSeconds: 0,
+            sources: [
+                .found(
+                    "analyst",
+                    verdict: override.verdict,
+                    score: score,
+                    evidence: override.reason,
+                    details: .object(details)
+                )
+            ],
+            reason: nil,
+            warninglists: [],
+            answeredByExternalSource: false
+        )
+    }
+
     /// Whether looking this indicator up now would ask an outside source: it is not suppressed, and some chosen
     /// external source that takes its type has no fresh cached answer. The server reserves credits from this
     /// before the lookup, and settles with `answeredByExternalSource` after it.
@@ -216,6 +257,7 @@ public final class EnrichmentEngine: Sendable {
         refresh: Bool = false
     ) async -> Bool {
         let indicator = indicator.withoutCredentials
+        if overrides.override(for: indicator, at: now()) != nil { return false }
         if case .suppressed = suppressor.assess(indicator) { return false }
         for governor in governors(named: requested) {
             let source = governor.source
@@ -248,6 +290,8 @@ public final class EnrichmentEngine: Sendable {
                 parts.append(Part(result: skipped, askedUpstream: false, isExternal: source.isExternal))
                 continue
             }
+            // The local index is read on every lookup (it is not cached): that needs waiting.
+            guard source.isExternal else { return nil }
             let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
             guard let hit = cache.immediateAnswer(for: key), hit.expiresAt > time else { return nil }
             parts.append(
@@ -280,7 +324,9 @@ public final class EnrichmentEngine: Sendable {
         let results = parts.map(\.result)
         let aggregate = aggregator.aggregate(results)
         let answered = parts.filter { $0.result.status == .ok || $0.result.status == .notFound }
-        let cachedParts = answered.compactMap(\.cachedAt)
+        // The local index is read on every lookup: whether a report is "cached" is the outside sources' word.
+        let answeredOutside = answered.filter(\.isExternal)
+        let cachedParts = answeredOutside.compactMap(\.cachedAt)
         let time = now()
         return IndicatorReport(
             indicator: indicator,
@@ -290,7 +336,7 @@ public final class EnrichmentEngine: Sendable {
             confidence: aggregate.confidence,
             summary: aggregate.summary,
             categories: aggregate.categories,
-            cached: !answered.isEmpty && cachedParts.count == answered.count,
+            cached: !answeredOutside.isEmpty && cachedParts.count == answeredOutside.count,
             ageSeconds: cachedParts.map { max(0, Int(time - $0)) }.max() ?? 0,
             sources: results,
             reason: nil,
@@ -317,6 +363,11 @@ public final class EnrichmentEngine: Sendable {
         let isExternal = source.isExternal
         guard source.supportedTypes.contains(indicator.type) else {
             return Part(result: await governor.lookUp(indicator), askedUpstream: false, isExternal: isExternal)
+        }
+        // The local index changes under a running process (a feed sync, an edited list): its answers are read
+        // anew each time, never cached, and cost one indexed query.
+        guard isExternal else {
+            return Part(result: await governor.lookUp(indicator), askedUpstream: true, isExternal: false)
         }
         let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
         if !refresh, let hit = await freshAnswer(for: key) {

@@ -40,6 +40,8 @@ public protocol LookupCache: Sendable {
     /// A number that changes whenever an answer that `immediateAnswer` can return changes, or nil when
     /// the cache cannot tell. While it stays the same, a report built from immediate answers stays right.
     var memoryGeneration: UInt64? { get }
+    /// Every answer still fresh at `time` (for `verdict wazuh lists`: what the cache knows is bad now).
+    func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)]
 }
 
 extension LookupCache {
@@ -86,6 +88,13 @@ public final class MemoryLookupCache: LookupCache {
     }
 
     public var memoryGeneration: UInt64? { state.withLock { $0.generation } }
+
+    public func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)] {
+        state.withLock { state in
+            state.index.values.map { state.slots[$0] }.filter { $0.answer.expiresAt > time }
+                .map { (key: $0.key, answer: $0.answer) }
+        }
+    }
 
     /// The synchronous form, for callers on a hot path.
     public func cachedAnswer(for key: CacheKey) -> CachedAnswer? {

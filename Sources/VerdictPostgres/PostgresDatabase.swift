@@ -332,6 +332,36 @@ public final class PostgresDatabase: Sendable {
                 """,
             ]
         ),
+        (
+            // The compiled feed index (FeedStore) and the analysts' overrides (OverrideStore).
+            "feeds and overrides v1",
+            [
+                """
+                CREATE TABLE feed_entry (
+                    value TEXT NOT NULL, feed TEXT NOT NULL, kind TEXT NOT NULL, tags TEXT, link TEXT,
+                    first_seen DOUBLE PRECISION, last_seen DOUBLE PRECISION,
+                    PRIMARY KEY (value, feed)
+                )
+                """,
+                "CREATE INDEX feed_entry_feed ON feed_entry (feed)",
+                """
+                CREATE TABLE feed_state (
+                    name TEXT PRIMARY KEY, origin TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL,
+                    verdict TEXT NOT NULL, entries BIGINT NOT NULL, synced_at DOUBLE PRECISION,
+                    checked_at DOUBLE PRECISION, last_error TEXT, etag TEXT, last_modified TEXT, digest TEXT
+                )
+                """,
+                "CREATE TABLE feed_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                "CREATE TABLE feed_sync_claim (name TEXT PRIMARY KEY, claimed_at DOUBLE PRECISION NOT NULL)",
+                """
+                CREATE TABLE analyst_override (
+                    type TEXT NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT, author TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION,
+                    PRIMARY KEY (type, value)
+                )
+                """,
+            ]
+        ),
     ]
 }
 

@@ -64,4 +64,29 @@ public final class PostgresLookupCache: LookupCache {
             health.record(.cache, "cannot keep an answer of \(key.source): \(error)")
         }
     }
+
+    public func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)] {
+        try await database.withConnection("read the cache in", within: .seconds(120)) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT source, type, value, fingerprint, result, stored_at, expires_at FROM answer
+                WHERE expires_at > \(time)
+                """,
+                logger: PostgresDatabase.quiet
+            )
+            var answers: [(key: CacheKey, answer: CachedAnswer)] = []
+            for try await row in rows.decode((String, String, String, String, String, Double, Double).self) {
+                guard let type = IndicatorType(rawValue: row.1),
+                    let result = try? StoredResult.decode(Array(row.4.utf8))
+                else { continue }
+                answers.append(
+                    (
+                        CacheKey(source: row.0, indicator: Indicator(type: type, value: row.2), fingerprint: row.3),
+                        CachedAnswer(result: result, storedAt: row.5, expiresAt: row.6)
+                    )
+                )
+            }
+            return answers
+        }
+    }
 }

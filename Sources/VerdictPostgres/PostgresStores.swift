@@ -14,6 +14,8 @@ extension Stores {
             accounts: PostgresAccountStore(database: database),
             cache: PostgresLookupCache(database: database, health: health),
             budget: PostgresSourceBudgetStore(database: database),
+            feeds: PostgresFeedStore(database: database),
+            overrides: PostgresOverrideStore(database: database),
             retryQueue: retryQueue,
             health: health,
             location: database.settings.location,

@@ -93,4 +93,31 @@ public final class SQLiteLookupCache: LookupCache {
     public func count() async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM answer") ?? 0 }
     }
+
+    public func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)] {
+        let rows = try await writer.read { db -> [(String, String, String, String, Data, Double, Double)] in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT source, type, value, fingerprint, result, stored_at, expires_at FROM answer
+                    WHERE expires_at > ?
+                    """,
+                arguments: [time]
+            ).map {
+                (
+                    $0["source"], $0["type"], $0["value"], $0["fingerprint"], $0["result"], $0["stored_at"],
+                    $0["expires_at"]
+                )
+            }
+        }
+        return rows.compactMap { source, type, value, fingerprint, bytes, storedAt, expiresAt in
+            guard let type = IndicatorType(rawValue: type), let result = try? StoredResult.decode(Array(bytes)) else {
+                return nil
+            }
+            return (
+                CacheKey(source: source, indicator: Indicator(type: type, value: value), fingerprint: fingerprint),
+                CachedAnswer(result: result, storedAt: storedAt, expiresAt: expiresAt)
+            )
+        }
+    }
 }

@@ -14,6 +14,8 @@ extension Stores {
             accounts: SQLiteAccountStore(database: database),
             cache: SQLiteLookupCache(database: database, health: health),
             budget: SQLiteSourceBudgetStore(database: database),
+            feeds: SQLiteFeedStore(database: database),
+            overrides: SQLiteOverrideStore(database: database),
             retryQueue: retryQueue,
             health: health,
             location: database.path ?? "in memory",

@@ -315,6 +315,30 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // The compiled feed index (FeedStore) and the analysts' overrides (OverrideStore).
+        migrator.registerMigration("feeds and overrides v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE feed_entry (
+                        value TEXT NOT NULL, feed TEXT NOT NULL, kind TEXT NOT NULL, tags TEXT, link TEXT,
+                        first_seen DOUBLE, last_seen DOUBLE,
+                        PRIMARY KEY (value, feed)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE feed_state (
+                        name TEXT PRIMARY KEY, origin TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL,
+                        verdict TEXT NOT NULL, entries INTEGER NOT NULL, synced_at DOUBLE, checked_at DOUBLE,
+                        last_error TEXT, etag TEXT, last_modified TEXT, digest TEXT
+                    );
+                    CREATE TABLE feed_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE feed_sync_claim (name TEXT PRIMARY KEY, claimed_at DOUBLE NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE analyst_override (
+                        type TEXT NOT NULL, value TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT,
+                        author TEXT NOT NULL, created_at DOUBLE NOT NULL, expires_at DOUBLE,
+                        PRIMARY KEY (type, value)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

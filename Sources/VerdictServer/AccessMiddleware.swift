@@ -34,6 +34,7 @@ struct AccessMiddleware: RouterMiddleware {
     static let routeMethods: [String: [HTTPRequest.Method]] = [
         "/v1/enrichment/lookup": [.post], "/v1/usage": [.get], "/v1/health": [.get], "/v1/ready": [.get],
         "/metrics": [.get], "/openapi.json": [.get], "/": [.get], "/favicon.ico": [.get],
+        "/v1/overrides": [.get, .post], "/v1/overrides/{type}/{value}": [.delete],
     ]
 
     func handle(
@@ -103,7 +104,11 @@ struct AccessMiddleware: RouterMiddleware {
 
     /// The path as the route tables name it: no trailing slash (but for `/`).
     static func routePath(_ path: String) -> String {
-        path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        if trimmed.hasPrefix("/v1/overrides/") && trimmed.split(separator: "/").count == 4 {
+            return "/v1/overrides/{type}/{value}"
+        }
+        return trimmed
     }
 
     static func milliseconds(_ duration: Duration) -> String {

@@ -534,6 +534,82 @@ enum OpenAPIDocument {
                     ]
                   }
                 }
+              },
+              "Override": {
+                "type": "object",
+                "required": [
+                  "type",
+                  "value",
+                  "verdict",
+                  "reason",
+                  "author",
+                  "created_at",
+                  "expires_at"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "type": {
+                    "$ref": "#/components/schemas/IndicatorType"
+                  },
+                  "value": {
+                    "type": "string"
+                  },
+                  "verdict": {
+                    "type": "string",
+                    "enum": [
+                      "malicious",
+                      "harmless"
+                    ]
+                  },
+                  "reason": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "author": {
+                    "type": "string",
+                    "description": "The API key's name, or cli:<user>."
+                  },
+                  "created_at": {
+                    "type": "integer",
+                    "description": "Seconds since 1970."
+                  },
+                  "expires_at": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
+                    "description": "Seconds since 1970; null for never."
+                  }
+                }
+              },
+              "OverrideRequest": {
+                "type": "object",
+                "required": [
+                  "indicator",
+                  "verdict"
+                ],
+                "properties": {
+                  "indicator": {
+                    "type": "string",
+                    "minLength": 1
+                  },
+                  "verdict": {
+                    "type": "string",
+                    "enum": [
+                      "malicious",
+                      "harmless"
+                    ]
+                  },
+                  "reason": {
+                    "type": "string"
+                  },
+                  "expires": {
+                    "type": "string",
+                    "description": "30d, 12h, 90m; absent for never."
+                  }
+                }
               }
             },
             "responses": {
@@ -833,6 +909,220 @@ enum OpenAPIDocument {
                         }
                       }
                     }
+                  }
+                }
+              }
+            },
+            "/v1/overrides": {
+              "get": {
+                "summary": "The analysts' overrides in force (admin keys)",
+                "security": [
+                  {
+                    "apiKey": []
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Every override that has not expired.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "type": "object",
+                          "required": [
+                            "overrides"
+                          ],
+                          "additionalProperties": false,
+                          "properties": {
+                            "overrides": {
+                              "type": "array",
+                              "items": {
+                                "$ref": "#/components/schemas/Override"
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "description": "The key is not one of server.admin_keys.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/StoreUnavailable"
+                  }
+                }
+              },
+              "post": {
+                "summary": "Set a value's verdict: it wins over every source, costs nothing, and is named in the summary (admin keys)",
+                "security": [
+                  {
+                    "apiKey": []
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/OverrideRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "201": {
+                    "description": "The override, in force now on this server and on the others within seconds.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Override"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "description": "The body is not a JSON object.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "description": "The key is not one of server.admin_keys.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "Not an indicator, a verdict other than malicious or harmless, or an unreadable expires.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/StoreUnavailable"
+                  }
+                }
+              }
+            },
+            "/v1/overrides/{type}/{value}": {
+              "delete": {
+                "summary": "Take a value's override away (admin keys)",
+                "security": [
+                  {
+                    "apiKey": []
+                  }
+                ],
+                "parameters": [
+                  {
+                    "name": "type",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "$ref": "#/components/schemas/IndicatorType"
+                    }
+                  },
+                  {
+                    "name": "value",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string"
+                    },
+                    "description": "The value, percent-encoded."
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Removed.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "type": "object",
+                          "required": [
+                            "removed"
+                          ],
+                          "additionalProperties": false,
+                          "properties": {
+                            "removed": {
+                              "type": "object",
+                              "required": [
+                                "type",
+                                "value"
+                              ],
+                              "properties": {
+                                "type": {
+                                  "$ref": "#/components/schemas/IndicatorType"
+                                },
+                                "value": {
+                                  "type": "string"
+                                }
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "description": "The key is not one of server.admin_keys.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "No override on that value.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "422": {
+                    "description": "The path does not name an indicator.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/StoreUnavailable"
                   }
                 }
               }

@@ -16,17 +16,25 @@ public struct ServerComponents: Sendable {
     public var settings: ServerSettings
     /// Sources that are configured off, and why (a request naming one is told).
     public var offSources: [String: String]
+    /// Where `POST /v1/overrides` keeps overrides; nil answers those routes 503.
+    public var overrides: (any OverrideStore)?
+    /// The feed index, for `/metrics`.
+    public var feeds: (any FeedStore)?
 
     public init(
         engine: EnrichmentEngine,
         accounts: any AccountStore,
         settings: ServerSettings = ServerSettings(),
-        offSources: [String: String] = [:]
+        offSources: [String: String] = [:],
+        overrides: (any OverrideStore)? = nil,
+        feeds: (any FeedStore)? = nil
     ) {
         self.engine = engine
         self.accounts = accounts
         self.settings = settings
         self.offSources = offSources
+        self.overrides = overrides
+        self.feeds = feeds
     }
 }
 
@@ -76,7 +84,10 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     let router = Router(context: ServerRequestContext.self)
     router.add(
         middleware: AccessMiddleware(
-            keyedPaths: Set(["/v1/enrichment/lookup", "/v1/usage"] + (settings.metricsRequireKey ? ["/metrics"] : [])),
+            keyedPaths: Set(
+                ["/v1/enrichment/lookup", "/v1/usage", "/v1/overrides", "/v1/overrides/{type}/{value}"]
+                    + (settings.metricsRequireKey ? ["/metrics"] : [])
+            ),
             authenticator: KeyAuthenticator(accounts: components.accounts),
             limiter: usage.limiter,
             usage: usage,
@@ -94,6 +105,16 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     )
     router.post("/v1/enrichment/lookup") { request, context in try await lookups.lookup(request, context: context) }
     router.get("/v1/usage") { request, context in try await lookups.usageReport(request, context: context) }
+    let overrides = OverridesController(
+        store: components.overrides,
+        book: components.engine.overrides,
+        adminKeys: settings.adminKeys,
+        maxBodyBytes: settings.maxBodyBytes,
+        bodyTimeout: settings.bodyTimeout
+    )
+    router.get("/v1/overrides") { _, context in try await overrides.list(context: context) }
+    router.post("/v1/overrides") { request, context in try await overrides.add(request, context: context) }
+    router.delete("/v1/overrides/:type/:value") { _, context in try await overrides.remove(context: context) }
 
     let sourceNames = components.engine.sourceNames
     router.get("/v1/health") { _, _ in
@@ -110,8 +131,10 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
         return Response.json(.object([("status", .string("ready"))]))
     }
     let engine = components.engine
+    let feeds = components.feeds
     router.get("/metrics") { _, _ in
-        let text = await metrics.render(engine: engine)
+        var text = await metrics.render(engine: engine)
+        if let feeds, let states = try? await feeds.states() { text += FeedMetrics.render(states) }
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -1,129 +1,214 @@
+import Crypto
 import Foundation
+import Synchronization
 import VerdictCore
 
-/// The user's own lists, read from `VERDICT_FEEDS_DIR` (docs/contracts.md §3):
+/// The `local` source: the store's compiled index of the synced bulk feeds (`verdict feeds sync`) and of the
+/// user's own lists in `VERDICT_FEEDS_DIR` (docs/contracts.md §3):
 ///
 /// - `blocklists/NAME.txt|.csv|.cidr|.list`: known-bad values, one a line (CSV: the value in the first
-///   column, an optional category in the second). A hit is `malicious` 100 with the list's name.
+///   column, an optional category in the second). A hit is `malicious` with the list's name.
 /// - `allowlists/NAME.…` in the same formats: known-good values, a `harmless` verdict (still looked up
 ///   elsewhere; to never look a value up, put it in `allowlist.txt`).
 ///
-/// Addresses match CIDR blocks, domains match their subdomains, everything else matches exactly.
-/// Answers cost no credits: nothing leaves the machine.
-public struct LocalFeedsSource: ThreatIntelSource {
+/// The directory's lists are read into the index once per change of the directory (its files' names, sizes
+/// and times), never by each process. Addresses match CIDR blocks, domains match their subdomains, URLs and
+/// emails match their host's entries too. Answers cost no credits: nothing leaves the machine.
+public final class LocalFeedsSource: ThreatIntelSource {
     public let name = "local"
     public let supportedTypes = Set(IndicatorType.allCases)
     public let isExternal = false
-    public let settingsFingerprint: String
-    let blocklists: [LocalList]
-    let allowlists: [LocalList]
+    /// The index changes under running processes; the engine never caches this source's answers.
+    public let settingsFingerprint = "index"
+    let store: any FeedStore
+    let directory: URL?
+    /// Each synced feed's weight (`feeds.NAME.weight`); the directory's lists weigh 1.
+    let weights: [String: Double]
+    private let compiled = Mutex<Task<Void, any Error>?>(nil)
 
-    /// Lists as read from one file.
-    struct LocalList: Sendable {
-        var name: String
-        var exact: [String: String] = [:]  // value → category
-        var domains: [String: String] = [:]
-        var networks: [(IPNetwork, String)] = []
+    public init(store: any FeedStore, directory: URL?, weights: [String: Double] = [:]) {
+        self.store = store
+        self.directory = directory
+        self.weights = weights
+    }
 
-        /// The category the list gives `indicator`, or nil when it is not on the list.
-        func category(of indicator: Indicator) -> String? {
-            switch indicator.type {
-            case .ipv4:
-                guard let address = IPv4Address(indicator.value) else { return nil }
-                return networks.first { $0.0.contains(address) }?.1 ?? exact[indicator.value]
-            case .ipv6:
-                guard let address = IPv6Address(indicator.value) else { return nil }
-                return networks.first { $0.0.contains(address) }?.1 ?? exact[indicator.value]
-            case .domain:
-                var name = Substring(indicator.value)
-                while true {
-                    if let category = domains[String(name)] { return category }
-                    guard let dot = name.firstIndex(of: ".") else { return nil }
-                    name = name[name.index(after: dot)...]
-                }
-            default:
-                // Both sides are canonical (IndicatorParser): a URL's path keeps its case.
-                return exact[indicator.value]
-            }
+    /// Brings the index up to date with `VERDICT_FEEDS_DIR` (once per process; a few file stats and one query
+    /// when nothing changed).
+    ///
+    /// - Throws: `FeedsError` naming the list file and line that cannot be read; the index keeps the last good
+    ///   copy of the directory.
+    public func prepare() async throws {
+        guard let directory else { return }
+        let task = compiled.withLock { task in
+            if let task { return task }
+            let made = Task { [store] in try await Self.compile(directory, into: store) }
+            task = made
+            return made
+        }
+        do {
+            try await task.value
+        } catch {
+            // A list fixed later is read at the next try, not never.
+            compiled.withLock { if $0 == task { $0 = nil } }
+            throw error
         }
     }
 
-    /// Reads `blocklists/` and `allowlists/` under `directory`; either may be missing.
-    public init(directory: URL) throws(FeedsError) {
-        blocklists = try Self.readLists(in: directory.appendingPathComponent("blocklists"))
-        allowlists = try Self.readLists(in: directory.appendingPathComponent("allowlists"))
-        let counts = (blocklists + allowlists).map {
-            "\($0.name):\($0.exact.count + $0.domains.count + $0.networks.count)"
-        }
-        settingsFingerprint = counts.joined(separator: ",")
-    }
-
-    public var isEmpty: Bool { blocklists.isEmpty && allowlists.isEmpty }
-
-    static func readLists(in folder: URL) throws(FeedsError) -> [LocalList] {
-        let files = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
-        var lists: [LocalList] = []
-        for file in files.sorted(by: { $0.path < $1.path })
-        where ["txt", "csv", "cidr", "list"].contains(file.pathExtension.lowercased()) {
-            let text: String
-            do {
-                text = try String(contentsOf: file, encoding: .utf8)
-            } catch {
-                throw FeedsError("cannot read \(file.path) as UTF-8 text: \(error.localizedDescription)")
-            }
-            var list = LocalList(name: file.deletingPathExtension().lastPathComponent)
-            let isCSV = file.pathExtension.lowercased() == "csv"
-            for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                var line = Substring(rawLine)
-                if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-                let columns = isCSV ? line.split(separator: ",", omittingEmptySubsequences: false) : [line]
-                let value = (columns.first ?? "").trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["\""])
-                guard !value.isEmpty else { continue }
-                if isCSV && number == 0 && CSVHeader.isHeader(value) { continue }
-                let category = columns.count > 1 ? columns[1].trimmingCharacters(in: .whitespaces) : list.name
-                if value.contains("/"), let network = IPNetwork(value) {
-                    list.networks.append((network, category))
-                } else if let indicator = try? IndicatorParser.parse(value) {
-                    if indicator.type == .domain {
-                        list.domains[indicator.value] = category
-                    } else {
-                        list.exact[indicator.value] = category
-                    }
-                } else {
-                    throw FeedsError(
-                        "\(file.path) line \(number + 1): \"\(value.prefix(80))\" is not an address, CIDR block, domain,"
-                            + " URL, email or hash; fix or remove the line"
-                    )
-                }
-            }
-            lists.append(list)
-        }
-        return lists
+    /// Reads the directory again if it changed (long-lived processes call this on their refresh timer).
+    public func refreshDirectory() async throws {
+        guard let directory else { return }
+        try await Self.compile(directory, into: store)
     }
 
     public func lookUp(_ indicator: Indicator) async throws -> SourceResult {
-        for list in blocklists {
-            if let category = list.category(of: indicator) {
-                return .found(
-                    name,
-                    verdict: .malicious,
-                    score: 100,
-                    evidence: list.name,
-                    categories: [category],
-                    details: .object([("list", .string(list.name))])
-                )
+        do {
+            try await prepare()
+        } catch {
+            return .failed(name, .error, "VERDICT_FEEDS_DIR: \(error)")
+        }
+        let matches = try await store.entries(matching: FeedKeys.candidates(for: indicator))
+            .filter { FeedKeys.counts($0, for: indicator) }
+        return answer(matches)
+    }
+
+    /// The answer the matches make: the worst feed's word (its weight sets the score), naming every feed.
+    func answer(_ matches: [FeedMatch]) -> SourceResult {
+        let flagging = matches.filter { $0.verdict == .malicious || $0.verdict == .suspicious }
+        let deciding = flagging.isEmpty ? matches : flagging
+        guard !deciding.isEmpty else { return .notFound(name) }
+        func score(_ match: FeedMatch) -> Int {
+            let weight = min(1, max(0, weights[match.feed] ?? 1))
+            switch match.verdict {
+            case .malicious: return Int((100 * weight).rounded())
+            case .suspicious: return Int((50 * weight).rounded())
+            default: return 0
             }
         }
-        for list in allowlists where list.category(of: indicator) != nil {
-            return .found(
-                name,
-                verdict: .harmless,
-                score: 0,
-                evidence: list.name,
-                details: .object([("list", .string(list.name))])
-            )
+        let ordered = deciding.sorted { score($0) != score($1) ? score($0) > score($1) : $0.feed < $1.feed }
+        var feeds: [String] = []
+        for match in ordered where !feeds.contains(match.feed) { feeds.append(match.feed) }
+        var categories: [String] = []
+        for tag in ordered.flatMap({ $0.entry.tags.isEmpty ? [$0.feed] : $0.entry.tags })
+        where !categories.contains(tag) {
+            categories.append(tag)
         }
-        return .notFound(name)
+        let best = ordered[0]
+        let details = JSONValue.object([
+            ("feed", .string(best.feed)),
+            (
+                "matches",
+                .array(
+                    ordered.prefix(10).map { match in
+                        var fields: [(key: String, value: JSONValue)] = [
+                            ("feed", .string(match.feed)), ("value", .string(match.entry.value)),
+                            ("kind", .string(match.entry.kind.rawValue)),
+                        ]
+                        if !match.entry.tags.isEmpty {
+                            fields.append(("tags", .array(match.entry.tags.map(JSONValue.string))))
+                        }
+                        if let link = match.entry.link { fields.append(("link", .string(link))) }
+                        if let first = match.entry.firstSeen {
+                            fields.append(("first_seen", .number(String(Int(first)))))
+                        }
+                        if let last = match.entry.lastSeen { fields.append(("last_seen", .number(String(Int(last))))) }
+                        return .object(fields)
+                    }
+                )
+            ),
+        ])
+        return .found(
+            name,
+            verdict: best.verdict,
+            score: score(best),
+            evidence: feeds.joined(separator: ", "),
+            categories: Array(categories.prefix(10)),
+            link: best.entry.link,
+            details: details
+        )
+    }
+
+    // MARK: - The directory's lists
+
+    static let listExtensions: Set<String> = ["txt", "csv", "cidr", "list"]
+
+    /// The list files of `directory`, each with the verdict its folder gives.
+    static func listFiles(in directory: URL) -> [(url: URL, verdict: Verdict)] {
+        var files: [(URL, Verdict)] = []
+        for (folder, verdict) in [("blocklists", Verdict.malicious), ("allowlists", .harmless)] {
+            let url = directory.appendingPathComponent(folder)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            for name in names.sorted() where listExtensions.contains((name as NSString).pathExtension.lowercased()) {
+                files.append((url.appendingPathComponent(name), verdict))
+            }
+        }
+        return files
+    }
+
+    /// What the directory holds now: its path and each list file's name, size and modification time.
+    static func fingerprint(of directory: URL, files: [(url: URL, verdict: Verdict)]) -> String {
+        var text = directory.standardizedFileURL.path
+        for file in files {
+            var info = stat()
+            let seen = stat(file.url.path, &info) == 0
+            text += "\n\(file.url.path) \(seen ? info.st_size : -1) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func compile(_ directory: URL, into store: any FeedStore) async throws {
+        let files = listFiles(in: directory)
+        let fingerprint = fingerprint(of: directory, files: files)
+        guard try await store.directoryFingerprint() != fingerprint else { return }
+        var change = FeedIndexChange(directoryFingerprint: fingerprint)
+        let now = Date().timeIntervalSince1970
+        for file in files {
+            let entries = try readList(file.url)
+            let name = file.url.deletingPathExtension().lastPathComponent
+            let state = FeedState(
+                name: name,
+                origin: .directory,
+                location: file.url.path,
+                format: file.url.pathExtension.lowercased() == "csv" ? "csv" : "plain",
+                verdict: file.verdict,
+                syncedAt: now,
+                checkedAt: now
+            )
+            change.replaced.append((state, entries))
+        }
+        let kept = Set(change.replaced.map(\.state.name))
+        change.removed = try await store.states().filter { $0.origin == .directory && !kept.contains($0.name) }
+            .map(\.name)
+        try await store.apply(change)
+    }
+
+    /// One list file: a value a line, `#` comments; CSV has the value first and an optional category second.
+    static func readList(_ file: URL) throws(FeedsError) -> [FeedEntry] {
+        let text: String
+        do {
+            text = try String(contentsOf: file, encoding: .utf8)
+        } catch {
+            throw FeedsError("cannot read \(file.path) as UTF-8 text: \(error.localizedDescription)")
+        }
+        let isCSV = file.pathExtension.lowercased() == "csv"
+        var entries: [FeedEntry] = []
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(rawLine)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let columns = isCSV ? line.split(separator: ",", omittingEmptySubsequences: false) : [line]
+            let value = (columns.first ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                .trimmingCharacters(in: ["\""])
+            guard !value.isEmpty else { continue }
+            if isCSV && number == 0 && CSVHeader.isHeader(value) { continue }
+            let category = columns.count > 1 ? columns[1].trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            guard let entry = FeedEntry(parsing: value, tags: category.isEmpty ? [] : [category]) else {
+                throw FeedsError(
+                    "\(file.path) line \(number + 1): \"\(value.prefix(80))\" is not an address, CIDR block, domain,"
+                        + " URL, email or hash; fix or remove the line"
+                )
+            }
+            entries.append(entry)
+        }
+        return entries
     }
 }
 

@@ -57,6 +57,11 @@ public final class TieredLookupCache: LookupCache {
     }
 
     public var memoryGeneration: UInt64? { memory.memoryGeneration }
+
+    /// The shared store's: it holds everything the memory tier does, and what other processes wrote.
+    public func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)] {
+        try await store.freshAnswers(at: time)
+    }
 }
 
 /// A store that cannot be used, and what to do about it.

@@ -8,6 +8,10 @@ public final class Stores: Sendable {
     /// The durable answer cache (no memory in front: `EngineRuntime(configuration:stores:)` puts the LRU there).
     public let cache: any LookupCache
     public let budget: any SourceBudgetStore
+    /// The compiled index of the bulk feeds and of `VERDICT_FEEDS_DIR`'s lists.
+    public let feeds: any FeedStore
+    /// The analysts' overrides.
+    public let overrides: any OverrideStore
     /// Alerts kept for a later lookup, when the opener asked for them.
     public let retryQueue: (any RetryQueueStore)?
     /// Where the cache's and the budgets' failures are counted and told.
@@ -21,6 +25,8 @@ public final class Stores: Sendable {
         accounts: any AccountStore,
         cache: any LookupCache,
         budget: any SourceBudgetStore,
+        feeds: any FeedStore,
+        overrides: any OverrideStore,
         retryQueue: (any RetryQueueStore)? = nil,
         health: StoreHealth,
         location: String,
@@ -30,6 +36,8 @@ public final class Stores: Sendable {
         self.accounts = accounts
         self.cache = cache
         self.budget = budget
+        self.feeds = feeds
+        self.overrides = overrides
         self.retryQueue = retryQueue
         self.health = health
         self.location = location
@@ -57,6 +65,8 @@ extension EngineRuntime {
             configuration: configuration,
             cache: TieredLookupCache(store: stores.cache),
             budget: stores.budget,
+            feeds: stores.feeds,
+            overrides: stores.overrides,
             health: stores.health,
             notices: NoticeLog(log: log)
         )

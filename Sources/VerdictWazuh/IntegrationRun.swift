@@ -155,6 +155,7 @@ public struct WazuhRunContext: Sendable {
                 stores: stores,
                 log: { message in log.write(message) }
             )
+            try await runtime.prepare()
         } catch let error as StoreError where error.isUnavailable && configuration.databaseURL != nil {
             // The shared database is down or restarting: the alert is kept in this node's queue, not lost.
             return try await withUnreachableDatabase(error, configuration: configuration, log: log, body)

@@ -84,7 +84,63 @@ public struct WazuhInstaller {
             keepExisting: true
         )
         steps += directory(home + "/var/verdict", mode: 0o770, owner: ("wazuh", "wazuh"))
+        // The CDB lists the rules 100620-100639 read: present (empty until `verdict wazuh lists`) and declared,
+        // so analysisd loads the rules with them.
+        for kind in WazuhLists.Kind.allCases {
+            steps += write(
+                "",
+                to: home + "/etc/lists/verdict/" + kind.rawValue,
+                mode: 0o660,
+                owner: ("wazuh", "wazuh"),
+                keepExisting: true
+            )
+        }
+        steps.append(declareLists())
         return steps
+    }
+
+    /// The `<list>` lines in ossec.conf's `<ruleset>`, for the lists that are not declared yet; the file is
+    /// copied to `ossec.conf.verdict-backup` first and replaced at once.
+    func declareLists() -> Step {
+        let path = home + "/etc/ossec.conf"
+        let description = "declare etc/lists/verdict/* in the <ruleset> of \(path)"
+        guard FileManager.default.fileExists(atPath: path) else {
+            return Step(description: "no \(path) yet: add the <list> lines printed below to its <ruleset>")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return Step(
+                description: description,
+                problem: "cannot read \(path); add the <list> lines printed below by hand"
+            )
+        }
+        let missing = WazuhLists.Kind.allCases.map { "etc/lists/verdict/\($0.rawValue)" }
+            .filter { !text.contains("<list>\($0)</list>") }
+        guard !missing.isEmpty else { return Step(description: "keep the lists already declared in \(path)") }
+        guard let ruleset = text.range(of: "<ruleset>") else {
+            return Step(
+                description: description,
+                problem: "\(path) has no <ruleset> block; add the <list> lines printed below by hand"
+            )
+        }
+        if dryRun { return Step(description: description) }
+        let lines = missing.map { "\n    <list>\($0)</list>" }.joined()
+        let updated = text.replacingCharacters(in: ruleset, with: "<ruleset>" + lines)
+        do {
+            let backup = path + ".verdict-backup"
+            try? FileManager.default.removeItem(atPath: backup)
+            try FileManager.default.copyItem(atPath: path, toPath: backup)
+            var info = stat()
+            let known = stat(path, &info) == 0
+            try Data(updated.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            // The manager reads ossec.conf as wazuh: keep its owner and mode through the atomic write.
+            if known {
+                chmod(path, info.st_mode & 0o7777)
+                _ = chown(path, info.st_uid, info.st_gid)
+            }
+        } catch {
+            return Step(description: description, problem: "could not update \(path): \(error.localizedDescription)")
+        }
+        return Step(description: description + " (the old file is ossec.conf.verdict-backup)")
     }
 
     func install(file source: String, to target: String, mode: mode_t, owner: (String, String)) -> [Step] {

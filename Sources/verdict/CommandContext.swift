@@ -107,15 +107,30 @@ enum CommandContext {
     }
 
     /// The engine on the shared stores (answers and source budgets).
-    static func engineRuntime(_ configuration: EngineConfiguration, on stores: Stores) throws -> EngineRuntime {
+    static func engineRuntime(_ configuration: EngineConfiguration, on stores: Stores) async throws -> EngineRuntime {
         do {
-            return try EngineRuntime(
+            let runtime = try EngineRuntime(
                 configuration: configuration,
                 stores: stores,
                 log: { message in FileHandle.standardError.write(Data("verdict: \(message)\n".utf8)) }
             )
+            try await prepare(runtime)
+            return runtime
         } catch let error as SettingError {
             throw CommandFailure(error.description)
+        }
+    }
+
+    /// The overrides and the feeds directory read in; a list that cannot be read fails the command.
+    static func prepare(_ runtime: EngineRuntime) async throws {
+        do {
+            try await runtime.prepare()
+        } catch let error as SettingError {
+            throw CommandFailure(error.description)
+        } catch let error as StoreError {
+            throw CommandFailure(error.description)
+        } catch {
+            throw CommandFailure("cannot read the overrides and the feed index from the store: \(error)")
         }
     }
 

@@ -79,7 +79,7 @@ struct Lookup: AsyncParsableCommand {
 
         // The store is opened once the input is known good: --explain reads the shared budgets from it.
         let stores = try await CommandContext.openStores(database, configuration: configuration)
-        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
+        let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
         if explain { CommandContext.writeOut(await Self.explanation(of: configuration, engine: runtime.engine)) }
         guard !items.isEmpty else {
             await runtime.shutdown()

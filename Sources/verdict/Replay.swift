@@ -58,7 +58,7 @@ struct Replay: AsyncParsableCommand {
         }
         let configuration = try await CommandContext.configuration(file: config)
         let stores = try await CommandContext.openStores(database, configuration: configuration)
-        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
+        let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
         let showProgress = isatty(STDERR_FILENO) == 1
         let output: AlertReplay.Output
         if let socket { output = .socket(socket) } else { output = .standardOutput }

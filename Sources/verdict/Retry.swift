@@ -36,7 +36,7 @@ struct Retry: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await CommandContext.configuration(file: config)
         let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
-        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
+        let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
         let queue = try CommandContext.retryQueue(of: stores)
         let before = try await queue.summary()
         CommandContext.writeOut(Self.describe(before))

@@ -60,6 +60,7 @@ struct Serve: AsyncParsableCommand {
         } catch let error as SettingError {
             throw CommandFailure(error.description)
         }
+        try await CommandContext.prepare(runtime)
 
         // Keys live per database: saying which one at start answers "why is my key unknown?".
         CommandContext.writeOut(
@@ -81,7 +82,9 @@ struct Serve: AsyncParsableCommand {
                 engine: runtime.engine,
                 accounts: accounts,
                 settings: configuration.server,
-                offSources: offSources
+                offSources: offSources,
+                overrides: stores.overrides,
+                feeds: stores.feeds
             ),
             host: host,
             port: port,
@@ -96,7 +99,12 @@ struct Serve: AsyncParsableCommand {
                         settings: configuration.retry
                     ),
                     log: { [logger] line in logger.info("retry queue: \(line)") }
-                )
+                ),
+                LocalIntelligenceRefresh(
+                    runtime: runtime,
+                    store: stores.feeds,
+                    log: { [logger] line in logger.notice("\(line)") }
+                ),
             ],
             onServerRunning: { channel in
                 // Only once the port is ours: a start that cannot listen makes no key.

@@ -132,7 +132,7 @@ struct Tail: AsyncParsableCommand {
         settings.perAlertBudget = .milliseconds(Int64((options.timeoutSeconds ?? block.timeoutSeconds ?? 10) * 1000))
 
         let stores = try await CommandContext.openStores(database, configuration: configuration, retryQueue: true)
-        let runtime = try CommandContext.engineRuntime(configuration, on: stores)
+        let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
@@ -166,7 +166,12 @@ struct Tail: AsyncParsableCommand {
             ),
             log: { line in FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(line)\n".utf8)) }
         )
-        var services: [any Service] = [tail, drain]
+        let refresh = LocalIntelligenceRefresh(
+            runtime: runtime,
+            store: stores.feeds,
+            log: { line in FileHandle.standardError.write(Data("\(Self.timestamp()) verdict tail: \(line)\n".utf8)) }
+        )
+        var services: [any Service] = [tail, drain, refresh]
         var logger = Logger(label: "verdict.tail")
         logger.logLevel = .warning
         if let metricsPort {

@@ -7,7 +7,7 @@ struct Verdict: AsyncParsableCommand {
         abstract: "Threat-intelligence enrichment for Wazuh.",
         subcommands: [
             Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Tail.self, Replay.self,
-            Retry.self, Bench.self,
+            Retry.self, Bench.self, Feeds.self, Override.self,
         ]
     )
 

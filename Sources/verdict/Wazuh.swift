@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
+import VerdictCore
+import VerdictEngine
+import VerdictStore
 import VerdictWazuh
 
 struct Wazuh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set Verdict up on a Wazuh manager.",
-        subcommands: [Install.self]
+        subcommands: [Install.self, Lists.self]
     )
 
     struct Install: AsyncParsableCommand {
@@ -50,6 +53,96 @@ struct Wazuh: AsyncParsableCommand {
                 """
             )
             if failed > 0 { throw CommandFailure("\(failed) step(s) not done; see NOT DONE above") }
+        }
+    }
+
+    struct Lists: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Write Wazuh CDB lists of what is known bad now, for rules 100620-100639; optionally reload analysisd.",
+            discussion: """
+                Writes etc/lists/verdict/{malicious-ip,malicious-domains,malicious-urls,malware-hashes}: the synced \
+                feeds' and VERDICT_FEEDS_DIR's malicious entries, malicious overrides and cached malicious verdicts \
+                within their TTL, less harmless overrides and suppressed values. Each file is replaced at once \
+                (a temporary file and a rename). --reload then asks analysisd to reload its ruleset (Wazuh 4.14: \
+                queue/sockets/analysis) and prints its answer; without it, the lists load at the next restart.
+                """
+        )
+
+        @Option(
+            help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir")
+        )
+        var wazuhHome: String?
+
+        @Flag(help: "Ask analysisd to reload its ruleset (rules, decoders and lists) without a restart.")
+        var reload = false
+
+        @Flag(help: "Fill Wazuh's own etc/lists/malicious-ioc/ lists (rules 99900-99999), keeping their entries.")
+        var intoWazuhIocLists = false
+
+        @Option(help: CommandContext.databaseHelp)
+        var database: String?
+
+        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
+        var config: String?
+
+        func run() async throws {
+            let home = CommandContext.wazuhHome(wazuhHome)
+            let configuration = try await CommandContext.configuration(file: config)
+            let stores = try await CommandContext.openStores(database, configuration: configuration)
+            let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
+            var lists: WazuhLists
+            do {
+                lists = try await WazuhLists.collect(
+                    feeds: stores.feeds,
+                    overrides: try await stores.overrides.active(at: Date().timeIntervalSince1970),
+                    cache: stores.cache,
+                    engine: runtime.engine
+                )
+            } catch {
+                await runtime.shutdown()
+                throw CommandFailure("cannot read what is known bad from the store: \(error)")
+            }
+            await runtime.shutdown()
+            let written: [(path: String, count: Int)]
+            do {
+                if intoWazuhIocLists {
+                    lists = lists.mergedIntoWazuhIOCLists(home: home)
+                    written = try lists.write(
+                        into: home + "/etc/lists/malicious-ioc",
+                        fileName: { $0.wazuhIOCFileName }
+                    )
+                } else {
+                    written = try lists.write(into: home + "/etc/lists/verdict")
+                }
+            } catch {
+                throw CommandFailure(
+                    "cannot write the lists under \(home)/etc/lists: \(error); run as root or as the wazuh user"
+                )
+            }
+            for file in written { CommandContext.writeOut("wrote \(file.path): \(file.count) keys\n") }
+            if lists.networksLeftOut > 0 {
+                CommandContext.writeOut(
+                    "left out \(lists.networksLeftOut) networks a CDB list cannot hold (IPv6 ranges, IPv4 wider than /8); the local source still matches them\n"
+                )
+            }
+            guard reload else {
+                CommandContext.writeOut("analysisd loads them at its next start, or run again with --reload\n")
+                return
+            }
+            let answer: AnalysisdReload.Answer
+            do {
+                answer = try await runBlocking { try AnalysisdReload.reload(home: home) }
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            for warning in answer.warnings { CommandContext.writeOut("analysisd: \(warning)\n") }
+            guard answer.error == 0 else {
+                throw CommandFailure(
+                    "analysisd refused the new ruleset (error \(answer.error): \(answer.message)); it keeps the old one. Check \(home)/logs/ossec.log"
+                )
+            }
+            CommandContext.writeOut("analysisd reloaded its ruleset: \(answer.message)\n")
         }
     }
 }

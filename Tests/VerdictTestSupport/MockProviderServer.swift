@@ -25,6 +25,11 @@ public final class MockProviderServer: Sendable {
         case hang
         /// Answer after a pause, as a slow provider does.
         indirect case delayed(milliseconds: Int64, Reply)
+        /// Promise `claimedLength` bytes, send `body`, and close the connection: a download cut short.
+        case cutShort(Int, [UInt8], claimedLength: Int)
+        /// Stream `chunk` again and again (chunked, no length) up to `totalBytes`, as fast as the client reads:
+        /// a body far larger than any client should take.
+        case endless(Int, chunk: [UInt8], totalBytes: Int)
     }
 
     public typealias Handler = @Sendable (Request) -> Reply
@@ -110,6 +115,20 @@ public final class MockProviderServer: Sendable {
             }
         }
 
+        /// Writes the next chunk once the last is written; stops when the client has gone.
+        func stream(_ chunk: [UInt8], remaining: Int, context: ChannelHandlerContext) {
+            guard remaining > 0 else {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            guard context.channel.isActive else { return }
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: chunk))))).whenSuccess {
+                let (handler, context) = loopBound.value
+                handler.stream(chunk, remaining: remaining - chunk.count, context: context)
+            }
+        }
+
         func send(_ reply: Reply, version: HTTPVersion, context: ChannelHandlerContext) {
             let status: Int
             let bytes: [UInt8]
@@ -128,6 +147,20 @@ public final class MockProviderServer: Sendable {
                 (status, bytes, extra) = (code, Array(text.utf8), [("Content-Type", "application/json")] + headers)
             case .raw(let code, let data, let headers):
                 (status, bytes, extra) = (code, data, headers)
+            case .cutShort(let code, let data, let claimed):
+                var head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code))
+                head.headers.add(name: "Content-Length", value: String(claimed))
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))))
+                    .whenComplete { _ in bound.value.close(promise: nil) }
+                return
+            case .endless(let code, let chunk, let total):
+                var head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code))
+                head.headers.add(name: "Transfer-Encoding", value: "chunked")
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                stream(chunk, remaining: total, context: context)
+                return
             }
             var responseHead = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status))
             for (name, value) in extra { responseHead.headers.add(name: name, value: value) }

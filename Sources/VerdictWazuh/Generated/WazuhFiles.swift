@@ -84,6 +84,101 @@ public enum WazuhFiles {
             <options>no_full_log</options>
           </rule>
 
+          <!-- 100620-100639: Wazuh's own events matched at line rate against the CDB lists `verdict wazuh lists`
+               writes (etc/lists/verdict/, declared in ossec.conf by `verdict wazuh install`): no lookup, no process
+               per alert. Addresses use address_match_key, so a listed network prefix (`10.1.`) covers its hosts. -->
+
+          <rule id="100620" level="10">
+            <if_group>authentication_failed</if_group>
+            <list field="srcip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: authentication failure from known-bad address $(srcip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100621" level="12">
+            <if_group>authentication_success</if_group>
+            <list field="srcip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: successful authentication from known-bad address $(srcip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100622" level="10">
+            <if_group>web</if_group>
+            <list field="srcip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: web request from known-bad address $(srcip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100623" level="6">
+            <if_group>firewall</if_group>
+            <list field="srcip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: firewall event from known-bad address $(srcip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100624" level="10">
+            <if_group>firewall</if_group>
+            <list field="dstip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: firewall event to known-bad address $(dstip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100625" level="10">
+            <if_sid>86601</if_sid>
+            <list field="src_ip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: Suricata alert from known-bad address $(src_ip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100626" level="10">
+            <if_sid>86601</if_sid>
+            <list field="dest_ip" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: Suricata alert to known-bad address $(dest_ip)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100627" level="10">
+            <if_sid>86601, 86602, 86603</if_sid>
+            <list field="dns.rrname" lookup="match_key">etc/lists/verdict/malicious-domains</list>
+            <description>Verdict list: Suricata DNS name $(dns.rrname) is known bad</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100628" level="10">
+            <if_sid>86601, 86602</if_sid>
+            <list field="http.hostname" lookup="match_key">etc/lists/verdict/malicious-domains</list>
+            <description>Verdict list: Suricata HTTP host $(http.hostname) is known bad</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100629" level="12">
+            <if_group>sysmon_event3</if_group>
+            <list field="win.eventdata.destinationIp" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: Sysmon network connection to known-bad address $(win.eventdata.destinationIp)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100630" level="12">
+            <if_group>sysmon_event_22</if_group>
+            <list field="win.eventdata.queryName" lookup="match_key">etc/lists/verdict/malicious-domains</list>
+            <description>Verdict list: Sysmon DNS query for known-bad domain $(win.eventdata.queryName)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100631" level="10">
+            <if_sid>60105, 60122</if_sid>
+            <list field="win.eventdata.ipAddress" lookup="address_match_key">etc/lists/verdict/malicious-ip</list>
+            <description>Verdict list: Windows logon failure from known-bad address $(win.eventdata.ipAddress)</description>
+            <group>verdict_list,</group>
+          </rule>
+
+          <rule id="100632" level="14">
+            <if_sid>550, 554</if_sid>
+            <list field="sha256" lookup="match_key">etc/lists/verdict/malware-hashes</list>
+            <description>Verdict list: FIM file $(file) has a known malware hash</description>
+            <group>verdict_list,</group>
+          </rule>
+
         </group>
         """#
 
@@ -121,6 +216,15 @@ public enum WazuhFiles {
           <alert_format>json</alert_format>
           <timeout>5</timeout>
         </integration>
+
+        <!-- Verdict's CDB lists (verdict wazuh lists writes them; rules 100620-100639 match them). Add these
+             lines inside the existing <ruleset> block; verdict wazuh install does it. -->
+        <ruleset>
+          <list>etc/lists/verdict/malicious-ip</list>
+          <list>etc/lists/verdict/malicious-domains</list>
+          <list>etc/lists/verdict/malicious-urls</list>
+          <list>etc/lists/verdict/malware-hashes</list>
+        </ruleset>
 
         <!-- Active response: enrich the alerts of chosen rules as they happen, stateless (no timeout, nothing to
              undo). On the 4.14 ruleset: 5763 sshd brute force (8 "Failed password" from one address), 5712 brute
