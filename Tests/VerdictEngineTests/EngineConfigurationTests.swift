@@ -39,7 +39,10 @@ struct EngineConfigurationTests {
             source(configuration, "misp").offReason
                 == "no URL: set VERDICT_MISP_URL to your MISP (and VERDICT_MISP_API_KEY)"
         )
-        #expect(source(configuration, "local").offReason == "no local feeds: set VERDICT_FEEDS_DIR")
+        #expect(
+            source(configuration, "local").offReason
+                == "no local feeds: set VERDICT_FEEDS_DIR or list feeds: in the settings"
+        )
         #expect(configuration.dataDirectory == "/var/lib/verdict")
     }
 

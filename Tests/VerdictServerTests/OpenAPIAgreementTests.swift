@@ -115,7 +115,47 @@ struct OpenAPIAgreementTests {
                 observed.append(
                     Observation(path: "/v1/usage", method: "get", response: try await client.get("/v1/usage"))
                 )
+                // Overrides: only admin keys set them.
+                let admin = try await harness.key("admin", plan: .enterprise)
+                func overrides(_ method: HTTPRequest.Method, _ uri: String, key: String?, body: String? = nil)
+                    async throws
+                {
+                    var headers: HTTPFields = [.contentType: "application/json"]
+                    if let key { headers[.authorization] = "Bearer \(key)" }
+                    let response = try await client.execute(
+                        uri: uri,
+                        method: method,
+                        headers: headers,
+                        body: body.map { ByteBuffer(string: $0) }
+                    )
+                    let path = uri.hasPrefix("/v1/overrides/") ? "/v1/overrides/{type}/{value}" : "/v1/overrides"
+                    observed.append(Observation(path: path, method: method.rawValue.lowercased(), response: response))
+                }
+                let confirmed =
+                    #"{"indicator": "45.155.205.80", "verdict": "malicious", "reason": "confirmed C2", "expires": "30d"}"#
+                try await overrides(.post, "/v1/overrides", key: admin, body: confirmed)
+                try await overrides(
+                    .post,
+                    "/v1/overrides",
+                    key: admin,
+                    body: #"{"indicator": "45.155.205.80", "verdict": "bad"}"#
+                )
+                try await overrides(.post, "/v1/overrides", key: admin, body: "[1]")
+                try await overrides(.post, "/v1/overrides", key: key, body: confirmed)
+                try await overrides(.post, "/v1/overrides", key: nil, body: confirmed)
+                try await overrides(.get, "/v1/overrides", key: admin)
+                try await overrides(.get, "/v1/overrides", key: key)
+                try await overrides(.get, "/v1/overrides", key: nil)
+                try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: admin)
+                try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: admin)
+                try await overrides(.delete, "/v1/overrides/ipv4/not-an-address", key: admin)
+                try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: key)
+                try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: nil)
+
                 try harness.database.writer.close()
+                try await overrides(.post, "/v1/overrides", key: admin, body: confirmed)
+                try await overrides(.get, "/v1/overrides", key: admin)
+                try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: admin)
                 try await lookup(#"{"indicators": ["185.220.101.11"]}"#, key: key)
                 for path in ["/v1/ready", "/v1/usage"] {
                     let response = try await client.get(path, key: path == "/v1/usage" ? key : nil)

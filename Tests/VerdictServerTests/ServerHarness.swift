@@ -58,8 +58,11 @@ struct ServerHarness {
         accounts = SQLiteAccountStore(database: database)
         runtime = try EngineRuntime(
             configuration: configuration,
-            cache: TieredLookupCache(store: SQLiteLookupCache(database: database))
+            cache: TieredLookupCache(store: SQLiteLookupCache(database: database)),
+            feeds: SQLiteFeedStore(database: database),
+            overrides: SQLiteOverrideStore(database: database)
         )
+        try await runtime.prepare()
     }
 
     func application(_ change: (inout ServerSettings) -> Void = { _ in }) -> some ApplicationProtocol {
@@ -74,7 +77,9 @@ struct ServerHarness {
                 engine: runtime.engine,
                 accounts: accounts,
                 settings: settings,
-                offSources: offSources
+                offSources: offSources,
+                overrides: runtime.overrideStore,
+                feeds: runtime.localFeeds.map { _ in SQLiteFeedStore(database: database) }
             ),
             port: 0,
             logger: logger

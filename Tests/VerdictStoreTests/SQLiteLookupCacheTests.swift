@@ -118,6 +118,9 @@ struct TieredMissTests {
             return await inner.answer(for: key)
         }
         func store(_ answer: CachedAnswer, for key: CacheKey) async { await inner.store(answer, for: key) }
+        func freshAnswers(at time: Double) async throws -> [(key: CacheKey, answer: CachedAnswer)] {
+            try await inner.freshAnswers(at: time)
+        }
     }
 
     @Test func aMissIsAskedOnceThenAgainAfterItsMoment() async throws {

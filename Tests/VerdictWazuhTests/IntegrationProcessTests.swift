@@ -108,7 +108,7 @@ struct IntegrationProcessTests {
         [alert, key, hook, "", options, timeout, "3", "> /dev/null 2>&1"]
     }
 
-    @Test func embeddedModeWritesOneEventPerIndicatorAndCachesIt() async throws {
+    @Test func embeddedModeWritesOneEventPerIndicatorFromTheFeedIndex() async throws {
         let home = try WazuhHome()
         let alert = try home.file("custom-verdict-1716200000--42.alert", Self.sshdAlert + "\n")
         let run = try await home.runIntegration(Self.argv(alert: alert))
@@ -142,7 +142,10 @@ struct IntegrationProcessTests {
         #expect(again.status == 0)
         let both = await home.receiver!.wait(for: 2)
         let second = try JSONValue(parsing: String(try #require(both.last).dropFirst(header.count)))
-        #expect(second["verdict"]?["cached"] == .bool(true))
+        // The local source answers from the store's feed index on every run, never from the answer cache: a
+        // feed sync shows at once.
+        #expect(second["verdict"]?["cached"] == .bool(false))
+        #expect(second["verdict"]?["malicious_sources"] == .string("local"))
         #expect(run.output.isEmpty && again.output.isEmpty, "nothing on stdout or stderr for integratord to log")
     }
 
@@ -167,9 +170,11 @@ struct IntegrationProcessTests {
             #"{"rule":{"level":5,"id":"1002","description":"Unknown problem","groups":["syslog"]},"agent":{"id":"000","name":"wazuh-manager"},"id":"1.2","full_log":"download from hxxps://evil-updates[.]com/x.sh","location":"/var/log/messages"}"#
         )
         #expect(try await home.runIntegration(Self.argv(alert: manager)).status == 0)
-        let managerEvents = await home.receiver!.wait(for: 1)
-        #expect(managerEvents.first?.hasPrefix("1:verdict:{\"integration\":\"verdict\"") == true)
-        #expect(managerEvents.count == 1)
+        // The domain is on the blocklist, and so is the URL through its host.
+        let managerEvents = await home.receiver!.wait(for: 2)
+        #expect(managerEvents.allSatisfy { $0.hasPrefix("1:verdict:{\"integration\":\"verdict\"") })
+        #expect(managerEvents.count == 2)
+        #expect(managerEvents.contains { $0.contains(#""indicator":"https://evil-updates.com/x.sh""#) })
 
         let privateOnly = try home.file(
             "private.alert",
@@ -182,7 +187,7 @@ struct IntegrationProcessTests {
         )
         #expect(try await home.runIntegration(Self.argv(alert: verdictEvent)).status == 0)
         try await Task.sleep(for: .milliseconds(300))
-        #expect(home.receiver!.datagrams.count == 1, "no events for private values or Verdict's own events")
+        #expect(home.receiver!.datagrams.count == 2, "no events for private values or Verdict's own events")
         #expect(home.log.contains("skipped: the alert is a Verdict event (loop guard)"))
         #expect(home.log.contains("alert 1.3 rule 5710 agent 000 [embedded]: 0 indicators, 2 suppressed"))
     }
@@ -277,7 +282,12 @@ struct IntegrationProcessTests {
         let database = try VerdictDatabase(directory: directory)
         let accounts = SQLiteAccountStore(database: database)
         let key = try await accounts.createKey(name: "manager-01", plan: .starter, monthlyCredits: nil).secret
-        let runtime = try EngineRuntime(configuration: environment, cache: SQLiteLookupCache(database: database))
+        let runtime = try EngineRuntime(
+            configuration: environment,
+            cache: SQLiteLookupCache(database: database),
+            feeds: SQLiteFeedStore(database: database)
+        )
+        try await runtime.prepare()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let app = buildApplication(

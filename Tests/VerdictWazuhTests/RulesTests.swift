@@ -21,6 +21,9 @@ struct RulesTests {
         var location: String?
         /// The rule's own `<group>` names; its alerts also carry the enclosing group's.
         var groups: [String] = []
+        /// A CDB list rule's `<list field= lookup=>` and path, and its `<if_group>`.
+        var list: (field: String, lookup: String, path: String)?
+        var ifGroup: String?
     }
 
     /// Reads the rules with an XML parser (so the file must be well-formed).
@@ -51,9 +54,12 @@ struct RulesTests {
                     description: ""
                 )
             case "field": fieldName = attributes["name"] ?? ""
+            case "list": listAttributes = (attributes["field"] ?? "", attributes["lookup"] ?? "")
             default: break
             }
         }
+
+        private var listAttributes = ("", "")
 
         func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
@@ -63,7 +69,9 @@ struct RulesTests {
                 if let current { rules.append(current) }
                 current = nil
             case "field": current?.fields.append((fieldName, text))
-            case "if_sid": current?.parent = Int(text)
+            case "if_sid": current?.parent = Int(text.split(separator: ",")[0].trimmingCharacters(in: .whitespaces))
+            case "if_group": current?.ifGroup = text
+            case "list": current?.list = (listAttributes.0, listAttributes.1, text)
             case "description": current?.description = text
             case "decoded_as": current?.decodedAs = text
             case "location": current?.location = text
@@ -201,7 +209,22 @@ struct RulesTests {
         )
         emittedNames.formUnion(deferred.keys)
         #expect(matchingRule(deferred, rules: rules)?.id == 100613)
-        for rule in rules {
+        // The CDB list rules match Wazuh's own decoded events (not ours) against the lists `verdict wazuh lists`
+        // writes: their ids, lists and lookups are checked here, their fields are Wazuh's.
+        let listRules = rules.filter { $0.list != nil }
+        #expect(listRules.count >= 10)
+        for rule in listRules {
+            let list = rule.list!
+            #expect((100620...100639).contains(rule.id), "rule \(rule.id): list rules use 100620-100639")
+            #expect(rule.parent != nil || rule.ifGroup != nil, "rule \(rule.id) hangs under Wazuh's own rules")
+            #expect(
+                WazuhLists.Kind.allCases.map { "etc/lists/verdict/\($0.rawValue)" }.contains(list.path),
+                "rule \(rule.id) reads \(list.path)"
+            )
+            #expect(list.lookup == (list.path.hasSuffix("malicious-ip") ? "address_match_key" : "match_key"))
+            #expect(rule.description.contains("$(\(list.field))") || rule.description.contains("$(file)"))
+        }
+        for rule in rules where rule.list == nil {
             for field in rule.fields {
                 #expect(emittedNames.contains(field.name), "rule \(rule.id) reads \(field.name), which no event has")
             }
