@@ -115,24 +115,22 @@ public final class EngineRuntime: Sendable {
     ///
     /// - Throws: `SettingError` for a list file that cannot be read; a store error when the store cannot be read.
     public func prepare() async throws {
-        if let overrideStore {
-            engine.overrides.replace(with: try await overrideStore.active(at: Date().timeIntervalSince1970))
-        }
-        do {
-            try await localFeeds?.prepare()
-        } catch let error as FeedsError {
-            throw SettingError("VERDICT_FEEDS_DIR: \(error)")
-        }
+        try await reload { try await $0.prepare() }
     }
 
     /// What long-lived processes do every few seconds: read the overrides again (another process or replica may
     /// have changed them) and the feeds directory if it changed.
     public func refresh() async throws {
+        try await reload { try await $0.refreshDirectory() }
+    }
+
+    private func reload(_ readDirectory: (LocalFeedsSource) async throws -> Void) async throws {
         if let overrideStore {
             engine.overrides.replace(with: try await overrideStore.active(at: Date().timeIntervalSince1970))
         }
+        guard let localFeeds else { return }
         do {
-            try await localFeeds?.refreshDirectory()
+            try await readDirectory(localFeeds)
         } catch let error as FeedsError {
             throw SettingError("VERDICT_FEEDS_DIR: \(error)")
         }

@@ -37,6 +37,10 @@ public struct WazuhInstaller {
         # abusech:
         #   api_key: "..."          # URLhaus, ThreatFox, MalwareBazaar
         # feeds_dir: /var/ossec/etc/verdict-feeds
+        # Bulk feeds, synced by `verdict feeds sync` (or verdict tail / serve at each refresh) into the store:
+        # feeds:
+        #   feodo: {url: https://feodotracker.abuse.ch/downloads/ipblocklist.csv, format: feodo-csv, refresh: 1h}
+        #   drop:  {url: https://www.spamhaus.org/drop/drop.txt, format: spamhaus-drop, refresh: 12h}
         # For verdict-ar in client mode:
         # client:
         #   url: http://verdict.example.internal:8080

@@ -156,3 +156,20 @@ enum CommandContext {
         }.joined(separator: "\n") + "\n"
     }
 }
+
+/// `--database` and `--config`, for the commands that work on the stores.
+struct StoreOptions: ParsableArguments {
+    @Option(help: CommandContext.databaseHelp)
+    var database: String?
+
+    @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
+    var config: String?
+
+    func configuration() async throws -> EngineConfiguration {
+        try await CommandContext.configuration(file: config)
+    }
+
+    func stores(_ configuration: EngineConfiguration) async throws -> Stores {
+        try await CommandContext.openStores(database, configuration: configuration)
+    }
+}

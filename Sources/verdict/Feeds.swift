@@ -25,14 +25,10 @@ struct Feeds: AsyncParsableCommand {
         @Option(help: "Only this feed (its name in the settings).")
         var feed: String?
 
-        @Option(help: CommandContext.databaseHelp)
-        var database: String?
-
-        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
-        var config: String?
+        @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let configuration = try await CommandContext.configuration(file: config)
+            let configuration = try await store.configuration()
             var feeds = configuration.feeds
             if let feed {
                 feeds = feeds.filter { $0.name == feed }
@@ -44,7 +40,7 @@ struct Feeds: AsyncParsableCommand {
                     )
                 }
             }
-            let stores = try await CommandContext.openStores(database, configuration: configuration)
+            let stores = try await store.stores(configuration)
             let syncer = FeedSyncer(store: stores.feeds)
             let reports: [FeedSyncReport]
             do {
@@ -71,15 +67,11 @@ struct Feeds: AsyncParsableCommand {
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
-        @Option(help: CommandContext.databaseHelp)
-        var database: String?
-
-        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
-        var config: String?
+        @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let configuration = try await CommandContext.configuration(file: config)
-            let stores = try await CommandContext.openStores(database, configuration: configuration)
+            let configuration = try await store.configuration()
+            let stores = try await store.stores(configuration)
             let states: [FeedState]
             do {
                 states = try await stores.feeds.states()

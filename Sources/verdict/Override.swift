@@ -10,19 +10,6 @@ struct Override: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Remove.self]
     )
 
-    struct StoreOptions: ParsableArguments {
-        @Option(help: CommandContext.databaseHelp)
-        var database: String?
-
-        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
-        var config: String?
-
-        func overrides() async throws -> any OverrideStore {
-            let configuration = try await CommandContext.configuration(file: config)
-            return try await CommandContext.openStores(database, configuration: configuration).overrides
-        }
-    }
-
     static func indicator(_ value: String) throws -> Indicator {
         do {
             return try IndicatorParser.parse(value).withoutCredentials
@@ -145,5 +132,11 @@ struct Override: AsyncParsableCommand {
             guard removed else { throw CommandFailure("no override on \(indicator.type.rawValue) \(indicator.value)") }
             CommandContext.writeOut("removed the override on \(indicator.type.rawValue) \(indicator.value)\n")
         }
+    }
+}
+
+extension StoreOptions {
+    func overrides() async throws -> any OverrideStore {
+        try await stores(configuration()).overrides
     }
 }
