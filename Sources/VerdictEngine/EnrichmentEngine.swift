@@ -206,7 +206,8 @@ public final class EnrichmentEngine: Sendable {
         }
         guard let cached = immediateParts(governors(named: requested), indicator: indicator) else { return nil }
         let built = report(indicator, input: shownInput, parts: cached, warninglists: warninglists)
-        if let generation {
+        // A report with the local source's part of a moment ago is not kept: that part outlives no sync.
+        if let generation, cached.allSatisfy(\.isExternal) {
             let expiresAt = cached.compactMap(\.expiresAt).min() ?? .infinity
             let oldest = cached.compactMap(\.cachedAt).min() ?? now()
             memo.remember(built, for: memoKey, generation: generation, expiresAt: expiresAt, oldestStoredAt: oldest)
@@ -290,8 +291,12 @@ public final class EnrichmentEngine: Sendable {
                 parts.append(Part(result: skipped, askedUpstream: false, isExternal: source.isExternal))
                 continue
             }
-            // The local index is read on every lookup (it is not cached): that needs waiting.
-            guard source.isExternal else { return nil }
+            // The local index is not in the answer cache; its source may have the answer of a moment ago.
+            guard source.isExternal else {
+                guard let result = source.immediateResult(for: indicator) else { return nil }
+                parts.append(Part(result: result, askedUpstream: false, isExternal: false))
+                continue
+            }
             let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
             guard let hit = cache.immediateAnswer(for: key), hit.expiresAt > time else { return nil }
             parts.append(

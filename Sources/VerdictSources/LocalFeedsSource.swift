@@ -25,6 +25,11 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// Each synced feed's weight (`feeds.NAME.weight`); the directory's lists weigh 1.
     let weights: [String: Double]
     private let compiled = Mutex<Task<Void, any Error>?>(nil)
+    /// Answers of the last moment: a burst of alerts about one address reads the index once. A sync shows
+    /// after at most `recentLifetime`.
+    private let recent = Mutex<[Indicator: (result: SourceResult, until: ContinuousClock.Instant)]>([:])
+    static let recentLifetime: Duration = .seconds(2)
+    static let recentCapacity = 20_000
 
     public init(store: any FeedStore, directory: URL?, weights: [String: Double] = [:]) {
         self.store = store
@@ -41,7 +46,7 @@ public final class LocalFeedsSource: ThreatIntelSource {
         guard let directory else { return }
         let task = compiled.withLock { task in
             if let task { return task }
-            let made = Task { [store] in try await Self.compile(directory, into: store) }
+            let made = Task { [store] in _ = try await Self.compile(directory, into: store) }
             task = made
             return made
         }
@@ -57,7 +62,12 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// Reads the directory again if it changed (long-lived processes call this on their refresh timer).
     public func refreshDirectory() async throws {
         guard let directory else { return }
-        try await Self.compile(directory, into: store)
+        if try await Self.compile(directory, into: store) { forgetRecentAnswers() }
+    }
+
+    /// Forgets the answers of the last moment (after this process changed the index).
+    public func forgetRecentAnswers() {
+        recent.withLock { $0.removeAll() }
     }
 
     public func lookUp(_ indicator: Indicator) async throws -> SourceResult {
@@ -68,7 +78,24 @@ public final class LocalFeedsSource: ThreatIntelSource {
         }
         let matches = try await store.entries(matching: FeedKeys.candidates(for: indicator))
             .filter { FeedKeys.counts($0, for: indicator) }
-        return answer(matches)
+        let result = answer(matches)
+        let until = ContinuousClock.now + Self.recentLifetime
+        recent.withLock { recent in
+            if recent.count >= Self.recentCapacity { recent.removeAll(keepingCapacity: true) }
+            recent[indicator] = (result, until)
+        }
+        return result
+    }
+
+    public func immediateResult(for indicator: Indicator) -> SourceResult? {
+        recent.withLock { recent in
+            guard let kept = recent[indicator] else { return nil }
+            guard kept.until > .now else {
+                recent[indicator] = nil
+                return nil
+            }
+            return kept.result
+        }
     }
 
     /// The answer the matches make: the worst feed's word (its weight sets the score), naming every feed.
@@ -155,10 +182,12 @@ public final class LocalFeedsSource: ThreatIntelSource {
         return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    static func compile(_ directory: URL, into store: any FeedStore) async throws {
+    /// Reads the directory into the index if it changed since it was last read; whether it did.
+    @discardableResult
+    static func compile(_ directory: URL, into store: any FeedStore) async throws -> Bool {
         let files = listFiles(in: directory)
         let fingerprint = fingerprint(of: directory, files: files)
-        guard try await store.directoryFingerprint() != fingerprint else { return }
+        guard try await store.directoryFingerprint() != fingerprint else { return false }
         var change = FeedIndexChange(directoryFingerprint: fingerprint)
         let now = Date().timeIntervalSince1970
         for file in files {
@@ -179,6 +208,7 @@ public final class LocalFeedsSource: ThreatIntelSource {
         change.removed = try await store.states().filter { $0.origin == .directory && !kept.contains($0.name) }
             .map(\.name)
         try await store.apply(change)
+        return true
     }
 
     /// One list file: a value a line, `#` comments; CSV has the value first and an optional category second.

@@ -26,6 +26,12 @@ public protocol ThreatIntelSource: Sendable {
     var isExternal: Bool { get }
 
     func lookUp(_ indicator: Indicator) async throws -> SourceResult
+    /// An answer at hand without waiting (a source that keeps recent answers in memory), else nil.
+    func immediateResult(for indicator: Indicator) -> SourceResult?
+}
+
+extension ThreatIntelSource {
+    public func immediateResult(for indicator: Indicator) -> SourceResult? { nil }
 }
 
 /// Why a source gave no answer.

@@ -60,6 +60,7 @@ public struct LocalIntelligenceRefresh: Service {
             guard try await store.claimSync(of: feed.name, now: now, dueBefore: now - min(feed.refreshSeconds, 60) + 1)
             else { continue }
             let report = try await syncer.sync(feed)
+            if report.outcome == .updated { runtime.localFeeds?.forgetRecentAnswers() }
             log("feeds: " + report.line)
         }
     }
