@@ -206,8 +206,8 @@ public final class EnrichmentEngine: Sendable {
         }
         guard let cached = immediateParts(governors(named: requested), indicator: indicator) else { return nil }
         let built = report(indicator, input: shownInput, parts: cached, warninglists: warninglists)
-        // A report with the local source's part of a moment ago is not kept: that part outlives no sync.
-        if let generation, cached.allSatisfy(\.isExternal) {
+        // A local part of a moment ago ends the memo with it (`expiresAt`): a sync shows within seconds.
+        if let generation {
             let expiresAt = cached.compactMap(\.expiresAt).min() ?? .infinity
             let oldest = cached.compactMap(\.cachedAt).min() ?? now()
             memo.remember(built, for: memoKey, generation: generation, expiresAt: expiresAt, oldestStoredAt: oldest)
@@ -293,8 +293,10 @@ public final class EnrichmentEngine: Sendable {
             }
             // The local index is not in the answer cache; its source may have the answer of a moment ago.
             guard source.isExternal else {
-                guard let result = source.immediateResult(for: indicator) else { return nil }
-                parts.append(Part(result: result, askedUpstream: false, isExternal: false))
+                guard let recent = source.immediateResult(for: indicator) else { return nil }
+                parts.append(
+                    Part(result: recent.result, expiresAt: recent.expiresAt, askedUpstream: false, isExternal: false)
+                )
                 continue
             }
             let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)
@@ -372,6 +374,9 @@ public final class EnrichmentEngine: Sendable {
         // The local index changes under a running process (a feed sync, an edited list): its answers are read
         // anew each time, never cached, and cost one indexed query.
         guard isExternal else {
+            if !refresh, let recent = source.immediateResult(for: indicator) {
+                return Part(result: recent.result, askedUpstream: false, isExternal: false)
+            }
             return Part(result: await governor.lookUp(indicator), askedUpstream: true, isExternal: false)
         }
         let key = CacheKey(source: source.name, indicator: indicator, fingerprint: source.settingsFingerprint)

@@ -18,14 +18,16 @@ public final class SQLiteFeedStore: FeedStore {
         guard !values.isEmpty else { return [] }
         let rows = try await writer.read { db -> [[String?]] in
             let marks = Array(repeating: "?", count: values.count).joined(separator: ",")
-            return try Row.fetchAll(
-                db,
+            // One statement per number of keys (33 for an IPv4 address), prepared once per connection.
+            let statement = try db.cachedStatement(
                 sql: """
                     SELECT e.value, e.feed, e.kind, e.tags, e.link, e.first_seen, e.last_seen, s.verdict
                     FROM feed_entry e JOIN feed_state s ON s.name = e.feed WHERE e.value IN (\(marks))
-                    """,
-                arguments: StatementArguments(values)
-            ).map { row in (0..<8).map { Self.text(row[$0]) } }
+                    """
+            )
+            return try Row.fetchAll(statement, arguments: StatementArguments(values)).map { row in
+                (0..<8).map { Self.text(row[$0]) }
+            }
         }
         return rows.compactMap(FeedRow.match)
     }

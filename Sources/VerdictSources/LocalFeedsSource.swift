@@ -25,11 +25,13 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// Each synced feed's weight (`feeds.NAME.weight`); the directory's lists weigh 1.
     let weights: [String: Double]
     private let compiled = Mutex<Task<Void, any Error>?>(nil)
-    /// Answers of the last moment: a burst of alerts about one address reads the index once. A sync shows
-    /// after at most `recentLifetime`.
-    private let recent = Mutex<[Indicator: (result: SourceResult, until: ContinuousClock.Instant)]>([:])
-    static let recentLifetime: Duration = .seconds(2)
-    static let recentCapacity = 20_000
+    /// Answers of the last moments: alerts about one address read the index once in that time. A sync by
+    /// another process shows after at most `recentLifetime` (this process's own syncs and directory changes
+    /// forget them at once).
+    private let recent = Mutex<[Indicator: (result: SourceResult, expiresAt: Double)]>([:])
+    /// Seconds.
+    static let recentLifetime = 30.0
+    static let recentCapacity = 100_000
 
     public init(store: any FeedStore, directory: URL?, weights: [String: Double] = [:]) {
         self.store = store
@@ -79,22 +81,23 @@ public final class LocalFeedsSource: ThreatIntelSource {
         let matches = try await store.entries(matching: FeedKeys.candidates(for: indicator))
             .filter { FeedKeys.counts($0, for: indicator) }
         let result = answer(matches)
-        let until = ContinuousClock.now + Self.recentLifetime
+        let expiresAt = Date().timeIntervalSince1970 + Self.recentLifetime
         recent.withLock { recent in
             if recent.count >= Self.recentCapacity { recent.removeAll(keepingCapacity: true) }
-            recent[indicator] = (result, until)
+            recent[indicator] = (result, expiresAt)
         }
         return result
     }
 
-    public func immediateResult(for indicator: Indicator) -> SourceResult? {
-        recent.withLock { recent in
+    public func immediateResult(for indicator: Indicator) -> (result: SourceResult, expiresAt: Double)? {
+        let now = Date().timeIntervalSince1970
+        return recent.withLock { recent in
             guard let kept = recent[indicator] else { return nil }
-            guard kept.until > .now else {
+            guard kept.expiresAt > now else {
                 recent[indicator] = nil
                 return nil
             }
-            return kept.result
+            return kept
         }
     }
 

@@ -26,12 +26,13 @@ public protocol ThreatIntelSource: Sendable {
     var isExternal: Bool { get }
 
     func lookUp(_ indicator: Indicator) async throws -> SourceResult
-    /// An answer at hand without waiting (a source that keeps recent answers in memory), else nil.
-    func immediateResult(for indicator: Indicator) -> SourceResult?
+    /// An answer at hand without waiting (a source that keeps recent answers in memory), with when it stops
+    /// holding (seconds since 1970); nil when there is none.
+    func immediateResult(for indicator: Indicator) -> (result: SourceResult, expiresAt: Double)?
 }
 
 extension ThreatIntelSource {
-    public func immediateResult(for indicator: Indicator) -> SourceResult? { nil }
+    public func immediateResult(for indicator: Indicator) -> (result: SourceResult, expiresAt: Double)? { nil }
 }
 
 /// Why a source gave no answer.
