@@ -54,6 +54,10 @@ public final class PostgresFeedStore: FeedStore {
                     "DELETE FROM feed_entry WHERE feed = \(state.name)",
                     logger: PostgresDatabase.quiet
                 )
+                // One INSERT … ON CONFLICT may not touch a row twice: a feed listing a value twice keeps its last.
+                var positions: [String: Int] = [:]
+                for (position, entry) in entries.enumerated() { positions[entry.value] = position }
+                let entries = positions.count == entries.count ? entries : positions.values.sorted().map { entries[$0] }
                 var start = 0
                 while start < entries.count {
                     let slice = entries[start..<min(entries.count, start + Self.batch)]

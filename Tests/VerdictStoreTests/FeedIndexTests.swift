@@ -103,6 +103,28 @@ struct FeedIndexTests {
         #expect(kept.map(\.feed) == ["c2"], "the last good copy stays in the index")
     }
 
+    /// Real feeds list a value twice (MalwareBazaar, concatenated lists): one entry, the last one's words.
+    @Test(arguments: kinds) func aValueListedTwiceIsOneEntry(_ kind: StoreKind) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let (store, _) = Self.stores(database)
+        let state = FeedState(
+            name: "dupes",
+            origin: .download,
+            location: "http://127.0.0.1/x",
+            format: "plain",
+            verdict: .malicious
+        )
+        let entries = [
+            FeedEntry(value: "45.155.205.95", kind: .ipv4, tags: ["first"]),
+            FeedEntry(value: "45.155.205.96", kind: .ipv4),
+            FeedEntry(value: "45.155.205.95", kind: .ipv4, tags: ["second"]),
+        ]
+        try await store.apply(FeedIndexChange(replaced: [(state, entries)]))
+        #expect(try await store.states().first?.entryCount == 2)
+        #expect(try await store.entries(matching: ["45.155.205.95"]).map(\.entry.tags) == [["second"]])
+    }
+
     @Test(arguments: kinds) func overridesAreKeptReplacedRemovedAndExpire(_ kind: StoreKind) async throws {
         let database = try await kind.database()
         defer { database.cleanUp() }
