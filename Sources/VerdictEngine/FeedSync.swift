@@ -80,9 +80,8 @@ public final class FeedSyncer: Sendable {
         // Validators only hold for the copy made from the same URL and format.
         let sameSource = previous.map { $0.location == feed.url && $0.format == feed.format.rawValue } ?? false
         var state =
-            sameSource && previous != nil
-            ? previous!
-            : FeedState(
+            (sameSource ? previous : nil)
+            ?? FeedState(
                 name: feed.name,
                 origin: .download,
                 location: feed.url,

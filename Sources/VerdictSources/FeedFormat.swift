@@ -5,17 +5,9 @@ import VerdictCore
 public enum FeedEntryKind: String, Sendable, CaseIterable {
     case ipv4, ipv6, network, domain, url, email, md5, sha1, sha256
 
+    /// Every indicator type is a kind of the same name.
     init(_ type: IndicatorType) {
-        switch type {
-        case .ipv4: self = .ipv4
-        case .ipv6: self = .ipv6
-        case .domain: self = .domain
-        case .url: self = .url
-        case .email: self = .email
-        case .md5: self = .md5
-        case .sha1: self = .sha1
-        case .sha256: self = .sha256
-        }
+        self.init(rawValue: type.rawValue)!
     }
 }
 

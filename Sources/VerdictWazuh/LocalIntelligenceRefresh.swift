@@ -57,7 +57,8 @@ public struct LocalIntelligenceRefresh: Service {
             let changed = state.map { $0.location != feed.url || $0.format != feed.format.rawValue } ?? true
             let last = changed ? 0 : (state?.checkedAt ?? 0)
             guard now - last >= feed.refreshSeconds || changed else { continue }
-            guard try await store.claimSync(of: feed.name, now: now, dueBefore: now - min(feed.refreshSeconds, 60) + 1)
+            // Another process's claim holds for a minute (its sync is under way), or for the refresh if shorter.
+            guard try await store.claimSync(of: feed.name, now: now, dueBefore: now - min(feed.refreshSeconds, 60))
             else { continue }
             let report = try await syncer.sync(feed)
             if report.outcome == .updated { runtime.localFeeds?.forgetRecentAnswers() }

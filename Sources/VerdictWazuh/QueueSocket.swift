@@ -18,10 +18,8 @@ public final class QueueSocket: Sendable {
     /// Connects to the socket; the errors name the two usual causes (analysisd never started, or stopped).
     public init(path: String) throws(IntegrationFailure) {
         self.path = path
-        let utf8 = Array(path.utf8)
-        var address = sockaddr_un()
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard utf8.count < capacity else {
+        let capacity = UnixSocket.pathCapacity
+        guard path.utf8.count < capacity else {
             throw IntegrationFailure(.socketFailed, "queue socket path \(path) is longer than \(capacity - 1) bytes")
         }
         #if canImport(Glibc) || canImport(Musl)
@@ -34,18 +32,8 @@ public final class QueueSocket: Sendable {
             throw IntegrationFailure(.socketFailed, "cannot create a socket: \(Self.errorText(errno))")
         }
         descriptor = made
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in utf8.enumerated() { raw[index] = byte }
-            raw[utf8.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(made, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let code = errno
+        let code = UnixSocket.dial(made, to: path)
+        guard code == 0 else {
             close(made)
             switch code {
             case ENOENT:
@@ -122,5 +110,29 @@ public final class QueueSocket: Sendable {
 
     static func errorText(_ code: Int32) -> String {
         String(cString: strerror(code)) + " (errno \(code))"
+    }
+}
+
+/// Connecting to Wazuh's AF_UNIX sockets (the queue, analysisd's control socket).
+enum UnixSocket {
+    /// Bytes a socket path may hold, with its terminating zero.
+    static let pathCapacity = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+
+    /// Connects `descriptor` to the socket at `path`: 0, or the errno (ENAMETOOLONG for a path too long).
+    static func dial(_ descriptor: Int32, to path: String) -> Int32 {
+        let utf8 = Array(path.utf8)
+        guard utf8.count < pathCapacity else { return ENAMETOOLONG }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in utf8.enumerated() { raw[index] = byte }
+            raw[utf8.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return connected == 0 ? 0 : errno
     }
 }

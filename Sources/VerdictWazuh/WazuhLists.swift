@@ -156,12 +156,12 @@ public struct WazuhLists: Sendable {
 
     /// Writes the lists into `folder` (created if needed), each through a temporary file and a rename, so
     /// analysisd never reads half a list. Returns each file with its count.
-    public func write(into folder: String, kinds: [Kind] = Kind.allCases, fileName: (Kind) -> String? = { $0.rawValue })
-        throws -> [(path: String, count: Int)]
-    {
+    public func write(into folder: String, fileName: (Kind) -> String? = { $0.rawValue }) throws -> [(
+        path: String, count: Int
+    )] {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var written: [(String, Int)] = []
-        for kind in kinds {
+        for kind in Kind.allCases {
             guard let name = fileName(kind) else { continue }
             let path = folder + "/" + name
             let entries = lists[kind] ?? [:]
@@ -249,26 +249,13 @@ public enum AnalysisdReload {
             throw WazuhListsError("cannot make a socket (\(String(cString: strerror(errno))))")
         }
         defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw WazuhListsError("\(path) is too long for a socket path")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
-            buffer[path.utf8.count] = 0
-        }
         var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
+        let code = UnixSocket.dial(descriptor, to: path)
+        guard code == 0 else {
             throw WazuhListsError(
-                "cannot reach analysisd at \(path) (\(String(cString: strerror(errno)))); is the manager running (4.14 or later)? The lists are written: restart the manager to load them"
+                "cannot reach analysisd at \(path) (\(String(cString: strerror(code)))); is the manager running (4.14 or later)? The lists are written: restart the manager to load them"
             )
         }
         let request = Array(#"{"command":"reload-ruleset"}"#.utf8)

@@ -79,7 +79,7 @@ struct ServerHarness {
                 settings: settings,
                 offSources: offSources,
                 overrides: runtime.overrideStore,
-                feeds: runtime.localFeeds.map { _ in SQLiteFeedStore(database: database) }
+                feeds: SQLiteFeedStore(database: database)
             ),
             port: 0,
             logger: logger
