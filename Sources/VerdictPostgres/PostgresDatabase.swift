@@ -362,6 +362,12 @@ public final class PostgresDatabase: Sendable {
                 """,
             ]
         ),
+        (
+            // Each feed's network prefix lengths (NetworkPrefixes); NULL for feeds indexed before, which are then
+            // asked under every length until their next sync.
+            "feed network prefixes v1",
+            ["ALTER TABLE feed_state ADD COLUMN network_prefixes TEXT"]
+        ),
     ]
 }
 

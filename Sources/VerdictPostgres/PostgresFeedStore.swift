@@ -82,6 +82,7 @@ public final class PostgresFeedStore: FeedStore {
                     )
                 }
                 var counted = state
+                counted.networkPrefixes = NetworkPrefixes(of: entries)
                 let rows = try await connection.query(
                     "SELECT count(*)::bigint FROM feed_entry WHERE feed = \(state.name)",
                     logger: PostgresDatabase.quiet
@@ -111,14 +112,16 @@ public final class PostgresFeedStore: FeedStore {
         try await connection.query(
             """
             INSERT INTO feed_state (name, origin, location, format, verdict, entries, synced_at, checked_at,
-                                    last_error, etag, last_modified, digest)
+                                    last_error, etag, last_modified, digest, network_prefixes)
             VALUES (\(state.name), \(state.origin.rawValue), \(state.location), \(state.format),
                     \(state.verdict.rawValue), \(state.entryCount), \(state.syncedAt), \(state.checkedAt),
-                    \(state.lastError), \(state.etag), \(state.lastModified), \(state.digest))
+                    \(state.lastError), \(state.etag), \(state.lastModified), \(state.digest),
+                    \(state.networkPrefixes?.text))
             ON CONFLICT (name) DO UPDATE SET origin = excluded.origin, location = excluded.location,
                 format = excluded.format, verdict = excluded.verdict, entries = excluded.entries,
                 synced_at = excluded.synced_at, checked_at = excluded.checked_at, last_error = excluded.last_error,
-                etag = excluded.etag, last_modified = excluded.last_modified, digest = excluded.digest
+                etag = excluded.etag, last_modified = excluded.last_modified, digest = excluded.digest,
+                network_prefixes = excluded.network_prefixes
             """,
             logger: PostgresDatabase.quiet
         )
@@ -129,7 +132,7 @@ public final class PostgresFeedStore: FeedStore {
             let rows = try await connection.query(
                 """
                 SELECT name, origin, location, format, verdict, entries::text, synced_at::text, checked_at::text,
-                       last_error, etag, last_modified, digest
+                       last_error, etag, last_modified, digest, network_prefixes
                 FROM feed_state ORDER BY name
                 """,
                 logger: PostgresDatabase.quiet
@@ -137,11 +140,11 @@ public final class PostgresFeedStore: FeedStore {
             var states: [FeedState] = []
             typealias Columns = (
                 String?, String?, String?, String?, String?, String?, String?, String?, String?, String?, String?,
-                String?
+                String?, String?
             )
             for try await row in rows.decode(Columns.self) {
                 let fields = [
-                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11,
+                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11, row.12,
                 ]
                 if let state = FeedRow.state(fields) { states.append(state) }
             }

@@ -54,6 +54,7 @@ public final class SQLiteFeedStore: FeedStore {
                     ])
                 }
                 var counted = state
+                counted.networkPrefixes = NetworkPrefixes(of: entries)
                 counted.entryCount =
                     try Int.fetchOne(db, sql: "SELECT count(*) FROM feed_entry WHERE feed = ?", arguments: [state.name])
                     ?? 0
@@ -77,13 +78,13 @@ public final class SQLiteFeedStore: FeedStore {
             sql: """
                 INSERT OR REPLACE INTO feed_state
                     (name, origin, location, format, verdict, entries, synced_at, checked_at, last_error, etag,
-                     last_modified, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     last_modified, digest, network_prefixes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 state.name, state.origin.rawValue, state.location, state.format, state.verdict.rawValue,
                 state.entryCount, state.syncedAt, state.checkedAt, state.lastError, state.etag, state.lastModified,
-                state.digest,
+                state.digest, state.networkPrefixes?.text,
             ]
         )
     }
@@ -94,10 +95,10 @@ public final class SQLiteFeedStore: FeedStore {
                 db,
                 sql: """
                     SELECT name, origin, location, format, verdict, entries, synced_at, checked_at, last_error, etag,
-                           last_modified, digest
+                           last_modified, digest, network_prefixes
                     FROM feed_state ORDER BY name
                     """
-            ).map { row in (0..<12).map { Self.text(row[$0]) } }
+            ).map { row in (0..<13).map { Self.text(row[$0]) } }
         }
         return rows.compactMap(FeedRow.state)
     }

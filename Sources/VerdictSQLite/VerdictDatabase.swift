@@ -339,6 +339,11 @@ public struct VerdictDatabase: Sendable {
                     """
             )
         }
+        // Each feed's network prefix lengths (NetworkPrefixes); NULL for feeds indexed before, which are then
+        // asked under every length until their next sync.
+        migrator.registerMigration("feed network prefixes v1") { db in
+            try db.execute(sql: "ALTER TABLE feed_state ADD COLUMN network_prefixes TEXT")
+        }
         return migrator
     }
 }

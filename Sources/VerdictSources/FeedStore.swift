@@ -30,6 +30,9 @@ public struct FeedState: Sendable, Equatable {
     public var lastModified: String?
     /// SHA-256 of the last good body, so an unchanged body is not indexed again.
     public var digest: String?
+    /// The prefix lengths of the networks the feed lists, set by the store when it indexes the entries; nil when
+    /// not known (indexed before they were kept), and then every length is asked.
+    public var networkPrefixes: NetworkPrefixes?
 
     public init(
         name: String,
@@ -43,7 +46,8 @@ public struct FeedState: Sendable, Equatable {
         lastError: String? = nil,
         etag: String? = nil,
         lastModified: String? = nil,
-        digest: String? = nil
+        digest: String? = nil,
+        networkPrefixes: NetworkPrefixes? = nil
     ) {
         self.name = name
         self.origin = origin
@@ -57,6 +61,60 @@ public struct FeedState: Sendable, Equatable {
         self.etag = etag
         self.lastModified = lastModified
         self.digest = digest
+        self.networkPrefixes = networkPrefixes
+    }
+}
+
+/// Which prefix lengths an index's networks have. Real feeds list a few (/24, /16, …), so an address is looked
+/// up under those few keys rather than one per possible length (33 for IPv4, 129 for IPv6).
+public struct NetworkPrefixes: Sendable, Equatable {
+    public var ipv4: Set<Int>
+    public var ipv6: Set<Int>
+
+    public init(ipv4: Set<Int> = [], ipv6: Set<Int> = []) {
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+    }
+
+    /// The lengths of the networks among `entries` (`network/prefix` values).
+    public init(of entries: some Sequence<FeedEntry>) {
+        self.init()
+        for entry in entries where entry.kind == .network {
+            guard let slash = entry.value.lastIndex(of: "/"),
+                let length = Int(entry.value[entry.value.index(after: slash)...])
+            else { continue }
+            if entry.value.contains(":") { ipv6.insert(length) } else { ipv4.insert(length) }
+        }
+    }
+
+    /// As stored: `4/24,4/16,6/48`.
+    public var text: String {
+        (ipv4.sorted().map { "4/\($0)" } + ipv6.sorted().map { "6/\($0)" }).joined(separator: ",")
+    }
+
+    /// Reads `text` back; nil when it is not in that form.
+    public init?(text: String) {
+        self.init()
+        for token in text.split(separator: ",") {
+            let parts = token.split(separator: "/")
+            guard parts.count == 2, let length = Int(parts[1]) else { return nil }
+            switch parts[0] {
+            case "4": ipv4.insert(length)
+            case "6": ipv6.insert(length)
+            default: return nil
+            }
+        }
+    }
+
+    /// The lengths of every feed's networks; nil when one feed's are not known.
+    public static func union(of states: [FeedState]) -> NetworkPrefixes? {
+        var all = NetworkPrefixes()
+        for state in states {
+            guard let prefixes = state.networkPrefixes else { return nil }
+            all.ipv4.formUnion(prefixes.ipv4)
+            all.ipv6.formUnion(prefixes.ipv6)
+        }
+        return all
     }
 }
 
@@ -114,22 +172,25 @@ public protocol FeedStore: Sendable {
 
 /// The index keys that find `indicator`: its value; for a domain, each parent domain (a listed domain covers its
 /// subdomains); for an address, each network that holds it; for a URL or an email, the same for its host.
+/// Only the networks of the lengths in `prefixes` are asked for; every length when it is nil.
 public enum FeedKeys {
-    public static func candidates(for indicator: Indicator) -> [String] {
+    public static func candidates(for indicator: Indicator, prefixes: NetworkPrefixes? = nil) -> [String] {
         var keys = [indicator.value]
         switch indicator.type {
         case .domain:
             keys += parents(of: indicator.value)
         case .ipv4:
             if let address = IPv4Address(indicator.value) {
-                keys += (0...31).map { IPNetwork(containing: address, prefix: $0).description }
+                let lengths = prefixes.map { $0.ipv4.filter { (0...31).contains($0) }.sorted() } ?? Array(0...31)
+                keys += lengths.map { IPNetwork(containing: address, prefix: $0).description }
             }
         case .ipv6:
             if let address = IPv6Address(indicator.value) {
-                keys += (0...127).map { IPNetwork(containing: address, prefix: $0).description }
+                let lengths = prefixes.map { $0.ipv6.filter { (0...127).contains($0) }.sorted() } ?? Array(0...127)
+                keys += lengths.map { IPNetwork(containing: address, prefix: $0).description }
             }
         case .url, .email:
-            if let host = indicator.host { keys += candidates(for: host) }
+            if let host = indicator.host { keys += candidates(for: host, prefixes: prefixes) }
         default:
             break
         }

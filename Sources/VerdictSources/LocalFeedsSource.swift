@@ -29,6 +29,13 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// another process shows after at most `recentLifetime` (this process's own syncs and directory changes
     /// forget them at once).
     private let recent = Mutex<[Indicator: (result: SourceResult, expiresAt: Double)]>([:])
+    /// What the index holds, read with the feeds' states, as old as the answers above at most: whether it is
+    /// empty (then nothing is read for an address) and its networks' prefix lengths (only those are asked).
+    private let shape = Mutex<(shape: IndexShape, readAt: Double)?>(nil)
+    struct IndexShape {
+        var isEmpty: Bool
+        var prefixes: NetworkPrefixes?
+    }
     /// Seconds.
     static let recentLifetime = 30.0
     static let recentCapacity = 100_000
@@ -70,6 +77,18 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// Forgets the answers of the last moment (after this process changed the index).
     public func forgetRecentAnswers() {
         recent.withLock { $0.removeAll() }
+        shape.withLock { $0 = nil }
+    }
+
+    func indexShape(now: Double) async throws -> IndexShape {
+        if let kept = shape.withLock({ $0 }), now - kept.readAt < Self.recentLifetime { return kept.shape }
+        let states = try await store.states()
+        let read = IndexShape(
+            isEmpty: states.allSatisfy { $0.entryCount == 0 },
+            prefixes: NetworkPrefixes.union(of: states)
+        )
+        shape.withLock { $0 = (read, now) }
+        return read
     }
 
     public func lookUp(_ indicator: Indicator) async throws -> SourceResult {
@@ -78,10 +97,15 @@ public final class LocalFeedsSource: ThreatIntelSource {
         } catch {
             return .failed(name, .error, "VERDICT_FEEDS_DIR: \(error)")
         }
-        let matches = try await store.entries(matching: FeedKeys.candidates(for: indicator))
-            .filter { FeedKeys.counts($0, for: indicator) }
+        let now = Date().timeIntervalSince1970
+        let index = try await indexShape(now: now)
+        let matches =
+            index.isEmpty
+            ? []
+            : try await store.entries(matching: FeedKeys.candidates(for: indicator, prefixes: index.prefixes))
+                .filter { FeedKeys.counts($0, for: indicator) }
         let result = answer(matches)
-        let expiresAt = Date().timeIntervalSince1970 + Self.recentLifetime
+        let expiresAt = now + Self.recentLifetime
         recent.withLock { recent in
             if recent.count >= Self.recentCapacity { recent.removeAll(keepingCapacity: true) }
             recent[indicator] = (result, expiresAt)

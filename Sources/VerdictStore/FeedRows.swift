@@ -29,9 +29,9 @@ public enum FeedRow {
     }
 
     /// `[name, origin, location, format, verdict, entries, synced_at, checked_at, last_error, etag,
-    /// last_modified, digest]`.
+    /// last_modified, digest, network_prefixes]`.
     public static func state(_ fields: [String?]) -> FeedState? {
-        guard fields.count == 12, let name = fields[0], let origin = fields[1].flatMap(FeedOrigin.init(rawValue:)),
+        guard fields.count == 13, let name = fields[0], let origin = fields[1].flatMap(FeedOrigin.init(rawValue:)),
             let verdict = fields[4].flatMap(Verdict.init(rawValue:))
         else { return nil }
         return FeedState(
@@ -46,7 +46,8 @@ public enum FeedRow {
             lastError: fields[8],
             etag: fields[9],
             lastModified: fields[10],
-            digest: fields[11]
+            digest: fields[11],
+            networkPrefixes: fields[12].flatMap(NetworkPrefixes.init(text:))
         )
     }
 }

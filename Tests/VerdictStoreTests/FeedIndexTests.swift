@@ -125,6 +125,50 @@ struct FeedIndexTests {
         #expect(try await store.entries(matching: ["45.155.205.95"]).map(\.entry.tags) == [["second"]])
     }
 
+    /// An address is asked under the prefix lengths the index's networks have, not under all 33 (or 129).
+    @Test(arguments: kinds) func addressesAreAskedUnderTheIndexsPrefixLengthsOnly(_ kind: StoreKind) async throws {
+        let database = try await kind.database()
+        defer { database.cleanUp() }
+        let (store, _) = Self.stores(database)
+        let source = LocalFeedsSource(store: store, directory: nil)
+        let inRange = Indicator(type: .ipv4, value: "45.95.147.236")
+        #expect(try await source.lookUp(inRange).status == .notFound, "an empty index answers without a read")
+
+        let state = FeedState(
+            name: "ranges",
+            origin: .download,
+            location: "http://127.0.0.1/drop.txt",
+            format: "plain",
+            verdict: .malicious
+        )
+        let entries = [
+            FeedEntry(value: "45.95.147.0/24", kind: .network),
+            FeedEntry(value: "10.0.0.0/8", kind: .network),
+            FeedEntry(value: "2a0b:4140::/32", kind: .network),
+            FeedEntry(value: "185.220.101.4", kind: .ipv4),
+        ]
+        try await store.apply(FeedIndexChange(replaced: [(state, entries)]))
+        let prefixes = try #require(try await store.states().first?.networkPrefixes)
+        #expect(prefixes == NetworkPrefixes(ipv4: [8, 24], ipv6: [32]))
+        #expect(
+            FeedKeys.candidates(for: inRange, prefixes: prefixes) == ["45.95.147.236", "45.0.0.0/8", "45.95.147.0/24"]
+        )
+        source.forgetRecentAnswers()
+        #expect(try await source.lookUp(inRange).evidence == "ranges")
+        #expect(try await source.lookUp(Indicator(type: .ipv4, value: "10.20.30.40")).evidence == "ranges")
+        #expect(try await source.lookUp(Indicator(type: .ipv6, value: "2a0b:4140:2b09::5")).evidence == "ranges")
+        #expect(try await source.lookUp(Indicator(type: .ipv4, value: "45.95.148.1")).status == .notFound)
+
+        // A feed indexed before the lengths were kept has none on record: every length is asked.
+        var unknown = try #require(try await store.states().first)
+        unknown.networkPrefixes = nil
+        try await store.record(unknown)
+        #expect(try await store.states().first?.networkPrefixes == nil)
+        #expect(FeedKeys.candidates(for: inRange, prefixes: nil).count == 33)
+        let fresh = LocalFeedsSource(store: store, directory: nil)
+        #expect(try await fresh.lookUp(inRange).evidence == "ranges")
+    }
+
     @Test(arguments: kinds) func overridesAreKeptReplacedRemovedAndExpire(_ kind: StoreKind) async throws {
         let database = try await kind.database()
         defer { database.cleanUp() }
