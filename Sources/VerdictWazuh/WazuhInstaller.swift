@@ -87,9 +87,20 @@ public struct WazuhInstaller {
             owner: ("root", "wazuh"),
             keepExisting: true
         )
-        steps += directory(home + "/var/verdict", mode: 0o770, owner: ("wazuh", "wazuh"))
+        steps += directory(
+            home + "/var/verdict",
+            purpose: "the embedded-mode cache",
+            mode: 0o770,
+            owner: ("wazuh", "wazuh")
+        )
         // The CDB lists the rules 100620-100639 read: present (empty until `verdict wazuh lists`) and declared,
-        // so analysisd loads the rules with them.
+        // so analysisd loads the rules with them. analysisd, as wazuh, writes each list's NAME.cdb beside it.
+        steps += directory(
+            home + "/etc/lists/verdict",
+            purpose: "Verdict's CDB lists",
+            mode: 0o770,
+            owner: ("wazuh", "wazuh")
+        )
         for kind in WazuhLists.Kind.allCases {
             steps += write(
                 "",
@@ -192,8 +203,8 @@ public struct WazuhInstaller {
         return [Step(description: description)] + ownership(target, mode: mode, owner: owner)
     }
 
-    func directory(_ path: String, mode: mode_t, owner: (String, String)) -> [Step] {
-        let description = "create \(path) (the embedded-mode cache)"
+    func directory(_ path: String, purpose: String, mode: mode_t, owner: (String, String)) -> [Step] {
+        let description = "create \(path) (\(purpose))"
         if dryRun { return [Step(description: description), plannedOwnership(path, mode: mode, owner: owner)] }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -159,7 +159,20 @@ public struct WazuhLists: Sendable {
     public func write(into folder: String, fileName: (Kind) -> String? = { $0.rawValue }) throws -> [(
         path: String, count: Int
     )] {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // analysisd (user wazuh) reads each list and writes its NAME.cdb beside it: a new folder gets the owner
+        // and mode of etc/lists, new files the folder's owner.
+        var folderInfo = stat()
+        if stat(folder, &folderInfo) != 0 {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            var parent = stat()
+            if stat((folder as NSString).deletingLastPathComponent, &parent) == 0 {
+                chmod(folder, parent.st_mode & 0o7777)
+                _ = chown(folder, parent.st_uid, parent.st_gid)
+            }
+            guard stat(folder, &folderInfo) == 0 else {
+                throw WazuhListsError("cannot create \(folder) (\(String(cString: strerror(errno))))")
+            }
+        }
         var written: [(String, Int)] = []
         for kind in Kind.allCases {
             guard let name = fileName(kind) else { continue }
@@ -174,6 +187,7 @@ public struct WazuhLists: Sendable {
                 _ = chown(temporary, existing.st_uid, existing.st_gid)
             } else {
                 chmod(temporary, 0o660)
+                _ = chown(temporary, folderInfo.st_uid, folderInfo.st_gid)
             }
             guard rename(temporary, path) == 0 else {
                 throw WazuhListsError("cannot replace \(path) (\(String(cString: strerror(errno))))")
@@ -239,6 +253,15 @@ public enum AnalysisdReload {
         public var message: String
         /// analysisd's warnings about the new ruleset.
         public var warnings: [String]
+
+        /// The warnings about Verdict's rules (100600-100649) or lists. A stock manager's own ruleset warns too
+        /// (its AWS rules name a list its ossec.conf does not declare): those are counted, not shown.
+        public var verdictWarnings: [String] {
+            warnings.filter { warning in
+                warning.contains("etc/lists/verdict/")
+                    || (100_600...100_649).contains { warning.contains("'\($0)'") }
+            }
+        }
     }
 
     /// Sends the request and reads the answer, within `timeout`.

@@ -136,13 +136,19 @@ struct Wazuh: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("\(error)")
             }
-            for warning in answer.warnings { CommandContext.writeOut("analysisd: \(warning)\n") }
+            let ours = answer.verdictWarnings
+            for warning in ours { CommandContext.writeOut("analysisd: \(warning)\n") }
             guard answer.error == 0 else {
                 throw CommandFailure(
                     "analysisd refused the new ruleset (error \(answer.error): \(answer.message)); it keeps the old one. Check \(home)/logs/ossec.log"
                 )
             }
-            CommandContext.writeOut("analysisd reloaded its ruleset: \(answer.message)\n")
+            let others = answer.warnings.count - ours.count
+            CommandContext.writeOut(
+                "analysisd reloaded its ruleset: \(answer.message)"
+                    + (others > 0 ? " (and \(others) warnings about other rules; wazuh-analysisd -t lists them)" : "")
+                    + "\n"
+            )
         }
     }
 }

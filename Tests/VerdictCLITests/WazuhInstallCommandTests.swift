@@ -52,6 +52,13 @@ struct WazuhInstallCommandTests {
         #expect(try String(contentsOfFile: home + "/etc/verdict.yaml", encoding: .utf8).contains("api_key: mine"))
         #expect(run.output.contains("keep the existing \(home)/etc/verdict.yaml"))
         #expect(FileManager.default.fileExists(atPath: home + "/var/verdict"))
+        // analysisd, as wazuh, writes each list's NAME.cdb beside it: the folder must be the group's to write.
+        let lists = try FileManager.default.attributesOfItem(atPath: home + "/etc/lists/verdict")
+        #expect((lists[.posixPermissions] as? Int) == 0o770)
+        for name in ["malicious-ip", "malicious-domains", "malicious-urls", "malware-hashes"] {
+            let list = try FileManager.default.attributesOfItem(atPath: home + "/etc/lists/verdict/" + name)
+            #expect((list[.posixPermissions] as? Int) == 0o660, "\(name)")
+        }
         if getgrnam("wazuh") == nil {
             #expect(run.status == 2)
             #expect(run.output.contains("NOT DONE  set the owner of \(home)/integrations/custom-verdict to root:wazuh"))
