@@ -224,6 +224,12 @@ struct RulesTests {
             #expect(list.lookup == (list.path.hasSuffix("malicious-ip") ? "address_match_key" : "match_key"))
             #expect(rule.description.contains("$(\(list.field))") || rule.description.contains("$(file)"))
         }
+        for kind in WazuhLists.Kind.allCases {
+            #expect(
+                listRules.contains { $0.list?.path == "etc/lists/verdict/\(kind.rawValue)" },
+                "no rule reads the \(kind.rawValue) list that verdict wazuh lists writes"
+            )
+        }
         for rule in rules where rule.list == nil {
             for field in rule.fields {
                 #expect(emittedNames.contains(field.name), "rule \(rule.id) reads \(field.name), which no event has")

@@ -179,6 +179,15 @@ public enum WazuhFiles {
             <group>verdict_list,</group>
           </rule>
 
+          <!-- Squid's access log decodes the requested URL whole (`url`), in the canonical form the list keeps. As a
+               child of every squid rule (if_group), it is reached whichever of them matched first. -->
+          <rule id="100633" level="10">
+            <if_group>squid</if_group>
+            <list field="url" lookup="match_key">etc/lists/verdict/malicious-urls</list>
+            <description>Verdict list: proxy request for known-bad URL $(url)</description>
+            <group>verdict_list,</group>
+          </rule>
+
         </group>
         """#
 
