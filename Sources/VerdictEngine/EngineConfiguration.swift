@@ -3,6 +3,7 @@ import Foundation
 import SystemPackage
 import VerdictCore
 import VerdictSources
+import Yams
 
 /// A setting that cannot be used, named as the user wrote it, with the fix.
 public struct SettingError: Error, Sendable, CustomStringConvertible {
@@ -92,16 +93,25 @@ public struct EngineConfiguration: Sendable {
                     "VERDICT_CONFIG: \(path) does not exist; create it or point VERDICT_CONFIG at the YAML file"
                 )
             }
+            // An empty file, or one of comments only (as `verdict wazuh install` writes it), holds no settings.
+            let holdsSettings: Bool
             do {
-                // The file has no `verdict:` root: `virustotal.api_key` in it answers `verdict.virustotal.api_key`.
-                let file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)).mapKeys { key in
-                    var stripped = key
-                    if stripped.components.first == "verdict" { stripped.components.removeFirst() }
-                    return stripped
-                }
-                providers.append(file)
+                holdsSettings = try Yams.load(yaml: String(contentsOfFile: path, encoding: .utf8)) != nil
             } catch {
-                throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
+                holdsSettings = true  // the provider below says what is wrong with it
+            }
+            if holdsSettings {
+                do {
+                    // No `verdict:` root: `virustotal.api_key` in the file answers `verdict.virustotal.api_key`.
+                    let file = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path)).mapKeys { key in
+                        var stripped = key
+                        if stripped.components.first == "verdict" { stripped.components.removeFirst() }
+                        return stripped
+                    }
+                    providers.append(file)
+                } catch {
+                    throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
+                }
             }
         }
         var configuration = try EngineConfiguration(reader: ConfigReader(providers: providers).scoped(to: "verdict"))
@@ -267,6 +277,8 @@ public struct EngineConfiguration: Sendable {
                 names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             )
         }
+        server.historyEntries = Int(try number("server.history_entries", default: 50, range: 0...10_000))
+        server.historyDays = try number("server.history_days", default: 30, range: 0.01...3650)
         if let rate = text("server.key_rate_limit") {
             if ["0", "off", "none"].contains(rate.lowercased()) {
                 server.keyRateLimit = nil
@@ -367,6 +379,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var shareCacheBetweenKeys = true
     /// Names of the API keys that may set overrides over the API (`server.admin_keys`, comma-separated).
     public var adminKeys: Set<String> = ["admin"]
+    /// How many of each key's lookups the console's history keeps (`server.history_entries`; 0: none), and for
+    /// how long (`server.history_days`).
+    public var historyEntries = 50
+    public var historyDays = 30.0
 
     public init() {}
 }

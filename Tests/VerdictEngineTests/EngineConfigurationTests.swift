@@ -21,6 +21,20 @@ struct EngineConfigurationTests {
         configuration.sources.first { $0.name == name }!
     }
 
+    /// A new verdict.yaml is empty or all comments (`verdict wazuh install` writes one so): no settings, no error.
+    @Test func anEmptyOrCommentedSettingsFileHoldsNoSettings() async throws {
+        for yaml in ["", "\n", "# virustotal:\n#   api_key: \"...\"\n"] {
+            let configuration = try await load(["VERDICT_DATA_DIR": "/var/lib/verdict"], yaml: yaml)
+            #expect(source(configuration, "virustotal").offReason == "no API key: set VERDICT_VIRUSTOTAL_API_KEY")
+            #expect(configuration.feeds.isEmpty)
+        }
+        await #expect {
+            _ = try await load([:], yaml: "virustotal: [unclosed\n")
+        } throws: { error in
+            String(describing: error).contains("is not valid YAML")
+        }
+    }
+
     @Test func sourcesAreOnOnlyWithTheirKeys() async throws {
         let configuration = try await load([
             "VERDICT_VIRUSTOTAL_API_KEY": "vt-key", "VERDICT_ABUSECH_API_KEY": "abuse-key",
