@@ -122,13 +122,14 @@ struct WazuhListsTests {
         let asRoot = getuid() == 0
         if asRoot { #expect(chown(home + "/etc/lists", 65_534, 65_534) == 0) }
         let written = try lists.write(into: home + "/etc/lists/verdict")
-        var folder = stat()
-        #expect(stat(home + "/etc/lists/verdict", &folder) == 0)
-        #expect(folder.st_mode & 0o7777 == 0o770)
-        var list = stat()
-        #expect(stat(home + "/etc/lists/verdict/malicious-ip", &list) == 0)
-        #expect(list.st_mode & 0o7777 == 0o660)
-        if asRoot { #expect(folder.st_uid == 65_534 && list.st_uid == 65_534 && list.st_gid == 65_534) }
+        let folder = try FileManager.default.attributesOfItem(atPath: home + "/etc/lists/verdict")
+        #expect((folder[.posixPermissions] as? Int) == 0o770)
+        let list = try FileManager.default.attributesOfItem(atPath: home + "/etc/lists/verdict/malicious-ip")
+        #expect((list[.posixPermissions] as? Int) == 0o660)
+        if asRoot {
+            #expect((folder[.ownerAccountID] as? Int) == 65_534)
+            #expect((list[.ownerAccountID] as? Int) == 65_534 && (list[.groupOwnerAccountID] as? Int) == 65_534)
+        }
         #expect(
             written.map(\.path.lastPathComponent) == [
                 "malicious-ip", "malicious-domains", "malicious-urls", "malware-hashes",
