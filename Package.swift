@@ -122,6 +122,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            // Compiled into the library, so that an executable copied alone still serves them.
+            resources: [
+                .embedInCode("Console/openapi.json"),
+                .embedInCode("Console/console.html"),
+                .embedInCode("Console/console.css"),
+                .embedInCode("Console/console.js"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(

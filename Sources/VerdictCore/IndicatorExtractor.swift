@@ -97,6 +97,13 @@ public struct IndicatorExtractor: Sendable {
         return collector.result
     }
 
+    /// Values given one by one (the console's or a lookup's list): each assessed as extraction assesses it.
+    public func extract(values: [Indicator]) -> ExtractionResult {
+        var collector = Collector(extractor: self)
+        for indicator in values { collector.add(indicator, field: nil) }
+        return collector.result
+    }
+
     /// Indicators in one alert line; throws when the line is not a JSON object.
     public func extract(alertLine: some Collection<UInt8>) throws(JSONParseError) -> ExtractionResult {
         let alert = try JSONValue(parsing: alertLine)

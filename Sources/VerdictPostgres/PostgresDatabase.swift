@@ -368,6 +368,20 @@ public final class PostgresDatabase: Sendable {
             "feed network prefixes v1",
             ["ALTER TABLE feed_state ADD COLUMN network_prefixes TEXT"]
         ),
+        (
+            // Each key's recent lookups, for the console (LookupHistoryStore).
+            "lookup history v1",
+            [
+                """
+                CREATE TABLE lookup_history (
+                    id BIGSERIAL PRIMARY KEY, key_id BIGINT NOT NULL, at DOUBLE PRECISION NOT NULL,
+                    indicators TEXT NOT NULL, verdict TEXT NOT NULL, credits_charged BIGINT NOT NULL,
+                    results TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX lookup_history_key ON lookup_history (key_id, at)",
+            ]
+        ),
     ]
 }
 

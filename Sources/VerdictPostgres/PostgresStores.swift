@@ -16,6 +16,7 @@ extension Stores {
             budget: PostgresSourceBudgetStore(database: database),
             feeds: PostgresFeedStore(database: database),
             overrides: PostgresOverrideStore(database: database),
+            history: PostgresLookupHistoryStore(database: database),
             retryQueue: retryQueue,
             health: health,
             location: database.settings.location,

@@ -16,6 +16,7 @@ extension Stores {
             budget: SQLiteSourceBudgetStore(database: database),
             feeds: SQLiteFeedStore(database: database),
             overrides: SQLiteOverrideStore(database: database),
+            history: SQLiteLookupHistoryStore(database: database),
             retryQueue: retryQueue,
             health: health,
             location: database.path ?? "in memory",

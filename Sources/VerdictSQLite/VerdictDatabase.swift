@@ -344,6 +344,19 @@ public struct VerdictDatabase: Sendable {
         migrator.registerMigration("feed network prefixes v1") { db in
             try db.execute(sql: "ALTER TABLE feed_state ADD COLUMN network_prefixes TEXT")
         }
+        // Each key's recent lookups, for the console (LookupHistoryStore).
+        migrator.registerMigration("lookup history v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE lookup_history (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, key_id INTEGER NOT NULL, at DOUBLE NOT NULL,
+                        indicators TEXT NOT NULL, verdict TEXT NOT NULL, credits_charged INTEGER NOT NULL,
+                        results TEXT NOT NULL
+                    );
+                    CREATE INDEX lookup_history_key ON lookup_history (key_id, at);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -20,7 +20,7 @@ struct AccessMiddleware: RouterMiddleware {
     let inFlight: InFlightLimiter
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
-    /// On every answer: the page runs only its own script and style (by hash), talks only to this server, and
+    /// On every answer: the page runs only its own script and style files, talks only to this server, and
     /// cannot be framed; no answer is sniffed as another type.
     static let securityHeaders: [(HTTPField.Name, String)] = [
         (.contentSecurityPolicy, WebPage.contentSecurityPolicy),
@@ -34,7 +34,8 @@ struct AccessMiddleware: RouterMiddleware {
     static let routeMethods: [String: [HTTPRequest.Method]] = [
         "/v1/enrichment/lookup": [.post], "/v1/usage": [.get], "/v1/health": [.get], "/v1/ready": [.get],
         "/metrics": [.get], "/openapi.json": [.get], "/": [.get], "/favicon.ico": [.get],
-        "/v1/overrides": [.get, .post], "/v1/overrides/{type}/{value}": [.delete],
+        "/v1/overrides": [.get, .post], "/v1/overrides/{type}/{value}": [.delete], "/v1/extract": [.post],
+        "/v1/sources": [.get], "/v1/history": [.get], "/console.css": [.get], "/console.js": [.get],
     ]
 
     func handle(

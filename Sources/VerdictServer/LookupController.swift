@@ -18,6 +18,7 @@ struct LookupController: Sendable {
     let settings: ServerSettings
     /// Configured-off sources and why, so a request that names one is told.
     let offSources: [String: String]
+    let history: HistoryController
     let creditsLeft = CreditsLeftMemo()
 
     /// docs/contracts.md §2: per indicator that at least one outside source answered.
@@ -164,20 +165,26 @@ struct LookupController: Sendable {
         }
         usage.add(counters, keyID: key.id, at: Date())
 
+        var results = JSONWriter()
+        results.reserveCapacity(768 * reports.count)
+        results.raw("[")
+        for (position, report) in reports.enumerated() {
+            if position > 0 { results.raw(",") }
+            results.value(report.jsonValue)
+        }
+        results.raw("]")
+        await history.record(reports, results: results.text, charged: charged, key: key, context: context)
+
         var writer = JSONWriter()
-        writer.reserveCapacity(256 + 768 * reports.count)
+        writer.reserveCapacity(256 + results.bytes.count)
         writer.raw("{\"request_id\":")
         writer.string(context.requestID)
         writer.raw(",\"credits\":{\"charged\":")
         writer.raw(String(charged))
         writer.raw(",\"remaining\":")
         writer.raw(remaining.map(String.init) ?? "null")
-        writer.raw("},\"results\":[")
-        for (position, report) in reports.enumerated() {
-            if position > 0 { writer.raw(",") }
-            writer.value(report.jsonValue)
-        }
-        writer.raw("]")
+        writer.raw("},\"results\":")
+        writer.raw(results.text)
         let warnings = engine.coverageWarnings(for: reports, sources: lookup.sources)
         if !warnings.isEmpty {
             writer.raw(",\"warnings\":")

@@ -20,6 +20,8 @@ public struct ServerComponents: Sendable {
     public var overrides: (any OverrideStore)?
     /// The feed index, for `/metrics`.
     public var feeds: (any FeedStore)?
+    /// Each key's recent lookups (`GET /v1/history`); nil keeps none.
+    public var history: (any LookupHistoryStore)?
 
     public init(
         engine: EnrichmentEngine,
@@ -27,7 +29,8 @@ public struct ServerComponents: Sendable {
         settings: ServerSettings = ServerSettings(),
         offSources: [String: String] = [:],
         overrides: (any OverrideStore)? = nil,
-        feeds: (any FeedStore)? = nil
+        feeds: (any FeedStore)? = nil,
+        history: (any LookupHistoryStore)? = nil
     ) {
         self.engine = engine
         self.accounts = accounts
@@ -35,6 +38,7 @@ public struct ServerComponents: Sendable {
         self.offSources = offSources
         self.overrides = overrides
         self.feeds = feeds
+        self.history = history
     }
 }
 
@@ -85,7 +89,10 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     router.add(
         middleware: AccessMiddleware(
             keyedPaths: Set(
-                ["/v1/enrichment/lookup", "/v1/usage", "/v1/overrides", "/v1/overrides/{type}/{value}"]
+                [
+                    "/v1/enrichment/lookup", "/v1/usage", "/v1/overrides", "/v1/overrides/{type}/{value}",
+                    "/v1/extract", "/v1/sources", "/v1/history",
+                ]
                     + (settings.metricsRequireKey ? ["/metrics"] : [])
             ),
             authenticator: KeyAuthenticator(accounts: components.accounts),
@@ -95,16 +102,27 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
             inFlight: InFlightLimiter(total: settings.maxInFlight, perKey: settings.maxInFlightPerKey)
         )
     )
+    let history = HistoryController(store: components.history, settings: settings)
     let lookups = LookupController(
         engine: components.engine,
         accounts: components.accounts,
         usage: usage,
         metrics: metrics,
         settings: settings,
-        offSources: components.offSources
+        offSources: components.offSources,
+        history: history
     )
     router.post("/v1/enrichment/lookup") { request, context in try await lookups.lookup(request, context: context) }
     router.get("/v1/usage") { request, context in try await lookups.usageReport(request, context: context) }
+    router.get("/v1/history") { request, context in try await history.list(request, context: context) }
+    let extraction = ExtractController(
+        suppressor: components.engine.suppressor,
+        settings: settings,
+        offSources: components.offSources
+    )
+    router.post("/v1/extract") { request, context in try await extraction.extract(request, context: context) }
+    let sources = SourcesController(engine: components.engine, offSources: components.offSources, metrics: metrics)
+    router.get("/v1/sources") { _, context in try await sources.list(context: context) }
     let overrides = OverridesController(
         store: components.overrides,
         book: components.engine.overrides,
@@ -148,19 +166,14 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
             body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
         )
     }
-    router.get("/") { _, _ in
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/html; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html))
-        )
-    }
-    router.get("/favicon.ico") { _, _ in
-        Response(
-            status: .ok,
-            headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.icon))
-        )
+    for asset in WebPage.assets {
+        router.get(RouterPath(asset.path)) { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: asset.bytes))
+            )
+        }
     }
     return router
 }

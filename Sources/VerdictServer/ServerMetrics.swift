@@ -91,6 +91,12 @@ public final class ServerMetrics: Sendable {
     }
 
     /// One lookup request's reports: cache hits, verdicts, and each answer a source gave just now.
+    /// Indicators looked up since the start (suppressed ones aside), and how many the cache answered wholly.
+    var cacheLookups: (hits: Int, total: Int) {
+        let hits = hitCount.load(ordering: .relaxed)
+        return (hits, hits + missCount.load(ordering: .relaxed))
+    }
+
     func recordLookup(_ reports: [IndicatorReport], duration: Duration) {
         lookupDuration.record(duration)
         for report in reports {
@@ -146,8 +152,7 @@ public final class ServerMetrics: Sendable {
             let counter = registry.makeCounter(descriptor: descriptor, labels: sample.labels)
             if step > 0 { counter.increment(by: Int64(step)) }
         }
-        let hits = hitCount.load(ordering: .relaxed)
-        let total = hits + missCount.load(ordering: .relaxed)
+        let (hits, total) = cacheLookups
         registry.makeGauge(
             descriptor: Self.name("cache_hit", "ratio", "Share of looked-up indicators answered from the cache.")
         ).set(total == 0 ? 0.0 : Double(hits) / Double(total))

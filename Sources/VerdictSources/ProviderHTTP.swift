@@ -201,7 +201,7 @@ extension JSONValue {
 
 /// The ISO 8601 form of a Unix time in seconds (`2026-12-01T12:00:00Z`), as results carry first and last sightings
 /// and budget messages say until when.
-func isoDate(unixSeconds seconds: Int) -> String {
+public func isoDate(unixSeconds seconds: Int) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.timeZone = TimeZone(identifier: "UTC")
     return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))

@@ -12,6 +12,8 @@ public final class Stores: Sendable {
     public let feeds: any FeedStore
     /// The analysts' overrides.
     public let overrides: any OverrideStore
+    /// Each key's recent lookups (the console's history).
+    public let history: any LookupHistoryStore
     /// Alerts kept for a later lookup, when the opener asked for them.
     public let retryQueue: (any RetryQueueStore)?
     /// Where the cache's and the budgets' failures are counted and told.
@@ -27,6 +29,7 @@ public final class Stores: Sendable {
         budget: any SourceBudgetStore,
         feeds: any FeedStore,
         overrides: any OverrideStore,
+        history: any LookupHistoryStore,
         retryQueue: (any RetryQueueStore)? = nil,
         health: StoreHealth,
         location: String,
@@ -38,6 +41,7 @@ public final class Stores: Sendable {
         self.budget = budget
         self.feeds = feeds
         self.overrides = overrides
+        self.history = history
         self.retryQueue = retryQueue
         self.health = health
         self.location = location

@@ -84,7 +84,8 @@ struct Serve: AsyncParsableCommand {
                 settings: configuration.server,
                 offSources: offSources,
                 overrides: stores.overrides,
-                feeds: stores.feeds
+                feeds: stores.feeds,
+                history: stores.history
             ),
             host: host,
             port: port,

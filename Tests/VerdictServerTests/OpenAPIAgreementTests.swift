@@ -152,7 +152,54 @@ struct OpenAPIAgreementTests {
                 try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: key)
                 try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: nil)
 
+                // The console's routes: extraction (free), the sources, the key's history.
+                func console(
+                    _ method: HTTPRequest.Method,
+                    _ uri: String,
+                    key: String?,
+                    body: String? = nil,
+                    contentType: String? = "application/json"
+                ) async throws {
+                    var headers: HTTPFields = [:]
+                    if let contentType { headers[.contentType] = contentType }
+                    if let key { headers[.authorization] = "Bearer \(key)" }
+                    let response = try await client.execute(
+                        uri: uri,
+                        method: method,
+                        headers: headers,
+                        body: body.map { ByteBuffer(string: $0) }
+                    )
+                    let path = String(uri.split(separator: "?").first ?? "")
+                    observed.append(Observation(path: path, method: method.rawValue.lowercased(), response: response))
+                }
+                let alert =
+                    #"{"alert": {"rule": {"id": "5760"}, "data": {"srcip": "185.220.101.4", "dstip": "10.0.0.5"}}}"#
+                try await console(.post, "/v1/extract", key: key, body: alert)
+                try await console(.post, "/v1/extract", key: key, body: #"{"text": "seen: 185.220.101[.]4, 10.1.1.1"}"#)
+                try await console(.post, "/v1/extract", key: key, body: #"{"indicators": ["185.220.101.4"]}"#)
+                try await console(.post, "/v1/extract", key: key, body: #"{"indicators": ["x"]}"#)
+                try await console(.post, "/v1/extract", key: key, body: #"{"text": "a", "alert": {}}"#)
+                try await console(.post, "/v1/extract", key: key, body: "[1]")
+                try await console(.post, "/v1/extract", key: nil, body: #"{"text": "a"}"#)
+                try await console(.post, "/v1/extract", key: key, body: #"{"text": "a"}"#, contentType: "text/plain")
+                try await console(
+                    .post,
+                    "/v1/extract",
+                    key: key,
+                    body: #"{"text": ""# + String(repeating: "a", count: 2 << 20) + #""}"#
+                )
+                try await console(.get, "/v1/sources", key: key, contentType: nil)
+                try await console(.get, "/v1/sources", key: nil, contentType: nil)
+                try await console(.get, "/v1/history", key: key, contentType: nil)
+                try await console(.get, "/v1/history?limit=1", key: key, contentType: nil)
+                try await console(.get, "/v1/history?limit=none", key: key, contentType: nil)
+                try await console(.get, "/v1/history", key: nil, contentType: nil)
+                for asset in ["/console.css", "/console.js"] {
+                    observed.append(Observation(path: asset, method: "get", response: try await client.get(asset)))
+                }
+
                 try harness.database.writer.close()
+                try await console(.get, "/v1/history", key: key, contentType: nil)
                 try await overrides(.post, "/v1/overrides", key: admin, body: confirmed)
                 try await overrides(.get, "/v1/overrides", key: admin)
                 try await overrides(.delete, "/v1/overrides/ipv4/45.155.205.80", key: admin)
@@ -176,6 +223,18 @@ struct OpenAPIAgreementTests {
                 observed.append(Observation(path: "/v1/enrichment/lookup", method: "post", response: limited))
                 let limitedUsage = try await client.get("/v1/usage", key: key)
                 observed.append(Observation(path: "/v1/usage", method: "get", response: limitedUsage))
+                for path in ["/v1/sources", "/v1/history"] {
+                    observed.append(
+                        Observation(path: path, method: "get", response: try await client.get(path, key: key))
+                    )
+                }
+                let limitedExtract = try await client.execute(
+                    uri: "/v1/extract",
+                    method: .post,
+                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"text": "185.220.101.4"}"#)
+                )
+                observed.append(Observation(path: "/v1/extract", method: "post", response: limitedExtract))
             }
         }
 

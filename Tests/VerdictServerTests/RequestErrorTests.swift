@@ -240,10 +240,20 @@ struct RequestErrorTests {
                 let page = try await client.get("/")
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
-                #expect(page.text.contains("/v1/enrichment/lookup"))
+                #expect(page.text.contains(#"<script src="/console.js" defer></script>"#))
+                // The page's script and style are files of this server, compiled into it: none from elsewhere.
+                let script = try await client.get("/console.js")
+                #expect(script.headers[.contentType] == "text/javascript; charset=utf-8")
+                #expect(script.text.contains("/v1/enrichment/lookup") && script.text.contains("/v1/extract"))
+                let style = try await client.get("/console.css")
+                #expect(style.headers[.contentType] == "text/css; charset=utf-8")
+                for text in [page.text, script.text, style.text] {
+                    #expect(!text.contains("https://") && !text.contains("//cdn"), "nothing is loaded from elsewhere")
+                }
                 for answer in [page, missing] {
                     #expect(answer.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
-                    #expect(answer.headers[.contentSecurityPolicy]?.contains("script-src 'sha256-") == true)
+                    #expect(answer.headers[.contentSecurityPolicy]?.contains("script-src 'self';") == true)
+                    #expect(answer.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
                     #expect(answer.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
                     #expect(answer.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
                 }

@@ -79,7 +79,8 @@ struct ServerHarness {
                 settings: settings,
                 offSources: offSources,
                 overrides: runtime.overrideStore,
-                feeds: SQLiteFeedStore(database: database)
+                feeds: SQLiteFeedStore(database: database),
+                history: SQLiteLookupHistoryStore(database: database)
             ),
             port: 0,
             logger: logger

@@ -36,9 +36,23 @@ public final class BrowserSession: @unchecked Sendable {
         self.profile = profile
     }
 
+    /// Where a failed test's screenshot goes: `VERDICT_TEST_SCREENSHOTS`, else `.build/browser-screenshots` of
+    /// this checkout (kept out of git), so CI keeps it beside the build.
+    public static let screenshotFolder: URL = {
+        if let given = ProcessInfo.processInfo.environment["VERDICT_TEST_SCREENSHOTS"], !given.isEmpty {
+            return URL(fileURLWithPath: given)
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/browser-screenshots")
+    }()
+
     /// Starts chromedriver on a free port and opens a headless browser session; `body` runs with it, and the
-    /// browser and the driver are stopped after, whatever happens.
-    public static func with<T>(_ body: (BrowserSession) async throws -> T) async throws -> T {
+    /// browser and the driver are stopped after, whatever happens. The page as it was at the end is saved as
+    /// `NAME.png` in `screenshotFolder`; when `body` throws, the error names the file.
+    public static func with<T>(
+        screenshotName: String = "browser-test",
+        _ body: (BrowserSession) async throws -> T
+    ) async throws -> T {
         guard let path = chromedriverPath else { throw Failure(description: missing) }
         let port = try LoopbackPort.free()
         let driver = Process()
@@ -79,14 +93,53 @@ public final class BrowserSession: @unchecked Sendable {
             throw Failure(description: "chromedriver opened no session: \(created)")
         }
         let browser = BrowserSession(driverPort: port, session: id, profile: profile)
+        // The page's last state is kept after every run: an expectation that failed does not throw, and its
+        // screenshot is the one that tells what the page showed.
+        let file = screenshotFolder.appendingPathComponent("\(screenshotName).png")
         do {
             let result = try await body(browser)
+            try? await browser.screenshot(to: file)
             await browser.close()
             return result
         } catch {
+            let saved = (try? await browser.screenshot(to: file)) != nil
             await browser.close()
-            throw error
+            throw Failure(description: "\(error)" + (saved ? " (the page: \(file.path))" : ""))
         }
+    }
+
+    /// The page as the browser shows it, as a PNG file.
+    public func screenshot(to file: URL) async throws {
+        guard let encoded = try await command("GET", "screenshot", nil) as? String,
+            let png = Data(base64Encoded: encoded)
+        else { throw Failure(description: "the driver gave no screenshot") }
+        try FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(),
+            withIntermediateDirectories: true
+        )
+        try png.write(to: file)
+    }
+
+    /// Loads the page again, as the reload button does.
+    public func reload() async throws {
+        _ = try await command("POST", "refresh", [:])
+    }
+
+    /// Keys sent to the element as a user types them, without clearing it first: `\u{E009}\u{E007}` is
+    /// Ctrl+Enter (W3C WebDriver key codes; a modifier holds until the end of the text).
+    public func press(_ keys: String, in selector: String) async throws {
+        let id = try await element(selector)
+        _ = try await command("POST", "element/\(id)/value", ["text": keys])
+    }
+
+    /// The text of an open `alert()`, or nil when none is open.
+    public func openAlertText() async -> String? {
+        (try? await command("GET", "alert/text", nil)) as? String
+    }
+
+    /// Moves the browser window to `width` × `height`.
+    public func resize(width: Int, height: Int) async throws {
+        _ = try await command("POST", "window/rect", ["width": width, "height": height])
     }
 
     func close() async {
