@@ -74,7 +74,7 @@ struct ConsoleBrowserTests {
     }
 
     static let alert = #"""
-        {"timestamp":"2026-12-01T18:33:12.000+0000","rule":{"level":10,"description":"sshd: authentication failed.","id":"5760","groups":["syslog","sshd","authentication_failed"]},"agent":{"id":"001","name":"web-01","ip":"10.0.2.15"},"manager":{"name":"wazuh-manager"},"id":"1764613992.1","full_log":"Dec  1 18:33:12 web-01 sshd[811]: Failed password for root from 185.220.101.4 port 51514 ssh2; then GET http://login-micros0ft-support.com/verify from 45.83.64.12","decoder":{"name":"sshd"},"data":{"srcip":"185.220.101.4","dstip":"10.0.2.15","srcuser":"root"},"location":"/var/log/auth.log"}
+        {"timestamp":"2026-12-01T18:33:12.000+0000","rule":{"level":10,"description":"sshd: authentication failed.","id":"5760","groups":["syslog","sshd","authentication_failed"]},"agent":{"id":"001","name":"web-01","ip":"10.0.2.15"},"manager":{"name":"wazuh-manager"},"id":"1764613992.1","full_log":"Dec  1 18:33:12 web-01 sshd[811]: Failed password for root from 185.220.101.4 port 51514 ssh2; then GET http://login-micros0ft-support.com/verify from 45.83.64.12","decoder":{"name":"sshd"},"data":{"srcip":"185.220.101.4","dstip":"10.0.2.15","srcuser":"root","url":"http://login-micros0ft-support.com/verify\"><img src=x onerror=alert(1)>"},"location":"/var/log/auth.log"}
         """#
 
     static func creditsUsed(_ base: String, key: String) async throws -> String {
@@ -95,7 +95,7 @@ struct ConsoleBrowserTests {
                 "const p = document.getElementById('preview'); return p.querySelectorAll('li.planned').length >= 3 ? p.innerText : '';"
             )
             #expect(preview.contains("185.220.101.4 (ipv4) from data.srcip"), "\(preview)")
-            #expect(preview.contains("login-micros0ft-support.com (domain) from full_log"), "\(preview)")
+            #expect(preview.contains("http://login-micros0ft-support.com/verify (url) from data.url"), "\(preview)")
             #expect(preview.contains("10.0.2.15 (ipv4): private"), "the private address is left out, with why")
             #expect(try await Self.creditsUsed(base, key: key) == "0", "nothing is spent before the lookup")
 
@@ -120,7 +120,8 @@ struct ConsoleBrowserTests {
             #expect(status?.contains("credits charged") == true, "\(status ?? "")")
             #expect(try await Self.creditsUsed(base, key: key) != "0")
 
-            // The hostile threat type is shown as text: no element made of it, nothing ran.
+            // The hostile URL in the alert and the hostile threat type in ThreatFox's answer are shown as text:
+            // no element made of them, nothing ran.
             let card = try await browser.evaluate(
                 "return [...document.querySelectorAll('#results .card')].find(c => c.dataset.value === 'login-micros0ft-support.com').innerText;"
             )

@@ -239,8 +239,8 @@ function card(result) {
     table.append(top);
     for (const source of result.sources) {
       const row = el("tr");
-      row.append(el("td", null, source.source), el("td", null, source.status), el("td", null, source.verdict ?? ""), el("td", null, source.score ?? ""));
-      row.append(el("td", null, source.error ?? (source.categories || []).join(", ")), el("td", null, source.first_seen ?? ""), el("td", null, source.last_seen ?? ""));
+      row.append(el("td", "word", source.source), el("td", "word", source.status), el("td", "word", source.verdict ?? ""), el("td", "word", source.score ?? ""));
+      row.append(el("td", null, source.error ?? (source.categories || []).join(", ")), seen(source.first_seen), seen(source.last_seen));
       const cell = el("td"); const link = safeLink(source.link);
       if (link) { const a = el("a", null, "open"); a.href = link; a.target = "_blank"; a.rel = "noopener noreferrer"; cell.append(a); }
       row.append(cell); table.append(row);
@@ -248,6 +248,13 @@ function card(result) {
     box.append(table);
   }
   return box;
+}
+
+// A sighting as a reader scans it: `2026-12-01 21:14` (UTC, as the sources give it); the full time on hover.
+function seen(text) {
+  const cell = el("td", "word", text ? text.replace("T", " ").slice(0, 16) : "");
+  if (text) cell.title = text;
+  return cell;
 }
 
 function age(seconds) {
