@@ -27,7 +27,7 @@ public struct VerdictAggregator: Sendable {
     public var suspiciousThreshold: Int
 
     public init(
-        weights: [String: Double] = VerdictAggregator.defaultWeights,
+        weights: [String: Double] = [:],
         defaultWeight: Double = 0.7,
         maliciousThreshold: Int = 70,
         suspiciousThreshold: Int = 30
@@ -37,13 +37,6 @@ public struct VerdictAggregator: Sendable {
         self.maliciousThreshold = maliciousThreshold
         self.suspiciousThreshold = suspiciousThreshold
     }
-
-    /// How far each source's word goes, from its false-positive record in peer tools: curated abuse.ch
-    /// and MISP data and VirusTotal's multi-engine view weigh most; crowd-reported and scan-derived data less.
-    public static let defaultWeights: [String: Double] = [
-        "virustotal": 0.9, "threatfox": 0.9, "urlhaus": 0.9, "malwarebazaar": 0.95, "misp": 0.85,
-        "abuseipdb": 0.8, "greynoise": 0.75, "otx": 0.6, "maltiverse": 0.7, "internetdb": 0.4, "local": 1.0,
-    ]
 
     public func weight(of source: String) -> Double {
         min(1, max(0, weights[source] ?? defaultWeight))

@@ -50,28 +50,11 @@ public struct EngineConfiguration: Sendable {
     /// Its API key: `client.api_key` (`VERDICT_CLIENT_API_KEY`).
     public var clientAPIKey: String?
 
-    /// The eleven sources, in the order results list them.
-    public static let sourceNames = [
-        "virustotal", "abuseipdb", "otx", "greynoise", "misp", "maltiverse", "urlhaus", "threatfox", "malwarebazaar",
-        "internetdb", "local",
-    ]
+    /// Every source, in the order results list them (`SourceCatalog`, then `local`).
+    public static let sourceNames = SourceCatalog.names
 
     /// The settings that turn the outside sources on, for messages that tell a user how.
-    public static let sourceKeySettings =
-        "VERDICT_VIRUSTOTAL_API_KEY, VERDICT_ABUSEIPDB_API_KEY, VERDICT_OTX_API_KEY, VERDICT_GREYNOISE_API_KEY, VERDICT_MALTIVERSE_API_KEY, VERDICT_ABUSECH_API_KEY (URLhaus, ThreatFox, MalwareBazaar), VERDICT_MISP_URL with VERDICT_MISP_API_KEY (InternetDB needs no key)"
-
-    static let defaultBaseURLs: [String: String] = [
-        "virustotal": VirusTotalSource.defaultBaseURL, "abuseipdb": AbuseIPDBSource.defaultBaseURL,
-        "otx": OTXSource.defaultBaseURL, "greynoise": GreyNoiseSource.defaultBaseURL,
-        "maltiverse": MaltiverseSource.defaultBaseURL, "urlhaus": URLhausSource.defaultBaseURL,
-        "threatfox": ThreatFoxSource.defaultBaseURL, "malwarebazaar": MalwareBazaarSource.defaultBaseURL,
-        "internetdb": InternetDBSource.defaultBaseURL,
-    ]
-
-    /// Rate windows of each provider's free plan; a setting (`rate`) replaces them.
-    static let defaultWindows: [String: [RateWindow]] = [
-        "virustotal": [.perMinute(4), .perDay(500)], "abuseipdb": [.perDay(1000)],
-    ]
+    public static let sourceKeySettings = SourceCatalog.keySettings
 
     /// Reads the settings.
     ///
@@ -159,13 +142,11 @@ public struct EngineConfiguration: Sendable {
             }
         }
 
-        let abuseCHKey = text("abusech.api_key")
         var sources: [SourceConfiguration] = []
-        for name in Self.sourceNames where name != "local" {
-            let key =
-                text("\(name).api_key")
-                ?? (["urlhaus", "threatfox", "malwarebazaar"].contains(name) ? abuseCHKey : nil)
-            let baseURL = text("\(name).url") ?? Self.defaultBaseURLs[name]
+        for descriptor in SourceCatalog.outside {
+            let name = descriptor.name
+            let key = text("\(name).api_key") ?? descriptor.sharedKeySetting.flatMap { text("\($0).api_key") }
+            let baseURL = text("\(name).url") ?? descriptor.defaultBaseURL
             if let baseURL,
                 !(baseURL.hasPrefix("http://") || baseURL.hasPrefix("https://")) || URL(string: baseURL)?.host == nil
             {
@@ -176,15 +157,13 @@ public struct EngineConfiguration: Sendable {
             var offReason: String?
             if try flag("\(name).enabled") == false {
                 offReason = "disabled by \(setting("\(name).enabled"))"
-            } else if name == "misp" && baseURL == nil {
-                offReason = "no URL: set VERDICT_MISP_URL to your MISP (and VERDICT_MISP_API_KEY)"
-            } else if key == nil && name != "internetdb" {
-                let variable =
-                    ["urlhaus", "threatfox", "malwarebazaar"].contains(name)
-                    ? "VERDICT_ABUSECH_API_KEY" : "VERDICT_\(name.uppercased())_API_KEY"
-                offReason = "no API key: set \(variable)"
+            } else if baseURL == nil {
+                offReason =
+                    "no URL: set VERDICT_\(name.uppercased())_URL to your \(name == "misp" ? "MISP" : name) (and \(descriptor.keyVariable))"
+            } else if key == nil && !descriptor.keyless {
+                offReason = "no API key: set \(descriptor.keyVariable)"
             }
-            var windows = Self.defaultWindows[name] ?? []
+            var windows = descriptor.defaultWindows
             if let rate = text("\(name).rate") {
                 windows = try Self.parseWindows(rate, setting: setting("\(name).rate"))
             }
@@ -224,7 +203,7 @@ public struct EngineConfiguration: Sendable {
             found: try number("cache.found_ttl_seconds", default: 86_400, range: 0...31_536_000),
             notFound: try number("cache.not_found_ttl_seconds", default: 43_200, range: 0...31_536_000)
         )
-        var aggregator = VerdictAggregator()
+        var aggregator = VerdictAggregator(weights: SourceCatalog.defaultWeights)
         aggregator.maliciousThreshold = Int(try number("aggregation.malicious_threshold", default: 70, range: 1...100))
         aggregator.suspiciousThreshold = Int(
             try number("aggregation.suspicious_threshold", default: 30, range: 1...100)

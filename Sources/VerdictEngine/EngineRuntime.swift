@@ -49,18 +49,9 @@ public final class EngineRuntime: Sendable {
             }
             let settings = ProviderSettings(apiKey: source.apiKey, baseURL: source.baseURL ?? "")
             let made: any ThreatIntelSource
-            switch source.name {
-            case "virustotal": made = VirusTotalSource(settings: settings, http: http)
-            case "abuseipdb": made = AbuseIPDBSource(settings: settings, http: http)
-            case "otx": made = OTXSource(settings: settings, http: http)
-            case "greynoise": made = GreyNoiseSource(settings: settings, http: http)
-            case "misp": made = MISPSource(settings: settings, http: http)
-            case "maltiverse": made = MaltiverseSource(settings: settings, http: http)
-            case "urlhaus": made = URLhausSource(settings: settings, http: http)
-            case "threatfox": made = ThreatFoxSource(settings: settings, http: http)
-            case "malwarebazaar": made = MalwareBazaarSource(settings: settings, http: http)
-            case "internetdb": made = InternetDBSource(settings: settings, http: http)
-            default:
+            if let descriptor = SourceCatalog.descriptor(named: source.name) {
+                made = descriptor.make(settings, http)
+            } else {
                 guard let feeds else {
                     throw SettingError("the local feeds need a store for their index; this is a bug, please report it")
                 }

@@ -60,7 +60,7 @@ public final class EnrichmentEngine: Sendable {
         governors: [SourceGovernor],
         suppressor: Suppressor = Suppressor(),
         cache: any LookupCache = MemoryLookupCache(),
-        aggregator: VerdictAggregator = VerdictAggregator(),
+        aggregator: VerdictAggregator = VerdictAggregator(weights: SourceCatalog.defaultWeights),
         lifetimes: CacheLifetimes = CacheLifetimes(),
         health: StoreHealth = StoreHealth(),
         overrides: OverrideBook = OverrideBook(),

@@ -1,8 +1,9 @@
 import Testing
 import VerdictCore
+import VerdictSources
 
 struct AggregatorTests {
-    let aggregator = VerdictAggregator()
+    let aggregator = VerdictAggregator(weights: SourceCatalog.defaultWeights)
 
     @Test func oneReliableSourceMakesItMalicious() {
         let result = aggregator.aggregate([

@@ -35,6 +35,38 @@ struct EngineConfigurationTests {
         }
     }
 
+    /// One descriptor per outside source: what it makes is named as it is, and its key turns it on.
+    @Test func everyCatalogSourceIsMadeAndTurnedOnByItsKey() async throws {
+        for descriptor in SourceCatalog.outside {
+            let made = descriptor.make(
+                ProviderSettings(apiKey: "k", baseURL: "http://127.0.0.1:9"),
+                ProviderHTTPClient()
+            )
+            #expect(made.name == descriptor.name && made.isExternal && !made.supportedTypes.isEmpty)
+            let off = try await load(["VERDICT_DATA_DIR": "/var/lib/verdict", "VERDICT_INTERNETDB_ENABLED": "false"])
+            if descriptor.keyless {
+                #expect(source(off, descriptor.name).offReason?.hasPrefix("disabled by") == true)
+                continue
+            }
+            #expect(
+                source(off, descriptor.name).offReason?.contains(descriptor.keyVariable) == true,
+                "\(descriptor.name)"
+            )
+            var environment = ["VERDICT_DATA_DIR": "/var/lib/verdict", descriptor.keyVariable: "k"]
+            if descriptor.defaultBaseURL == nil {
+                environment["VERDICT_\(descriptor.name.uppercased())_URL"] = "https://x.example"
+            }
+            #expect(source(try await load(environment), descriptor.name).isOn, "\(descriptor.name)")
+        }
+        #expect(EngineConfiguration.sourceNames.last == "local" && EngineConfiguration.sourceNames.contains("crowdsec"))
+        #expect(EngineConfiguration.sourceKeySettings.contains("VERDICT_CROWDSEC_API_KEY"))
+        #expect(
+            EngineConfiguration.sourceKeySettings.contains(
+                "VERDICT_ABUSECH_API_KEY (urlhaus, threatfox, malwarebazaar)"
+            )
+        )
+    }
+
     @Test func sourcesAreOnOnlyWithTheirKeys() async throws {
         let configuration = try await load([
             "VERDICT_VIRUSTOTAL_API_KEY": "vt-key", "VERDICT_ABUSECH_API_KEY": "abuse-key",

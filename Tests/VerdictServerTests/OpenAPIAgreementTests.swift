@@ -335,6 +335,9 @@ struct OpenAPIAgreementTests {
             AccessMiddleware.routeMethods.flatMap { path, methods in methods.map { "\($0.rawValue) \(path)" } }
         )
         #expect(routed == documentedOperations)
+        // The source names a request may give are the catalog's, in its order.
+        let names = document["components"]?["schemas"]?["SourceName"]?["enum"]?.items.compactMap(\.scalarText)
+        #expect(names == SourceCatalog.names)
     }
 }
 

@@ -3,7 +3,7 @@ import VerdictCore
 import VerdictSources
 import VerdictTestSupport
 
-/// AbuseIPDB, OTX, GreyNoise, MISP and Maltiverse against their real answer shapes (docs/sources.md).
+/// AbuseIPDB, OTX, GreyNoise, MISP, Maltiverse and CrowdSec against their real answer shapes (docs/sources.md).
 struct KeyedProviderTests {
     typealias Maker = (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
 
@@ -13,6 +13,7 @@ struct KeyedProviderTests {
         case "otx": { OTXSource(settings: $0, http: $1) }
         case "greynoise": { GreyNoiseSource(settings: $0, http: $1) }
         case "misp": { MISPSource(settings: $0, http: $1) }
+        case "crowdsec": { CrowdSecSource(settings: $0, http: $1) }
         default: { MaltiverseSource(settings: $0, http: $1) }
         }
     }
@@ -267,7 +268,75 @@ struct KeyedProviderTests {
         )
     }
 
-    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse"])
+    /// CrowdSec's smoke API (providers.md §11), its answer as the CTI documents it.
+    @Test func crowdSec() async throws {
+        let make = Self.maker("crowdsec")
+        let malicious = #"""
+            {"ip":"198.51.100.39","reputation":"malicious","confidence":"high","ip_range":"198.51.100.0/22","ip_range_score":5,
+             "background_noise":"high","background_noise_score":10,"as_name":"EXAMPLE-AS","as_num":64500,
+             "location":{"country":"NL","city":null,"latitude":52.3824,"longitude":4.8995},"reverse_dns":"exit.example.net",
+             "behaviors":[{"name":"ssh:bruteforce","label":"SSH Bruteforce","description":"IP has been reported for performing brute force on ssh services."}],
+             "history":{"first_seen":"2022-12-26T01:15:00+00:00","last_seen":"2024-07-31T10:00:00+00:00","full_age":585,"days_age":584},
+             "classifications":{"false_positives":[],"classifications":[{"name":"proxy:tor","label":"TOR exit node","description":"x"},
+               {"name":"community-blocklist","label":"CrowdSec Community Blocklist","description":"x"}]},
+             "attack_details":[],"mitre_techniques":[],"cves":[],"target_countries":{"DE":33},
+             "scores":{"overall":{"aggressiveness":2,"threat":2,"trust":1,"anomaly":2,"total":4},
+                       "last_day":{"aggressiveness":0,"threat":0,"trust":0,"anomaly":2,"total":0}},"references":[]}
+            """#
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in
+                .json(200, malicious, headers: [("X-RateLimit-Limit", "50"), ("X-RateLimit-Remaining", "41")])
+            },
+            makeSource: make
+        )
+        #expect(result.verdict == .malicious && result.score == 80, "20 × the overall total, at least 70")
+        #expect(result.categories == ["ssh:bruteforce", "proxy:tor", "community-blocklist"])
+        #expect(result.firstSeen == "2022-12-26T01:15:00+00:00" && result.lastSeen == "2024-07-31T10:00:00+00:00")
+        #expect(result.link == "https://app.crowdsec.net/cti/198.51.100.39")
+        #expect(result.providerQuota?.remaining == 41 && result.providerQuota?.limit == 50)
+        #expect(requests.first?.uri == "/v2/smoke/198.51.100.39")
+        #expect(requests.first?.headers["x-api-key"] == "test-key-123")
+
+        // Good only with positive evidence: a false positive (a known scanner) or "safe".
+        let scanner = #"""
+            {"ip":"198.51.100.39","reputation":"safe","confidence":"high","behaviors":[],
+             "classifications":{"false_positives":[{"name":"seo:crawler","label":"SEO crawler","description":"x"}],"classifications":[]},
+             "scores":{"overall":{"total":0}}}
+            """#
+        let (safe, _) = try await ProviderHarness.lookUp(address, reply: { _ in .json(200, scanner) }, makeSource: make)
+        #expect(safe.verdict == .harmless && safe.evidence == "SEO crawler")
+        let known =
+            #"{"ip":"198.51.100.39","reputation":"known","classifications":{"false_positives":[],"classifications":[{"name":"proxy:vpn","label":"VPN","description":"x"}]}}"#
+        let (vpn, _) = try await ProviderHarness.lookUp(address, reply: { _ in .json(200, known) }, makeSource: make)
+        #expect(vpn.verdict == .suspicious && vpn.score == 30 && vpn.categories == ["proxy:vpn"])
+        // Older answers have no reputation: nothing to say.
+        let old =
+            #"{"ip":"198.51.100.39","behaviors":[],"classifications":{"false_positives":[],"classifications":[]}}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, old) }, makeSource: make).result.status
+                == .notFound
+        )
+        let unseen = #"{"message":"IP address information not found"}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(404, unseen) }, makeSource: make).result
+                .status == .notFound
+        )
+        let (forbidden, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(403, #"{"message":"Forbidden"}"#) },
+            makeSource: make
+        )
+        #expect(forbidden.error == "crowdsec: API key rejected (HTTP 403) (Forbidden)")
+        let ipv6 = Indicator(type: .ipv6, value: "2001:db8::1")
+        #expect(
+            CrowdSecSource(settings: ProviderSettings(apiKey: "k", baseURL: "http://x")).supportedTypes.contains(
+                ipv6.type
+            )
+        )
+    }
+
+    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse", "crowdsec"])
     func commonFailures(_ name: String) async throws {
         let make = Self.maker(name)
         try await ProviderHarness.expectSurvivesCommonFailures(address, source: name, makeSource: make)
