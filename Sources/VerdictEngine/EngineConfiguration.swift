@@ -159,7 +159,7 @@ public struct EngineConfiguration: Sendable {
                 offReason = "disabled by \(setting("\(name).enabled"))"
             } else if baseURL == nil {
                 offReason =
-                    "no URL: set VERDICT_\(name.uppercased())_URL to your \(name == "misp" ? "MISP" : name) (and \(descriptor.keyVariable))"
+                    "no URL: set VERDICT_\(name.uppercased())_URL to your \(descriptor.title) (and \(descriptor.keyVariable))"
             } else if key == nil && !descriptor.keyless {
                 offReason = "no API key: set \(descriptor.keyVariable)"
             }

@@ -4,6 +4,8 @@ import VerdictCore
 /// messages and the API's list of names all read it. Adding a source is its adapter and one entry here.
 public struct SourceDescriptor: Sendable {
     public let name: String
+    /// The name people know it by, for messages: "MISP".
+    public let title: String
     /// The provider's base URL; nil where each user runs their own (MISP, OpenCTI): then `NAME.url` is required.
     public let defaultBaseURL: String?
     /// Whether it answers without a key (InternetDB).
@@ -20,6 +22,7 @@ public struct SourceDescriptor: Sendable {
 
     public init(
         name: String,
+        title: String? = nil,
         defaultBaseURL: String?,
         keyless: Bool = false,
         sharedKeySetting: String? = nil,
@@ -28,6 +31,7 @@ public struct SourceDescriptor: Sendable {
         make: @escaping @Sendable (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
     ) {
         self.name = name
+        self.title = title ?? name
         self.defaultBaseURL = defaultBaseURL
         self.keyless = keyless
         self.sharedKeySetting = sharedKeySetting
@@ -71,6 +75,7 @@ public enum SourceCatalog {
         ),
         SourceDescriptor(
             name: "misp",
+            title: "MISP",
             defaultBaseURL: nil,
             defaultWeight: 0.85,
             make: { MISPSource(settings: $0, http: $1) }
@@ -108,6 +113,13 @@ public enum SourceCatalog {
             keyless: true,
             defaultWeight: 0.4,
             make: { InternetDBSource(settings: $0, http: $1) }
+        ),
+        SourceDescriptor(
+            name: "opencti",
+            title: "OpenCTI",
+            defaultBaseURL: nil,
+            defaultWeight: 0.85,
+            make: { OpenCTISource(settings: $0, http: $1) }
         ),
         SourceDescriptor(
             name: "crowdsec",

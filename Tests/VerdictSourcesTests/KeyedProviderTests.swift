@@ -3,7 +3,7 @@ import VerdictCore
 import VerdictSources
 import VerdictTestSupport
 
-/// AbuseIPDB, OTX, GreyNoise, MISP, Maltiverse and CrowdSec against their real answer shapes (docs/sources.md).
+/// AbuseIPDB, OTX, GreyNoise, MISP, Maltiverse, CrowdSec and OpenCTI against their real answer shapes (docs/sources.md).
 struct KeyedProviderTests {
     typealias Maker = (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
 
@@ -14,6 +14,7 @@ struct KeyedProviderTests {
         case "greynoise": { GreyNoiseSource(settings: $0, http: $1) }
         case "misp": { MISPSource(settings: $0, http: $1) }
         case "crowdsec": { CrowdSecSource(settings: $0, http: $1) }
+        case "opencti": { OpenCTISource(settings: $0, http: $1) }
         default: { MaltiverseSource(settings: $0, http: $1) }
         }
     }
@@ -336,7 +337,93 @@ struct KeyedProviderTests {
         )
     }
 
-    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse", "crowdsec"])
+    /// One observable of OpenCTI 5.12+ with the given indicator edges and two labels.
+    static func openCTIAnswer(_ indicators: String) -> String {
+        let labels = #"[{"id":"l1","value":"c2"},{"id":"l2","value":"cobalt-strike"}]"#
+        return #"{"data":{"stixCyberObservables":{"edges":[{"node":{"id":"6d2b1c0e-8a4f-4c47-9d1f-0d3c2b1a0e9f","entity_type":"IPv4-Addr","observable_value":"198.51.100.39","x_opencti_score":40,"objectLabel":\#(labels),"indicators":{"edges":[\#(indicators)]}}}]}}}"#
+    }
+
+    /// The `key` of a filter list's first filter.
+    static func firstKey(_ filters: JSONValue?) -> JSONValue? {
+        guard case .array(let list)? = filters else { return nil }
+        return list.first?["key"]
+    }
+
+    /// OpenCTI's GraphQL API (providers.md §13): the query it is sent, and each kind of answer.
+    @Test func openCTI() async throws {
+        let make = Self.maker("opencti")
+        let live =
+            #"{"node":{"id":"ind-1","pattern":"[ipv4-addr:value = '198.51.100.39']","valid_until":"2099-01-01T00:00:00.000Z","revoked":false,"x_opencti_score":85}}"#
+        let revoked =
+            #"{"node":{"id":"ind-2","pattern":"[ipv4-addr:value = '198.51.100.39']","valid_until":"2099-01-01T00:00:00.000Z","revoked":true,"x_opencti_score":100}}"#
+        let expired =
+            #"{"node":{"id":"ind-3","pattern":"[ipv4-addr:value = '198.51.100.39']","valid_until":"2020-01-01T00:00:00.000Z","revoked":false,"x_opencti_score":95}}"#
+        let full = Self.openCTIAnswer([live, revoked, expired].joined(separator: ","))
+        let contextOnly = Self.openCTIAnswer([revoked, expired].joined(separator: ","))
+        let (result, requests) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, full) },
+            makeSource: make
+        )
+        #expect(
+            result.verdict == .malicious && result.score == 85,
+            "the live indicator's score; revoked and expired ones ignored"
+        )
+        #expect(result.categories == ["c2", "cobalt-strike"])
+        #expect(
+            result.link?.hasSuffix("/dashboard/observations/observables/6d2b1c0e-8a4f-4c47-9d1f-0d3c2b1a0e9f") == true
+        )
+        let sent = try JSONValue(parsing: Array(requests.first?.body ?? []))
+        #expect(requests.first?.uri == "/graphql" && requests.first?.headers["authorization"] == "Bearer test-key-123")
+        #expect(sent["variables"]?["types"] == .array([.string("IPv4-Addr")]))
+        #expect(Self.firstKey(sent["variables"]?["filters"]?["filters"]) == .string("value"))
+        #expect(sent["variables"]?["filters"]?["filterGroups"] == .array([]), "the FilterGroup form of OpenCTI 5.12+")
+
+        // Only revoked or expired indicators: known, but context only.
+        let (context, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, contextOnly) },
+            makeSource: make
+        )
+        #expect(context.status == .ok && context.verdict == .unknown && context.score == 0)
+        let none = #"{"data":{"stixCyberObservables":{"edges":[]}}}"#
+        #expect(
+            try await ProviderHarness.lookUp(address, reply: { _ in .json(200, none) }, makeSource: make).result.status
+                == .notFound
+        )
+
+        // A hash is found through the StixFile hash keys.
+        let hash = Indicator(type: .sha256, value: String(repeating: "a", count: 64))
+        let (_, hashRequests) = try await ProviderHarness.lookUp(
+            hash,
+            reply: { _ in .json(200, none) },
+            makeSource: make
+        )
+        let hashQuery = try JSONValue(parsing: Array(hashRequests.first?.body ?? []))
+        #expect(hashQuery["variables"]?["types"] == .array([.string("StixFile")]))
+        #expect(Self.firstKey(hashQuery["variables"]?["filters"]?["filters"]) == .string("hashes.SHA-256"))
+
+        // GraphQL errors come inside HTTP 200.
+        let authError =
+            #"{"errors":[{"message":"You must be logged in to do this.","extensions":{"code":"AUTH_REQUIRED"}}],"data":null}"#
+        let (rejected, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, authError) },
+            makeSource: make
+        )
+        #expect(rejected.status == .error)
+        #expect(rejected.error == "opencti: API key rejected (AUTH_REQUIRED) (You must be logged in to do this.)")
+        let schemaError =
+            #"{"errors":[{"message":"Unknown type \"FilterGroup\".","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}],"data":null}"#
+        let (invalid, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(200, schemaError) },
+            makeSource: make
+        )
+        #expect(invalid.error == "opencti: GraphQL error GRAPHQL_VALIDATION_FAILED: Unknown type \"FilterGroup\".")
+    }
+
+    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse", "crowdsec", "opencti"])
     func commonFailures(_ name: String) async throws {
         let make = Self.maker(name)
         try await ProviderHarness.expectSurvivesCommonFailures(address, source: name, makeSource: make)
