@@ -340,7 +340,10 @@ struct KeyedProviderTests {
     /// One observable of OpenCTI 5.12+ with the given indicator edges and two labels.
     static func openCTIAnswer(_ indicators: String) -> String {
         let labels = #"[{"id":"l1","value":"c2"},{"id":"l2","value":"cobalt-strike"}]"#
-        return #"{"data":{"stixCyberObservables":{"edges":[{"node":{"id":"6d2b1c0e-8a4f-4c47-9d1f-0d3c2b1a0e9f","entity_type":"IPv4-Addr","observable_value":"198.51.100.39","x_opencti_score":40,"objectLabel":\#(labels),"indicators":{"edges":[\#(indicators)]}}}]}}}"#
+        let observable =
+            #""id":"6d2b1c0e-8a4f-4c47-9d1f-0d3c2b1a0e9f","entity_type":"IPv4-Addr","observable_value":"198.51.100.39""#
+        return #"{"data":{"stixCyberObservables":{"edges":[{"node":{\#(observable),"x_opencti_score":40,"#
+            + #""objectLabel":\#(labels),"indicators":{"edges":[\#(indicators)]}}}]}}}"#
     }
 
     /// The `key` of a filter list's first filter.
