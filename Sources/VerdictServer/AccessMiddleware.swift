@@ -36,6 +36,7 @@ struct AccessMiddleware: RouterMiddleware {
         "/metrics": [.get], "/openapi.json": [.get], "/": [.get], "/favicon.ico": [.get],
         "/v1/overrides": [.get, .post], "/v1/overrides/{type}/{value}": [.delete], "/v1/extract": [.post],
         "/v1/sources": [.get], "/v1/history": [.get], "/console.css": [.get], "/console.js": [.get],
+        "/api/v1/enrichment/lookup": [.post],
     ]
 
     func handle(
@@ -64,7 +65,11 @@ struct AccessMiddleware: RouterMiddleware {
                 response = try await next(request, context)
             }
         } catch let error as APIError {
-            response = Response.json(error.body, status: error.status, headers: error.headers)
+            // The DFIR platform's route answers its errors in the platform's shape.
+            response =
+                request.uri.path.hasPrefix("/api/v1/")
+                ? DFIRPlatformController.errorResponse(for: error, requestID: context.requestID)
+                : Response.json(error.body, status: error.status, headers: error.headers)
         } catch let error as any HTTPResponseError {
             response = Self.response(for: error, request: request)
         } catch {

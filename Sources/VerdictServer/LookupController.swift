@@ -24,12 +24,46 @@ struct LookupController: Sendable {
     /// docs/contracts.md §2: per indicator that at least one outside source answered.
     static let creditsPerIndicator = 3
 
+    /// What one lookup request came to: the reports in request order, the credits charged and left, warnings.
+    struct Outcome {
+        var reports: [IndicatorReport]
+        var charged: Int
+        var remaining: Int?
+        var warnings: [String]
+    }
+
     func lookup(_ request: Request, context: ServerRequestContext) async throws -> Response {
         guard let key = context.apiKey else { throw KeyAuthenticator.unknownKey() }
         try Self.requireJSON(request.headers)
         let body = try await Self.collectBody(request, limit: settings.maxBodyBytes, timeout: settings.bodyTimeout)
         let lookup = try LookupRequest.parse(body, maxIndicators: settings.maxIndicators, offSources: offSources)
+        let outcome = try await perform(lookup, key: key, context: context)
 
+        var writer = JSONWriter()
+        writer.reserveCapacity(256 + 768 * outcome.reports.count)
+        writer.raw("{\"request_id\":")
+        writer.string(context.requestID)
+        writer.raw(",\"credits\":{\"charged\":")
+        writer.raw(String(outcome.charged))
+        writer.raw(",\"remaining\":")
+        writer.raw(outcome.remaining.map(String.init) ?? "null")
+        writer.raw("},\"results\":[")
+        for (position, report) in outcome.reports.enumerated() {
+            if position > 0 { writer.raw(",") }
+            writer.value(report.jsonValue)
+        }
+        writer.raw("]")
+        if !outcome.warnings.isEmpty {
+            writer.raw(",\"warnings\":")
+            writer.value(.array(outcome.warnings.map(JSONValue.string)))
+        }
+        writer.raw("}")
+        return Response.json(bytes: writer.bytes)
+    }
+
+    /// Reserves the credits, looks the values up, settles, counts and keeps the lookup in the key's history: what
+    /// every lookup route does, whatever shape its request and answer have.
+    func perform(_ lookup: LookupRequest, key: APIKey, context: ServerRequestContext) async throws -> Outcome {
         // Credits are held for every distinct indicator that would reach an outside source, before any does.
         var distinct: [Indicator] = []
         var seen = Set<Indicator>()
@@ -165,33 +199,18 @@ struct LookupController: Sendable {
         }
         usage.add(counters, keyID: key.id, at: Date())
 
-        var results = JSONWriter()
-        results.reserveCapacity(768 * reports.count)
-        results.raw("[")
-        for (position, report) in reports.enumerated() {
-            if position > 0 { results.raw(",") }
-            results.value(report.jsonValue)
+        if history.isOn {
+            var results = JSONWriter()
+            results.reserveCapacity(768 * reports.count)
+            results.value(.array(reports.map(\.jsonValue)))
+            await history.record(reports, results: results.text, charged: charged, key: key, context: context)
         }
-        results.raw("]")
-        await history.record(reports, results: results.text, charged: charged, key: key, context: context)
-
-        var writer = JSONWriter()
-        writer.reserveCapacity(256 + results.bytes.count)
-        writer.raw("{\"request_id\":")
-        writer.string(context.requestID)
-        writer.raw(",\"credits\":{\"charged\":")
-        writer.raw(String(charged))
-        writer.raw(",\"remaining\":")
-        writer.raw(remaining.map(String.init) ?? "null")
-        writer.raw("},\"results\":")
-        writer.raw(results.text)
-        let warnings = engine.coverageWarnings(for: reports, sources: lookup.sources)
-        if !warnings.isEmpty {
-            writer.raw(",\"warnings\":")
-            writer.value(.array(warnings.map(JSONValue.string)))
-        }
-        writer.raw("}")
-        return Response.json(bytes: writer.bytes)
+        return Outcome(
+            reports: reports,
+            charged: charged,
+            remaining: remaining,
+            warnings: engine.coverageWarnings(for: reports, sources: lookup.sources)
+        )
     }
 
     /// The distinct indicators an outside source answered: what credits are charged for.

@@ -91,7 +91,7 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
             keyedPaths: Set(
                 [
                     "/v1/enrichment/lookup", "/v1/usage", "/v1/overrides", "/v1/overrides/{type}/{value}",
-                    "/v1/extract", "/v1/sources", "/v1/history",
+                    "/v1/extract", "/v1/sources", "/v1/history", "/api/v1/enrichment/lookup",
                 ]
                     + (settings.metricsRequireKey ? ["/metrics"] : [])
             ),
@@ -115,6 +115,9 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     router.post("/v1/enrichment/lookup") { request, context in try await lookups.lookup(request, context: context) }
     router.get("/v1/usage") { request, context in try await lookups.usageReport(request, context: context) }
     router.get("/v1/history") { request, context in try await history.list(request, context: context) }
+    let platform = DFIRPlatformController(lookups: lookups)
+    router.post("/api/v1/enrichment/lookup") { request, context in try await platform.lookup(request, context: context)
+    }
     let extraction = ExtractController(
         suppressor: components.engine.suppressor,
         settings: settings,

@@ -194,6 +194,25 @@ struct OpenAPIAgreementTests {
                 try await console(.get, "/v1/history?limit=1", key: key, contentType: nil)
                 try await console(.get, "/v1/history?limit=none", key: key, contentType: nil)
                 try await console(.get, "/v1/history", key: nil, contentType: nil)
+                // The DFIR platform's route, in its own shapes.
+                let platformKey = try await harness.key("dfir-client", plan: .starter)
+                let platformBody = #"{"indicators": [{"type": "ip", "value": "185.220.101.4"}]}"#
+                try await console(.post, "/api/v1/enrichment/lookup", key: platformKey, body: platformBody)
+                try await console(.post, "/api/v1/enrichment/lookup", key: platformKey, body: #"{"indicators": []}"#)
+                try await console(.post, "/api/v1/enrichment/lookup", key: nil, body: platformBody)
+                try await console(
+                    .post,
+                    "/api/v1/enrichment/lookup",
+                    key: key,
+                    body: #"{"indicators": [{"type": "ip", "value": "185.220.101.77"}]}"#
+                )
+                try await console(
+                    .post,
+                    "/api/v1/enrichment/lookup",
+                    key: platformKey,
+                    body: platformBody,
+                    contentType: "text/plain"
+                )
                 for asset in ["/console.css", "/console.js"] {
                     observed.append(Observation(path: asset, method: "get", response: try await client.get(asset)))
                 }
@@ -228,6 +247,15 @@ struct OpenAPIAgreementTests {
                         Observation(path: path, method: "get", response: try await client.get(path, key: key))
                     )
                 }
+                let limitedPlatform = try await client.execute(
+                    uri: "/api/v1/enrichment/lookup",
+                    method: .post,
+                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"indicators": [{"type": "ip", "value": "185.220.101.4"}]}"#)
+                )
+                observed.append(
+                    Observation(path: "/api/v1/enrichment/lookup", method: "post", response: limitedPlatform)
+                )
                 let limitedExtract = try await client.execute(
                     uri: "/v1/extract",
                     method: .post,
