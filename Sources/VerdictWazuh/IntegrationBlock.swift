@@ -176,3 +176,13 @@ public struct IntegrationBlock: Sendable, Equatable {
         }
     }
 }
+
+extension IntegrationBlock {
+    /// `"api"` of the block's `<options>` JSON, when it names one.
+    public var clientAPI: ClientAPI? {
+        guard let options, let parsed = try? IntegrationOptions(json: Array(options.utf8), file: "<options>") else {
+            return nil
+        }
+        return parsed.api
+    }
+}

@@ -3,7 +3,7 @@ import VerdictCore
 /// The `<options>` JSON of the `<integration>` block (integratord writes it to a file, argv[5]):
 ///
 ///     {"sources": ["abuseipdb", "virustotal"], "min_verdict": "suspicious", "timeout": 5,
-///      "skip_fields": ["full_log", "data.dstip"], "max_per_type": 20}
+///      "skip_fields": ["full_log", "data.dstip"], "max_per_type": 20, "api": "dfir"}
 ///
 /// `min_verdict` is the least verdict written back (`malicious`, `suspicious`, `unknown`, `harmless`, or `all`);
 /// `skip_fields` drops indicators found in these dotted fields or under them.
@@ -14,10 +14,12 @@ public struct IntegrationOptions: Sendable, Equatable {
     public var timeoutSeconds: Double?
     public var skipFields: [String] = []
     public var maxPerType = 20
+    /// What `<hook_url>` speaks (`"api": "verdict"` or `"dfir"`); nil: told by the key.
+    public var api: ClientAPI?
 
     public init() {}
 
-    static let members = ["sources", "min_verdict", "timeout", "skip_fields", "max_per_type"]
+    static let members = ["sources", "min_verdict", "timeout", "skip_fields", "max_per_type", "api"]
 
     /// The options as `init(json:file:)` reads them, to keep with an alert in the retry queue.
     public var json: [UInt8] {
@@ -28,6 +30,7 @@ public struct IntegrationOptions: Sendable, Equatable {
         ]
         if let sources { fields.append(("sources", .array(sources.sorted().map(JSONValue.string)))) }
         if let timeoutSeconds { fields.append(("timeout", .number(String(timeoutSeconds)))) }
+        if let api { fields.append(("api", .string(api.rawValue))) }
         var writer = JSONWriter()
         writer.value(.object(fields))
         return writer.bytes
@@ -83,6 +86,12 @@ public struct IntegrationOptions: Sendable, Equatable {
         if let given = document["skip_fields"] {
             guard case .array(let items) = given else { throw bad("\"skip_fields\" must be a list of field names") }
             skipFields = items.compactMap(\.scalarText)
+        }
+        if let given = document["api"] {
+            guard let name = given.scalarText, let chosen = ClientAPI(rawValue: name.lowercased()) else {
+                throw bad("\"api\" must be \"verdict\" or \"dfir\" (the hosted DFIR platform)")
+            }
+            api = chosen
         }
         if let given = document["max_per_type"] {
             guard let count = given.scalarText.flatMap({ Int($0) }), (1...1000).contains(count) else {

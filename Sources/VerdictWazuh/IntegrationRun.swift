@@ -97,6 +97,7 @@ public struct WazuhRunContext: Sendable {
     func withBackend<T>(
         serverURL: String?,
         apiKey: String,
+        api: ClientAPI = .verdict,
         loaded: EngineConfiguration? = nil,
         log: IntegrationLog,
         _ body: (Backend) async throws -> T
@@ -121,7 +122,7 @@ public struct WazuhRunContext: Sendable {
             clientConfiguration.connectionPool.retryConnectionEstablishment = false
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
             do {
-                let backend = try ServerBackend(hookURL: serverURL, apiKey: apiKey, client: client)
+                let backend = try ServerBackend(hookURL: serverURL, apiKey: apiKey, client: client, api: api)
                 let value = try await body(
                     Backend(
                         lookup: backend,
@@ -205,7 +206,9 @@ public struct WazuhRunContext: Sendable {
         }
         let socketPath = socketPath
         let home = self.home
-        try await withBackend(serverURL: serverURL, apiKey: apiKey, loaded: configuration, log: log) { backend in
+        let api = ClientAPI.detect(apiKey: apiKey, option: options.api)
+        try await withBackend(serverURL: serverURL, apiKey: apiKey, api: api, loaded: configuration, log: log) {
+            backend in
             let enricher = AlertEnricher(
                 options: options,
                 suppressor: backend.suppressor,

@@ -47,17 +47,50 @@ public struct EmbeddedBackend: LookupBackend {
     }
 }
 
+/// What a client-mode `<hook_url>` speaks: a Verdict server, or the hosted DFIR platform (providers.md §14), told
+/// by its key (`sk-dfir-…`) or by `"api": "dfir"` in `<options>`.
+public enum ClientAPI: String, Sendable {
+    case verdict
+    case dfir
+
+    public static func detect(apiKey: String?, option: ClientAPI?) -> ClientAPI {
+        option ?? ((apiKey ?? "").hasPrefix("sk-dfir-") ? .dfir : .verdict)
+    }
+
+    /// The lookup path under a bare base URL.
+    var lookupPath: String { self == .dfir ? "/api/v1/enrichment/lookup" : "/v1/enrichment/lookup" }
+
+    /// The most indicators one request takes.
+    var batchSize: Int { self == .dfir ? 10 : ServerSettings().maxIndicators }
+
+    /// The platform's indicator types.
+    static func dfirType(of type: IndicatorType) -> String {
+        switch type {
+        case .ipv4, .ipv6: "ip"
+        case .md5, .sha1, .sha256: "hash"
+        default: type.rawValue
+        }
+    }
+}
+
 /// Client mode: `POST /v1/enrichment/lookup` on a Verdict server (or anything speaking docs/contracts.md §2),
-/// with `Authorization: Bearer <api_key>`. The key goes only into that header.
+/// or the DFIR platform's lookup in its shapes, with `Authorization: Bearer <api_key>`. The key goes only into
+/// that header.
 public struct ServerBackend: LookupBackend {
     public let endpoint: String
     let apiKey: String
     let client: HTTPClient
-    public var mode: String { "client" }
+    public let api: ClientAPI
+    public var mode: String { api == .dfir ? "client (dfir platform)" : "client" }
 
     /// - Parameters:
     ///   - hookURL: the server's base URL (`http://verdict:8080`) or the lookup URL itself.
-    public init(hookURL: String, apiKey: String, client: HTTPClient) throws(IntegrationFailure) {
+    public init(
+        hookURL: String,
+        apiKey: String,
+        client: HTTPClient,
+        api: ClientAPI = .verdict
+    ) throws(IntegrationFailure) {
         guard let url = URL(string: hookURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
             url.host != nil
         else {
@@ -66,13 +99,12 @@ public struct ServerBackend: LookupBackend {
                 "hook_url \"\(hookURL)\" is not an http(s) URL; give the Verdict server's address, or leave <hook_url> out for embedded mode"
             )
         }
-        endpoint =
-            url.path.isEmpty || url.path == "/" ? hookURL.trimmingTrailingSlash() + "/v1/enrichment/lookup" : hookURL
+        endpoint = url.path.isEmpty || url.path == "/" ? hookURL.trimmingTrailingSlash() + api.lookupPath : hookURL
         self.apiKey = apiKey
         self.client = client
+        self.api = api
     }
 
-    /// The server takes at most this many indicators a request (docs/contracts.md §2).
     /// The most indicators a Verdict server takes in one request (its default `maxIndicators`).
     public static let batchSize = ServerSettings().maxIndicators
 
@@ -81,11 +113,12 @@ public struct ServerBackend: LookupBackend {
     public func lookUp(_ found: [FoundIndicator], sources: Set<String>?, within budget: Duration) async throws
         -> [IndicatorOutcome]
     {
-        guard found.count > Self.batchSize else {
+        let size = api.batchSize
+        guard found.count > size else {
             return try await lookUpBatch(found, sources: sources, within: budget)
         }
-        let batches = stride(from: 0, to: found.count, by: Self.batchSize).map {
-            Array(found[$0..<min($0 + Self.batchSize, found.count)])
+        let batches = stride(from: 0, to: found.count, by: size).map {
+            Array(found[$0..<min($0 + size, found.count)])
         }
         return try await withThrowingTaskGroup(of: (Int, [IndicatorOutcome]).self) { group in
             for (position, batch) in batches.enumerated() {
@@ -106,14 +139,14 @@ public struct ServerBackend: LookupBackend {
                 .array(
                     found.map {
                         let indicator = $0.indicator.withoutCredentials
-                        return .object([
-                            ("type", .string(indicator.type.rawValue)), ("value", .string(indicator.value)),
-                        ])
+                        let type = api == .dfir ? ClientAPI.dfirType(of: indicator.type) : indicator.type.rawValue
+                        return .object([("type", .string(type)), ("value", .string(indicator.value))])
                     }
                 )
             )
         ]
-        if let sources { body.append(("sources", .array(sources.sorted().map(JSONValue.string)))) }
+        // The platform chooses its own providers.
+        if let sources, api == .verdict { body.append(("sources", .array(sources.sorted().map(JSONValue.string)))) }
         var writer = JSONWriter()
         writer.value(.object(body))
 
@@ -149,7 +182,9 @@ public struct ServerBackend: LookupBackend {
         let document = try? JSONValue(parsing: answer)
         guard status == 200 else {
             let code = document?["error"]?["code"]?.scalarText ?? "HTTP \(status)"
-            let message = document?["error"]?["message"]?.scalarText ?? "no error message"
+            // The platform's older errors are a bare string: `{"error": "…"}`.
+            let message =
+                document?["error"]?["message"]?.scalarText ?? document?["error"]?.scalarText ?? "no error message"
             // A server that is busy, failing or out of credits may answer later; a refused key or request will not.
             throw IntegrationFailure(
                 .lookupFailed,
@@ -157,12 +192,14 @@ public struct ServerBackend: LookupBackend {
                 isWorthRetrying: status >= 500 || status == 429 || status == 402 || status == 408
             )
         }
-        guard case .array(let results)? = document?["results"], results.count == found.count else {
+        let answered = api == .dfir ? document?["data"]?["results"] : document?["results"]
+        guard case .array(var results)? = answered, results.count == found.count else {
             throw IntegrationFailure(
                 .lookupFailed,
                 "the Verdict server at \(endpoint) answered 200 without one result per indicator"
             )
         }
+        if api == .dfir { results = zip(results, found).map { Self.verdictResult(ofPlatform: $0, for: $1.indicator) } }
         var outcomes: [IndicatorOutcome] = []
         for (result, item) in zip(results, found) {
             guard let outcome = IndicatorOutcome(apiResult: result, field: item.field) else {
@@ -174,6 +211,48 @@ public struct ServerBackend: LookupBackend {
             outcomes.append(outcome)
         }
         return outcomes
+    }
+}
+
+extension ServerBackend {
+    /// One of the platform's results as a Verdict result: `clean` is harmless, each provider a source, the
+    /// summary naming those that flagged it, as ours does.
+    static func verdictResult(ofPlatform result: JSONValue, for indicator: Indicator) -> JSONValue {
+        func verdict(_ text: String?) -> Verdict {
+            switch text {
+            case "malicious": .malicious
+            case "suspicious": .suspicious
+            case "clean": .harmless
+            default: .unknown
+            }
+        }
+        var sources: [JSONValue] = []
+        var flagging: [String] = []
+        if case .object(let providers)? = result["providers"] {
+            for (name, answer) in providers {
+                let said = verdict(answer["verdict"]?.scalarText)
+                let score = answer["score"]?.scalarText.flatMap { Int($0) } ?? 0
+                if said == .malicious || said == .suspicious { flagging.append("\(name) \(score)") }
+                sources.append(
+                    .object([
+                        ("source", .string(name)), ("status", .string("ok")), ("verdict", .string(said.rawValue)),
+                        ("score", .number(String(score))),
+                    ])
+                )
+            }
+        }
+        let overall = verdict(result["verdict"]?.scalarText)
+        let summary =
+            flagging.isEmpty
+            ? "\(sources.count) providers of the DFIR platform: \(overall.rawValue)"
+            : "\(flagging.count) of \(sources.count) providers of the DFIR platform: \(overall.rawValue) (\(flagging.joined(separator: ", ")))"
+        return .object([
+            ("indicator", .object([("type", .string(indicator.type.rawValue)), ("value", .string(indicator.value))])),
+            ("verdict", .string(overall.rawValue)), ("score", result["score"] ?? .number("0")),
+            ("confidence", .string(flagging.count >= 2 ? "high" : flagging.count == 1 ? "medium" : "low")),
+            ("summary", .string(summary)), ("categories", .array([])), ("cached", .bool(false)),
+            ("sources", .array(sources)),
+        ])
     }
 }
 

@@ -53,7 +53,12 @@ struct Retry: AsyncParsableCommand {
         let backend: any LookupBackend
         if let hook = block?.hookURL, !hook.isEmpty {
             do {
-                backend = try ServerBackend(hookURL: hook, apiKey: block?.apiKey ?? "", client: client)
+                backend = try ServerBackend(
+                    hookURL: hook,
+                    apiKey: block?.apiKey ?? "",
+                    client: client,
+                    api: ClientAPI.detect(apiKey: block?.apiKey, option: block?.clientAPI)
+                )
             } catch {
                 try? await client.shutdown()
                 await runtime.shutdown()

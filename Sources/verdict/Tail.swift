@@ -137,7 +137,12 @@ struct Tail: AsyncParsableCommand {
         let backend: any LookupBackend
         if let hook = block.hookURL, !hook.isEmpty {
             do {
-                backend = try ServerBackend(hookURL: hook, apiKey: block.apiKey ?? "", client: client)
+                backend = try ServerBackend(
+                    hookURL: hook,
+                    apiKey: block.apiKey ?? "",
+                    client: client,
+                    api: ClientAPI.detect(apiKey: block.apiKey, option: block.clientAPI)
+                )
             } catch {
                 throw CommandFailure(error.description)
             }

@@ -332,6 +332,84 @@ struct IntegrationProcessTests {
         await runtime.shutdown()
     }
 
+    /// The hosted DFIR platform as a loopback stand-in, answering in its documented shapes (providers.md §14).
+    static let dfirPlatform: MockProviderServer.Handler = { request in
+        guard let body = try? JSONValue(parsing: request.body), case .array(let asked)? = body["indicators"] else {
+            return .json(400, #"{"error":{"type":"invalid_request","code":"invalid_request","message":"bad body"}}"#)
+        }
+        if asked.contains(where: { $0["value"] == .string("45.155.205.233") }) {
+            return .json(
+                402,
+                #"{"error":{"type":"insufficient_credits","code":"insufficient_credits","message":"Not enough credits","request_id":"req_1"}}"#
+            )
+        }
+        let results = asked.map { item -> String in
+            let value = item["value"]?.scalarText ?? ""
+            let type = item["type"]?.scalarText ?? ""
+            let bad = value == "185.220.101.4"
+            let providers =
+                bad
+                ? #"{"virustotal":{"verdict":"malicious","score":90,"details":{"positives":12,"total":94}},"abuseipdb":{"verdict":"suspicious","score":75,"details":{"total_reports":342}}}"#
+                : #"{"virustotal":{"verdict":"clean","score":0,"details":{}}}"#
+            return
+                #"{"indicator":{"type":"\#(type)","value":"\#(value)"},"verdict":"\#(bad ? "malicious" : "clean")","score":\#(bad ? 85 : 0),"providers":\#(providers),"enriched_at":"2026-12-01T12:34:56.789Z"}"#
+        }
+        return .json(
+            200,
+            #"{"data":{"results":[\#(results.joined(separator: ","))],"summary":{"total":\#(asked.count),"malicious":1,"suspicious":0,"clean":0,"unknown":0}},"meta":{"request_id":"req_abc123","credits_used":3,"credits_remaining":91,"processing_time_ms":1450}}"#,
+            headers: [("X-Credits-Used", "3"), ("X-Credits-Remaining", "91")]
+        )
+    }
+
+    /// The platform's own ossec.conf block, with the executable named custom-verdict: the alert is enriched
+    /// through the hosted service and the same events are written.
+    @Test func clientModeSpeaksTheDFIRPlatformWhenTheKeyIsItsOwn() async throws {
+        let home = try WazuhHome()
+        let alert = try home.file("a.alert", Self.sshdAlert)
+        let key = "sk-dfir-4f3c2a1b0e9d8c7b6a5f4e3d"
+        try await MockProviderServer.with(Self.dfirPlatform) { platform in
+            let hook = platform.baseURL + "/v1/enrichment/lookup"
+            let run = try await home.runIntegration(Self.argv(alert: alert, key: key, hook: hook))
+            #expect(run.status == 0, "\(home.log)")
+            let events = await home.receiver!.wait(for: 1)
+            #expect(events.first?.contains(#""indicator":"185.220.101.4""#) == true, "\(events)")
+            #expect(events.first?.contains(#""verdict":"malicious""#) == true)
+            #expect(events.first?.contains("2 of 2 providers of the DFIR platform: malicious (") == true, "\(events)")
+            let sent = try #require(platform.requests.first)
+            #expect(sent.uri == "/v1/enrichment/lookup" && sent.headers["authorization"] == "Bearer \(key)")
+            #expect(sent.bodyText.contains(#"{"type":"ip","value":"185.220.101.4"}"#), "\(sent.bodyText)")
+            #expect(!sent.bodyText.contains("sources"), "the platform chooses its providers")
+
+            // More than ten indicators: batches of ten, as the platform takes them.
+            let addresses = (1...24).map { "185.100.87.\($0)" }.joined(separator: " ")
+            let crowded = try home.file(
+                "crowded.alert",
+                #"{"rule":{"level":10,"id":"5763","groups":["sshd"]},"id":"8.9","agent":{"id":"000","name":"m"},"data":{"srcip":"185.220.101.4"},"full_log":"scan from \#(addresses)","location":"x"}"#
+            )
+            let options = try home.file("wide.options", #"{"max_per_type": 50, "api": "dfir"}"#)
+            let batched = try await home.runIntegration(
+                Self.argv(alert: crowded, key: key, hook: hook, options: options)
+            )
+            #expect(batched.status == 0, "\(home.log)")
+            let sizes = platform.requests.dropFirst().map { request in
+                (try? JSONValue(parsing: request.body))?["indicators"].map { value -> Int in
+                    if case .array(let items) = value { return items.count }
+                    return 0
+                } ?? 0
+            }
+            #expect(sizes.sorted() == [5, 10, 10], "\(sizes)")
+
+            // The platform's errors are told with its code; an alert out of credits is kept for later.
+            let spent = try home.file(
+                "spent.alert",
+                #"{"rule":{"level":10,"id":"5763","groups":["sshd"]},"id":"8.10","agent":{"id":"000","name":"m"},"data":{"srcip":"45.155.205.233"},"location":"x"}"#
+            )
+            _ = try await home.runIntegration(Self.argv(alert: spent, key: key, hook: hook))
+            #expect(home.log.contains("answered 402 insufficient_credits: Not enough credits"), "\(home.log)")
+        }
+        #expect(!home.log.contains(key), "the key never reaches the log")
+    }
+
     @Test func aServerThatNeverAnswersCostsOnlyTheBudget() async throws {
         let home = try WazuhHome()
         let alert = try home.file("a.alert", Self.sshdAlert)
