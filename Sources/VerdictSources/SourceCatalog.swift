@@ -122,6 +122,13 @@ public enum SourceCatalog {
             make: { OpenCTISource(settings: $0, http: $1) }
         ),
         SourceDescriptor(
+            name: "dfirlab",
+            title: "DFIR platform",
+            defaultBaseURL: DFIRLabSource.defaultBaseURL,
+            defaultWeight: 0.8,
+            make: { DFIRLabSource(settings: $0, http: $1) }
+        ),
+        SourceDescriptor(
             name: "crowdsec",
             defaultBaseURL: CrowdSecSource.defaultBaseURL,
             defaultWindows: [.perDay(50)],

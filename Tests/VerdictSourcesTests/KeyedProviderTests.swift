@@ -3,7 +3,7 @@ import VerdictCore
 import VerdictSources
 import VerdictTestSupport
 
-/// AbuseIPDB, OTX, GreyNoise, MISP, Maltiverse, CrowdSec and OpenCTI against their real answer shapes (docs/sources.md).
+/// AbuseIPDB, OTX, GreyNoise, MISP, Maltiverse, CrowdSec, OpenCTI and the DFIR platform against their real answer shapes (docs/sources.md).
 struct KeyedProviderTests {
     typealias Maker = (ProviderSettings, ProviderHTTPClient) -> any ThreatIntelSource
 
@@ -15,6 +15,7 @@ struct KeyedProviderTests {
         case "misp": { MISPSource(settings: $0, http: $1) }
         case "crowdsec": { CrowdSecSource(settings: $0, http: $1) }
         case "opencti": { OpenCTISource(settings: $0, http: $1) }
+        case "dfirlab": { DFIRLabSource(settings: $0, http: $1) }
         default: { MaltiverseSource(settings: $0, http: $1) }
         }
     }
@@ -426,7 +427,124 @@ struct KeyedProviderTests {
         #expect(invalid.error == "opencti: GraphQL error GRAPHQL_VALIDATION_FAILED: Unknown type \"FilterGroup\".")
     }
 
-    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse", "crowdsec", "opencti"])
+    /// The hosted DFIR platform (providers.md §14): its answer for the values of one call, in order.
+    static let dfirPlatform: MockProviderServer.Handler = { request in
+        guard let body = try? JSONValue(parsing: request.body), case .array(let asked)? = body["indicators"] else {
+            return .json(400, #"{"error":{"type":"invalid_request","code":"invalid_request","message":"bad"}}"#)
+        }
+        let results = asked.map { item -> String in
+            let value = item["value"]?.scalarText ?? ""
+            let type = item["type"]?.scalarText ?? ""
+            let (verdict, score, providers) =
+                switch value {
+                case "198.51.100.39":
+                    (
+                        "malicious", 85,
+                        #"{"virustotal":{"verdict":"malicious","score":90,"details":{"positives":12,"total":94}},"abuseipdb":{"verdict":"suspicious","score":75,"details":{"total_reports":342}},"shodan":{"verdict":"clean","score":0,"details":{}}}"#
+                    )
+                case "example.com": ("clean", 0, #"{"virustotal":{"verdict":"clean","score":0,"details":{}}}"#)
+                default: ("unknown", 0, "{}")
+                }
+            return
+                #"{"indicator":{"type":"\#(type)","value":"\#(value)"},"verdict":"\#(verdict)","score":\#(score),"providers":\#(providers),"enriched_at":"2026-03-24T12:34:56.789Z"}"#
+        }
+        return .json(
+            200,
+            #"{"data":{"results":[\#(results.joined(separator: ","))],"summary":{"total":\#(asked.count)}},"meta":{"request_id":"req_abc123","credits_used":\#(3 * asked.count),"credits_remaining":91,"processing_time_ms":1450}}"#,
+            headers: [
+                ("X-Credits-Remaining", "91"), ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "59"),
+            ]
+        )
+    }
+
+    @Test func dfirPlatform() async throws {
+        let make = Self.maker("dfirlab")
+        let (result, requests) = try await ProviderHarness.lookUp(address, reply: Self.dfirPlatform, makeSource: make)
+        #expect(result.verdict == .malicious && result.score == 85)
+        #expect(result.categories == ["virustotal", "abuseipdb"], "the providers that flagged it")
+        #expect(result.details["providers"]?["virustotal"]?["details"]?["positives"]?.scalarText == "12")
+        #expect(result.providerQuota?.remaining == 91, "its credits left, for --explain")
+        #expect(requests.first?.uri == "/enrichment/lookup")
+        #expect(requests.first?.headers["authorization"] == "Bearer test-key-123")
+        #expect(requests.first?.bodyText == #"{"indicators":[{"type":"ip","value":"198.51.100.39"}]}"#)
+        let domain = Indicator(type: .domain, value: "example.com")
+        let (clean, _) = try await ProviderHarness.lookUp(domain, reply: Self.dfirPlatform, makeSource: make)
+        #expect(clean.verdict == .harmless && clean.status == .ok)
+        let unseen = Indicator(type: .domain, value: "never-seen.example.net")
+        #expect(
+            try await ProviderHarness.lookUp(unseen, reply: Self.dfirPlatform, makeSource: make).result.status
+                == .notFound
+        )
+
+        let outOfCredits =
+            #"{"error":{"type":"insufficient_credits","code":"insufficient_credits","message":"Not enough credits"}}"#
+        let (spent, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in .json(402, outOfCredits) },
+            makeSource: make
+        )
+        #expect(spent.status == .quotaExhausted, "out of credits is a quota")
+        #expect(
+            spent.error?.hasPrefix("dfirlab: out of credits (HTTP 402) (Not enough credits)") == true,
+            "\(spent.error ?? "")"
+        )
+        let (refused, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in
+                .json(
+                    401,
+                    #"{"error":{"type":"authentication_error","code":"api_key_invalid","message":"Invalid API key"}}"#
+                )
+            },
+            makeSource: make
+        )
+        #expect(refused.error == "dfirlab: API key rejected (HTTP 401) (Invalid API key)")
+        let (limited, _) = try await ProviderHarness.lookUp(
+            address,
+            reply: { _ in
+                .json(
+                    429,
+                    #"{"error":{"type":"rate_limit_exceeded","code":"rate_limit_exceeded","message":"Too many requests"}}"#,
+                    headers: [("Retry-After", "7"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Limit", "60")]
+                )
+            },
+            makeSource: make
+        )
+        #expect(
+            limited.status == .quotaExhausted && limited.error?.contains("waiting 7 s") == true,
+            "\(limited.error ?? "")"
+        )
+    }
+
+    /// Lookups that arrive together share calls of at most ten: 25 values, three calls, each its own answer.
+    @Test func theDFIRPlatformIsAskedTenAtATime() async throws {
+        try await MockProviderServer.with(Self.dfirPlatform) { server in
+            let source = DFIRLabSource(
+                settings: ProviderSettings(apiKey: "test-key-123", baseURL: server.baseURL),
+                http: ProviderHTTPClient(timeout: .seconds(5))
+            )
+            let values = ["198.51.100.39", "example.com"] + (1...23).map { "never-\($0).example.net" }
+            let results = try await withThrowingTaskGroup(of: (String, SourceResult).self) { group in
+                for value in values {
+                    group.addTask { (value, try await source.lookUp(try IndicatorParser.parse(value))) }
+                }
+                var all: [String: SourceResult] = [:]
+                for try await (value, result) in group { all[value] = result }
+                return all
+            }
+            #expect(results["198.51.100.39"]?.verdict == .malicious)
+            #expect(results["example.com"]?.verdict == .harmless)
+            #expect(results["never-7.example.net"]?.status == .notFound)
+            let sizes = server.requests.map { request -> Int in
+                guard case .array(let asked)? = (try? JSONValue(parsing: request.body))?["indicators"] else { return 0 }
+                return asked.count
+            }
+            #expect(sizes.allSatisfy { $0 <= 10 } && sizes.reduce(0, +) == 25, "\(sizes)")
+            #expect(sizes.count <= 4, "together, not one call each: \(sizes)")
+        }
+    }
+
+    @Test(arguments: ["abuseipdb", "otx", "greynoise", "misp", "maltiverse", "crowdsec", "opencti", "dfirlab"])
     func commonFailures(_ name: String) async throws {
         let make = Self.maker(name)
         try await ProviderHarness.expectSurvivesCommonFailures(address, source: name, makeSource: make)
