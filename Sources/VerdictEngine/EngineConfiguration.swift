@@ -3,7 +3,6 @@ import Foundation
 import SystemPackage
 import VerdictCore
 import VerdictSources
-import Yams
 
 /// A setting that cannot be used, named as the user wrote it, with the fix.
 public struct SettingError: Error, Sendable, CustomStringConvertible {
@@ -70,19 +69,18 @@ public struct EngineConfiguration: Sendable {
                 secretsSpecifier: .dynamic { key, _ in key.hasSuffix("_API_KEY") }
             )
         ]
+        var feeds: [FeedSettings] = []
         if let path = configFile ?? environment["VERDICT_CONFIG"], !path.isEmpty {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw SettingError(
                     "VERDICT_CONFIG: \(path) does not exist; create it or point VERDICT_CONFIG at the YAML file"
                 )
             }
-            // An empty file, or one of comments only (as `verdict wazuh install` writes it), holds no settings.
-            let holdsSettings: Bool
-            do {
-                holdsSettings = try Yams.load(yaml: String(contentsOfFile: path, encoding: .utf8)) != nil
-            } catch {
-                holdsSettings = true  // the provider below says what is wrong with it
-            }
+            // Read once for the feeds map; an empty file, or one of comments only (as `verdict wazuh install`
+            // writes it), holds no settings.
+            let document = try FeedSettings.load(yamlFile: path)
+            feeds = try FeedSettings.read(document: document, path: path)
+            let holdsSettings = document != nil
             if holdsSettings {
                 do {
                     // No `verdict:` root: `virustotal.api_key` in the file answers `verdict.virustotal.api_key`.
@@ -98,12 +96,9 @@ public struct EngineConfiguration: Sendable {
             }
         }
         var configuration = try EngineConfiguration(reader: ConfigReader(providers: providers).scoped(to: "verdict"))
-        if let path = configFile ?? environment["VERDICT_CONFIG"], !path.isEmpty {
-            configuration.feeds = try FeedSettings.read(yamlFile: path)
-            if !configuration.feeds.isEmpty, let index = configuration.sources.firstIndex(where: { $0.name == "local" })
-            {
-                configuration.sources[index].offReason = nil
-            }
+        configuration.feeds = feeds
+        if !feeds.isEmpty, let index = configuration.sources.firstIndex(where: { $0.name == "local" }) {
+            configuration.sources[index].offReason = nil
         }
         return configuration
     }

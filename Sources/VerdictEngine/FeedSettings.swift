@@ -36,20 +36,23 @@ public struct FeedSettings: Sendable, Equatable {
         self.maxBytes = maxBytes
     }
 
-    /// The `feeds:` map of a YAML settings file (at the top, or under `verdict:`); empty when it has none.
-    static func read(yamlFile path: String) throws -> [FeedSettings] {
+    /// A YAML settings file, parsed; nil when it holds nothing (empty, or comments only).
+    static func load(yamlFile path: String) throws -> Any? {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw SettingError("VERDICT_CONFIG: cannot read \(path) (\(error.localizedDescription))")
         }
-        let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            return try Yams.load(yaml: text)
         } catch {
             throw SettingError("VERDICT_CONFIG: \(path) is not valid YAML (\(error)); fix the file")
         }
+    }
+
+    /// The `feeds:` map of a parsed settings file (at the top, or under `verdict:`); empty when it has none.
+    static func read(document: Any?, path: String) throws -> [FeedSettings] {
         var root = document as? [String: Any] ?? [:]
         if let nested = root["verdict"] as? [String: Any] { root = nested }
         guard let section = root["feeds"] else { return [] }
