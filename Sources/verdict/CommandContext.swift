@@ -172,4 +172,12 @@ struct StoreOptions: ParsableArguments {
     func stores(_ configuration: EngineConfiguration) async throws -> Stores {
         try await CommandContext.openStores(database, configuration: configuration)
     }
+
+    /// The key store, after saying which database it is: keys live per database, and a server started on
+    /// another one would not know them.
+    func accounts() async throws -> any AccountStore {
+        let stores = try await stores(try await configuration())
+        CommandContext.writeOut("database: \(stores.location)\n")
+        return stores.accounts
+    }
 }

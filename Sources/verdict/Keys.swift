@@ -8,23 +8,6 @@ struct Keys: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self]
     )
 
-    struct StoreOptions: ParsableArguments {
-        @Option(help: CommandContext.databaseHelp)
-        var database: String?
-
-        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
-        var config: String?
-
-        /// The key store, after saying which database it is: keys live per database, and a server started on
-        /// another one would not know them.
-        func accounts() async throws -> any AccountStore {
-            let configuration = try await CommandContext.configuration(file: config)
-            let stores = try await CommandContext.openStores(database, configuration: configuration)
-            CommandContext.writeOut("database: \(stores.location)\n")
-            return stores.accounts
-        }
-    }
-
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a key; it is printed once, alone on the last line, and stored only as a hash."
@@ -127,7 +110,7 @@ struct Usage: AsyncParsableCommand {
     @Option(help: "Only this key.")
     var name: String?
 
-    @OptionGroup var store: Keys.StoreOptions
+    @OptionGroup var store: StoreOptions
 
     func run() async throws {
         let accounts = try await store.accounts()

@@ -80,16 +80,12 @@ struct Wazuh: AsyncParsableCommand {
         @Flag(help: "Fill Wazuh's own etc/lists/malicious-ioc/ lists (rules 99900-99999), keeping their entries.")
         var intoWazuhIocLists = false
 
-        @Option(help: CommandContext.databaseHelp)
-        var database: String?
-
-        @Option(help: ArgumentHelp("The YAML settings file (default: VERDICT_CONFIG).", valueName: "file"))
-        var config: String?
+        @OptionGroup var store: StoreOptions
 
         func run() async throws {
             let home = CommandContext.wazuhHome(wazuhHome)
-            let configuration = try await CommandContext.configuration(file: config)
-            let stores = try await CommandContext.openStores(database, configuration: configuration)
+            let configuration = try await store.configuration()
+            let stores = try await store.stores(configuration)
             let runtime = try await CommandContext.engineRuntime(configuration, on: stores)
             var lists: WazuhLists
             do {
