@@ -12,9 +12,6 @@ import VerdictSources
 struct DFIRPlatformController: Sendable {
     let lookups: LookupController
 
-    static let maxIndicators = 10
-    static let types = ["ip", "domain", "url", "hash", "email"]
-
     func lookup(_ request: Request, context: ServerRequestContext) async throws -> Response {
         guard let key = context.apiKey else { throw KeyAuthenticator.unknownKey() }
         try LookupController.requireJSON(request.headers)
@@ -36,7 +33,7 @@ struct DFIRPlatformController: Sendable {
         var counts: [String: Int] = ["malicious": 0, "suspicious": 0, "clean": 0, "unknown": 0]
         var results: [JSONValue] = []
         for (position, report) in outcome.reports.enumerated() {
-            let verdict = Self.verdict(report.verdict)
+            let verdict = DFIRPlatform.word(for: report.verdict)
             counts[verdict, default: 0] += 1
             var providers: [(key: String, value: JSONValue)] = []
             for source in report.sources where source.status != .skipped {
@@ -48,7 +45,10 @@ struct DFIRPlatformController: Sendable {
                         .object([
                             (
                                 "verdict",
-                                .string(source.status == .ok ? Self.verdict(source.verdict ?? .unknown) : "unknown")
+                                .string(
+                                    source.status == .ok
+                                        ? DFIRPlatform.word(for: source.verdict ?? .unknown) : "unknown"
+                                )
                             ),
                             ("score", .number(String(source.score ?? 0))), ("details", details),
                         ])
@@ -108,16 +108,18 @@ struct DFIRPlatformController: Sendable {
                 "the body must be {\"indicators\": [{\"type\": \"ip\", \"value\": \"185.220.101.42\"}]}"
             )
         }
-        guard (1...maxIndicators).contains(entries.count) else {
-            throw APIError.invalidRequest("give 1 to \(maxIndicators) indicators; this request has \(entries.count)")
+        guard (1...DFIRPlatform.maxIndicators).contains(entries.count) else {
+            throw APIError.invalidRequest(
+                "give 1 to \(DFIRPlatform.maxIndicators) indicators; this request has \(entries.count)"
+            )
         }
         var items: [Item] = []
         for (index, entry) in entries.enumerated() {
-            guard let type = entry["type"]?.scalarText, types.contains(type),
+            guard let type = entry["type"]?.scalarText, DFIRPlatform.indicatorTypes.contains(type),
                 let value = entry["value"]?.scalarText, !value.isEmpty, value.utf8.count <= 2048
             else {
                 throw APIError.invalidRequest(
-                    "indicators[\(index)] must be {\"type\": one of \(types.joined(separator: ", ")), \"value\": a string of at most 2048 characters}"
+                    "indicators[\(index)] must be {\"type\": one of \(DFIRPlatform.indicatorTypes.joined(separator: ", ")), \"value\": a string of at most 2048 characters}"
                 )
             }
             let parsed: Indicator
@@ -126,15 +128,7 @@ struct DFIRPlatformController: Sendable {
             } catch {
                 throw APIError.invalidRequest("indicators[\(index)]: \"\(value.prefix(100))\" is not a valid \(type)")
             }
-            let matches: Bool =
-                switch type {
-                case "ip": parsed.type == .ipv4 || parsed.type == .ipv6
-                case "hash": parsed.type.isHash
-                case "domain": parsed.type == .domain
-                case "url": parsed.type == .url
-                default: parsed.type == .email
-                }
-            guard matches else {
+            guard DFIRPlatform.type(of: parsed.type) == type else {
                 throw APIError.invalidRequest(
                     "indicators[\(index)]: \"\(value.prefix(100))\" is of type \(parsed.type.rawValue), not \(type)"
                 )
@@ -142,17 +136,6 @@ struct DFIRPlatformController: Sendable {
             items.append(Item(indicator: parsed, dfirType: type))
         }
         return items
-    }
-
-    /// The platform's verdicts: `clean` where ours says harmless; a value not looked up (private, on a
-    /// warninglist) has no provider data, so `unknown`.
-    static func verdict(_ verdict: Verdict) -> String {
-        switch verdict {
-        case .malicious: "malicious"
-        case .suspicious: "suspicious"
-        case .harmless: "clean"
-        case .unknown, .suppressed: "unknown"
-        }
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -17,8 +17,6 @@ public final class DFIRLabSource: ThreatIntelSource {
     let batcher: LookupBatcher<Answer>
 
     public static let defaultBaseURL = "https://dfir-lab.ch/api/v1"
-    /// The most indicators one call takes.
-    static let batchSize = 10
     /// How long a lookup waits for others to share its call.
     static let gatherWindow: Duration = .milliseconds(15)
 
@@ -32,7 +30,7 @@ public final class DFIRLabSource: ThreatIntelSource {
         self.settings = settings
         self.http = http
         let name = name
-        batcher = LookupBatcher(size: Self.batchSize, window: Self.gatherWindow) { indicators in
+        batcher = LookupBatcher(size: DFIRPlatform.maxIndicators, window: Self.gatherWindow) { indicators in
             try await Self.send(indicators, source: name, settings: settings, http: http)
         }
     }
@@ -41,24 +39,24 @@ public final class DFIRLabSource: ThreatIntelSource {
 
     public func lookUp(_ indicator: Indicator) async throws -> SourceResult {
         let answer = try await batcher.submit(indicator)
-        let verdict = answer.result["verdict"]?.scalarText ?? "unknown"
+        let verdict = DFIRPlatform.verdict(answer.result["verdict"]?.scalarText)
         let score = min(100, max(0, answer.result["score"]?.intValue ?? 0))
         var providers: [(key: String, value: JSONValue)] = []
         if case .object(let members)? = answer.result["providers"] { providers = members }
         let flagging = providers.filter {
-            ["malicious", "suspicious"].contains($0.value["verdict"]?.scalarText ?? "")
+            [.malicious, .suspicious].contains(DFIRPlatform.verdict($0.value["verdict"]?.scalarText))
         }.map(\.key)
         var result: SourceResult
         switch verdict {
-        case "malicious", "suspicious":
+        case .malicious, .suspicious:
             result = .found(
                 name,
-                verdict: verdict == "malicious" ? .malicious : .suspicious,
+                verdict: verdict,
                 score: score,
-                evidence: "\(verdict) (\(flagging.joined(separator: ", ")))",
+                evidence: "\(verdict.rawValue) (\(flagging.joined(separator: ", ")))",
                 categories: flagging
             )
-        case "clean":
+        case .harmless:
             result = .found(name, verdict: .harmless, score: 0, evidence: "clean")
         default:
             // No provider of the platform knows it.
@@ -71,14 +69,6 @@ public final class DFIRLabSource: ThreatIntelSource {
         return result
     }
 
-    static func platformType(of type: IndicatorType) -> String {
-        switch type {
-        case .ipv4, .ipv6: "ip"
-        case .md5, .sha1, .sha256: "hash"
-        default: type.rawValue
-        }
-    }
-
     /// One call for `indicators`; an answer per indicator, in order.
     static func send(_ indicators: [Indicator], source: String, settings: ProviderSettings, http: ProviderHTTPClient)
         async throws -> [Answer]
@@ -88,7 +78,7 @@ public final class DFIRLabSource: ThreatIntelSource {
                 "indicators",
                 .array(
                     indicators.map {
-                        .object([("type", .string(platformType(of: $0.type))), ("value", .string($0.value))])
+                        .object([("type", .string(DFIRPlatform.type(of: $0.type))), ("value", .string($0.value))])
                     }
                 )
             )

@@ -61,16 +61,7 @@ public enum ClientAPI: String, Sendable {
     var lookupPath: String { self == .dfir ? "/api/v1/enrichment/lookup" : "/v1/enrichment/lookup" }
 
     /// The most indicators one request takes.
-    var batchSize: Int { self == .dfir ? 10 : ServerSettings().maxIndicators }
-
-    /// The platform's indicator types.
-    static func dfirType(of type: IndicatorType) -> String {
-        switch type {
-        case .ipv4, .ipv6: "ip"
-        case .md5, .sha1, .sha256: "hash"
-        default: type.rawValue
-        }
-    }
+    var batchSize: Int { self == .dfir ? DFIRPlatform.maxIndicators : ServerSettings().maxIndicators }
 }
 
 /// Client mode: `POST /v1/enrichment/lookup` on a Verdict server (or anything speaking docs/contracts.md §2),
@@ -139,7 +130,7 @@ public struct ServerBackend: LookupBackend {
                 .array(
                     found.map {
                         let indicator = $0.indicator.withoutCredentials
-                        let type = api == .dfir ? ClientAPI.dfirType(of: indicator.type) : indicator.type.rawValue
+                        let type = api == .dfir ? DFIRPlatform.type(of: indicator.type) : indicator.type.rawValue
                         return .object([("type", .string(type)), ("value", .string(indicator.value))])
                     }
                 )
@@ -218,19 +209,11 @@ extension ServerBackend {
     /// One of the platform's results as a Verdict result: `clean` is harmless, each provider a source, the
     /// summary naming those that flagged it, as ours does.
     static func verdictResult(ofPlatform result: JSONValue, for indicator: Indicator) -> JSONValue {
-        func verdict(_ text: String?) -> Verdict {
-            switch text {
-            case "malicious": .malicious
-            case "suspicious": .suspicious
-            case "clean": .harmless
-            default: .unknown
-            }
-        }
         var sources: [JSONValue] = []
         var flagging: [String] = []
         if case .object(let providers)? = result["providers"] {
             for (name, answer) in providers {
-                let said = verdict(answer["verdict"]?.scalarText)
+                let said = DFIRPlatform.verdict(answer["verdict"]?.scalarText)
                 let score = answer["score"]?.scalarText.flatMap { Int($0) } ?? 0
                 if said == .malicious || said == .suspicious { flagging.append("\(name) \(score)") }
                 sources.append(
@@ -241,7 +224,7 @@ extension ServerBackend {
                 )
             }
         }
-        let overall = verdict(result["verdict"]?.scalarText)
+        let overall = DFIRPlatform.verdict(result["verdict"]?.scalarText)
         let summary =
             flagging.isEmpty
             ? "\(sources.count) providers of the DFIR platform: \(overall.rawValue)"
