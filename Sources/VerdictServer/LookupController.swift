@@ -27,6 +27,8 @@ struct LookupController: Sendable {
     /// What one lookup request came to: the reports in request order, the credits charged and left, warnings.
     struct Outcome {
         var reports: [IndicatorReport]
+        /// The reports as the answer's `results` array (JSON), written once for the answer and the history.
+        var results: String
         var charged: Int
         var remaining: Int?
         var warnings: [String]
@@ -40,19 +42,15 @@ struct LookupController: Sendable {
         let outcome = try await perform(lookup, key: key, context: context)
 
         var writer = JSONWriter()
-        writer.reserveCapacity(256 + 768 * outcome.reports.count)
+        writer.reserveCapacity(256 + outcome.results.utf8.count)
         writer.raw("{\"request_id\":")
         writer.string(context.requestID)
         writer.raw(",\"credits\":{\"charged\":")
         writer.raw(String(outcome.charged))
         writer.raw(",\"remaining\":")
         writer.raw(outcome.remaining.map(String.init) ?? "null")
-        writer.raw("},\"results\":[")
-        for (position, report) in outcome.reports.enumerated() {
-            if position > 0 { writer.raw(",") }
-            writer.value(report.jsonValue)
-        }
-        writer.raw("]")
+        writer.raw("},\"results\":")
+        writer.raw(outcome.results)
         if !outcome.warnings.isEmpty {
             writer.raw(",\"warnings\":")
             writer.value(.array(outcome.warnings.map(JSONValue.string)))
@@ -199,14 +197,14 @@ struct LookupController: Sendable {
         }
         usage.add(counters, keyID: key.id, at: Date())
 
-        if history.isOn {
-            var results = JSONWriter()
-            results.reserveCapacity(768 * reports.count)
-            results.value(.array(reports.map(\.jsonValue)))
-            await history.record(reports, results: results.text, charged: charged, key: key, context: context)
-        }
+        var results = JSONWriter()
+        results.reserveCapacity(768 * reports.count)
+        results.value(.array(reports.map(\.jsonValue)))
+        let resultsText = results.text
+        await history.record(reports, results: resultsText, charged: charged, key: key, context: context)
         return Outcome(
             reports: reports,
+            results: resultsText,
             charged: charged,
             remaining: remaining,
             warnings: engine.coverageWarnings(for: reports, sources: lookup.sources)
