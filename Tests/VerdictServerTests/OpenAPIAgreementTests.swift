@@ -247,22 +247,18 @@ struct OpenAPIAgreementTests {
                         Observation(path: path, method: "get", response: try await client.get(path, key: key))
                     )
                 }
-                let limitedPlatform = try await client.execute(
-                    uri: "/api/v1/enrichment/lookup",
-                    method: .post,
-                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"indicators": [{"type": "ip", "value": "185.220.101.4"}]}"#)
-                )
-                observed.append(
-                    Observation(path: "/api/v1/enrichment/lookup", method: "post", response: limitedPlatform)
-                )
-                let limitedExtract = try await client.execute(
-                    uri: "/v1/extract",
-                    method: .post,
-                    headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"text": "185.220.101.4"}"#)
-                )
-                observed.append(Observation(path: "/v1/extract", method: "post", response: limitedExtract))
+                for (path, body) in [
+                    ("/api/v1/enrichment/lookup", #"{"indicators": [{"type": "ip", "value": "185.220.101.4"}]}"#),
+                    ("/v1/extract", #"{"text": "185.220.101.4"}"#),
+                ] {
+                    let limited = try await client.execute(
+                        uri: path,
+                        method: .post,
+                        headers: [.authorization: "Bearer \(key)", .contentType: "application/json"],
+                        body: ByteBuffer(string: body)
+                    )
+                    observed.append(Observation(path: path, method: "post", response: limited))
+                }
             }
         }
 
