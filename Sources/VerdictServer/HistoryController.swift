@@ -14,9 +14,6 @@ struct HistoryController: Sendable {
 
     var isOn: Bool { store != nil && settings.historyEntries > 0 }
 
-    /// Worst first: how the console sorts, and which verdict names a lookup in the list.
-    static let severity: [Verdict] = [.malicious, .suspicious, .unknown, .harmless, .suppressed]
-
     /// Keeps one answered lookup; a store failure is logged, never the caller's error (the answer was given).
     func record(
         _ reports: [IndicatorReport],
@@ -26,7 +23,8 @@ struct HistoryController: Sendable {
         context: ServerRequestContext
     ) async {
         guard let store, isOn, !reports.isEmpty else { return }
-        let worst = Self.severity.first { verdict in reports.contains { $0.verdict == verdict } } ?? .unknown
+        // The worst verdict names the lookup in the list (Verdict's own order: malicious first).
+        let worst = reports.map(\.verdict).min() ?? .unknown
         let now = Date().timeIntervalSince1970
         do {
             _ = try await store.record(
