@@ -5,27 +5,6 @@ import VerdictSources
 import VerdictTestSupport
 
 struct FeedsDirectoryTests {
-    /// A fresh directory for one test, removed when the test ends.
-    final class TemporaryDirectory {
-        let url: URL
-
-        init() throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("verdict-feeds-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        }
-
-        func write(_ path: String, _ text: String) throws {
-            let file = url.appendingPathComponent(path)
-            try FileManager.default.createDirectory(
-                at: file.deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
-            try Data(text.utf8).write(to: file)
-        }
-
-        deinit { try? FileManager.default.removeItem(at: url) }
-    }
-
     @Test func anEmptyDirectoryGivesTheBuiltInLists() throws {
         let directory = try TemporaryDirectory()
         let feeds = try FeedsDirectory(directory: directory.url)

@@ -23,27 +23,11 @@ struct FeedIndexTests {
         return (SQLiteFeedStore(database: sqlite), SQLiteOverrideStore(database: sqlite))
     }
 
-    /// A folder of list files, removed at the end.
-    final class Folder {
-        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("verdict-feeds-\(UUID())")
-
-        func write(_ path: String, _ text: String) throws {
-            let file = url.appendingPathComponent(path)
-            try FileManager.default.createDirectory(
-                at: file.deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
-            try Data(text.utf8).write(to: file)
-        }
-
-        deinit { try? FileManager.default.removeItem(at: url) }
-    }
-
     @Test(arguments: kinds) func theDirectorysListsAnswerFromTheIndex(_ kind: StoreKind) async throws {
         let database = try await kind.database()
         defer { database.cleanUp() }
         let (store, _) = Self.stores(database)
-        let folder = Folder()
+        let folder = try TemporaryDirectory()
         try folder.write("blocklists/c2.txt", "# our C2 list\n185.220.101.4\nevil-updates.com\n\n")
         try folder.write("blocklists/ranges.cidr", "45.95.147.0/24\n2a0b:4140::/32\n")
         try folder.write(
@@ -85,7 +69,7 @@ struct FeedIndexTests {
         let database = try await kind.database()
         defer { database.cleanUp() }
         let (store, _) = Self.stores(database)
-        let folder = Folder()
+        let folder = try TemporaryDirectory()
         try folder.write("blocklists/c2.txt", "185.220.101.4\n")
         try await LocalFeedsSource(store: store, directory: folder.url).prepare()
         try folder.write("blocklists/c2.txt", "185.220.101.4\nnot an indicator at all\n")
