@@ -3,17 +3,25 @@
 ///
 /// The corpora are generated from a fixed seed, so every run measures the same bytes.
 public struct ExtractionBenchmark: Sendable {
+    /// One kind of text, extracted as one document a call (as `verdict extract --text` reads a file) or, for
+    /// logs, one call a line.
+    public struct TextMeasurement: Sendable {
+        public var name: String
+        public var bytes: Int
+        public var seconds: Double
+        public var indicators: Int
+
+        public var megabytesPerSecond: Double { Double(bytes) / 1_048_576 / seconds }
+    }
+
     public struct Report: Sendable {
-        public var textBytes: Int
-        public var textSeconds: Double
-        public var textIndicators: Int
+        public var text: [TextMeasurement]
         public var alertCount: Int
         public var alertSeconds: Double
         public var alertIndicators: Int
         public var alertOutputBytes: Int
         public var adversarial: [(name: String, bytes: Int, seconds: Double)]
 
-        public var textMegabytesPerSecond: Double { Double(textBytes) / 1_048_576 / textSeconds }
         public var alertsPerSecond: Double { Double(alertCount) / alertSeconds }
     }
 
@@ -34,18 +42,38 @@ public struct ExtractionBenchmark: Sendable {
         return (0..<repetitions).map { _ in clock.measure(work).seconds }.min()!
     }
 
+    /// Measures one text as `verdict extract --text` does: the whole of it in one call, the fastest of the runs.
+    public func measure(name: String, text: [UInt8]) -> TextMeasurement {
+        let extractor = IndicatorExtractor()
+        var indicators = 0
+        let seconds = ExtractionBenchmark.fastest(of: repetitions) {
+            indicators = extractor.extract(text: String(decoding: text, as: UTF8.self)).indicators.count
+        }
+        return TextMeasurement(name: name, bytes: text.count, seconds: seconds, indicators: indicators)
+    }
+
     public func run() -> Report {
         let extractor = IndicatorExtractor()
-        let text = ExtractionBenchmark.mixedText(bytes: textMegabytes << 20)
-        var textIndicators = 0
-        let textTime = ExtractionBenchmark.fastest(of: repetitions) {
-            // Line by line, as logs arrive, and as one document, as reports arrive.
-            textIndicators = 0
-            let half = text.count / 2
-            for line in text[..<half].split(separator: 0x0A) {
-                textIndicators += extractor.extract(text: String(decoding: line, as: UTF8.self)).indicators.count
+        let size = textMegabytes << 20
+        let logs = ExtractionBenchmark.mixedText(bytes: size)
+        var logIndicators = 0
+        let logTime = ExtractionBenchmark.fastest(of: repetitions) {
+            logIndicators = 0
+            for line in logs.split(separator: 0x0A) {
+                logIndicators += extractor.extract(text: String(decoding: line, as: UTF8.self)).indicators.count
             }
-            textIndicators += extractor.extract(text: String(decoding: text[half...], as: UTF8.self)).indicators.count
+        }
+        var text = [
+            TextMeasurement(
+                name: "log lines, one call a line",
+                bytes: logs.count,
+                seconds: logTime,
+                indicators: logIndicators
+            )
+        ]
+        text.append(measure(name: "logs as one document", text: logs))
+        for kind in ReportCorpus.Kind.allCases {
+            text.append(measure(name: kind.rawValue, text: ReportCorpus.text(kind, bytes: size)))
         }
 
         let alerts = ExtractionBenchmark.alertLines(count: alertCount)
@@ -69,9 +97,7 @@ public struct ExtractionBenchmark: Sendable {
             adversarial.append((name, input.utf8.count, elapsed))
         }
         return Report(
-            textBytes: text.count,
-            textSeconds: textTime,
-            textIndicators: textIndicators,
+            text: text,
             alertCount: alerts.count,
             alertSeconds: alertTime,
             alertIndicators: alertIndicators,

@@ -19,7 +19,7 @@ struct ExtractBench: ParsableCommand {
         abstract: "Text extraction MB/s, alerts/s for --alerts, and the slowest adversarial input (one core)."
     )
 
-    @Option(help: "Megabytes of mixed log and report text to scan.")
+    @Option(help: "Megabytes of each kind of generated text (logs, report prose, IOC lists, tables, links).")
     var megabytes = 4
 
     @Option(help: "How many generated Wazuh alerts to extract from.")
@@ -28,11 +28,27 @@ struct ExtractBench: ParsableCommand {
     @Option(help: "Runs of each measurement; the fastest counts.")
     var repetitions = 5
 
+    @Option(help: "Also measure these files (real reports, say), each read as `verdict extract --text` reads it.")
+    var text: [String] = []
+
     func run() throws {
-        let report = ExtractionBenchmark(textMegabytes: megabytes, alertCount: alerts, repetitions: repetitions).run()
-        var lines = [
-            "text extraction: \(report.textBytes) bytes in \(format(report.textSeconds)) s = "
-                + "\(format(report.textMegabytesPerSecond)) MB/s (\(report.textIndicators) indicators)",
+        let benchmark = ExtractionBenchmark(textMegabytes: megabytes, alertCount: alerts, repetitions: repetitions)
+        var files: [ExtractionBenchmark.TextMeasurement] = []
+        for path in text {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read \(path): check that the file exists and is readable")
+            }
+            files.append(benchmark.measure(name: path, text: Array(data)))
+        }
+        let report = benchmark.run()
+        var lines = ["text extraction (MB/s, one core):"]
+        for item in report.text + files {
+            lines.append(
+                "  \(item.name): \(item.bytes) bytes in \(format(item.seconds)) s = "
+                    + "\(format(item.megabytesPerSecond)) MB/s (\(item.indicators) indicators)"
+            )
+        }
+        lines += [
             "alert extraction: \(report.alertCount) alerts in \(format(report.alertSeconds)) s = "
                 + "\(Int(report.alertsPerSecond)) alerts/s (\(report.alertIndicators) indicators)",
             "adversarial inputs (about 1 MB each):",
