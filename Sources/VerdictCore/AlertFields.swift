@@ -43,7 +43,12 @@ public enum AlertFields {
         "data.url": .url, "data.http.url": .url, "data.http.http_refer": .url, "data.http.redirect": .url,
         "data.request_url": .url, "data.uri": .url,
 
+        // The content before a change is evidence too (and an empty file before is reported as suppressed).
         "syscheck.md5_after": .hash, "syscheck.sha1_after": .hash, "syscheck.sha256_after": .hash,
+        "syscheck.md5_before": .hash, "syscheck.sha1_before": .hash, "syscheck.sha256_before": .hash,
+        // Wazuh's VirusTotal integration writes the hashes it asked about into its own alerts.
+        "data.virustotal.source.md5": .hash, "data.virustotal.source.sha1": .hash,
+        "data.virustotal.source.sha256": .hash, "data.virustotal.sha1": .hash, "data.virustotal.sha256": .hash,
         "data.md5": .hash, "data.sha1": .hash, "data.sha256": .hash, "data.fileinfo.md5": .hash,
         "data.fileinfo.sha1": .hash, "data.fileinfo.sha256": .hash, "data.osquery.columns.md5": .hash,
         "data.osquery.columns.sha1": .hash, "data.osquery.columns.sha256": .hash,
@@ -63,7 +68,7 @@ public enum AlertFields {
         "source.domain": .hostname, "server.domain": .hostname, "related.hosts": .hostname,
         "url.full": .url, "url.original": .url, "related.hash": .hash,
         "email.from.address": .email, "email.sender.address": .email, "email.reply_to.address": .email,
-        "process.command_line": .text, "dns.answers.data": .text,
+        "process.command_line": .text, "dns.answers.data": .text, "dns.resolved_ip": .address,
     ]
 
     /// Families where every child is read the same way (`audit.execve.a0`, `a1`, …; `file.hash.sha256`).

@@ -33,13 +33,19 @@ public struct Suppressor: Sendable {
         if let reason = hardReason(indicator) { return .suppressed(reason: reason) }
         if allowList.contains(indicator) { return .suppressed(reason: "allowlist") }
         var annotations: [String] = []
+        var suppressingList: String?
+        var namesAbusedService = false
         for index in warninglists.indices {
             // Read in place: copying a list per indicator would retain and release all its tables.
             let policy = warninglists[index].policy
             guard policy != .ignore, warninglists[index].matches(indicator) else { continue }
-            if policy == .suppress { return .suppressed(reason: "warninglist:\(warninglists[index].name)") }
             annotations.append(warninglists[index].name)
+            if policy == .suppress, suppressingList == nil { suppressingList = warninglists[index].name }
+            if policy == .annotate, warninglists[index].namesAbusedService { namesAbusedService = true }
         }
+        // A dynamic-DNS parent or a hosting platform on a top-domain list is still infrastructure malware
+        // contacts: the abused-service list wins, and every list it is on is reported next to it.
+        if let suppressingList, !namesAbusedService { return .suppressed(reason: "warninglist:\(suppressingList)") }
         return .lookUp(warninglists: annotations)
     }
 

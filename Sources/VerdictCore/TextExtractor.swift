@@ -173,7 +173,11 @@ struct TextScanner {
             let current = text[authorityEnd]
             if current <= 0x20 || current == 0x7F || isURLTerminator(current, quote: quote) { break }
             if current == UInt8(ascii: "/") || current == UInt8(ascii: "?") || current == UInt8(ascii: "#") { break }
-            if current == UInt8(ascii: "[") { inIPv6Literal = true }
+            if current == UInt8(ascii: "[") {
+                // An IPv6 literal starts the host; anywhere else it opens a link label (`https://host[Label]`).
+                guard authorityEnd == authorityStart || text[authorityEnd - 1] == UInt8(ascii: "@") else { break }
+                inIPv6Literal = true
+            }
             if current == UInt8(ascii: "]") {
                 guard inIPv6Literal else { break }  // `[https://x](…)`: the bracket closes markdown
                 inIPv6Literal = false
@@ -194,20 +198,7 @@ struct TextScanner {
         // The rest runs to whitespace or a character that cannot stand in a URL.
         var end = authorityEnd
         if hasPath {
-            var openBrackets = 0
-            while end < text.count {
-                let current = text[end]
-                if current <= 0x20 || current == 0x7F || current >= 0x80 || isURLTerminator(current, quote: quote) {
-                    break
-                }
-                if current == UInt8(ascii: "[") {
-                    openBrackets += 1
-                } else if current == UInt8(ascii: "]") {
-                    if openBrackets == 0 { break }
-                    openBrackets -= 1
-                }
-                end += 1
-            }
+            end = endOfURLPath(from: authorityEnd, openedBy: byte(start - 1), quote: quote)
             end = trimURLEnd(start: authorityEnd, end: end)
         }
         guard isTrustworthy(start, end) else { return nil }
@@ -221,6 +212,56 @@ struct TextScanner {
         emit(.url, scheme + "://" + userinfo + host.urlForm + rest)
         emit(host.indicator.type, host.indicator.value)
         return end
+    }
+
+    /// Where a URL's path, query and fragment end: at whitespace or a character that cannot stand in a URL, at
+    /// the bracket that closes the one the URL opened after (`(https://…)`, `[https://…]`), and at a link label
+    /// (AsciiDoc's `https://host/path[Label]`, `https://host/path/[Label]`). Brackets stay only where queries use
+    /// them for names (`?ids[]=1`, `?filter[name]=x`); a defang such as `[.]` was already refanged.
+    func endOfURLPath(from start: Int, openedBy opener: UInt8?, quote: UInt8?) -> Int {
+        var end = start
+        var openParentheses = 0
+        var inQuery = false
+        while end < text.count {
+            let current = text[end]
+            if current <= 0x20 || current == 0x7F || current >= 0x80 || isURLTerminator(current, quote: quote) {
+                return end
+            }
+            switch current {
+            case UInt8(ascii: "?"), UInt8(ascii: "#"):
+                inQuery = true
+            case UInt8(ascii: "("):
+                openParentheses += 1
+            case UInt8(ascii: ")"):
+                if openParentheses == 0, opener == UInt8(ascii: "(") { return end }
+                openParentheses -= 1
+            case UInt8(ascii: "]"):
+                return end
+            case UInt8(ascii: "["):
+                guard inQuery, let close = closingBracket(after: end),
+                    close + 1 < text.count, text[close + 1] == UInt8(ascii: "=") || text[close + 1] == UInt8(ascii: "[")
+                else { return end }
+                end = close
+            default:
+                break
+            }
+            end += 1
+        }
+        return end
+    }
+
+    /// The `]` that closes the `[` at `open` before any whitespace or another bracket, if any.
+    func closingBracket(after open: Int) -> Int? {
+        var position = open + 1
+        while position < text.count, position - open <= 64 {
+            switch text[position] {
+            case UInt8(ascii: "]"): return position
+            case UInt8(ascii: "["): return nil
+            case 0...0x20: return nil
+            default: position += 1
+            }
+        }
+        return nil
     }
 
     /// `Unicode.Scalar.isBidirectionalControl` on the scanner's bytes: `E2 80 AA`-`AE`, `E2 81 A6`-`A9` in UTF-8.
@@ -309,7 +350,9 @@ struct TextScanner {
         if let v4 = IPv4Address(name) {
             return Host(indicator: Indicator(type: .ipv4, value: v4.description), urlForm: v4.description + port)
         }
-        guard let domain = DomainName.canonical(name, extraTopLevelDomains: extraTopLevelDomains) else { return nil }
+        guard let domain = DomainName.canonical(name, extraTopLevelDomains: extraTopLevelDomains),
+            !FalsePositiveNames.isPlaceholder(domain)
+        else { return nil }
         return Host(indicator: Indicator(type: .domain, value: domain), urlForm: domain + port)
     }
 
@@ -415,6 +458,12 @@ struct TextScanner {
             return
         }
         let local = text[localStart..<at]
+        // `server@203.0.113.7` and `c2@203.0.113.7:443` in a C2 configuration dump are a setting's name and an
+        // address: the address is the indicator. Other names before an address stay emails (`email@1.2.3.4`).
+        if host.indicator.type == .ipv4, FalsePositiveNames.isSettingName(local) || byte(end) == UInt8(ascii: ":") {
+            processDotted(at + 1, hostEnd, wordStart: at + 1)
+            return
+        }
         let localIsValid =
             !local.isEmpty && local.count <= 64 && local.first != UInt8(ascii: ".") && local.last != UInt8(ascii: ".")
             && local.allSatisfy { $0 < 0x80 } && !zip(local, local.dropFirst()).contains { $0 == 0x2E && $1 == 0x2E }
@@ -518,7 +567,9 @@ struct TextScanner {
             text[(lastDot + 1)..<end].allSatisfy({ isASCIILetter($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") })
         else { return }
         let candidate = string(candidateStart, end)
-        guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains) else { return }
+        guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains),
+            !FalsePositiveNames.isPlaceholder(domain)
+        else { return }
         if !isDefanged(candidateStart, end),
             looksLikeSomethingElse(domain, originalStart: candidateStart, wordStart: wordStart, end: end)
         {
@@ -539,8 +590,11 @@ struct TextScanner {
         if byte(end) == UInt8(ascii: "(") { return true }
         let labels = domain.utf8.split(separator: UInt8(ascii: "."))
         let tld = String(decoding: labels[labels.count - 1], as: UTF8.self)
-        if FalsePositiveNames.fileExtensions.contains(tld), PublicSuffixList.shared.publicSuffix(of: domain) == tld {
-            return true
+        if PublicSuffixList.shared.publicSuffix(of: domain) == tld {
+            if FalsePositiveNames.fileExtensions.contains(tld) { return true }
+            if FalsePositiveNames.contextualFileExtensions.contains(tld), isInFileNameContext(originalStart, end) {
+                return true
+            }
         }
         if labels.count == 2, FalsePositiveNames.propertyNames.contains(tld),
             FalsePositiveNames.codeObjects.contains(String(decoding: labels[0], as: UTF8.self))
@@ -563,8 +617,126 @@ struct TextScanner {
     }
 }
 
+extension TextScanner {
+    /// Whether the word at `start..<end` stands where file names do: after `File name:`, `Filename`, `Files`
+    /// on its line, under a short heading that names files, or in a table row that also holds a hash.
+    func isInFileNameContext(_ start: Int, _ end: Int) -> Bool {
+        let lineStart = startOfLine(before: start)
+        // Near the name only: `file` earlier in a paragraph of prose says nothing of this word.
+        if containsFileWord(max(lineStart, start - 48), start) { return true }
+        var lineEnd = end
+        while lineEnd < text.count, lineEnd - end < 512, text[lineEnd] != 0x0A { lineEnd += 1 }
+        if isTableRowWithHash(lineStart, lineEnd, skipping: start..<end) { return true }
+        // A list of names under `Files:` or `### File names`: short lines up to a heading that names files.
+        var itemStart = lineStart
+        for _ in 0..<64 {
+            guard itemStart > 0 else { return false }
+            let previousEnd = itemStart - 1
+            let previousStart = startOfLine(before: previousEnd)
+            guard previousEnd > previousStart, previousEnd - previousStart <= 80 else { return false }
+            let first = text[previousStart]
+            if first == UInt8(ascii: "#") || first == UInt8(ascii: "=") || text[previousEnd - 1] == UInt8(ascii: ":") {
+                return containsFileWord(previousStart, previousEnd)
+            }
+            itemStart = previousStart
+        }
+        return false
+    }
+
+    /// Where the line holding `position` starts (looking back at most 512 bytes).
+    func startOfLine(before position: Int) -> Int {
+        var lineStart = position
+        while lineStart > 0, position - lineStart < 512, text[lineStart - 1] != 0x0A { lineStart -= 1 }
+        return lineStart
+    }
+
+    /// `file` in any case (`File name`, `filename`, `FILES`) between `start` and `end`.
+    func containsFileWord(_ start: Int, _ end: Int) -> Bool {
+        guard end - start >= 4 else { return false }
+        for position in start...(end - 4) where text[position] | 0x20 == UInt8(ascii: "f") {
+            if position == 0 || !isASCIILetter(text[position - 1]), text[position + 1] | 0x20 == UInt8(ascii: "i"),
+                text[position + 2] | 0x20 == UInt8(ascii: "l"),
+                text[position + 3] | 0x20 == UInt8(ascii: "e")
+            {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// A line with cells (`|`, tab or `,` between them) one of which is an MD5, SHA-1 or SHA-256.
+    func isTableRowWithHash(_ start: Int, _ end: Int, skipping word: Range<Int>) -> Bool {
+        var hasSeparator = false
+        var runStart = start
+        var hasHash = false
+        for position in start...end {
+            let current = position < end ? text[position] : 0x20
+            if hexValue(current) != nil { continue }
+            if current == UInt8(ascii: "|") || current == 0x09 || current == UInt8(ascii: ",") { hasSeparator = true }
+            if !word.contains(runStart), [32, 40, 64].contains(position - runStart),
+                runStart == start || !isASCIIAlphanumeric(text[runStart - 1]), !isASCIIAlphanumeric(current)
+            {
+                hasHash = true
+            }
+            runStart = position + 1
+        }
+        return hasHash && hasSeparator
+    }
+}
+
 /// Words that make a domain-shaped string something else.
 enum FalsePositiveNames {
+    /// TLDs that are also file extensions, read as file names where the text names files
+    /// (`TextScanner.isInFileNameContext`): cabinets, videos, scripts and sources, country codes among them.
+    static let contextualFileExtensions: Set<String> = [
+        "cab", "cat", "cr", "ml", "rs", "pl", "cc", "ai", "am", "ac", "as", "bz", "mk", "ms", "in", "run", "app",
+    ]
+
+    /// Fill-ins of sample log lines and documentation: `xxx.xxx.xxx.xxx`, `www.xxx.xxx`, `host.domain.com`,
+    /// `mail.yourdomain.com`.
+    static func isPlaceholder(_ domain: String) -> Bool {
+        let labels = domain.utf8.split(separator: UInt8(ascii: "."))
+        if labels.count >= 2, labels.last!.allSatisfy({ $0 == UInt8(ascii: "x") }),
+            labels.dropLast().allSatisfy({ label in
+                label.allSatisfy { $0 == UInt8(ascii: "x") } || label.elementsEqual("www".utf8)
+            })
+        {
+            return true
+        }
+        guard labels.count >= 2 else { return false }
+        let secondLevel = String(decoding: labels[labels.count - 2], as: UTF8.self)
+        if fillInDomains.contains(secondLevel) { return true }
+        // `host.domain.com`: a generic host name under `domain`, as vendors' sample lines write it.
+        return secondLevel == "domain" && labels.count >= 3
+            && fillInHosts.contains(String(decoding: labels[labels.count - 3], as: UTF8.self))
+    }
+
+    /// The names C2 configuration dumps give their servers (`server@`, `c2_1@`, `backup-host@`).
+    static func isSettingName(_ local: ArraySlice<UInt8>) -> Bool {
+        let parts = local.split { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        return parts.contains { part in
+            var stripped = part
+            while let last = stripped.last, isASCIIDigit(last) { stripped = stripped.dropLast() }
+            return settingNames.contains(String(decoding: part, as: UTF8.self).lowercased())
+                || settingNames.contains(String(decoding: stripped, as: UTF8.self).lowercased())
+        }
+    }
+
+    static let settingNames: Set<String> = [
+        "server", "servers", "srv", "c2", "cc", "cnc", "host", "hosts", "ip", "addr", "address", "gate", "gateway",
+        "panel", "proxy", "relay", "node", "backup", "primary", "secondary", "domain", "callback", "beacon",
+        "connect", "master", "controller", "upstream", "endpoint", "remote", "target",
+    ]
+
+    static let fillInDomains: Set<String> = [
+        "yourdomain", "your-domain", "mydomain", "my-domain", "somedomain", "anydomain", "yoursite", "yourcompany",
+        "companyname", "domainname", "your-company",
+    ]
+
+    static let fillInHosts: Set<String> = [
+        "host", "hostname", "server", "subdomain", "sub", "machine", "computer", "dc", "dc01", "client", "workstation",
+    ]
+
     /// TLDs that are also common file extensions: `run.sh`, `setup.py`, `docs.zip`, `readme.md`. Left out on
     /// purpose: `.pl`, `.cc`, `.ml`, `.rs`, whose real domains (many of them abused) outnumber such files in logs.
     static let fileExtensions: Set<String> = [

@@ -30,6 +30,15 @@ public struct Warninglist: Sendable {
     /// The indicator types the list applies to, from its `matching_attributes`.
     public var appliesTo: Set<IndicatorType> { storage.appliesTo }
     public var entryCount: Int { storage.entryCount }
+    /// Whether the list names services attackers use as infrastructure (dynamic DNS, IP echo, app hosting, …):
+    /// a value on it is looked up whatever other list it is also on (`Suppressor.assess`).
+    public var namesAbusedService: Bool { storage.namesAbusedService }
+
+    /// MISP's lists of abused services, by name, and the compiled-in selection of them.
+    public static let abusedServiceLists: Set<String> = [
+        "dynamic-dns", "findip-host", "whats-my-ip", "lots-project", "link-in-bio", "public-ipfs-gateways",
+        "url-shortener", "verdict-abused-services",
+    ]
 
     /// Everything but the policy, behind one reference: lists are copied per lookup, and a copy then costs
     /// one retain instead of one per table.
@@ -41,6 +50,7 @@ public struct Warninglist: Sendable {
         let category: String?
         let appliesTo: Set<IndicatorType>
         let entryCount: Int
+        let namesAbusedService: Bool
         let exact: Set<String>
         let substrings: [String]
         let ipv4Networks: [Int: Set<UInt32>]
@@ -68,6 +78,7 @@ public struct Warninglist: Sendable {
             self.category = category
             self.appliesTo = appliesTo
             self.entryCount = entryCount
+            self.namesAbusedService = Warninglist.abusedServiceLists.contains(name)
             self.exact = exact
             self.substrings = substrings
             self.ipv4Networks = ipv4Networks
@@ -157,6 +168,7 @@ public struct Warninglist: Sendable {
     /// URL shorteners, file hosting, mail providers) only annotate; plain false-positive lists suppress.
     public static func defaultPolicy(name: String, category: String?) -> WarninglistPolicy {
         let lowered = name.lowercased()
+        if abusedServiceLists.contains(lowered) { return .annotate }
         let abusable = [
             "vpn", "cloud", "aws", "azure", "gcp", "dynamic", "ddns", "shortener", "hosting", "cdn", "akamai",
             "fastly", "ovh", "digitalocean", "disposable", "tor", "proxy", "webmail", "email", "paste", "file",
@@ -234,8 +246,6 @@ public struct Warninglist: Sendable {
         }
     }
 
-    /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers and the
-    /// most popular domains, which suppress, and URL shorteners, which annotate.
     /// `text` without the leading and trailing bytes `isDropped` picks (ASCII only, so slicing stays valid).
     static func trimming(_ text: String, _ isDropped: (UInt8) -> Bool) -> String {
         let utf8 = text.utf8
@@ -245,6 +255,9 @@ public struct Warninglist: Sendable {
         return String(text[first...last])
     }
 
+    /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers, the most
+    /// popular domains and the EICAR test file's hashes, which suppress; URL shorteners and abused services,
+    /// which annotate.
     public static let defaults: [Warninglist] = EmbeddedData.warninglists.map { text in
         // The embedded lists are checked by the tests; a broken one is a build defect.
         try! Warninglist(json: Array(text.utf8))

@@ -144,7 +144,7 @@ struct SuppressorTests {
     }
 
     @Test func annotateListsAnnotateAndNeverHide() {
-        #expect(assess(.domain, "x.bit.ly") == .lookUp(warninglists: ["url-shortener"]))
+        #expect(assess(.domain, "x.bit.ly") == .lookUp(warninglists: ["url-shortener", "verdict-abused-services"]))
         #expect(assess(.domain, "evil-site.com") == .lookUp(warninglists: []))
     }
 
