@@ -26,75 +26,101 @@ public enum DomainName {
         suffixList: PublicSuffixList = .shared
     ) -> String? {
         var name = Substring(text)
+        if name.utf8.allSatisfy({ $0 < 0x80 }) {
+            return canonical(ascii: name.utf8, extraTopLevelDomains: extraTopLevelDomains, suffixList: suffixList)
+        }
         if name.hasSuffix(".") { name = name.dropLast() }
         guard !name.isEmpty, name.utf8.count <= 253 * 4 else { return nil }
-        let isASCII = name.utf8.allSatisfy { $0 < 0x80 }
-        var canonical: [UInt8] = []
-        if isASCII {
-            guard let lowered = asciiName(name.utf8) else { return nil }
-            canonical = lowered
-        } else {
-            // IDNA: compatibility-normalise (the `ﬁ` ligature becomes `fi`), lowercase, then punycode each label.
-            let mapped = String(name).precomposedStringWithCompatibilityMapping.lowercased()
-            var labels: [String] = []
-            for label in mapped.split(separator: ".", omittingEmptySubsequences: false) {
-                guard !label.isEmpty, label.unicodeScalars.allSatisfy(isLabelScalar) else { return nil }
-                guard let encoded = Punycode.encodeLabel(String(label)), let valid = asciiLabel(Substring(encoded))
-                else { return nil }
-                labels.append(valid)
-            }
-            guard let lowered = asciiName(labels.joined(separator: ".").utf8) else { return nil }
-            canonical = lowered
+        // IDNA: compatibility-normalise (the `ﬁ` ligature becomes `fi`), lowercase, then punycode each label.
+        let mapped = String(name).precomposedStringWithCompatibilityMapping.lowercased()
+        var labels: [String] = []
+        for label in mapped.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty, label.unicodeScalars.allSatisfy(isLabelScalar) else { return nil }
+            guard let encoded = Punycode.encodeLabel(String(label)), let valid = asciiLabel(Substring(encoded))
+            else { return nil }
+            labels.append(valid)
         }
-        guard canonical.count <= 253, let lastDot = canonical.lastIndex(of: UInt8(ascii: ".")) else { return nil }
-        let tldBytes = canonical[(lastDot + 1)...]
-        // A TLD is letters (or an IDN in punycode), never digits or underscores.
-        let isPunycode = tldBytes.starts(with: "xn--".utf8)
-        guard isPunycode || tldBytes.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) else { return nil }
-        let tld = String(decoding: tldBytes, as: UTF8.self)
+        return canonical(
+            ascii: labels.joined(separator: ".").utf8,
+            extraTopLevelDomains: extraTopLevelDomains,
+            suffixList: suffixList
+        )
+    }
+
+    /// `canonical(_:)` of ASCII bytes (the scanner's candidates, an IDN after punycode), built as one string.
+    static func canonical(
+        ascii bytes: some BidirectionalCollection<UInt8>,
+        extraTopLevelDomains: Set<String>,
+        suffixList: PublicSuffixList = .shared
+    ) -> String? {
+        var name = bytes[...]
+        if name.last == UInt8(ascii: ".") { name = name.dropLast() }
+        guard !name.isEmpty, name.count <= 253, let lastDot = name.lastIndex(of: UInt8(ascii: ".")) else {
+            return nil
+        }
+        let tldBytes = name[name.index(after: lastDot)...]
+        // A TLD is letters (or an IDN in punycode), never digits or underscores; and most dotted words in prose
+        // end in none (`e.g`, `end.The`): both told from the last label before anything is built.
+        let isPunycode = tldBytes.count > 4 && tldBytes.prefix(4).map { $0 | 0x20 }.elementsEqual("xn--".utf8)
+        guard isPunycode || tldBytes.allSatisfy(isASCIILetter) else { return nil }
+        let tld = String(decoding: tldBytes.map { $0 | 0x20 }, as: UTF8.self)
         guard
             suffixList.isTopLevelDomain(tld) || extraTopLevelDomains.contains(tld)
                 || DomainName.extraTopLevelDomains.contains(tld)
         else { return nil }
-        return String(decoding: canonical, as: UTF8.self)
+        return asciiName(name)
     }
 
-    /// The lowercase bytes of an ASCII name of two or more valid labels, or nil.
-    static func asciiName(_ bytes: some Collection<UInt8>) -> [UInt8]? {
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var labelStart = 0
-        var labelHasAlphanumeric = false
-        var labels = 0
-        func closeLabel() -> Bool {
-            let length = output.count - labelStart
-            guard length >= 1, length <= 63, labelHasAlphanumeric, output[labelStart] != UInt8(ascii: "-"),
-                output[output.count - 1] != UInt8(ascii: "-")
-            else { return false }
-            labels += 1
-            return true
-        }
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "."):
-                guard closeLabel() else { return nil }
-                output.append(byte)
-                labelStart = output.count
-                labelHasAlphanumeric = false
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
-                output.append(byte + 0x20)
-                labelHasAlphanumeric = true
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                output.append(byte)
-                labelHasAlphanumeric = true
-            case UInt8(ascii: "-"), UInt8(ascii: "_"):
-                output.append(byte)
-            default:
-                return nil
+    /// The lowercase form of an ASCII name of two or more valid labels, or nil.
+    static func asciiName(_ bytes: some Collection<UInt8>) -> String? {
+        var valid = true
+        let name = String(unsafeUninitializedCapacity: bytes.count) { output in
+            var count = 0
+            var labelStart = 0
+            var labelHasAlphanumeric = false
+            var labels = 0
+            func closeLabel() -> Bool {
+                let length = count - labelStart
+                guard length >= 1, length <= 63, labelHasAlphanumeric, output[labelStart] != UInt8(ascii: "-"),
+                    output[count - 1] != UInt8(ascii: "-")
+                else { return false }
+                labels += 1
+                return true
             }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "."):
+                    guard closeLabel() else {
+                        valid = false
+                        return 0
+                    }
+                    output[count] = byte
+                    count += 1
+                    labelStart = count
+                    labelHasAlphanumeric = false
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                    output[count] = byte + 0x20
+                    count += 1
+                    labelHasAlphanumeric = true
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    output[count] = byte
+                    count += 1
+                    labelHasAlphanumeric = true
+                case UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    output[count] = byte
+                    count += 1
+                default:
+                    valid = false
+                    return 0
+                }
+            }
+            guard closeLabel(), labels >= 2 else {
+                valid = false
+                return 0
+            }
+            return count
         }
-        guard closeLabel(), labels >= 2 else { return nil }
-        return output
+        return valid ? name : nil
     }
 
     /// A lowercase LDH label (underscores allowed, as in `_dmarc` and real malware hosts), or nil.
@@ -129,7 +155,25 @@ public enum DomainName {
 
     /// The special-use suffix `domain` falls under (`invalid` for `a.b.invalid`), if any.
     public static func specialUseSuffix(of domain: String) -> String? {
-        specialUseSuffixes.first { isSubdomain(domain, of: $0) }
+        // Asked of every domain found: rule most out by their TLD before comparing suffixes.
+        let utf8 = domain.utf8
+        let tld = utf8[(utf8.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? utf8.startIndex)...]
+        guard specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self)) else { return nil }
+        return specialUseSuffixes.first { isSubdomain(domain, of: $0) }
+    }
+
+    /// The last labels of `specialUseSuffixes`.
+    static let specialUseTopLevels: Set<String> = Set(specialUseSuffixes.map { String($0.split(separator: ".").last!) })
+
+    /// `a.b.example.com`, `b.example.com`, `example.com`, `com`: the name and every name it is under.
+    static func suffixes(of domain: String) -> [String] {
+        var names = [domain]
+        var name = Substring(domain)
+        while let dot = name.utf8.firstIndex(of: UInt8(ascii: ".")) {
+            name = name[name.utf8.index(after: dot)...]
+            names.append(String(name))
+        }
+        return names
     }
 
     /// Whether `domain` is `parent` or a name under it, comparing bytes (both are canonical).

@@ -19,10 +19,12 @@ struct RefangedText {
         bytes.reserveCapacity(input.count)
         marks.reserveCapacity(input.count)
         var reader = Reader(input: input)
+        // Held here: a static costs a lazy-initialisation check on every byte.
+        let candidates = RefangedText.mayStartDefangByte
         while reader.index < input.count {
             // Most bytes start no defang: copy them straight through.
             var runEnd = reader.index
-            while runEnd < input.count, !RefangedText.mayStartDefang[Int(input[runEnd])] { runEnd += 1 }
+            while runEnd < input.count, !RefangedText.mayStartDefang(input, at: runEnd, candidates) { runEnd += 1 }
             if runEnd > reader.index {
                 bytes.append(contentsOf: input[reader.index..<runEnd])
                 marks.append(contentsOf: repeatElement(.original, count: runEnd - reader.index))
@@ -40,8 +42,30 @@ struct RefangedText {
 
     /// The bytes `refangNext` looks at: brackets, backslash, space and the first letters of schemes and of
     /// glued `AT`/`DOT`.
-    private static let mayStartDefang: [Bool] = (0..<256).map { byte in
+    private static let mayStartDefangByte: [Bool] = (0..<256).map { byte in
         "[({\\ hHfFsSAD".utf8.contains(UInt8(byte))
+    }
+
+    /// Whether `refangNext` could rewrite something at `position`, judged from the byte and its neighbours:
+    /// a space only before `dot`/`AT` or more spaces, a scheme letter only at a word's start, `A`/`D` only
+    /// glued to a lower-case letter. Prose is full of spaces and of such letters; most never start a defang.
+    @inline(__always)
+    private static func mayStartDefang(_ input: [UInt8], at position: Int, _ candidates: [Bool]) -> Bool {
+        let byte = input[position]
+        guard candidates[Int(byte)] else { return false }
+        switch byte {
+        case 0x20:
+            guard position + 1 < input.count else { return false }
+            let next = input[position + 1]
+            return next == 0x20 || next | 0x20 == UInt8(ascii: "d") || next == UInt8(ascii: "A")
+        case UInt8(ascii: "h"), UInt8(ascii: "H"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "s"),
+            UInt8(ascii: "S"):
+            return position == 0 || !isASCIIAlphanumeric(input[position - 1])
+        case UInt8(ascii: "A"), UInt8(ascii: "D"):
+            return position > 0 && input[position - 1] >= 0x61 && input[position - 1] <= 0x7A
+        default:
+            return true
+        }
     }
 
     private struct Reader {

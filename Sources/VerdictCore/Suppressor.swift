@@ -35,10 +35,16 @@ public struct Suppressor: Sendable {
         var annotations: [String] = []
         var suppressingList: String?
         var namesAbusedService = false
+        // A domain's parents are built once for all the hostname lists.
+        var suffixes: [String]?
         for index in warninglists.indices {
             // Read in place: copying a list per indicator would retain and release all its tables.
             let policy = warninglists[index].policy
-            guard policy != .ignore, warninglists[index].matches(indicator) else { continue }
+            guard policy != .ignore, warninglists[index].applies(to: indicator.type) else { continue }
+            if indicator.type == .domain, suffixes == nil, warninglists[index].type == .hostname {
+                suffixes = DomainName.suffixes(of: indicator.value)
+            }
+            guard warninglists[index].matches(indicator, domainSuffixes: suffixes) else { continue }
             annotations.append(warninglists[index].name)
             if policy == .suppress, suppressingList == nil { suppressingList = warninglists[index].name }
             if policy == .annotate, warninglists[index].namesAbusedService { namesAbusedService = true }
@@ -50,7 +56,13 @@ public struct Suppressor: Sendable {
     }
 
     /// The longest URL and email looked up, in bytes.
-    public static let maxLength: [IndicatorType: Int] = [.url: 2048, .email: 254]
+    public static func maxLength(of type: IndicatorType) -> Int? {
+        switch type {
+        case .url: 2048
+        case .email: 254
+        default: nil
+        }
+    }
 
     /// Reasons that hold whatever the settings say, plus the user's internal suffixes.
     func hardReason(_ indicator: Indicator) -> String? {
@@ -68,7 +80,7 @@ public struct Suppressor: Sendable {
         case .url, .email:
             // Providers refuse longer values (VirusTotal and URLhaus at about 2 KB, HTTP 414): asking would
             // only spend quota and count as a failure of the source.
-            if indicator.value.utf8.count > Self.maxLength[indicator.type]! { return "too-long" }
+            if indicator.value.utf8.count > Self.maxLength(of: indicator.type)! { return "too-long" }
             guard let host = indicator.host else { return nil }
             if allowList.contains(host) { return "allowlist" }
             return hardReason(host)
@@ -140,16 +152,20 @@ extension Indicator {
     }
 
     private init?(hostText: Substring) {
-        if let v4 = IPv4Address(hostText) {
+        // Asked of every URL found: only a digit can start an IPv4 address and only a `:` makes an IPv6 one.
+        let first = hostText.utf8.first ?? 0
+        if isASCIIDigit(first), let v4 = IPv4Address(hostText) {
             self.init(type: .ipv4, value: v4.description)
-        } else if let v6 = IPv6Address(hostText) {
+        } else if hostText.utf8.contains(UInt8(ascii: ":")), let v6 = IPv6Address(hostText) {
             if let v4 = v6.mappedIPv4 {
                 self.init(type: .ipv4, value: v4.description)
             } else {
                 self.init(type: .ipv6, value: v6.description)
             }
-        } else if hostText.contains(".") {
-            self.init(type: .domain, value: hostText.lowercased())
+        } else if hostText.utf8.contains(UInt8(ascii: ".")) {
+            // A canonical URL's host is lowercase already: lower only what is not.
+            let isLowercase = !hostText.utf8.contains { $0 >= 0x41 && $0 <= 0x5A }
+            self.init(type: .domain, value: isLowercase ? String(hostText) : hostText.lowercased())
         } else {
             return nil
         }

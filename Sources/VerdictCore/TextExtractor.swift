@@ -20,27 +20,44 @@ public struct TextExtractor: Sendable {
 
     /// The distinct indicators in UTF-8 `bytes`, in order of first appearance.
     public func indicators(in bytes: [UInt8]) -> [Indicator] {
-        var scanner = TextScanner(text: RefangedText(refanging: bytes), extraTopLevelDomains: extraTopLevelDomains)
-        scanner.run()
-        return scanner.found
+        let refanged = RefangedText(refanging: bytes)
+        // The scanner reads the bytes through buffer pointers, valid for the scan only: slices of an array would
+        // retain and release its storage on every candidate.
+        return refanged.bytes.withUnsafeBufferPointer { text in
+            refanged.marks.withUnsafeBufferPointer { marks in
+                var scanner = TextScanner(text: text, marks: marks, extraTopLevelDomains: extraTopLevelDomains)
+                scanner.run()
+                return scanner.found
+            }
+        }
     }
 }
 
+/// One scan over refanged text. The buffers belong to the caller and outlive the scanner.
 struct TextScanner {
-    let text: [UInt8]
-    let marks: [RefangedText.Mark]
+    typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
+
+    let text: UnsafeBufferPointer<UInt8>
+    let marks: UnsafeBufferPointer<RefangedText.Mark>
     let extraTopLevelDomains: Set<String>
     /// `wordBytes`, held here: a static costs a lazy-initialisation check on every use in the hot loop.
     let isWordByte = TextScanner.wordBytes
+    let isSchemeStart = TextScanner.schemeStarts
     var found: [Indicator] = []
     var seen: Set<Indicator> = []
     /// IPv6 is not tried again inside a run that already failed, which keeps inputs like `a:a:a:a:…` linear.
     var noIPv6Before = 0
 
-    init(text: RefangedText, extraTopLevelDomains: Set<String>) {
-        self.text = text.bytes
-        self.marks = text.marks
+    init(
+        text: UnsafeBufferPointer<UInt8>,
+        marks: UnsafeBufferPointer<RefangedText.Mark>,
+        extraTopLevelDomains: Set<String>
+    ) {
+        self.text = text
+        self.marks = marks
         self.extraTopLevelDomains = extraTopLevelDomains
+        // IOC lists hold about one indicator per 40 bytes: growing the set by doubling rehashes them all.
+        seen.reserveCapacity(text.count / 32)
     }
 
     mutating func emit(_ type: IndicatorType, _ value: String) {
@@ -59,11 +76,12 @@ struct TextScanner {
             let current = text[index]
             let previous = byte(index - 1)
             let atBoundary = previous.map { !isASCIIAlphanumeric($0) && $0 < 0x80 } ?? true
-            if atBoundary, isASCIILetter(current), let end = scanURL(from: index) {
+            // Every scheme Verdict reads starts with `h`, `f` or `s`: other words skip the URL parser.
+            if atBoundary, isSchemeStart[Int(current)], let end = scanURL(from: index) {
                 index = end
                 continue
             }
-            if atBoundary, index >= noIPv6Before, hexValue(current) != nil || current == UInt8(ascii: ":"),
+            if atBoundary, index >= noIPv6Before, colonWithinFirstGroup(from: index),
                 previous != UInt8(ascii: ":"), previous != UInt8(ascii: "."), let end = scanIPv6(from: index)
             {
                 index = end
@@ -109,6 +127,9 @@ struct TextScanner {
         isASCIIAlphanumeric(UInt8(byte)) || ".-_+%@".utf8.contains(UInt8(byte))
     }
 
+    /// First letters of `urlSchemes`, either case.
+    static let schemeStarts: [Bool] = (0..<256).map { "hHfFsS".utf8.contains(UInt8($0)) }
+
     /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`.
     func endOfWord(from start: Int) -> Int {
         var position = start
@@ -149,6 +170,17 @@ struct TextScanner {
         String(decoding: text[start..<end], as: UTF8.self)
     }
 
+    /// `string(start, end)` with ASCII letters lowered, built once (hashes and schemes are ASCII).
+    func lowercasedString(_ start: Int, _ end: Int) -> String {
+        String(unsafeUninitializedCapacity: end - start) { buffer in
+            for offset in 0..<(end - start) {
+                let byte = text[start + offset]
+                buffer[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+            }
+            return end - start
+        }
+    }
+
     // MARK: URLs
 
     static let urlSchemes: Set<String> = ["http", "https", "ftp", "ftps", "sftp"]
@@ -160,7 +192,7 @@ struct TextScanner {
         guard position + 3 <= text.count, text[position] == UInt8(ascii: ":"), text[position + 1] == UInt8(ascii: "/"),
             text[position + 2] == UInt8(ascii: "/")
         else { return nil }
-        let scheme = string(start, position).lowercased()
+        let scheme = lowercasedString(start, position)
         guard TextScanner.urlSchemes.contains(scheme) else { return nil }
         let authorityStart = position + 3
         let quote = byte(start - 1).flatMap { $0 == UInt8(ascii: "'") ? $0 : nil }
@@ -346,14 +378,24 @@ struct TextScanner {
             port = ":" + port
             hostEnd = colon
         }
-        let name = string(start, hostEnd)
-        if let v4 = IPv4Address(name) {
+        if isASCIIDigit(text[start]),
+            let v4 = IPv4Address.parse(UnsafeMutableBufferPointer(mutating: text)[start..<hostEnd])
+        {
             return Host(indicator: Indicator(type: .ipv4, value: v4.description), urlForm: v4.description + port)
         }
-        guard let domain = DomainName.canonical(name, extraTopLevelDomains: extraTopLevelDomains),
-            !FalsePositiveNames.isPlaceholder(domain)
-        else { return nil }
+        guard let domain = canonicalDomain(start, hostEnd), !FalsePositiveNames.isPlaceholder(domain) else {
+            return nil
+        }
         return Host(indicator: Indicator(type: .domain, value: domain), urlForm: domain + port)
+    }
+
+    /// `DomainName.canonical` of the bytes at `start..<end`, without a string in between when they are ASCII.
+    func canonicalDomain(_ start: Int, _ end: Int) -> String? {
+        let bytes = text[start..<end]
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return DomainName.canonical(ascii: bytes, extraTopLevelDomains: extraTopLevelDomains)
+        }
+        return DomainName.canonical(string(start, end), extraTopLevelDomains: extraTopLevelDomains)
     }
 
     func isPort(_ text: String) -> Bool {
@@ -361,6 +403,20 @@ struct TextScanner {
     }
 
     // MARK: IPv6
+
+    /// An IPv6 address has a `:` within its first five bytes (`::1`, `fe80:`, `2001:`): most words do not, and
+    /// skip the address parser.
+    @inline(__always)
+    func colonWithinFirstGroup(from start: Int) -> Bool {
+        var position = start
+        while position < text.count, position - start < 5 {
+            let current = text[position]
+            if current == UInt8(ascii: ":") { return true }
+            guard hexValue(current) != nil else { return false }
+            position += 1
+        }
+        return false
+    }
 
     static let longestIPv6Text = 45
 
@@ -386,14 +442,10 @@ struct TextScanner {
             return nil
         }
         var end = runEnd
-        var address = text.withUnsafeBufferPointer {
-            IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end])
-        }
+        var address = IPv6Address.parse(UnsafeMutableBufferPointer(mutating: text)[start..<end])
         if address == nil, let last = byte(end - 1), last == UInt8(ascii: ".") || last == UInt8(ascii: ":") {
             end -= 1
-            address = text.withUnsafeBufferPointer {
-                IPv6Address.parse(UnsafeMutableBufferPointer(mutating: $0)[start..<end])
-            }
+            address = IPv6Address.parse(UnsafeMutableBufferPointer(mutating: text)[start..<end])
         }
         guard let address else {
             noIPv6Before = runEnd
@@ -454,7 +506,9 @@ struct TextScanner {
         while hostEnd > at + 1, text[hostEnd - 1] == UInt8(ascii: ".") || text[hostEnd - 1] == UInt8(ascii: "-") {
             hostEnd -= 1
         }
-        guard hostEnd > at + 1, let host = parseHost(at + 1, hostEnd), !string(at + 1, hostEnd).contains(":") else {
+        guard hostEnd > at + 1, let host = parseHost(at + 1, hostEnd),
+            !text[(at + 1)..<hostEnd].contains(UInt8(ascii: ":"))
+        else {
             return
         }
         let local = text[localStart..<at]
@@ -484,7 +538,7 @@ struct TextScanner {
         let span = text[start..<end]
         if !span.contains(UInt8(ascii: ".")) {
             // One label: no address, domain or email, at most a hash.
-            if let hashType = TextScanner.hashType(span) { emit(hashType, string(start, end).lowercased()) }
+            if let hashType = TextScanner.hashType(span) { emit(hashType, lowercasedString(start, end)) }
             return
         }
         if !span.contains(where: { isASCIILetter($0) || $0 >= 0x80 }) {
@@ -492,7 +546,7 @@ struct TextScanner {
             return
         }
         if let hashType = TextScanner.hashType(span) {
-            emit(hashType, string(start, end).lowercased())
+            emit(hashType, lowercasedString(start, end))
             return
         }
         processDomain(start, end, wordStart: wordStart)
@@ -500,13 +554,13 @@ struct TextScanner {
         var labelStart = start
         for position in start...end where position == end || text[position] == UInt8(ascii: ".") {
             if let hashType = TextScanner.hashType(text[labelStart..<position]) {
-                emit(hashType, string(labelStart, position).lowercased())
+                emit(hashType, lowercasedString(labelStart, position))
             }
             labelStart = position + 1
         }
     }
 
-    static func hashType(_ bytes: ArraySlice<UInt8>) -> IndicatorType? {
+    static func hashType(_ bytes: some Collection<UInt8>) -> IndicatorType? {
         let type: IndicatorType? =
             switch bytes.count {
             case 32: .md5
@@ -532,9 +586,7 @@ struct TextScanner {
                 var pieceEnd = position
                 while pieceEnd > pieceStart, text[pieceEnd - 1] == UInt8(ascii: ".") { pieceEnd -= 1 }
                 if pieceEnd > pieceStart, isTrustworthy(pieceStart, pieceEnd) {
-                    let address = text.withUnsafeBufferPointer {
-                        IPv4Address.parse(UnsafeMutableBufferPointer(mutating: $0)[pieceStart..<pieceEnd])
-                    }
+                    let address = IPv4Address.parse(UnsafeMutableBufferPointer(mutating: text)[pieceStart..<pieceEnd])
                     if let address { emit(.ipv4, address.description) }
                 }
                 pieceStart = position + 1
@@ -566,10 +618,9 @@ struct TextScanner {
         guard let lastDot = text[candidateStart..<end].lastIndex(of: UInt8(ascii: ".")), lastDot + 1 < end,
             text[(lastDot + 1)..<end].allSatisfy({ isASCIILetter($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") })
         else { return }
-        let candidate = string(candidateStart, end)
-        guard let domain = DomainName.canonical(candidate, extraTopLevelDomains: extraTopLevelDomains),
-            !FalsePositiveNames.isPlaceholder(domain)
-        else { return }
+        guard let domain = canonicalDomain(candidateStart, end), !FalsePositiveNames.isPlaceholder(domain) else {
+            return
+        }
         if !isDefanged(candidateStart, end),
             looksLikeSomethingElse(domain, originalStart: candidateStart, wordStart: wordStart, end: end)
         {
@@ -590,11 +641,12 @@ struct TextScanner {
         if byte(end) == UInt8(ascii: "(") { return true }
         let labels = domain.utf8.split(separator: UInt8(ascii: "."))
         let tld = String(decoding: labels[labels.count - 1], as: UTF8.self)
-        if PublicSuffixList.shared.publicSuffix(of: domain) == tld {
-            if FalsePositiveNames.fileExtensions.contains(tld) { return true }
-            if FalsePositiveNames.contextualFileExtensions.contains(tld), isInFileNameContext(originalStart, end) {
-                return true
-            }
+        let isFileExtension = FalsePositiveNames.fileExtensions.contains(tld)
+        if isFileExtension || FalsePositiveNames.contextualFileExtensions.contains(tld),
+            PublicSuffixList.shared.publicSuffix(of: domain) == tld,
+            isFileExtension || isInFileNameContext(originalStart, end)
+        {
+            return true
         }
         if labels.count == 2, FalsePositiveNames.propertyNames.contains(tld),
             FalsePositiveNames.codeObjects.contains(String(decoding: labels[0], as: UTF8.self))
@@ -695,24 +747,30 @@ enum FalsePositiveNames {
     /// Fill-ins of sample log lines and documentation: `xxx.xxx.xxx.xxx`, `www.xxx.xxx`, `host.domain.com`,
     /// `mail.yourdomain.com`.
     static func isPlaceholder(_ domain: String) -> Bool {
-        let labels = domain.utf8.split(separator: UInt8(ascii: "."))
-        if labels.count >= 2, labels.last!.allSatisfy({ $0 == UInt8(ascii: "x") }),
-            labels.dropLast().allSatisfy({ label in
+        let utf8 = domain.utf8
+        guard let lastDot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        let head = utf8[..<lastDot]
+        if utf8[utf8.index(after: lastDot)...].allSatisfy({ $0 == UInt8(ascii: "x") }) {
+            return head.split(separator: UInt8(ascii: ".")).allSatisfy { label in
                 label.allSatisfy { $0 == UInt8(ascii: "x") } || label.elementsEqual("www".utf8)
-            })
-        {
-            return true
+            }
         }
-        guard labels.count >= 2 else { return false }
-        let secondLevel = String(decoding: labels[labels.count - 2], as: UTF8.self)
-        if fillInDomains.contains(secondLevel) { return true }
+        let secondLevelStart = head.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? head.startIndex
+        let secondLevel = head[secondLevelStart...]
+        // Most names are no fill-in: rule them out by the label's first letter and length before any lookup.
+        guard let first = secondLevel.first, "ymsacd".utf8.contains(first), (6...12).contains(secondLevel.count) else {
+            return false
+        }
+        if fillInDomains.contains(String(decoding: secondLevel, as: UTF8.self)) { return true }
         // `host.domain.com`: a generic host name under `domain`, as vendors' sample lines write it.
-        return secondLevel == "domain" && labels.count >= 3
-            && fillInHosts.contains(String(decoding: labels[labels.count - 3], as: UTF8.self))
+        guard secondLevel.elementsEqual("domain".utf8), secondLevelStart > head.startIndex else { return false }
+        let hostLabels = head[..<utf8.index(before: secondLevelStart)].split(separator: UInt8(ascii: "."))
+        guard let host = hostLabels.last else { return false }
+        return fillInHosts.contains(String(decoding: host, as: UTF8.self))
     }
 
     /// The names C2 configuration dumps give their servers (`server@`, `c2_1@`, `backup-host@`).
-    static func isSettingName(_ local: ArraySlice<UInt8>) -> Bool {
+    static func isSettingName(_ local: TextScanner.Bytes) -> Bool {
         let parts = local.split { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
         return parts.contains { part in
             var stripped = part

@@ -49,6 +49,8 @@ public struct Warninglist: Sendable {
         let type: ListType
         let category: String?
         let appliesTo: Set<IndicatorType>
+        /// `appliesTo` as bits by `IndicatorType.ordinal`: asked for every indicator, so no hashing.
+        let typeBits: UInt16
         let entryCount: Int
         let namesAbusedService: Bool
         let exact: Set<String>
@@ -77,6 +79,7 @@ public struct Warninglist: Sendable {
             self.type = type
             self.category = category
             self.appliesTo = appliesTo
+            self.typeBits = appliesTo.reduce(0) { $0 | 1 << UInt16($1.ordinal) }
             self.entryCount = entryCount
             self.namesAbusedService = Warninglist.abusedServiceLists.contains(name)
             self.exact = exact
@@ -206,7 +209,18 @@ public struct Warninglist: Sendable {
     /// A URL or an email is matched only on its whole value: a list of hosts never matches a URL on that
     /// host (a malware URL on a file-hosting site is a real indicator).
     public func matches(_ indicator: Indicator) -> Bool {
-        guard storage.appliesTo.contains(indicator.type) else { return false }
+        matches(indicator, domainSuffixes: nil)
+    }
+
+    /// Whether the list applies to indicators of `type` at all.
+    func applies(to type: IndicatorType) -> Bool {
+        storage.typeBits & 1 << UInt16(type.ordinal) != 0
+    }
+
+    /// `matches(_:)`, with a domain's names from itself up to its TLD (`DomainName.suffixes(of:)`) computed once
+    /// by the caller for every list it asks.
+    func matches(_ indicator: Indicator, domainSuffixes: [String]?) -> Bool {
+        guard applies(to: indicator.type) else { return false }
         switch storage.type {
         case .string:
             // Canonical values are lowercase but for URL paths.
@@ -216,12 +230,8 @@ public struct Warninglist: Sendable {
             guard indicator.type == .domain || indicator.type == .ipv4 || indicator.type == .ipv6 else {
                 return storage.exact.contains(indicator.value.lowercased())
             }
-            var name = Substring(indicator.value)
-            while true {
-                if storage.exact.contains(String(name)) { return true }
-                guard let dot = name.firstIndex(of: ".") else { return false }
-                name = name[name.index(after: dot)...]
-            }
+            guard indicator.type == .domain else { return storage.exact.contains(indicator.value) }
+            return (domainSuffixes ?? DomainName.suffixes(of: indicator.value)).contains(where: storage.exact.contains)
         case .substring:
             let value = indicator.value.lowercased()
             return storage.substrings.contains { value.contains($0) }
