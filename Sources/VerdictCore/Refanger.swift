@@ -225,20 +225,28 @@ struct RefangedText {
     /// A URL scheme and its separator, defanged or mangled: `hxxp://`, `h__p://`, `hXXps[://]`, `fxp://`,
     /// `[https]://`, `http[:]//`, `http ://`, `http:///`, `http:// host`, and JSON's `https:\/\/`.
     private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
-        var offset = bracketed ? 1 : 0
-        var word: [UInt8] = []
-        while word.count < 6, let byte = reader.byte(at: offset),
+        let wordStart = bracketed ? 1 : 0
+        var offset = wordStart
+        while offset - wordStart < 6, let byte = reader.byte(at: offset),
             isASCIILetter(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "*")
         {
-            word.append(byte | (isASCIILetter(byte) ? 0x20 : 0))
             offset += 1
         }
-        // Only a separator makes a scheme: look for one before comparing the word.
-        guard let following = reader.byte(at: offset),
+        // Only a separator makes a scheme: look for one before comparing the word, and only schemes are 3 to 6
+        // long (prose puts a space after most words starting with `h`, `f` or `s`).
+        guard offset - wordStart >= 3, let following = reader.byte(at: offset),
             following == UInt8(ascii: ":") || following == UInt8(ascii: "[") || following == 0x20
-                || following == UInt8(ascii: "]") || following == UInt8(ascii: ")"),
-            let scheme = Self.canonicalScheme(word)
+                || following == UInt8(ascii: "]") || following == UInt8(ascii: ")")
         else { return false }
+        // After a space only the separator may come (`http ://`, `http [://]`): prose words stop here.
+        if following == 0x20 {
+            let next = reader.byte(at: offset + reader.spaces(at: offset, limit: 2))
+            guard next == UInt8(ascii: ":") || next == UInt8(ascii: "[") else { return false }
+        }
+        let word = reader.input[(reader.index + wordStart)..<(reader.index + offset)].map {
+            $0 | (isASCIILetter($0) ? 0x20 : 0)
+        }
+        guard let scheme = Self.canonicalScheme(word) else { return false }
         var defanged = scheme.defanged
         if bracketed {
             let open = reader.input[reader.index]

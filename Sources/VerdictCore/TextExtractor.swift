@@ -43,6 +43,8 @@ struct TextScanner {
     /// `wordBytes`, held here: a static costs a lazy-initialisation check on every use in the hot loop.
     let isWordByte = TextScanner.wordBytes
     let isSchemeStart = TextScanner.schemeStarts
+    let wordRoles = FalsePositiveNames.roles
+    let longestRoleWord = FalsePositiveNames.longestWord
     var found: [Indicator] = []
     var seen: Set<Indicator> = []
     /// IPv6 is not tried again inside a run that already failed, which keeps inputs like `a:a:a:a:…` linear.
@@ -167,7 +169,8 @@ struct TextScanner {
     }
 
     func string(_ start: Int, _ end: Int) -> String {
-        String(decoding: text[start..<end], as: UTF8.self)
+        // Rebased, so the string is copied from contiguous memory (a slice of a buffer takes the slow path).
+        String(decoding: UnsafeBufferPointer(rebasing: text[start..<end]), as: UTF8.self)
     }
 
     /// `string(start, end)` with ASCII letters lowered, built once (hashes and schemes are ASCII).
@@ -239,9 +242,33 @@ struct TextScanner {
         guard !startsBidirectionalControl(at: end) else { return nil }
         // Extraction reports the URL as written, credentials included (`Indicator.withoutCredentials` is what
         // is looked up).
-        let userinfo = string(authorityStart, hostStart)
-        let rest = string(authorityEnd, end)
-        emit(.url, scheme + "://" + userinfo + host.urlForm + rest)
+        // One string, written in place: the scheme lowered, `://` and the userinfo as written, the canonical
+        // host, the rest as written.
+        var hostForm = host.urlForm
+        let url = hostForm.withUTF8 { hostBytes in
+            let headLength = authorityStart - start
+            let userinfoLength = hostStart - authorityStart
+            let restLength = end - authorityEnd
+            return String(unsafeUninitializedCapacity: headLength + userinfoLength + hostBytes.count + restLength) {
+                buffer in
+                var count = 0
+                for position in start..<hostStart {
+                    let byte = text[position]
+                    buffer[count] = position < authorityStart && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+                    count += 1
+                }
+                for byte in hostBytes {
+                    buffer[count] = byte
+                    count += 1
+                }
+                for position in authorityEnd..<end {
+                    buffer[count] = text[position]
+                    count += 1
+                }
+                return count
+            }
+        }
+        emit(.url, url)
         emit(host.indicator.type, host.indicator.value)
         return end
     }
@@ -639,24 +666,41 @@ struct TextScanner {
         if previous == UInt8(ascii: "\\") { return true }
         if previous == UInt8(ascii: "/"), byte(wordStart - 2) != UInt8(ascii: "/") { return true }
         if byte(end) == UInt8(ascii: "(") { return true }
-        let labels = domain.utf8.split(separator: UInt8(ascii: "."))
-        let tld = String(decoding: labels[labels.count - 1], as: UTF8.self)
-        let isFileExtension = FalsePositiveNames.fileExtensions.contains(tld)
-        if isFileExtension || FalsePositiveNames.contextualFileExtensions.contains(tld),
-            PublicSuffixList.shared.publicSuffix(of: domain) == tld,
-            isFileExtension || isInFileNameContext(originalStart, end)
+        // Each label's roles in one lookup (most labels have none); the last one is the TLD.
+        var labelCount = 0
+        var firstRoles: FalsePositiveNames.Roles = []
+        var tldRoles: FalsePositiveNames.Roles = []
+        var tld = ""
+        var anyMalwarePart = false
+        var labelStart = originalStart
+        // The canonical domain is the candidate's bytes lowered (an IDN's labels are never such words).
+        for position in originalStart...end where position == end || text[position] == UInt8(ascii: ".") {
+            let length = position - labelStart
+            var roles: FalsePositiveNames.Roles = []
+            if length >= 2, length <= longestRoleWord {
+                let label = String(unsafeUninitializedCapacity: length) { buffer in
+                    for offset in 0..<length { buffer[offset] = text[labelStart + offset] | 0x20 }
+                    return length
+                }
+                roles = wordRoles[label] ?? []
+                tld = label
+            } else {
+                tld = ""
+            }
+            if labelCount == 0 { firstRoles = roles }
+            if roles.contains(.malwareNamePart) { anyMalwarePart = true }
+            tldRoles = roles
+            labelCount += 1
+            labelStart = position + 1
+        }
+        if tldRoles.contains(.fileExtension) || tldRoles.contains(.contextualFileExtension),
+            PublicSuffixList.shared.isPublicSuffixTheTopLevelDomain(of: domain, tld: tld),
+            tldRoles.contains(.fileExtension) || isInFileNameContext(originalStart, end)
         {
             return true
         }
-        if labels.count == 2, FalsePositiveNames.propertyNames.contains(tld),
-            FalsePositiveNames.codeObjects.contains(String(decoding: labels[0], as: UTF8.self))
-        {
-            return true
-        }
-        if labels.contains(where: { FalsePositiveNames.malwareNameParts.contains(String(decoding: $0, as: UTF8.self)) })
-        {
-            return true
-        }
+        if labelCount == 2, tldRoles.contains(.propertyName), firstRoles.contains(.codeObject) { return true }
+        if anyMalwarePart { return true }
         // `System.IO`, `Microsoft.PowerShell.Security`: a capitalised TLD after lowercase letters is code.
         let original = text[originalStart..<end]
         if let lastDot = original.lastIndex(of: UInt8(ascii: ".")),
@@ -738,6 +782,30 @@ extension TextScanner {
 
 /// Words that make a domain-shaped string something else.
 enum FalsePositiveNames {
+    struct Roles: OptionSet {
+        let rawValue: UInt8
+        static let fileExtension = Roles(rawValue: 1)
+        static let contextualFileExtension = Roles(rawValue: 2)
+        static let propertyName = Roles(rawValue: 4)
+        static let codeObject = Roles(rawValue: 8)
+        static let malwareNamePart = Roles(rawValue: 16)
+    }
+
+    /// The longest word of the sets below: longer labels are none of them.
+    static let longestWord = roles.keys.map(\.utf8.count).max()!
+
+    /// Every word of the sets below with the roles it has, so a label costs one lookup.
+    static let roles: [String: Roles] = {
+        var roles: [String: Roles] = [:]
+        for (words, role) in [
+            (fileExtensions, Roles.fileExtension), (contextualFileExtensions, .contextualFileExtension),
+            (propertyNames, .propertyName), (codeObjects, .codeObject), (malwareNameParts, .malwareNamePart),
+        ] {
+            for word in words { roles[word, default: []].insert(role) }
+        }
+        return roles
+    }()
+
     /// TLDs that are also file extensions, read as file names where the text names files
     /// (`TextScanner.isInFileNameContext`): cabinets, videos, scripts and sources, country codes among them.
     static let contextualFileExtensions: Set<String> = [
@@ -747,26 +815,39 @@ enum FalsePositiveNames {
     /// Fill-ins of sample log lines and documentation: `xxx.xxx.xxx.xxx`, `www.xxx.xxx`, `host.domain.com`,
     /// `mail.yourdomain.com`.
     static func isPlaceholder(_ domain: String) -> Bool {
-        let utf8 = domain.utf8
-        guard let lastDot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return false }
-        let head = utf8[..<lastDot]
-        if utf8[utf8.index(after: lastDot)...].allSatisfy({ $0 == UInt8(ascii: "x") }) {
+        var name = domain
+        return name.withUTF8(isPlaceholder(bytes:))
+    }
+
+    static func isPlaceholder(bytes name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let lastDot = name.lastIndex(of: UInt8(ascii: ".")) else { return false }
+        let head = name[..<lastDot]
+        if name[(lastDot + 1)...].allSatisfy({ $0 == UInt8(ascii: "x") }) {
             return head.split(separator: UInt8(ascii: ".")).allSatisfy { label in
                 label.allSatisfy { $0 == UInt8(ascii: "x") } || label.elementsEqual("www".utf8)
             }
         }
-        let secondLevelStart = head.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? head.startIndex
-        let secondLevel = head[secondLevelStart...]
+        let secondLevelStart = (head.lastIndex(of: UInt8(ascii: ".")) ?? -1) + 1
+        let secondLevel = name[secondLevelStart..<lastDot]
         // Most names are no fill-in: rule them out by the label's first letter and length before any lookup.
-        guard let first = secondLevel.first, "ymsacd".utf8.contains(first), (6...12).contains(secondLevel.count) else {
+        guard (6...12).contains(secondLevel.count) else { return false }
+        switch secondLevel.first {
+        case UInt8(ascii: "y"), UInt8(ascii: "m"), UInt8(ascii: "s"), UInt8(ascii: "a"), UInt8(ascii: "c"),
+            UInt8(ascii: "d"):
+            break
+        default:
             return false
         }
-        if fillInDomains.contains(String(decoding: secondLevel, as: UTF8.self)) { return true }
+        if fillInDomains.contains(String(decoding: UnsafeBufferPointer(rebasing: secondLevel), as: UTF8.self)) {
+            return true
+        }
         // `host.domain.com`: a generic host name under `domain`, as vendors' sample lines write it.
-        guard secondLevel.elementsEqual("domain".utf8), secondLevelStart > head.startIndex else { return false }
-        let hostLabels = head[..<utf8.index(before: secondLevelStart)].split(separator: UInt8(ascii: "."))
-        guard let host = hostLabels.last else { return false }
-        return fillInHosts.contains(String(decoding: host, as: UTF8.self))
+        guard secondLevel.elementsEqual("domain".utf8), secondLevelStart > 0 else { return false }
+        let hostEnd = secondLevelStart - 1
+        let hostStart = (name[..<hostEnd].lastIndex(of: UInt8(ascii: ".")) ?? -1) + 1
+        return fillInHosts.contains(
+            String(decoding: UnsafeBufferPointer(rebasing: name[hostStart..<hostEnd]), as: UTF8.self)
+        )
     }
 
     /// The names C2 configuration dumps give their servers (`server@`, `c2_1@`, `backup-host@`).
@@ -775,8 +856,12 @@ enum FalsePositiveNames {
         return parts.contains { part in
             var stripped = part
             while let last = stripped.last, isASCIIDigit(last) { stripped = stripped.dropLast() }
-            return settingNames.contains(String(decoding: part, as: UTF8.self).lowercased())
-                || settingNames.contains(String(decoding: stripped, as: UTF8.self).lowercased())
+            return settingNames.contains(
+                String(decoding: UnsafeBufferPointer(rebasing: part), as: UTF8.self).lowercased()
+            )
+                || settingNames.contains(
+                    String(decoding: UnsafeBufferPointer(rebasing: stripped), as: UTF8.self).lowercased()
+                )
         }
     }
 
