@@ -158,23 +158,17 @@ public enum DomainName {
         // Asked of every domain found: rule most out by their TLD before comparing suffixes.
         let utf8 = domain.utf8
         let tld = utf8[(utf8.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? utf8.startIndex)...]
-        guard specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self)) else { return nil }
+        // Told apart from `com` by length and first letter before any hashing.
+        guard specialUseTopLevelLengths.contains(tld.count), let first = tld.first,
+            specialUseTopLevelFirstBytes.contains(first), specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self))
+        else { return nil }
         return specialUseSuffixes.first { isSubdomain(domain, of: $0) }
     }
 
     /// The last labels of `specialUseSuffixes`.
     static let specialUseTopLevels: Set<String> = Set(specialUseSuffixes.map { String($0.split(separator: ".").last!) })
-
-    /// `a.b.example.com`, `b.example.com`, `example.com`, `com`: the name and every name it is under.
-    static func suffixes(of domain: String) -> [String] {
-        var names = [domain]
-        var name = Substring(domain)
-        while let dot = name.utf8.firstIndex(of: UInt8(ascii: ".")) {
-            name = name[name.utf8.index(after: dot)...]
-            names.append(String(name))
-        }
-        return names
-    }
+    static let specialUseTopLevelLengths = specialUseTopLevels.map(\.utf8.count).min()!...specialUseTopLevels.map(\.utf8.count).max()!
+    static let specialUseTopLevelFirstBytes = Set(specialUseTopLevels.map { $0.utf8.first! })
 
     /// Whether `domain` is `parent` or a name under it, comparing bytes (both are canonical).
     public static func isSubdomain(_ domain: String, of parent: String) -> Bool {

@@ -162,6 +162,12 @@ struct RefangedText {
         return true
     }
 
+    /// What may stand between the brackets of a defang, and what it stands for (0 for `://`).
+    private static let bracketForms: [(StaticString, UInt8)] = [
+        (".", UInt8(ascii: ".")), ("dot", UInt8(ascii: ".")), ("@", UInt8(ascii: "@")), ("at", UInt8(ascii: "@")),
+        ("://", 0), (":", UInt8(ascii: ":")), ("/", UInt8(ascii: "/")), ("-", UInt8(ascii: "-")),
+    ]
+
     /// `[.]`, `(dot)`, `{.}`, `[:]`, `[/]`, `[-]`, `[@]`, `(at)` and the like, with matching brackets.
     private mutating func refangBracket(_ reader: inout Reader) -> Bool {
         let open = reader.input[reader.index]
@@ -171,12 +177,8 @@ struct RefangedText {
             case UInt8(ascii: "("): UInt8(ascii: ")")
             default: UInt8(ascii: "}")
             }
-        let forms: [(StaticString, UInt8)] = [
-            (".", UInt8(ascii: ".")), ("dot", UInt8(ascii: ".")), ("@", UInt8(ascii: "@")), ("at", UInt8(ascii: "@")),
-            ("://", 0), (":", UInt8(ascii: ":")), ("/", UInt8(ascii: "/")), ("-", UInt8(ascii: "-")),
-        ]
         guard let first = reader.byte(at: 1), RefangedText.mayStartBracketForm[Int(first)] else { return false }
-        for (inner, replacement) in forms {
+        for (inner, replacement) in RefangedText.bracketForms {
             let length = inner.utf8CodeUnitCount
             guard reader.matches(inner, at: 1), reader.byte(at: 1 + length) == close else { continue }
             reader.index += length + 2

@@ -35,16 +35,10 @@ public struct Suppressor: Sendable {
         var annotations: [String] = []
         var suppressingList: String?
         var namesAbusedService = false
-        // A domain's parents are built once for all the hostname lists.
-        var suffixes: [String]?
         for index in warninglists.indices {
             // Read in place: copying a list per indicator would retain and release all its tables.
             let policy = warninglists[index].policy
-            guard policy != .ignore, warninglists[index].applies(to: indicator.type) else { continue }
-            if indicator.type == .domain, suffixes == nil, warninglists[index].type == .hostname {
-                suffixes = DomainName.suffixes(of: indicator.value)
-            }
-            guard warninglists[index].matches(indicator, domainSuffixes: suffixes) else { continue }
+            guard policy != .ignore, warninglists[index].matches(indicator) else { continue }
             annotations.append(warninglists[index].name)
             if policy == .suppress, suppressingList == nil { suppressingList = warninglists[index].name }
             if policy == .annotate, warninglists[index].namesAbusedService { namesAbusedService = true }
@@ -104,7 +98,7 @@ public struct Suppressor: Sendable {
 extension Indicator {
     /// A URL's authority, as byte offsets into its UTF-8: where it starts (after `://`), where the host starts
     /// (after any `user:pass@`), and where it ends (at `/`, `?`, `#` or the end); nil when not a URL.
-    private func urlAuthority(_ bytes: [UInt8]) -> (start: Int, host: Int, end: Int)? {
+    private func urlAuthority(_ bytes: UnsafeBufferPointer<UInt8>) -> (start: Int, host: Int, end: Int)? {
         guard type == .url, let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
             bytes[colon...].starts(with: "://".utf8)
         else { return nil }
@@ -120,15 +114,21 @@ extension Indicator {
         return (start, host, end)
     }
 
+    private func decoding(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self)
+    }
+
     /// The value as it is looked up: a URL without the credentials its authority may carry (`user:pass@`).
     /// They are the victim's, so they never reach a source, a cache key or an event.
     public var withoutCredentials: Indicator {
-        let bytes = Array(value.utf8)
-        guard let authority = urlAuthority(bytes), authority.host > authority.start else { return self }
-        return Indicator(
-            type: .url,
-            value: String(decoding: bytes[..<authority.start] + bytes[authority.host...], as: UTF8.self)
-        )
+        var text = value
+        return text.withUTF8 { bytes in
+            guard let authority = urlAuthority(bytes), authority.host > authority.start else { return self }
+            return Indicator(
+                type: .url,
+                value: String(decoding: Array(bytes[..<authority.start]) + bytes[authority.host...], as: UTF8.self)
+            )
+        }
     }
 
     /// The host of a URL or email, as an indicator of its own.
@@ -138,16 +138,19 @@ extension Indicator {
             guard let at = value.lastIndex(of: "@") else { return nil }
             return Indicator(hostText: value[value.index(after: at)...])
         case .url:
-            let bytes = Array(value.utf8)
-            guard let (_, start, authorityEnd) = urlAuthority(bytes) else { return nil }
-            var end = authorityEnd
-            if start < end, bytes[start] == UInt8(ascii: "["),
-                let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "]"))
-            {
-                return Indicator(hostText: Substring(String(decoding: bytes[(start + 1)..<close], as: UTF8.self)))
+            // In place: every URL found is assessed through its host.
+            var text = value
+            return text.withUTF8 { bytes in
+                guard let (_, start, authorityEnd) = urlAuthority(bytes) else { return nil }
+                var end = authorityEnd
+                if start < end, bytes[start] == UInt8(ascii: "["),
+                    let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "]"))
+                {
+                    return Indicator(hostText: Substring(decoding(bytes[(start + 1)..<close])))
+                }
+                if let portColon = bytes[start..<end].lastIndex(of: UInt8(ascii: ":")) { end = portColon }
+                return Indicator(hostText: Substring(decoding(bytes[start..<end])))
             }
-            if let portColon = bytes[start..<end].lastIndex(of: UInt8(ascii: ":")) { end = portColon }
-            return Indicator(hostText: Substring(String(decoding: bytes[start..<end], as: UTF8.self)))
         default:
             return nil
         }

@@ -54,6 +54,7 @@ public struct Warninglist: Sendable {
         let entryCount: Int
         let namesAbusedService: Bool
         let exact: Set<String>
+        let exactSignatures: SignatureFilter
         let substrings: [String]
         let ipv4Networks: [Int: Set<UInt32>]
         let ipv6Networks: [Int: Set<IPv6Address>]
@@ -83,6 +84,7 @@ public struct Warninglist: Sendable {
             self.entryCount = entryCount
             self.namesAbusedService = Warninglist.abusedServiceLists.contains(name)
             self.exact = exact
+            self.exactSignatures = SignatureFilter(exact)
             self.substrings = substrings
             self.ipv4Networks = ipv4Networks
             self.ipv6Networks = ipv6Networks
@@ -209,29 +211,28 @@ public struct Warninglist: Sendable {
     /// A URL or an email is matched only on its whole value: a list of hosts never matches a URL on that
     /// host (a malware URL on a file-hosting site is a real indicator).
     public func matches(_ indicator: Indicator) -> Bool {
-        matches(indicator, domainSuffixes: nil)
-    }
-
-    /// Whether the list applies to indicators of `type` at all.
-    func applies(to type: IndicatorType) -> Bool {
-        storage.typeBits & 1 << UInt16(type.ordinal) != 0
-    }
-
-    /// `matches(_:)`, with a domain's names from itself up to its TLD (`DomainName.suffixes(of:)`) computed once
-    /// by the caller for every list it asks.
-    func matches(_ indicator: Indicator, domainSuffixes: [String]?) -> Bool {
         guard applies(to: indicator.type) else { return false }
         switch storage.type {
         case .string:
-            // Canonical values are lowercase but for URL paths.
-            return storage.exact.contains(indicator.value)
-                || (indicator.type == .url && storage.exact.contains(indicator.value.lowercased()))
+            // Entries are lowercase; canonical values are too, but for URL paths.
+            return containsExactly(indicator.value)
         case .hostname:
-            guard indicator.type == .domain || indicator.type == .ipv4 || indicator.type == .ipv6 else {
-                return storage.exact.contains(indicator.value.lowercased())
+            guard indicator.type == .domain else { return containsExactly(indicator.value) }
+            // The name, then each name it is under, up to its TLD.
+            var name = indicator.value
+            return name.withUTF8 { bytes in
+                var start = 0
+                while true {
+                    let part = UnsafeBufferPointer(rebasing: bytes[start...])
+                    if storage.exactSignatures.mayContain(part),
+                        storage.exact.contains(String(decoding: part, as: UTF8.self))
+                    {
+                        return true
+                    }
+                    guard let dot = part.firstIndex(of: UInt8(ascii: ".")) else { return false }
+                    start += dot + 1
+                }
             }
-            guard indicator.type == .domain else { return storage.exact.contains(indicator.value) }
-            return (domainSuffixes ?? DomainName.suffixes(of: indicator.value)).contains(where: storage.exact.contains)
         case .substring:
             let value = indicator.value.lowercased()
             return storage.substrings.contains { value.contains($0) }
@@ -265,12 +266,64 @@ public struct Warninglist: Sendable {
         return String(text[first...last])
     }
 
+    /// Whether the list applies to indicators of `type` at all.
+    func applies(to type: IndicatorType) -> Bool {
+        storage.typeBits & 1 << UInt16(type.ordinal) != 0
+    }
+
+    /// Whether `value`, lowered, is one of the exact entries; most values are told apart by their signature
+    /// without hashing them.
+    private func containsExactly(_ value: String) -> Bool {
+        var text = value
+        // Lowering non-ASCII text can change its length, which the signature holds: such values skip the filter.
+        let mayContain = text.withUTF8 { bytes in
+            bytes.contains { $0 >= 0x80 } || storage.exactSignatures.mayContain(bytes, lowering: true)
+        }
+        guard mayContain else { return false }
+        return storage.exact.contains(value) || storage.exact.contains(value.lowercased())
+    }
+
     /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers, the most
     /// popular domains and the EICAR test file's hashes, which suppress; URL shorteners and abused services,
     /// which annotate.
     public static let defaults: [Warninglist] = EmbeddedData.warninglists.map { text in
         // The embedded lists are checked by the tests; a broken one is a build defect.
         try! Warninglist(json: Array(text.utf8))
+    }
+}
+
+/// A one-probe Bloom filter over a set of lowercase strings, keyed by their length and three of their bytes: asked
+/// for every indicator of every list, it answers "no" for almost all of them in a few instructions, where a
+/// `Set` lookup hashes the whole value.
+struct SignatureFilter: Sendable {
+    private var bits: [UInt64]
+    private static let bitCount = 1 << 16
+
+    init(_ values: Set<String>) {
+        bits = [UInt64](repeating: 0, count: values.isEmpty ? 0 : SignatureFilter.bitCount / 64)
+        for value in values {
+            var text = value
+            let signature = text.withUTF8 { SignatureFilter.signature($0, lowering: false) }
+            bits[signature >> 6] |= 1 << UInt64(signature & 63)
+        }
+    }
+
+    /// False when no value of the set has `bytes`' signature (`lowering` ASCII letters first).
+    func mayContain(_ bytes: UnsafeBufferPointer<UInt8>, lowering: Bool = false) -> Bool {
+        guard !bits.isEmpty else { return false }
+        let signature = SignatureFilter.signature(bytes, lowering: lowering)
+        return bits[signature >> 6] & 1 << UInt64(signature & 63) != 0
+    }
+
+    private static func signature(_ bytes: UnsafeBufferPointer<UInt8>, lowering: Bool) -> Int {
+        guard let first = bytes.first, let last = bytes.last else { return 0 }
+        func lowered(_ byte: UInt8) -> Int {
+            Int(lowering && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
+        }
+        let middle = bytes[bytes.count / 2]
+        var mixed = bytes.count &* 0x9E37 ^ lowered(first) &* 0x85EB ^ lowered(last) &* 0xC2B2 ^ lowered(middle) &* 0x27D4
+        mixed ^= mixed >> 16
+        return mixed & (bitCount - 1)
     }
 }
 
