@@ -8,8 +8,11 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// Parses exactly four decimal octets (`0`-`255`, leading zeros read as decimal, as logs pad them).
     public init?(_ text: some StringProtocol) {
-        var bytes = Array(text.utf8)
-        guard let parsed = bytes.withUnsafeMutableBufferPointer({ IPv4Address.parse($0[...]) }) else { return nil }
+        // In place, without an array: every address found is parsed again to be assessed.
+        var string = String(text)
+        guard let parsed = string.withUTF8({ IPv4Address.parse(UnsafeMutableBufferPointer(mutating: $0)[...]) }) else {
+            return nil
+        }
         self = parsed
     }
 

@@ -74,8 +74,22 @@ public enum SpecialPurposeAddresses {
 
     /// Why `address` is not a public unicast address, or nil when it is one.
     public static func reason(for address: IPv4Address) -> String? {
-        ipv4.first { $0.network.contains(address) }?.reason
+        // Most addresses found are public: their first octet is under no special-purpose block.
+        guard ipv4FirstOctets[Int(address.value >> 24)] else { return nil }
+        return ipv4.first { $0.network.contains(address) }?.reason
     }
+
+    /// Whether some block of `ipv4` holds addresses starting with each first octet.
+    static let ipv4FirstOctets: [Bool] = {
+        var octets = [Bool](repeating: false, count: 256)
+        for entry in ipv4 {
+            guard case .v4(let network, let prefix) = entry.network else { continue }
+            let first = Int(network.value >> 24)
+            let span = prefix >= 8 ? 1 : 1 << (8 - prefix)
+            for octet in first..<(first + span) { octets[octet] = true }
+        }
+        return octets
+    }()
 
     /// Why `address` is not a public unicast address, or nil when it is one.
     ///

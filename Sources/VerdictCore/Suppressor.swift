@@ -114,10 +114,6 @@ extension Indicator {
         return (start, host, end)
     }
 
-    private func decoding(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String {
-        String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self)
-    }
-
     /// The value as it is looked up: a URL without the credentials its authority may carry (`user:pass@`).
     /// They are the victim's, so they never reach a source, a cache key or an event.
     public var withoutCredentials: Indicator {
@@ -135,8 +131,11 @@ extension Indicator {
     public var host: Indicator? {
         switch type {
         case .email:
-            guard let at = value.lastIndex(of: "@") else { return nil }
-            return Indicator(hostText: value[value.index(after: at)...])
+            var text = value
+            return text.withUTF8 { bytes in
+                guard let at = bytes.lastIndex(of: UInt8(ascii: "@")) else { return nil }
+                return Indicator(hostBytes: UnsafeBufferPointer(rebasing: bytes[(at + 1)...]))
+            }
         case .url:
             // In place: every URL found is assessed through its host.
             var text = value
@@ -146,35 +145,39 @@ extension Indicator {
                 if start < end, bytes[start] == UInt8(ascii: "["),
                     let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "]"))
                 {
-                    return Indicator(hostText: Substring(decoding(bytes[(start + 1)..<close])))
+                    return Indicator(hostBytes: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<close]))
                 }
                 if let portColon = bytes[start..<end].lastIndex(of: UInt8(ascii: ":")) { end = portColon }
-                return Indicator(hostText: Substring(decoding(bytes[start..<end])))
+                return Indicator(hostBytes: UnsafeBufferPointer(rebasing: bytes[start..<end]))
             }
         default:
             return nil
         }
     }
 
-    private init?(hostText: Substring) {
+    /// The host at `bytes` (a URL's or an email's, without brackets or port) as an indicator of its own.
+    private init?(hostBytes bytes: UnsafeBufferPointer<UInt8>) {
         // Asked of every URL found: only a digit can start an IPv4 address and only a `:` makes an IPv6 one.
-        let first = hostText.utf8.first ?? 0
-        if isASCIIDigit(first), let v4 = IPv4Address(hostText) {
+        let text = { String(decoding: bytes, as: UTF8.self) }
+        if let first = bytes.first, isASCIIDigit(first),
+            let v4 = IPv4Address.parse(UnsafeMutableBufferPointer(mutating: bytes)[...])
+        {
             self.init(type: .ipv4, value: v4.description)
-        } else if hostText.utf8.contains(UInt8(ascii: ":")), let v6 = IPv6Address(hostText) {
+        } else if bytes.contains(UInt8(ascii: ":")), let v6 = IPv6Address(text()) {
             if let v4 = v6.mappedIPv4 {
                 self.init(type: .ipv4, value: v4.description)
             } else {
                 self.init(type: .ipv6, value: v6.description)
             }
-        } else if hostText.utf8.contains(UInt8(ascii: ".")) {
+        } else if bytes.contains(UInt8(ascii: ".")) {
             // A canonical URL's host is lowercase already: lower only what is not.
-            let isLowercase = !hostText.utf8.contains { $0 >= 0x41 && $0 <= 0x5A }
-            self.init(type: .domain, value: isLowercase ? String(hostText) : hostText.lowercased())
+            let isLowercase = !bytes.contains { $0 >= 0x41 && $0 <= 0x5A }
+            self.init(type: .domain, value: isLowercase ? text() : text().lowercased())
         } else {
             return nil
         }
     }
+
 }
 
 /// The user's own values that must never be looked up: addresses, CIDR blocks, domains (with their
