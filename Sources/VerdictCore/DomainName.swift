@@ -160,14 +160,16 @@ public enum DomainName {
         let tld = utf8[(utf8.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? utf8.startIndex)...]
         // Told apart from `com` by length and first letter before any hashing.
         guard specialUseTopLevelLengths.contains(tld.count), let first = tld.first,
-            specialUseTopLevelFirstBytes.contains(first), specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self))
+            specialUseTopLevelFirstBytes.contains(first),
+            specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self))
         else { return nil }
         return specialUseSuffixes.first { isSubdomain(domain, of: $0) }
     }
 
     /// The last labels of `specialUseSuffixes`.
     static let specialUseTopLevels: Set<String> = Set(specialUseSuffixes.map { String($0.split(separator: ".").last!) })
-    static let specialUseTopLevelLengths = specialUseTopLevels.map(\.utf8.count).min()!...specialUseTopLevels.map(\.utf8.count).max()!
+    static let specialUseTopLevelLengths =
+        specialUseTopLevels.map(\.utf8.count).min()!...specialUseTopLevels.map(\.utf8.count).max()!
     static let specialUseTopLevelFirstBytes = Set(specialUseTopLevels.map { $0.utf8.first! })
 
     /// Whether `domain` is `parent` or a name under it, comparing bytes (both are canonical).

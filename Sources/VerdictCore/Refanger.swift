@@ -13,11 +13,12 @@ struct RefangedText {
     }
 
     var bytes: [UInt8] = []
-    var marks: [Mark] = []
+    /// The positions in `bytes` that are not `.original`, in order, with their marks: defangs are few, so they
+    /// are listed rather than marked byte by byte.
+    var marked: [(position: Int, mark: Mark)] = []
 
     init(refanging input: [UInt8]) {
         bytes.reserveCapacity(input.count)
-        marks.reserveCapacity(input.count)
         var reader = Reader(input: input)
         // Held here: a static costs a lazy-initialisation check on every byte.
         let candidates = RefangedText.mayStartDefangByte
@@ -27,7 +28,6 @@ struct RefangedText {
             while runEnd < input.count, !RefangedText.mayStartDefang(input, at: runEnd, candidates) { runEnd += 1 }
             if runEnd > reader.index {
                 bytes.append(contentsOf: input[reader.index..<runEnd])
-                marks.append(contentsOf: repeatElement(.original, count: runEnd - reader.index))
                 reader.index = runEnd
                 continue
             }
@@ -99,8 +99,25 @@ struct RefangedText {
     }
 
     private mutating func emit(_ byte: UInt8, _ mark: Mark = .original) {
+        if mark != .original { marked.append((bytes.count, mark)) }
         bytes.append(byte)
-        marks.append(mark)
+    }
+
+    /// The marks of the bytes at `start..<end`: whether any is a defang, and whether any is spelled out.
+    func marks(_ start: Int, _ end: Int) -> (defanged: Bool, spelledOut: Bool) {
+        // The first marked position at or after `start`, by binary search.
+        var low = 0
+        var high = marked.count
+        while low < high {
+            let middle = (low + high) / 2
+            if marked[middle].position < start { low = middle + 1 } else { high = middle }
+        }
+        var result = (defanged: false, spelledOut: false)
+        while low < marked.count, marked[low].position < end {
+            if marked[low].mark == .defanged { result.defanged = true } else { result.spelledOut = true }
+            low += 1
+        }
+        return result
     }
 
     private mutating func emit(_ text: StaticString, _ mark: Mark) {
@@ -111,7 +128,7 @@ struct RefangedText {
         var removed = 0
         while removed < 3, bytes.last == 0x20 {
             bytes.removeLast()
-            marks.removeLast()
+            if marked.last?.position == bytes.count { marked.removeLast() }
             removed += 1
         }
     }

@@ -24,11 +24,9 @@ public struct TextExtractor: Sendable {
         // The scanner reads the bytes through buffer pointers, valid for the scan only: slices of an array would
         // retain and release its storage on every candidate.
         return refanged.bytes.withUnsafeBufferPointer { text in
-            refanged.marks.withUnsafeBufferPointer { marks in
-                var scanner = TextScanner(text: text, marks: marks, extraTopLevelDomains: extraTopLevelDomains)
-                scanner.run()
-                return scanner.found
-            }
+            var scanner = TextScanner(text: text, marks: refanged, extraTopLevelDomains: extraTopLevelDomains)
+            scanner.run()
+            return scanner.found
         }
     }
 }
@@ -38,10 +36,12 @@ struct TextScanner {
     typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
 
     let text: UnsafeBufferPointer<UInt8>
-    let marks: UnsafeBufferPointer<RefangedText.Mark>
+    /// The refanged text, for the marks of its defanged bytes.
+    let marks: RefangedText
     let extraTopLevelDomains: Set<String>
-    /// `wordBytes`, held here: a static costs a lazy-initialisation check on every use in the hot loop.
-    let isWordByte = TextScanner.wordBytes
+    /// `wordBytes` as two 64-bit masks, held here: a static costs a lazy-initialisation check on every use in
+    /// the hot loop, and an array a bounds check and a load.
+    let wordByteMasks = TextScanner.wordByteMasks
     let isSchemeStart = TextScanner.schemeStarts
     let wordRoles = FalsePositiveNames.roles
     let longestRoleWord = FalsePositiveNames.longestWord
@@ -52,7 +52,7 @@ struct TextScanner {
 
     init(
         text: UnsafeBufferPointer<UInt8>,
-        marks: UnsafeBufferPointer<RefangedText.Mark>,
+        marks: RefangedText,
         extraTopLevelDomains: Set<String>
     ) {
         self.text = text
@@ -76,6 +76,11 @@ struct TextScanner {
         let count = text.count
         while index < count {
             let current = text[index]
+            // Spaces and punctuation start nothing (but `:` may start an IPv6 address): skip them at once.
+            if current < 0x80, !isWordByte(current), current != UInt8(ascii: ":") {
+                index += 1
+                continue
+            }
             let previous = byte(index - 1)
             let atBoundary = previous.map { !isASCIIAlphanumeric($0) && $0 < 0x80 } ?? true
             // Every scheme Verdict reads starts with `h`, `f` or `s`: other words skip the URL parser.
@@ -89,9 +94,16 @@ struct TextScanner {
                 index = end
                 continue
             }
-            let wordEnd = endOfWord(from: index)
+            let (wordEnd, punctuation) = endOfWord(from: index)
             if wordEnd > index {
-                processWord(index, wordEnd)
+                // A word without a dot or `@` can only be a hash: most words of prose end here.
+                if punctuation == 0 {
+                    if let hashType = TextScanner.hashType(text[index..<wordEnd]) {
+                        emit(hashType, lowercasedString(index, wordEnd))
+                    }
+                } else {
+                    processWord(index, wordEnd)
+                }
                 index = wordEnd
             } else {
                 index += max(1, scalarLength(at: index))
@@ -129,16 +141,37 @@ struct TextScanner {
         isASCIIAlphanumeric(UInt8(byte)) || ".-_+%@".utf8.contains(UInt8(byte))
     }
 
+    static let wordByteMasks: (low: UInt64, high: UInt64) = wordBytes.enumerated().reduce((0, 0)) { masks, entry in
+        guard entry.element else { return masks }
+        return entry.offset < 64
+            ? (masks.low | 1 << UInt64(entry.offset), masks.high)
+            : (masks.low, masks.high | 1 << UInt64(entry.offset - 64))
+    }
+
+    /// Whether the ASCII `byte` is in `wordBytes`.
+    @inline(__always)
+    func isWordByte(_ byte: UInt8) -> Bool {
+        let mask = byte < 64 ? wordByteMasks.low : wordByteMasks.high
+        return mask >> UInt64(byte & 63) & 1 != 0
+    }
+
     /// First letters of `urlSchemes`, either case.
     static let schemeStarts: [Bool] = (0..<256).map { "hHfFsS".utf8.contains(UInt8($0)) }
 
-    /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`.
-    func endOfWord(from start: Int) -> Int {
+    /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`, and
+    /// whether it holds a `.`, `@`, `+`, `%` or `-` (non-zero when it does: only then can it be more than a hash).
+    func endOfWord(from start: Int) -> (end: Int, punctuation: UInt8) {
         var position = start
+        var punctuation: UInt8 = 0
         while position < text.count {
             let current = text[position]
             if current < 0x80 {
-                guard isWordByte[Int(current)] else { break }
+                guard isWordByte(current) else { break }
+                if current == UInt8(ascii: ".") || current == UInt8(ascii: "@") || current == UInt8(ascii: "+")
+                    || current == UInt8(ascii: "%") || current == UInt8(ascii: "-")
+                {
+                    punctuation = 1
+                }
                 position += 1
             } else {
                 let length = scalarLength(at: position)
@@ -146,26 +179,19 @@ struct TextScanner {
                 position += length
             }
         }
-        return position
+        return (position, punctuation)
     }
 
     /// A candidate may be built on spelled-out defangs (` dot `) only together with a real defang or an `@`:
     /// otherwise `the dot com bubble` would give `the.com`.
     func isTrustworthy(_ start: Int, _ end: Int) -> Bool {
-        var spelledOut = false
-        for position in start..<end {
-            switch marks[position] {
-            case .defanged: return true
-            case .spelledOut: spelledOut = true
-            case .original: break
-            }
-            if text[position] == UInt8(ascii: "@") { return true }
-        }
-        return !spelledOut
+        let found = marks.marks(start, end)
+        guard found.spelledOut, !found.defanged else { return true }
+        return text[start..<end].contains(UInt8(ascii: "@"))
     }
 
     func isDefanged(_ start: Int, _ end: Int) -> Bool {
-        marks[start..<end].contains(.defanged)
+        marks.marks(start, end).defanged
     }
 
     func string(_ start: Int, _ end: Int) -> String {

@@ -321,7 +321,8 @@ struct SignatureFilter: Sendable {
             Int(lowering && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
         }
         let middle = bytes[bytes.count / 2]
-        var mixed = bytes.count &* 0x9E37 ^ lowered(first) &* 0x85EB ^ lowered(last) &* 0xC2B2 ^ lowered(middle) &* 0x27D4
+        var mixed =
+            bytes.count &* 0x9E37 ^ lowered(first) &* 0x85EB ^ lowered(last) &* 0xC2B2 ^ lowered(middle) &* 0x27D4
         mixed ^= mixed >> 16
         return mixed & (bitCount - 1)
     }

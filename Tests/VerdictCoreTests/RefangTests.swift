@@ -67,6 +67,11 @@ struct RefangTests {
     @Test func refangedBytesAreMarked() {
         let text = RefangedText(refanging: Array("a[.]b dot c".utf8))
         #expect(String(decoding: text.bytes, as: UTF8.self) == "a.b.c")
-        #expect(text.marks == [.original, .defanged, .original, .spelledOut, .original])
+        #expect(text.marked.map(\.position) == [1, 3])
+        #expect(text.marked.map(\.mark) == [.defanged, .spelledOut])
+        #expect(text.marks(0, 1) == (false, false))
+        #expect(text.marks(0, 2) == (true, false))
+        #expect(text.marks(2, 5) == (false, true))
+        #expect(text.marks(0, 5) == (true, true))
     }
 }
