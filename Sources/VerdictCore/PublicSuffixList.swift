@@ -67,19 +67,23 @@ public struct PublicSuffixList: Sendable {
 
     /// The public suffix of a lowercase domain (`co.uk` for `a.b.co.uk`), by the list's algorithm.
     public func publicSuffix(of domain: String) -> String? {
-        let labels = domain.split(separator: ".")
-        guard let tld = labels.last, isTopLevelDomain(tld) else { return nil }
-        for start in labels.indices {
-            let candidate = labels[start...].joined(separator: ".")
+        // Each candidate is a tail of the name (`a.b.co.uk`, `b.co.uk`, …), taken in place.
+        let utf8 = domain.utf8
+        var starts = [utf8.startIndex]
+        for index in utf8.indices where utf8[index] == UInt8(ascii: ".") { starts.append(utf8.index(after: index)) }
+        let tld = String(domain[starts[starts.count - 1]...])
+        guard isTopLevelDomain(tld) else { return nil }
+        for (position, start) in starts.enumerated() {
+            let candidate = String(domain[start...])
             if exceptions.contains(candidate) {
-                return labels[(start + 1)...].joined(separator: ".")
+                return position + 1 < starts.count ? String(domain[starts[position + 1]...]) : tld
             }
             if rules.contains(candidate) { return candidate }
-            if start + 1 < labels.count, wildcards.contains(labels[(start + 1)...].joined(separator: ".")) {
+            if position + 1 < starts.count, wildcards.contains(String(domain[starts[position + 1]...])) {
                 return candidate
             }
         }
-        return String(tld)
+        return tld
     }
 
     /// The registrable domain (`example.co.uk` for `www.example.co.uk`), or nil when `domain` is itself a suffix.

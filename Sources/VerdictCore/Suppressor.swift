@@ -79,13 +79,18 @@ public struct Suppressor: Sendable {
             if allowList.contains(host) { return "allowlist" }
             return hardReason(host)
         case .md5, .sha1, .sha256:
-            if Suppressor.emptyFileHashes.contains(indicator.value) { return "empty-file" }
+            var value = indicator.value
+            let mayBeEmptyFile = value.withUTF8 { Suppressor.emptyFileSignatures.mayContain($0) }
+            if mayBeEmptyFile, Suppressor.emptyFileHashes.contains(indicator.value) { return "empty-file" }
             // Bytes, not characters: hashes are ASCII, and grapheme breaking is the slowest way to compare them.
             let digits = indicator.value.utf8
             if let first = digits.first, digits.allSatisfy({ $0 == first }) { return "placeholder" }
             return nil
         }
     }
+
+    /// `emptyFileHashes` for a check without hashing: every hash found is asked.
+    static let emptyFileSignatures = SignatureFilter(emptyFileHashes)
 
     /// The hashes of a zero-byte file: every scanner and FIM module reports them, and they say nothing.
     static let emptyFileHashes: Set<String> = [

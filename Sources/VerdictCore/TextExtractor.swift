@@ -372,25 +372,30 @@ struct TextScanner {
     /// Drops trailing punctuation that belongs to the sentence, keeping balanced closing brackets.
     func trimURLEnd(start: Int, end: Int) -> Int {
         var end = end
-        var balance: [UInt8: Int] = [UInt8(ascii: ")"): 0, UInt8(ascii: "]"): 0]
+        // Closing brackets without an opening one inside the URL (negative), per kind.
+        var parentheses = 0
+        var squareBrackets = 0
         for position in start..<end {
             switch text[position] {
-            case UInt8(ascii: "("): balance[UInt8(ascii: ")"), default: 0] += 1
-            case UInt8(ascii: ")"): balance[UInt8(ascii: ")"), default: 0] -= 1
-            case UInt8(ascii: "["): balance[UInt8(ascii: "]"), default: 0] += 1
-            case UInt8(ascii: "]"): balance[UInt8(ascii: "]"), default: 0] -= 1
+            case UInt8(ascii: "("): parentheses += 1
+            case UInt8(ascii: ")"): parentheses -= 1
+            case UInt8(ascii: "["): squareBrackets += 1
+            case UInt8(ascii: "]"): squareBrackets -= 1
             default: break
             }
         }
         while end > start {
-            let last = text[end - 1]
-            switch last {
+            switch text[end - 1] {
             case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "!"),
                 UInt8(ascii: "?"), UInt8(ascii: "*"), UInt8(ascii: "'"):
                 end -= 1
-            case UInt8(ascii: ")"), UInt8(ascii: "]"):
-                guard let open = balance[last], open < 0 else { return end }
-                balance[last] = open + 1
+            case UInt8(ascii: ")"):
+                guard parentheses < 0 else { return end }
+                parentheses += 1
+                end -= 1
+            case UInt8(ascii: "]"):
+                guard squareBrackets < 0 else { return end }
+                squareBrackets += 1
                 end -= 1
             default:
                 return end
@@ -434,12 +439,16 @@ struct TextScanner {
         if isASCIIDigit(text[start]),
             let v4 = IPv4Address.parse(UnsafeMutableBufferPointer(mutating: text)[start..<hostEnd])
         {
-            return Host(indicator: Indicator(type: .ipv4, value: v4.description), urlForm: v4.description + port)
+            let address = v4.description
+            return Host(
+                indicator: Indicator(type: .ipv4, value: address),
+                urlForm: port.isEmpty ? address : address + port
+            )
         }
         guard let domain = canonicalDomain(start, hostEnd), !FalsePositiveNames.isPlaceholder(domain) else {
             return nil
         }
-        return Host(indicator: Indicator(type: .domain, value: domain), urlForm: domain + port)
+        return Host(indicator: Indicator(type: .domain, value: domain), urlForm: port.isEmpty ? domain : domain + port)
     }
 
     /// `DomainName.canonical` of the bytes at `start..<end`, without a string in between when they are ASCII.
