@@ -57,6 +57,10 @@ struct DomainNameTests {
         #expect(list.registrableDomain(of: "co.uk") == nil)
         #expect(list.isTopLevelDomain("xn--p1ai"))
         #expect(!list.isTopLevelDomain("pumpkin"))
+        // Only TLDs with deeper rules need the full algorithm to tell whether they are the suffix.
+        #expect(list.isPublicSuffixTheTopLevelDomain(of: "evil.zip", tld: "zip"))
+        #expect(!list.isPublicSuffixTheTopLevelDomain(of: "evil.co.uk", tld: "uk"))
+        #expect(list.isPublicSuffixTheTopLevelDomain(of: "evil.uk", tld: "uk"))
     }
 
     /// The compiled-in list must be exactly the ICANN section of Data/public_suffix_list.dat: regenerate

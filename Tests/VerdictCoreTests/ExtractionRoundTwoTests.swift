@@ -194,3 +194,24 @@ extension FileNameContextTests {
         #expect(Self.found("profile: stage.cr") == ["domain:stage.cr"])
     }
 }
+
+/// The benchmark's report corpus is realistic only if extraction reads it right: its labelled links give URLs
+/// without their labels, and its file-name columns give no domains.
+struct ReportCorpusTests {
+    @Test func linksInTheCorpusComeOutWithoutTheirLabels() {
+        let text = ReportCorpus.text(.links, bytes: 64 << 10)
+        let urls = TextExtractor().indicators(in: text).filter { $0.type == .url }.map(\.value)
+        #expect(urls.count > 100)
+        #expect(urls.allSatisfy { !$0.contains("[") && !$0.contains("]") && !$0.hasSuffix(")") }, "\(urls.prefix(5))")
+    }
+
+    @Test func fileNamesInTheCorpusTablesAreNotDomains() {
+        let text = ReportCorpus.text(.tables, bytes: 64 << 10)
+        let domains = TextExtractor().indicators(in: text).filter { $0.type == .domain }.map(\.value)
+        let fileExtensions = [".zip", ".cab", ".sh", ".js", ".exe", ".dll", ".msi"]
+        #expect(
+            !domains.contains { domain in fileExtensions.contains { domain.hasSuffix($0) } },
+            "\(domains.prefix(5))"
+        )
+    }
+}

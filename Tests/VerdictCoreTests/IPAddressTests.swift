@@ -120,4 +120,22 @@ struct SpecialPurposeTests {
             ]
         )
     }
+
+    @Test(arguments: ["0.0.0.0", "255.255.255.255", "10.0.0.1", "100.20.3.45", "9.99.199.200", "1.10.100.255"])
+    func ipv4PrintsItsDottedDecimalForm(text: String) throws {
+        let address = try #require(IPv4Address(text))
+        #expect(address.description == text)
+    }
+
+    /// Public addresses skip the special-purpose table by their first octet: the table must cover every block.
+    @Test func firstOctetsCoverEverySpecialPurposeBlock() {
+        for entry in SpecialPurposeAddresses.ipv4 {
+            guard case .v4(let network, let prefix) = entry.network else { continue }
+            let last = IPv4Address(network.value | (prefix == 32 ? 0 : UInt32.max >> UInt32(prefix)))
+            #expect(SpecialPurposeAddresses.reason(for: network) != nil, "\(entry.network)")
+            #expect(SpecialPurposeAddresses.reason(for: last) != nil, "\(entry.network)")
+        }
+        #expect(SpecialPurposeAddresses.reason(for: IPv4Address("45.77.1.2")!) == nil)
+        #expect(SpecialPurposeAddresses.reason(for: IPv4Address("240.0.0.1")!) == "reserved:future-use")
+    }
 }

@@ -101,6 +101,42 @@ struct WarninglistTests {
         #expect(byName["verdict-popular-domains"]?.policy == .suppress)
         #expect(byName["url-shortener"]?.policy == .annotate)
         #expect((byName["verdict-popular-domains"]?.entryCount ?? 0) > 3000)
+        #expect(byName["eicar.com"]?.policy == .suppress)
+        #expect(byName["verdict-abused-services"]?.policy == .annotate)
+        #expect(byName["verdict-abused-services"]?.namesAbusedService == true)
+        #expect(byName["verdict-popular-domains"]?.namesAbusedService == false)
+    }
+
+    /// Every MISP list of abused services is one by its name, whatever folder it was read from.
+    @Test(arguments: Array(Warninglist.abusedServiceLists))
+    func abusedServiceListsAnnotateByName(name: String) throws {
+        let list = try Self.list("hostname", ["example-service.net"], name: name)
+        #expect(list.namesAbusedService)
+        #expect(list.policy == .annotate)
+    }
+
+    /// The signature filter may only say "maybe" for a non-member, never "no" for a member: every entry of
+    /// every shipped list, in any letter case a URL can carry, is still found.
+    @Test func listsFindEveryEntryPastTheirSignatureFilter() throws {
+        for list in Warninglist.defaults where list.type == .string || list.type == .hostname {
+            let document = try JSONValue(
+                parsing: Array(
+                    EmbeddedData.warninglists.first { $0.contains("\"name\":\"\(list.name)\"") }!.utf8
+                )
+            )
+            guard case .array(let entries)? = document["list"] else { continue }
+            let type = list.appliesTo.contains(.domain) ? IndicatorType.domain : list.appliesTo.min()!
+            for entry in entries.compactMap(\.scalarText) {
+                let value = entry.lowercased().trimmingPrefix(".").description
+                #expect(list.matches(Indicator(type: type, value: value)), "\(list.name): \(value)")
+            }
+        }
+        let urls = try Self.list("string", ["http://evil-site.com/Login"], attributes: ["url"])
+        #expect(urls.matches(Indicator(type: .url, value: "http://evil-site.com/LOGIN")))
+        #expect(urls.matches(Indicator(type: .url, value: "http://evil-site.com/login")))
+        #expect(!urls.matches(Indicator(type: .url, value: "http://evil-site.com/logout")))
+        let unicode = try Self.list("string", ["http://evil-site.com/Ärger"], attributes: ["url"])
+        #expect(unicode.matches(Indicator(type: .url, value: "http://evil-site.com/ÄRGER")))
     }
 }
 
