@@ -124,8 +124,12 @@ public struct IndicatorExtractor: Sendable {
                     alert[path: $0]?.scalarText?.lowercased()
                 }
             )
-            for indicator in textExtractor.indicators(in: fullLog) where !own.contains(indicator.value) {
-                collector.add(indicator, field: "full_log")
+            for indicator in textExtractor.indicators(in: fullLog) {
+                if own.contains(indicator.value) {
+                    collector.suppress(indicator, field: "full_log", reason: "own-host")
+                } else {
+                    collector.add(indicator, field: "full_log")
+                }
             }
         }
         return collector.result
@@ -178,6 +182,20 @@ public struct IndicatorExtractor: Sendable {
         /// Per type, by `IndicatorType.ordinal`.
         var kept = [Int](repeating: 0, count: IndicatorType.allCases.count)
         var suppressedCount = [Int](repeating: 0, count: IndicatorType.allCases.count)
+
+        /// Reports `indicator` as suppressed for `reason` (the alert's own agent or manager), unless a hard reason
+        /// (private, reserved, …) says more.
+        mutating func suppress(_ indicator: Indicator, field: String?, reason: String) {
+            guard seen.insert(indicator).inserted else { return }
+            let slot = indicator.type.ordinal
+            guard suppressedCount[slot] < extractor.maxPerType ?? Int.max else {
+                result.dropped[indicator.type, default: 0] += 1
+                return
+            }
+            suppressedCount[slot] += 1
+            let hardReason = extractor.suppressor.hardReason(indicator)
+            result.suppressed.append(SuppressedIndicator(indicator: indicator, field: field, reason: hardReason ?? reason))
+        }
 
         /// - Parameter isNew: the caller knows the indicator was not added before.
         mutating func add(_ indicator: Indicator, field: String?, isNew: Bool = false) {

@@ -68,6 +68,15 @@ struct AlertExtractionTests {
             """#
         let result = try IndicatorExtractor().extract(alertLine: Array(line.utf8))
         #expect(result.indicators.map(\.indicator.value) == ["evil-example.com"])
+        // Seen, so reported: nothing extraction leaves out goes unsaid.
+        #expect(
+            result.suppressed.map { [$0.indicator.value, $0.reason] } == [
+                ["web01.shop-example.com", "own-host"], ["45.77.1.1", "own-host"], ["wazuh.shop-example.com", "own-host"],
+            ]
+        )
+        let privateAgent = #"{"agent":{"ip":"10.0.0.5"},"full_log":"sshd on 10.0.0.5: from 45.77.1.2"}"#
+        let fromPrivate = try IndicatorExtractor().extract(alertLine: Array(privateAgent.utf8))
+        #expect(fromPrivate.suppressed.map(\.reason) == ["private"])
     }
 
     @Test func eachTypeIsCappedAndTheDropIsCounted() throws {
