@@ -194,7 +194,9 @@ public struct IndicatorExtractor: Sendable {
             }
             suppressedCount[slot] += 1
             let hardReason = extractor.suppressor.hardReason(indicator)
-            result.suppressed.append(SuppressedIndicator(indicator: indicator, field: field, reason: hardReason ?? reason))
+            result.suppressed.append(
+                SuppressedIndicator(indicator: indicator, field: field, reason: hardReason ?? reason)
+            )
         }
 
         /// - Parameter isNew: the caller knows the indicator was not added before.

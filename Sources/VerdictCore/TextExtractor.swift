@@ -758,6 +758,7 @@ extension TextScanner {
         var lineEnd = end
         while lineEnd < text.count, lineEnd - end < 512, text[lineEnd] != 0x0A { lineEnd += 1 }
         if isTableRowWithHash(lineStart, lineEnd, skipping: start..<end) { return true }
+        if isInFileNameColumn(lineStart, start) { return true }
         // A list of names under `Files:` or `### File names`: short lines up to a heading that names files.
         var itemStart = lineStart
         for _ in 0..<64 {
@@ -770,6 +771,33 @@ extension TextScanner {
                 return containsFileWord(previousStart, previousEnd)
             }
             itemStart = previousStart
+        }
+        return false
+    }
+
+    /// Whether the word at `start` is in a Markdown table column whose header names files (`| File name |`).
+    func isInFileNameColumn(_ lineStart: Int, _ start: Int) -> Bool {
+        guard text[lineStart] == UInt8(ascii: "|") else { return false }
+        let column = text[lineStart..<start].reduce(0) { $0 + ($1 == UInt8(ascii: "|") ? 1 : 0) }
+        // The header is the first row of the table: walk up the rows that start with `|`.
+        var headerStart = lineStart
+        for _ in 0..<256 {
+            guard headerStart > 0 else { break }
+            let previousStart = startOfLine(before: headerStart - 1)
+            guard text[previousStart] == UInt8(ascii: "|") else { break }
+            headerStart = previousStart
+        }
+        guard headerStart < lineStart else { return false }
+        var cellStart = headerStart
+        var bars = 0
+        var position = headerStart
+        while position < text.count, text[position] != 0x0A {
+            if text[position] == UInt8(ascii: "|") {
+                bars += 1
+                if bars == column { cellStart = position + 1 }
+                if bars == column + 1 { return containsFileWord(cellStart, position) }
+            }
+            position += 1
         }
         return false
     }

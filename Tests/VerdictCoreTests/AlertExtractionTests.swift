@@ -71,7 +71,8 @@ struct AlertExtractionTests {
         // Seen, so reported: nothing extraction leaves out goes unsaid.
         #expect(
             result.suppressed.map { [$0.indicator.value, $0.reason] } == [
-                ["web01.shop-example.com", "own-host"], ["45.77.1.1", "own-host"], ["wazuh.shop-example.com", "own-host"],
+                ["web01.shop-example.com", "own-host"], ["45.77.1.1", "own-host"],
+                ["wazuh.shop-example.com", "own-host"],
             ]
         )
         let privateAgent = #"{"agent":{"ip":"10.0.0.5"},"full_log":"sshd on 10.0.0.5: from 45.77.1.2"}"#

@@ -188,6 +188,16 @@ struct RoundTwoSuppressionTests {
 }
 
 extension FileNameContextTests {
+    @Test func aColumnOfFileNamesHoldsFileNames() {
+        let table = """
+            | File name | Purpose | C2 |
+            |---|---|---|
+            | setup.cab | installer | update-check.cc |
+            | stage.cr | loader | evil[.]cab |
+            """
+        #expect(Self.found(table) == ["domain:update-check.cc", "domain:evil.cab"])
+    }
+
     @Test func fileEarlierInAParagraphSaysNothingOfALaterName() {
         let prose = "The malicious file is delivered by e-mail and, once opened, the loader contacts update.cr"
         #expect(Self.found(prose) == ["domain:update.cr"])
