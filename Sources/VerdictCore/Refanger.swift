@@ -55,12 +55,34 @@ struct RefangedText {
         guard candidates[Int(byte)] else { return false }
         switch byte {
         case 0x20:
-            guard position + 1 < input.count else { return false }
-            let next = input[position + 1]
-            return next == 0x20 || next | 0x20 == UInt8(ascii: "d") || next == UInt8(ascii: "A")
+            // ` dot ` or ` AT ` after a word (up to three spaces either side), as `refangSpelledOut` reads them.
+            guard position > 0, isASCIIAlphanumeric(input[position - 1]) else { return false }
+            var next = position
+            while next < input.count, next - position < 3, input[next] == 0x20 { next += 1 }
+            guard next + 2 < input.count else { return false }
+            let first = input[next] | 0x20
+            if first == UInt8(ascii: "d") { return input[next + 1] | 0x20 == UInt8(ascii: "o") }
+            return input[next] == UInt8(ascii: "A") && input[next + 1] == UInt8(ascii: "T")
         case UInt8(ascii: "h"), UInt8(ascii: "H"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "s"),
             UInt8(ascii: "S"):
-            return position == 0 || !isASCIIAlphanumeric(input[position - 1])
+            // A scheme starts a word and is 3 to 6 letters (or masks) before its separator, as `refangScheme`
+            // reads it: most words starting with these letters are told apart here, in the copying loop.
+            guard position == 0 || !isASCIIAlphanumeric(input[position - 1]) else { return false }
+            var end = position
+            while end < input.count, end - position < 6,
+                isASCIILetter(input[end]) || input[end] == UInt8(ascii: "_") || input[end] == UInt8(ascii: "*")
+            {
+                end += 1
+            }
+            guard end - position >= 3, end < input.count else { return false }
+            switch input[end] {
+            case UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ")"): return true
+            case 0x20:
+                var next = end
+                while next < input.count, next - end < 2, input[next] == 0x20 { next += 1 }
+                return next < input.count && (input[next] == UInt8(ascii: ":") || input[next] == UInt8(ascii: "["))
+            default: return false
+            }
         case UInt8(ascii: "A"), UInt8(ascii: "D"):
             return position > 0 && input[position - 1] >= 0x61 && input[position - 1] <= 0x7A
         default:

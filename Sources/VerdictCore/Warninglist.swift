@@ -214,10 +214,9 @@ public struct Warninglist: Sendable {
         guard applies(to: indicator.type) else { return false }
         switch storage.type {
         case .string:
-            // Entries are lowercase; canonical values are too, but for URL paths.
-            return containsExactly(indicator.value)
+            return containsExactly(indicator)
         case .hostname:
-            guard indicator.type == .domain else { return containsExactly(indicator.value) }
+            guard indicator.type == .domain else { return containsExactly(indicator) }
             // The name, then each name it is under, up to its TLD.
             var name = indicator.value
             return name.withUTF8 { bytes in
@@ -273,14 +272,19 @@ public struct Warninglist: Sendable {
 
     /// Whether `value`, lowered, is one of the exact entries; most values are told apart by their signature
     /// without hashing them.
-    private func containsExactly(_ value: String) -> Bool {
-        var text = value
+    private func containsExactly(_ indicator: Indicator) -> Bool {
+        var text = indicator.value
+        // Entries are lowercase, and so are canonical values but for URL paths (and what callers build by hand,
+        // such as an email's local part).
+        guard indicator.type == .url || indicator.type == .email else {
+            return text.withUTF8 { storage.exactSignatures.mayContain($0) } && storage.exact.contains(indicator.value)
+        }
         // Lowering non-ASCII text can change its length, which the signature holds: such values skip the filter.
         let mayContain = text.withUTF8 { bytes in
             bytes.contains { $0 >= 0x80 } || storage.exactSignatures.mayContain(bytes, lowering: true)
         }
         guard mayContain else { return false }
-        return storage.exact.contains(value) || storage.exact.contains(value.lowercased())
+        return storage.exact.contains(indicator.value) || storage.exact.contains(indicator.value.lowercased())
     }
 
     /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers, the most
