@@ -83,18 +83,23 @@ struct TextScanner {
             }
             let previous = byte(index - 1)
             let atBoundary = previous.map { !isASCIIAlphanumeric($0) && $0 < 0x80 } ?? true
-            // Every scheme Verdict reads starts with `h`, `f` or `s`: other words skip the URL parser.
-            if atBoundary, isSchemeStart[Int(current)], let end = scanURL(from: index) {
-                index = end
-                continue
-            }
-            if atBoundary, index >= noIPv6Before, colonWithinFirstGroup(from: index),
-                previous != UInt8(ascii: ":"), previous != UInt8(ascii: "."), let end = scanIPv6(from: index)
-            {
-                index = end
-                continue
-            }
             let (wordEnd, punctuation) = endOfWord(from: index)
+            // A scheme and an IPv6 address's first group are words that a `:` ends (or, for `::1`, a `:` alone):
+            // other words skip both parsers.
+            if atBoundary, wordEnd < count, text[wordEnd] == UInt8(ascii: ":") {
+                // Every scheme Verdict reads starts with `h`, `f` or `s` and has at most 6 letters.
+                if wordEnd - index <= 6, isSchemeStart[Int(current)], let end = scanURL(from: index) {
+                    index = end
+                    continue
+                }
+                if wordEnd - index <= 4, index >= noIPv6Before, previous != UInt8(ascii: ":"),
+                    previous != UInt8(ascii: "."), text[index..<wordEnd].allSatisfy({ hexValue($0) != nil }),
+                    let end = scanIPv6(from: index)
+                {
+                    index = end
+                    continue
+                }
+            }
             if wordEnd > index {
                 // A word without a dot or `@` can only be a hash: most words of prose end here.
                 if punctuation == 0 {
@@ -465,20 +470,6 @@ struct TextScanner {
     }
 
     // MARK: IPv6
-
-    /// An IPv6 address has a `:` within its first five bytes (`::1`, `fe80:`, `2001:`): most words do not, and
-    /// skip the address parser.
-    @inline(__always)
-    func colonWithinFirstGroup(from start: Int) -> Bool {
-        var position = start
-        while position < text.count, position - start < 5 {
-            let current = text[position]
-            if current == UInt8(ascii: ":") { return true }
-            guard hexValue(current) != nil else { return false }
-            position += 1
-        }
-        return false
-    }
 
     static let longestIPv6Text = 45
 
