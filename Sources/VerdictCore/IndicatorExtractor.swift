@@ -187,39 +187,35 @@ public struct IndicatorExtractor: Sendable {
         /// (private, reserved, …) says more.
         mutating func suppress(_ indicator: Indicator, field: String?, reason: String) {
             guard seen.insert(indicator).inserted else { return }
-            let slot = indicator.type.ordinal
-            guard suppressedCount[slot] < extractor.maxPerType ?? Int.max else {
-                result.dropped[indicator.type, default: 0] += 1
-                return
-            }
-            suppressedCount[slot] += 1
-            let hardReason = extractor.suppressor.hardReason(indicator)
-            result.suppressed.append(
-                SuppressedIndicator(indicator: indicator, field: field, reason: hardReason ?? reason)
-            )
+            appendSuppressed(indicator, field: field, reason: extractor.suppressor.hardReason(indicator) ?? reason)
         }
 
         /// - Parameter isNew: the caller knows the indicator was not added before.
         mutating func add(_ indicator: Indicator, field: String?, isNew: Bool = false) {
             guard isNew || seen.insert(indicator).inserted else { return }
-            let cap = extractor.maxPerType ?? Int.max
-            let slot = indicator.type.ordinal
             switch extractor.suppressor.assess(indicator) {
             case .suppressed(let reason):
-                guard suppressedCount[slot] < cap else {
-                    result.dropped[indicator.type, default: 0] += 1
-                    return
-                }
-                suppressedCount[slot] += 1
-                result.suppressed.append(SuppressedIndicator(indicator: indicator, field: field, reason: reason))
+                appendSuppressed(indicator, field: field, reason: reason)
             case .lookUp(let warninglists):
-                guard kept[slot] < cap else {
+                let slot = indicator.type.ordinal
+                guard kept[slot] < extractor.maxPerType ?? Int.max else {
                     result.dropped[indicator.type, default: 0] += 1
                     return
                 }
                 kept[slot] += 1
                 result.indicators.append(FoundIndicator(indicator: indicator, field: field, warninglists: warninglists))
             }
+        }
+
+        /// One suppressed value, within the per-type cap (what the cap leaves out is counted in `dropped`).
+        mutating func appendSuppressed(_ indicator: Indicator, field: String?, reason: String) {
+            let slot = indicator.type.ordinal
+            guard suppressedCount[slot] < extractor.maxPerType ?? Int.max else {
+                result.dropped[indicator.type, default: 0] += 1
+                return
+            }
+            suppressedCount[slot] += 1
+            result.suppressed.append(SuppressedIndicator(indicator: indicator, field: field, reason: reason))
         }
     }
 }
