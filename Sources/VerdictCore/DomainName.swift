@@ -61,12 +61,12 @@ public enum DomainName {
         let tldBytes = name[name.index(after: lastDot)...]
         // A TLD is letters (or an IDN in punycode), never digits or underscores; and most dotted words in prose
         // end in none (`e.g`, `end.The`): both told from the last label before anything is built.
-        let isPunycode = tldBytes.count > 4 && tldBytes.prefix(4).lazy.map { $0 | 0x20 }.elementsEqual("xn--".utf8)
+        let isPunycode = tldBytes.count > 4 && tldBytes.prefix(4).lazy.map(asciiLowercased).elementsEqual("xn--".utf8)
         guard isPunycode || tldBytes.allSatisfy(isASCIILetter) else { return nil }
         // Lowered in place (a TLD of up to 15 bytes is stored inline, without an allocation).
         let tld = String(unsafeUninitializedCapacity: tldBytes.count) { buffer in
             for (offset, byte) in tldBytes.enumerated() {
-                buffer[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+                buffer[offset] = asciiLowercased(byte)
             }
             return tldBytes.count
         }

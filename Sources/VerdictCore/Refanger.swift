@@ -68,21 +68,7 @@ struct RefangedText {
             // A scheme starts a word and is 3 to 6 letters (or masks) before its separator, as `refangScheme`
             // reads it: most words starting with these letters are told apart here, in the copying loop.
             guard position == 0 || !isASCIIAlphanumeric(input[position - 1]) else { return false }
-            var end = position
-            while end < input.count, end - position < 6,
-                isASCIILetter(input[end]) || input[end] == UInt8(ascii: "_") || input[end] == UInt8(ascii: "*")
-            {
-                end += 1
-            }
-            guard end - position >= 3, end < input.count else { return false }
-            switch input[end] {
-            case UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ")"): return true
-            case 0x20:
-                var next = end
-                while next < input.count, next - end < 2, input[next] == 0x20 { next += 1 }
-                return next < input.count && (input[next] == UInt8(ascii: ":") || input[next] == UInt8(ascii: "["))
-            default: return false
-            }
+            return schemeWordEnd(input, from: position) != nil
         case UInt8(ascii: "A"), UInt8(ascii: "D"):
             return position > 0 && input[position - 1] >= 0x61 && input[position - 1] <= 0x7A
         default:
@@ -106,7 +92,7 @@ struct RefangedText {
             for position in 0..<count {
                 var actual = input[index + offset + position]
                 let expected = word.utf8Start[position]
-                if ignoringCase, actual >= 0x41, actual <= 0x5A { actual += 0x20 }
+                if ignoringCase { actual = asciiLowercased(actual) }
                 if actual != expected { return false }
             }
             return true
@@ -265,28 +251,36 @@ struct RefangedText {
 
     /// A URL scheme and its separator, defanged or mangled: `hxxp://`, `h__p://`, `hXXps[://]`, `fxp://`,
     /// `[https]://`, `http[:]//`, `http ://`, `http:///`, `http:// host`, and JSON's `https:\/\/`.
-    private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
-        let wordStart = bracketed ? 1 : 0
-        var offset = wordStart
-        while offset - wordStart < 6, let byte = reader.byte(at: offset),
-            isASCIILetter(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "*")
+    /// Where a word shaped like a scheme ends when it starts at `start`: 3 to 6 letters or masks (`_`, `*`), then
+    /// a separator (`:`, `[`, `]`, `)`, or spaces before `:` or `[`, as in `http ://`). Nil for any other word;
+    /// only then is the word compared with the schemes.
+    static func schemeWordEnd(_ input: [UInt8], from start: Int) -> Int? {
+        var end = start
+        while end < input.count, end - start < 6,
+            isASCIILetter(input[end]) || input[end] == UInt8(ascii: "_") || input[end] == UInt8(ascii: "*")
         {
-            offset += 1
+            end += 1
         }
-        // Only a separator makes a scheme: look for one before comparing the word, and only schemes are 3 to 6
-        // long (prose puts a space after most words starting with `h`, `f` or `s`).
-        guard offset - wordStart >= 3, let following = reader.byte(at: offset),
-            following == UInt8(ascii: ":") || following == UInt8(ascii: "[") || following == 0x20
-                || following == UInt8(ascii: "]") || following == UInt8(ascii: ")")
-        else { return false }
-        // After a space only the separator may come (`http ://`, `http [://]`): prose words stop here.
-        if following == 0x20 {
-            let next = reader.byte(at: offset + reader.spaces(at: offset, limit: 2))
-            guard next == UInt8(ascii: ":") || next == UInt8(ascii: "[") else { return false }
+        guard end - start >= 3, end < input.count else { return nil }
+        switch input[end] {
+        case UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ")"):
+            return end
+        case 0x20:
+            var next = end
+            while next < input.count, next - end < 2, input[next] == 0x20 { next += 1 }
+            let separated = next < input.count && (input[next] == UInt8(ascii: ":") || input[next] == UInt8(ascii: "["))
+            return separated ? end : nil
+        default:
+            return nil
         }
-        let word = reader.input[(reader.index + wordStart)..<(reader.index + offset)].map {
-            $0 | (isASCIILetter($0) ? 0x20 : 0)
-        }
+    }
+
+    private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
+        let wordStart = reader.index + (bracketed ? 1 : 0)
+        // Only a separator makes a scheme: look for one before comparing the word.
+        guard let wordEnd = Self.schemeWordEnd(reader.input, from: wordStart) else { return false }
+        var offset = wordEnd - reader.index
+        let word = reader.input[wordStart..<wordEnd].map(asciiLowercased)
         guard let scheme = Self.canonicalScheme(word) else { return false }
         var defanged = scheme.defanged
         if bracketed {
@@ -358,6 +352,12 @@ struct RefangedText {
 @inline(__always)
 func isASCIILetter(_ byte: UInt8) -> Bool {
     (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A
+}
+
+/// `byte` with an ASCII capital letter lowered; every other byte as it is.
+@inline(__always)
+func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
 }
 
 @inline(__always)

@@ -209,7 +209,7 @@ struct TextScanner {
         String(unsafeUninitializedCapacity: end - start) { buffer in
             for offset in 0..<(end - start) {
                 let byte = text[start + offset]
-                buffer[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+                buffer[offset] = asciiLowercased(byte)
             }
             return end - start
         }
@@ -285,7 +285,7 @@ struct TextScanner {
                 var count = 0
                 for position in start..<hostStart {
                     let byte = text[position]
-                    buffer[count] = position < authorityStart && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+                    buffer[count] = position < authorityStart ? asciiLowercased(byte) : byte
                     count += 1
                 }
                 for byte in hostBytes {
@@ -450,19 +450,21 @@ struct TextScanner {
                 urlForm: port.isEmpty ? address : address + port
             )
         }
-        guard let domain = canonicalDomain(start, hostEnd), !FalsePositiveNames.isPlaceholder(domain) else {
-            return nil
-        }
+        guard let domain = canonicalDomain(start, hostEnd) else { return nil }
         return Host(indicator: Indicator(type: .domain, value: domain), urlForm: port.isEmpty ? domain : domain + port)
     }
 
-    /// `DomainName.canonical` of the bytes at `start..<end`, without a string in between when they are ASCII.
+    /// `DomainName.canonical` of the bytes at `start..<end` (without a string in between when they are ASCII),
+    /// or nil for a fill-in (`xxx.xxx.xxx.xxx`, `host.domain.com`): the one way the scanner takes a domain, as a
+    /// word or as a URL's or email's host.
     func canonicalDomain(_ start: Int, _ end: Int) -> String? {
         let bytes = text[start..<end]
-        if bytes.allSatisfy({ $0 < 0x80 }) {
-            return DomainName.canonical(ascii: bytes, extraTopLevelDomains: extraTopLevelDomains)
-        }
-        return DomainName.canonical(string(start, end), extraTopLevelDomains: extraTopLevelDomains)
+        let domain =
+            bytes.allSatisfy({ $0 < 0x80 })
+            ? DomainName.canonical(ascii: bytes, extraTopLevelDomains: extraTopLevelDomains)
+            : DomainName.canonical(string(start, end), extraTopLevelDomains: extraTopLevelDomains)
+        guard let domain, !FalsePositiveNames.isPlaceholder(domain) else { return nil }
+        return domain
     }
 
     func isPort(_ text: String) -> Bool {
@@ -671,9 +673,7 @@ struct TextScanner {
         guard let lastDot = text[candidateStart..<end].lastIndex(of: UInt8(ascii: ".")), lastDot + 1 < end,
             text[(lastDot + 1)..<end].allSatisfy({ isASCIILetter($0) || $0 >= 0x80 || $0 == UInt8(ascii: "-") })
         else { return }
-        guard let domain = canonicalDomain(candidateStart, end), !FalsePositiveNames.isPlaceholder(domain) else {
-            return
-        }
+        guard let domain = canonicalDomain(candidateStart, end) else { return }
         if !isDefanged(candidateStart, end),
             looksLikeSomethingElse(domain, originalStart: candidateStart, wordStart: wordStart, end: end)
         {
@@ -705,7 +705,7 @@ struct TextScanner {
             var roles: FalsePositiveNames.Roles = []
             if length >= 2, length <= longestRoleWord {
                 let label = String(unsafeUninitializedCapacity: length) { buffer in
-                    for offset in 0..<length { buffer[offset] = text[labelStart + offset] | 0x20 }
+                    for offset in 0..<length { buffer[offset] = asciiLowercased(text[labelStart + offset]) }
                     return length
                 }
                 roles = wordRoles[label] ?? []

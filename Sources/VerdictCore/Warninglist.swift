@@ -322,7 +322,7 @@ struct SignatureFilter: Sendable {
     private static func signature(_ bytes: UnsafeBufferPointer<UInt8>, lowering: Bool) -> Int {
         guard let first = bytes.first, let last = bytes.last else { return 0 }
         func lowered(_ byte: UInt8) -> Int {
-            Int(lowering && byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
+            Int(lowering ? asciiLowercased(byte) : byte)
         }
         let middle = bytes[bytes.count / 2]
         var mixed =
