@@ -35,10 +35,8 @@ struct ExtractBench: ParsableCommand {
         let benchmark = ExtractionBenchmark(textMegabytes: megabytes, alertCount: alerts, repetitions: repetitions)
         var files: [ExtractionBenchmark.TextMeasurement] = []
         for path in text {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ValidationError("cannot read \(path): check that the file exists and is readable")
-            }
-            files.append(benchmark.measure(name: path, text: Array(data)))
+            let bytes = try CommandContext.readAll(CommandContext.open(path), name: path)
+            files.append(benchmark.measure(name: path, text: Array(bytes)))
         }
         let report = benchmark.run()
         var lines = ["text extraction (MB/s, one core):"]
