@@ -12,7 +12,7 @@ public enum ReportCorpus {
 
     /// About `bytes` bytes of one kind of report text.
     public static func text(_ kind: Kind, bytes: Int) -> [UInt8] {
-        var generator = Generator(random: ExtractionBenchmark.SeededGenerator(state: 1_190 &+ UInt64(kind.hashSeed)))
+        var generator = Generator(random: ExtractionBenchmark.SeededGenerator(state: 1_190 &+ UInt64(kind.seedOffset)))
         var output: [UInt8] = []
         output.reserveCapacity(bytes + 4096)
         while output.count < bytes {
@@ -201,7 +201,7 @@ public enum ReportCorpus {
 
 extension ReportCorpus.Kind {
     /// A per-kind seed offset, fixed so the corpora do not change when kinds are added.
-    fileprivate var hashSeed: Int {
+    fileprivate var seedOffset: Int {
         switch self {
         case .prose: 1
         case .iocLists: 2
