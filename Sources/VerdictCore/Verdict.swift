@@ -1,3 +1,7 @@
+/// Verdict's version, in one place: `verdict --version`, `/v1/health`, `/openapi.json` and the release packages
+/// (scripts/package.sh reads it from `verdict --version`).
+public let verdictVersion = "0.5.0"
+
 /// How bad an indicator is, for one source or for all of them together (docs/contracts.md §2).
 public enum Verdict: String, Sendable, Codable, CaseIterable, Comparable {
     case malicious, suspicious, harmless, unknown, suppressed

@@ -181,9 +181,6 @@ func buildRouter(_ components: ServerComponents, usage: UsageRecorder, metrics: 
     return router
 }
 
-/// The version the server reports in `/v1/health` and `/openapi.json`.
-public let verdictVersion = "0.4.0"
-
 /// On the first start of a store with no keys, makes an `admin` key (enterprise plan, unlimited) so the
 /// server can be used at once; the caller prints its secret once.
 public func createFirstKeyIfNone(_ accounts: any AccountStore) async throws -> CreatedKey? {

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import VerdictCore
 
 @main
 struct Verdict: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Threat-intelligence enrichment for Wazuh.",
+        version: verdictVersion,
         subcommands: [
             Extract.self, Lookup.self, Serve.self, Keys.self, Usage.self, Wazuh.self, Tail.self, Replay.self,
             Retry.self, Bench.self, Feeds.self, Override.self,
