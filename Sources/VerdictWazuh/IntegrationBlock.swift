@@ -1,10 +1,6 @@
 import Foundation
 import VerdictCore
 
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
 /// One `<integration>` block of ossec.conf and integratord's filter over alerts (docs/wazuh.md §1,
 /// §1.4): `event_location` (OS_Match on the alert's `location`), `level` (at least), `group` (each comma token
 /// equal to one of `rule.groups`, case-sensitive, no trimming), `rule_id` (`atoi` equality); all ANDed.
@@ -95,21 +91,76 @@ public struct IntegrationBlock: Sendable, Equatable {
             guard let close = rest[open.upperBound...].range(of: "</integration>") else {
                 throw IntegrationFailure(.badSettings, "ossec.conf: an <integration> block is not closed")
             }
-            let block = String(rest[open.lowerBound..<close.upperBound])
-            let parser = XMLParser(data: Data(block.utf8))
-            let reader = Reader()
-            parser.delegate = reader
-            guard parser.parse() else {
-                throw IntegrationFailure(
-                    .badSettings,
-                    "ossec.conf: an <integration> block is not well-formed XML (\(parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"))"
-                )
-            }
-            if let problem = reader.problem { throw IntegrationFailure(.badSettings, "ossec.conf: \(problem)") }
-            blocks += reader.blocks
+            blocks.append(try Self.block(from: try Self.fields(of: rest[open.upperBound..<close.lowerBound])))
             rest = rest[close.upperBound...]
         }
         return blocks
+    }
+
+    /// The `<tag>text</tag>` settings of one block, read as Wazuh's os_xml reads them: the text as written (it
+    /// decodes no entities, so `&amp;` stays `&amp;`), trimmed; `<tag/>` is empty. Not a general XML reader:
+    /// these blocks hold settings only, and loading libxml2 for them cost every integration run its start time.
+    static func fields(of body: Substring) throws(IntegrationFailure) -> [String: String] {
+        func malformed(_ what: String) -> IntegrationFailure {
+            IntegrationFailure(.badSettings, "ossec.conf: an <integration> block is not well-formed (\(what))")
+        }
+        var fields: [String: String] = [:]
+        var rest = body
+        while let open = rest.firstIndex(of: "<") {
+            guard rest[..<open].allSatisfy(\.isWhitespace) else {
+                throw malformed(
+                    "text outside a setting: \(rest[..<open].trimmingCharacters(in: .whitespacesAndNewlines))"
+                )
+            }
+            guard let end = rest[open...].firstIndex(of: ">") else { throw malformed("a tag is not closed") }
+            var name = rest[rest.index(after: open)..<end]
+            let isEmptyElement = name.hasSuffix("/")
+            if isEmptyElement { name = name.dropLast() }
+            guard !name.isEmpty,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            else {
+                throw malformed("<\(name)> is not a setting's name")
+            }
+            rest = rest[rest.index(after: end)...]
+            if isEmptyElement {
+                fields[String(name)] = ""
+                continue
+            }
+            guard let close = rest.range(of: "</\(name)>") else { throw malformed("<\(name)> is not closed") }
+            let value = rest[..<close.lowerBound]
+            guard !value.contains("<") else { throw malformed("<\(name)> holds another tag") }
+            fields[String(name)] = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            rest = rest[close.upperBound...]
+        }
+        guard rest.allSatisfy(\.isWhitespace) else {
+            throw malformed("text outside a setting: \(rest.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return fields
+    }
+
+    static func block(from fields: [String: String]) throws(IntegrationFailure) -> IntegrationBlock {
+        guard let blockName = fields["name"], !blockName.isEmpty else {
+            throw IntegrationFailure(.badSettings, "ossec.conf: an <integration> block has no <name>")
+        }
+        var block = IntegrationBlock(name: blockName)
+        if let level = fields["level"] {
+            guard let value = Int(level) else {
+                throw IntegrationFailure(
+                    .badSettings,
+                    "ossec.conf: <level>\(level)</level> of integration \(blockName) is not a number"
+                )
+            }
+            block.level = value
+        }
+        block.groups = fields["group"].map { $0.split(separator: ",").map(String.init) }
+        block.ruleIDs = fields["rule_id"].map { $0.split(separator: ",").map { Self.atoi(String($0)) } }
+        block.eventLocation = fields["event_location"]
+        block.options = fields["options"]
+        block.hookURL = fields["hook_url"]
+        block.apiKey = fields["api_key"]
+        block.timeoutSeconds = fields["timeout"].flatMap(Double.init)
+        block.alertFormat = fields["alert_format"]
+        return block
     }
 
     static func withoutComments(_ text: String) -> String {
@@ -121,59 +172,6 @@ public struct IntegrationBlock: Sendable, Equatable {
             rest = rest[close.upperBound...]
         }
         return result + rest
-    }
-
-    final class Reader: NSObject, XMLParserDelegate {
-        var blocks: [IntegrationBlock] = []
-        var problem: String?
-        private var fields: [String: String]?
-        private var text = ""
-
-        func parser(
-            _ parser: XMLParser,
-            didStartElement name: String,
-            namespaceURI: String?,
-            qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            if name == "integration" { fields = [:] }
-            text = ""
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-
-        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            guard var current = fields else { return }
-            guard name == "integration" else {
-                current[name] = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                fields = current
-                return
-            }
-            fields = nil
-            guard let blockName = current["name"], !blockName.isEmpty else {
-                problem = "an <integration> block has no <name>"
-                return
-            }
-            var block = IntegrationBlock(name: blockName)
-            if let level = current["level"] {
-                guard let value = Int(level) else {
-                    problem = "<level>\(level)</level> of integration \(blockName) is not a number"
-                    return
-                }
-                block.level = value
-            }
-            block.groups = current["group"].map { $0.split(separator: ",").map(String.init) }
-            block.ruleIDs = current["rule_id"].map {
-                $0.split(separator: ",").map { IntegrationBlock.atoi(String($0)) }
-            }
-            block.eventLocation = current["event_location"]
-            block.options = current["options"]
-            block.hookURL = current["hook_url"]
-            block.apiKey = current["api_key"]
-            block.timeoutSeconds = current["timeout"].flatMap(Double.init)
-            block.alertFormat = current["alert_format"]
-            blocks.append(block)
-        }
     }
 }
 

@@ -72,6 +72,27 @@ struct TailPartsTests {
         #expect(throws: IntegrationFailure.self) {
             try IntegrationBlock.blocks(inOssecConf: "<ossec_config><integration>")
         }
+        // As Wazuh's os_xml reads them: the text as written (no entities decoded, a bare `&` is fine).
+        let literal = try IntegrationBlock.blocks(
+            inOssecConf: """
+                <integration><name>custom-verdict</name>
+                  <hook_url>https://verdict.internal/x?a=1&b=2</hook_url><api_key>k&amp;y</api_key>
+                  <options/></integration>
+                """
+        )
+        #expect(literal.first?.hookURL == "https://verdict.internal/x?a=1&b=2")
+        #expect(literal.first?.apiKey == "k&amp;y")
+        #expect(literal.first?.options == "")
+        for malformed in [
+            "<integration><name>x</name><level>3</integration>",
+            "<integration><name>x</name><level><b>3</b></level></integration>",
+            "<integration><name>x</name> stray <level>3</level></integration>",
+            "<integration><level>3</level></integration>",
+        ] {
+            #expect(throws: IntegrationFailure.self, "\(malformed)") {
+                try IntegrationBlock.blocks(inOssecConf: malformed)
+            }
+        }
         #expect(throws: IntegrationFailure.self) {
             try IntegrationBlock.blocks(
                 inOssecConf: "<ossec_config><integration><level>high</level><name>x</name></integration></ossec_config>"
