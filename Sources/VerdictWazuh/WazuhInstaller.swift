@@ -114,6 +114,47 @@ public struct WazuhInstaller {
         return steps
     }
 
+    /// The files `run()` put in the Wazuh home that are Verdict's program (the executables and the rules), for
+    /// `verdict wazuh uninstall`; the settings, the cache and the lists are the user's and stay.
+    var programFiles: [String] {
+        [
+            home + "/integrations/custom-verdict",
+            home + "/active-response/bin/verdict-ar",
+            home + "/etc/rules/verdict_rules.xml",
+        ]
+    }
+
+    /// What `uninstall()` leaves in place, because it is the user's: settings (keys among them), the cache and
+    /// retry queue, the CDB lists (still declared in ossec.conf, so analysisd keeps loading them).
+    public var keptFiles: [String] {
+        [home + "/etc/verdict.yaml", home + "/var/verdict", home + "/etc/lists/verdict"]
+    }
+
+    /// Removes (or, in a dry run, lists) Verdict's program files from the Wazuh home. A file already gone is
+    /// no problem: the uninstall may run twice (a package removed after a manual uninstall).
+    public func uninstall() -> [Step] {
+        programFiles.map { path in
+            let description = "remove \(path)"
+            guard FileManager.default.fileExists(atPath: path) else { return Step(description: "\(path) is not there") }
+            if dryRun { return Step(description: description) }
+            guard unlink(path) == 0 else {
+                return Step(description: description, problem: "\(POSIXFailure("unlink", errno)); run: rm -f \(path)")
+            }
+            return Step(description: description)
+        }
+    }
+
+    /// The `<integration>` and `<active-response>` blocks of ossec.conf that still name Verdict's executables
+    /// after an uninstall: integratord and execd would log an error for each alert they match.
+    public func blocksStillNamingVerdict() -> [String] {
+        guard let text = try? String(contentsOfFile: home + "/etc/ossec.conf", encoding: .utf8) else { return [] }
+        let withoutComments = IntegrationBlock.withoutComments(text)
+        var found: [String] = []
+        if withoutComments.contains("<name>custom-verdict</name>") { found.append("<integration> custom-verdict") }
+        if withoutComments.contains("<executable>verdict-ar</executable>") { found.append("<command> verdict-ar") }
+        return found
+    }
+
     /// The `<list>` lines in ossec.conf's `<ruleset>`, for the lists that are not declared yet; the file is
     /// copied to `ossec.conf.verdict-backup` first and replaced at once.
     func declareLists() -> Step {

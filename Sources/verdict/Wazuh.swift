@@ -8,8 +8,22 @@ import VerdictWazuh
 struct Wazuh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set Verdict up on a Wazuh manager.",
-        subcommands: [Install.self, Lists.self]
+        subcommands: [Install.self, Uninstall.self, Lists.self]
     )
+
+    /// Prints each step as done (or planned) or NOT DONE with what to do; returns how many were not done.
+    static func print(_ steps: [WazuhInstaller.Step], dryRun: Bool) -> Int {
+        var failed = 0
+        for step in steps {
+            if let problem = step.problem {
+                failed += 1
+                CommandContext.writeOut("NOT DONE  \(step.description): \(problem)\n")
+            } else {
+                CommandContext.writeOut("\(dryRun ? "would" : "done") \(dryRun ? "" : " ") \(step.description)\n")
+            }
+        }
+        return failed
+    }
 
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -33,15 +47,7 @@ struct Wazuh: AsyncParsableCommand {
             let home = CommandContext.wazuhHome(wazuhHome)
             let binaries = URL(fileURLWithPath: currentExecutablePath()).deletingLastPathComponent().path
             let steps = WazuhInstaller(home: home, binaries: binaries, dryRun: dryRun).run()
-            var failed = 0
-            for step in steps {
-                if let problem = step.problem {
-                    failed += 1
-                    CommandContext.writeOut("NOT DONE  \(step.description): \(problem)\n")
-                } else {
-                    CommandContext.writeOut("\(dryRun ? "would" : "done") \(dryRun ? "" : " ") \(step.description)\n")
-                }
-            }
+            let failed = Wazuh.print(steps, dryRun: dryRun)
             CommandContext.writeOut(
                 """
 
@@ -52,6 +58,42 @@ struct Wazuh: AsyncParsableCommand {
 
                 """
             )
+            if failed > 0 { throw CommandFailure("\(failed) step(s) not done; see NOT DONE above") }
+        }
+    }
+
+    struct Uninstall: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove custom-verdict, verdict-ar and the rules from a Wazuh manager; keep settings and data.",
+            discussion: """
+                Removes integrations/custom-verdict, active-response/bin/verdict-ar and etc/rules/verdict_rules.xml. \
+                Keeps etc/verdict.yaml (keys), var/verdict/ (cache, retry queue) and etc/lists/verdict/. Names the \
+                ossec.conf blocks that still call Verdict: take them out and restart the manager. The Debian \
+                package runs this when it is removed (not when it is upgraded).
+                """
+        )
+
+        @Option(
+            help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir")
+        )
+        var wazuhHome: String?
+
+        @Flag(help: "Only print what would be done.")
+        var dryRun = false
+
+        func run() async throws {
+            let home = CommandContext.wazuhHome(wazuhHome)
+            let installer = WazuhInstaller(home: home, binaries: "", dryRun: dryRun)
+            let failed = Wazuh.print(installer.uninstall(), dryRun: dryRun)
+            for kept in installer.keptFiles where FileManager.default.fileExists(atPath: kept) {
+                CommandContext.writeOut("kept  \(kept)\n")
+            }
+            let blocks = installer.blocksStillNamingVerdict()
+            if !blocks.isEmpty {
+                CommandContext.writeOut(
+                    "\n\(home)/etc/ossec.conf still has: \(blocks.joined(separator: ", ")). Take them out, then restart the manager (systemctl restart wazuh-manager).\n"
+                )
+            }
             if failed > 0 { throw CommandFailure("\(failed) step(s) not done; see NOT DONE above") }
         }
     }

@@ -70,4 +70,54 @@ struct WazuhInstallCommandTests {
         #expect(nowhere.status == 2)
         #expect(nowhere.output.contains("give the manager's directory with --wazuh-home"))
     }
+
+    @Test func uninstallRemovesTheProgramAndKeepsSettingsDataAndLists() async throws {
+        let home = try manager()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        try """
+        <ossec_config>
+          <integration><name>custom-verdict</name><alert_format>json</alert_format></integration>
+          <ruleset><list>etc/lists/verdict/malicious-ip</list></ruleset>
+        </ossec_config>
+        """.write(toFile: home + "/etc/ossec.conf", atomically: true, encoding: .utf8)
+        _ = try await ExtractCommandTests.run(["wazuh", "install", "--wazuh-home", home])
+        try "virustotal:\n  api_key: mine\n".write(
+            toFile: home + "/etc/verdict.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try "cached".write(toFile: home + "/var/verdict/verdict.sqlite", atomically: true, encoding: .utf8)
+
+        let planned = try await ExtractCommandTests.run(["wazuh", "uninstall", "--wazuh-home", home, "--dry-run"])
+        #expect(planned.status == 0, "\(planned.errors)")
+        #expect(planned.output.contains("would  remove \(home)/integrations/custom-verdict"))
+        #expect(
+            FileManager.default.fileExists(atPath: home + "/integrations/custom-verdict"),
+            "a dry run removes nothing"
+        )
+
+        let run = try await ExtractCommandTests.run(["wazuh", "uninstall", "--wazuh-home", home])
+        #expect(run.status == 0, "\(run.output) \(run.errors)")
+        for gone in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+            #expect(!FileManager.default.fileExists(atPath: home + "/" + gone), "\(gone)")
+            #expect(run.output.contains("done   remove \(home)/\(gone)"))
+        }
+        #expect(try String(contentsOfFile: home + "/etc/verdict.yaml", encoding: .utf8).contains("api_key: mine"))
+        #expect(FileManager.default.fileExists(atPath: home + "/var/verdict/verdict.sqlite"))
+        #expect(FileManager.default.fileExists(atPath: home + "/etc/lists/verdict/malicious-ip"))
+        #expect(run.output.contains("kept  \(home)/etc/verdict.yaml"))
+        #expect(run.output.contains("still has: <integration> custom-verdict"), "the block integratord would still run")
+
+        let again = try await ExtractCommandTests.run(["wazuh", "uninstall", "--wazuh-home", home])
+        #expect(again.status == 0, "a second uninstall (the package after a manual one) is no error")
+        #expect(again.output.contains("\(home)/integrations/custom-verdict is not there"))
+    }
+
+    @Test func versionIsPrintedAsPackagesReadIt() async throws {
+        let run = try await ExtractCommandTests.run(["--version"])
+        #expect(run.status == 0)
+        let version = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = version.split(separator: ".")
+        #expect(parts.count == 3 && parts.allSatisfy { Int($0) != nil }, "MAJOR.MINOR.PATCH, not \(version)")
+    }
 }
