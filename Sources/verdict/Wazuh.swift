@@ -11,6 +11,19 @@ struct Wazuh: AsyncParsableCommand {
         subcommands: [Install.self, Uninstall.self, Lists.self]
     )
 
+    /// The manager `install` and `uninstall` work on, and whether they only say what they would do.
+    struct ManagerOptions: ParsableArguments {
+        @Option(
+            help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir")
+        )
+        var wazuhHome: String?
+
+        @Flag(help: "Only print what would be done.")
+        var dryRun = false
+
+        var home: String { CommandContext.wazuhHome(wazuhHome) }
+    }
+
     /// Prints each step as done (or planned) or NOT DONE with what to do; returns how many were not done.
     static func print(_ steps: [WazuhInstaller.Step], dryRun: Bool) -> Int {
         var failed = 0
@@ -35,19 +48,13 @@ struct Wazuh: AsyncParsableCommand {
                 """
         )
 
-        @Option(
-            help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir")
-        )
-        var wazuhHome: String?
-
-        @Flag(help: "Only print what would be done.")
-        var dryRun = false
+        @OptionGroup var manager: ManagerOptions
 
         func run() async throws {
-            let home = CommandContext.wazuhHome(wazuhHome)
+            let home = manager.home
             let binaries = URL(fileURLWithPath: currentExecutablePath()).deletingLastPathComponent().path
-            let steps = WazuhInstaller(home: home, binaries: binaries, dryRun: dryRun).run()
-            let failed = Wazuh.print(steps, dryRun: dryRun)
+            let steps = WazuhInstaller(home: home, binaries: binaries, dryRun: manager.dryRun).run()
+            let failed = Wazuh.print(steps, dryRun: manager.dryRun)
             CommandContext.writeOut(
                 """
 
@@ -73,18 +80,12 @@ struct Wazuh: AsyncParsableCommand {
                 """
         )
 
-        @Option(
-            help: ArgumentHelp("The Wazuh directory (default: VERDICT_WAZUH_HOME, else /var/ossec).", valueName: "dir")
-        )
-        var wazuhHome: String?
-
-        @Flag(help: "Only print what would be done.")
-        var dryRun = false
+        @OptionGroup var manager: ManagerOptions
 
         func run() async throws {
-            let home = CommandContext.wazuhHome(wazuhHome)
-            let installer = WazuhInstaller(home: home, binaries: "", dryRun: dryRun)
-            let failed = Wazuh.print(installer.uninstall(), dryRun: dryRun)
+            let home = manager.home
+            let installer = WazuhInstaller(home: home, binaries: "", dryRun: manager.dryRun)
+            let failed = Wazuh.print(installer.uninstall(), dryRun: manager.dryRun)
             for kept in installer.keptFiles where FileManager.default.fileExists(atPath: kept) {
                 CommandContext.writeOut("kept  \(kept)\n")
             }
