@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import VerdictCore
+import VerdictTestSupport
+
+/// Whether this machine is one the package may be installed into.
+enum PackageMachine {
+    static let isAsked = ProcessInfo.processInfo.environment["VERDICT_TEST_PACKAGE"] == "1"
+}
+
+/// The release package as a Wazuh administrator meets it: `scripts/package.sh` builds it, dpkg installs it into
+/// this machine (its postinst sets up a fake manager home), integratord's way of running `custom-verdict` works
+/// from what was installed, and `dpkg -r` then `dpkg -P` leave nothing but what each promises to keep.
+/// It installs into the machine itself (/usr/lib/verdict, /etc/verdict, systemd units) and builds every
+/// executable again with the static Swift libraries (about 15 minutes), so it runs where `.ci/run` asks for it.
+@Suite(
+    .enabled(
+        if: PackageMachine.isAsked && getuid() == 0,
+        "installs a .deb into this machine: runs only as root with VERDICT_TEST_PACKAGE=1, which .ci/run sets"
+    )
+)
+struct PackageInstallTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Runs a command to its end; its output merged, for the failure message.
+    static func run(_ command: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: repository)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let captured = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: captured, as: UTF8.self))
+    }
+
+    static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    @Test func packageInstallsRunsAsIntegratordAndRemovesCleanly() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "dist-\(UUID().uuidString.prefix(8))"
+        )
+        .path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let built = try Self.run(["bash", "scripts/package.sh", "--output", output])
+        try #require(built.status == 0, "scripts/package.sh failed:\n\(built.output.suffix(4000))")
+        let names = try FileManager.default.contentsOfDirectory(atPath: output)
+        let version = verdictVersion
+        #expect(names.contains("verdict-\(version)-linux-x86_64.tar.gz"), "\(names)")
+        let debName = try #require(names.first { $0.hasPrefix("verdict_\(version)-") && $0.hasSuffix("_amd64.deb") })
+        let deb = output + "/" + debName
+
+        // Depends names only C libraries the binaries load: no Swift toolchain, no libxml2, no ICU.
+        let fields = try Self.run(["dpkg-deb", "--field", deb, "Depends"])
+        #expect(fields.output.contains("libc6"), "\(fields.output)")
+        for absent in ["swift", "libxml2", "libicu", "libfoundation"] {
+            #expect(!fields.output.lowercased().contains(absent), "Depends: \(fields.output)")
+        }
+        let contents = try Self.run(["dpkg-deb", "--contents", deb])
+        let packaged = contents.output.split(separator: "\n").compactMap { line -> String? in
+            // `-rwxr-xr-x root/root 123 2026-12-01 10:00 ./usr/lib/verdict/verdict` (links end in `-> target`).
+            guard let path = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first,
+                path.hasPrefix("./"), !path.hasSuffix("/")
+            else { return nil }
+            return String(path.dropFirst())
+        }
+        for expected in [
+            "/usr/lib/verdict/verdict", "/usr/lib/verdict/custom-verdict", "/usr/lib/verdict/verdict-ar",
+            "/usr/bin/verdict", "/lib/systemd/system/verdict-tail.service", "/lib/systemd/system/verdict-serve.service",
+            "/etc/verdict/verdict.yaml", "/usr/share/verdict/wazuh/verdict_rules.xml",
+            "/usr/share/man/man1/verdict-wazuh-install.1.gz",
+        ] {
+            #expect(packaged.contains(expected), "the package lacks \(expected)")
+        }
+
+        let home = try IntegrationProcessTests.WazuhHome()
+        defer { _ = try? Self.run(["dpkg", "--purge", "verdict"]) }
+        let installed = try Self.run(["dpkg", "-i", deb], environment: ["VERDICT_WAZUH_HOME": home.path])
+        try #require(installed.status == 0, "dpkg -i failed:\n\(installed.output)")
+        #expect(installed.output.contains("setting up the Wazuh manager in \(home.path)"), "\(installed.output)")
+        let printed = try Self.run(["/usr/bin/verdict", "--version"])
+        #expect(printed.output.trimmingCharacters(in: .whitespacesAndNewlines) == version)
+        for placed in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+            #expect(Self.exists(home.path + "/" + placed), "postinst's verdict wazuh install did not place \(placed)")
+        }
+
+        // The installed custom-verdict, run as integratord runs it, enriches an alert from a local feed.
+        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
+        let run = try await WazuhProcess.run(
+            URL(fileURLWithPath: home.path + "/integrations/custom-verdict"),
+            argv0: "integrations",
+            arguments: IntegrationProcessTests.argv(alert: alert),
+            home: home.path,
+            environment: home.environment
+        )
+        #expect(run.status == 0, "\(run.output) \(home.log)")
+        let received = await home.receiver!.wait(for: 1)
+        let datagram = try #require(received.first, "no event on the queue socket; log: \(home.log)")
+        let event = try JSONValue(parsing: String(datagram.drop { $0 != "{" }))
+        #expect(event["verdict"]?["indicator"] == .string("185.220.101.4"))
+        #expect(event["verdict"]?["verdict"] == .string("malicious"))
+        #expect(Self.exists(home.path + "/var/verdict"), "the run keeps its cache in the home's var/verdict")
+
+        // Remove: the package's files and the manager's executables and rules go; settings and data stay.
+        let removed = try Self.run(["dpkg", "-r", "verdict"])
+        try #require(removed.status == 0, "dpkg -r failed:\n\(removed.output)")
+        let kept = ["/etc/verdict/verdict.yaml"]
+        for path in packaged where !kept.contains(path) {
+            #expect(!Self.exists(path), "dpkg -r left \(path) behind")
+        }
+        for path in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+            #expect(!Self.exists(home.path + "/" + path), "dpkg -r left \(path) in the Wazuh home")
+        }
+        for path in kept + ["/var/lib/verdict"] { #expect(Self.exists(path), "dpkg -r removed \(path)") }
+        for path in ["etc/verdict.yaml", "var/verdict"] {
+            #expect(Self.exists(home.path + "/" + path), "dpkg -r removed the home's \(path)")
+        }
+        let status = try Self.run(["dpkg-query", "--show", "--showformat=${Status}", "verdict"])
+        #expect(status.output.contains("config-files"), "\(status.output)")
+
+        // Purge: the configuration and verdict serve's data go too.
+        let purged = try Self.run(["dpkg", "--purge", "verdict"])
+        try #require(purged.status == 0, "dpkg --purge failed:\n\(purged.output)")
+        for path in ["/etc/verdict", "/var/lib/verdict"] { #expect(!Self.exists(path), "dpkg --purge left \(path)") }
+    }
+}
