@@ -46,12 +46,38 @@ parts = [
     "    /// ICANN section of Data/public_suffix_list.dat, one rule a line, IDN labels in punycode.",
     "    static let publicSuffixRules = " + swift_raw("\n".join(icann_rules())),
     "",
-    "    /// The default warninglists (Data/warninglists/*.json), in MISP's format.",
-    "    static let warninglists: [String] = [",
+    "    /// The default warninglists (Data/warninglists/*.json): each one's MISP JSON and, for a `string` or",
+    "    /// `hostname` list, its entries as they are matched (lowered, a hostname's outer dots trimmed, each once,",
+    "    /// sorted by their UTF-8 bytes, one a line) with the JSON's `list` left out, so no start parses them.",
+    "    static let warninglists: [(metadata: String, entries: String?)] = [",
 ]
+
+
+def exact_entries(document):
+    """What Warninglist.exactEntries makes of the entries, sorted and deduplicated as SortedEntries keeps them."""
+    values = []
+    for entry in document["list"]:
+        value = str(entry).strip(" \t").lower()
+        if document["type"] == "hostname":
+            value = value.strip(".")
+        if value:
+            values.append(value.encode("utf-8"))
+    return [value.decode("utf-8") for value in sorted(set(values))]
+
+
 for path in lists:
-    compact = json.dumps(json.loads(path.read_text(encoding="utf-8")), ensure_ascii=False, separators=(",", ":"))
-    parts.append("        " + swift_raw(compact) + ",")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    entries = None
+    if document["type"] in ("string", "hostname"):
+        entries = exact_entries(document)
+        assert all("\n" not in value for value in entries)
+        document = {key: value for key, value in document.items() if key != "list"}
+    compact = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    embedded = "nil" if entries is None else swift_raw("\n".join(entries))
+    parts.append("        (")
+    parts.append("            metadata: " + swift_raw(compact).replace("\n", "\n    ") + ",")
+    parts.append("            entries: " + embedded.replace("\n", "\n    "))
+    parts.append("        ),")
 parts += ["    ]", "}", ""]
 out.parent.mkdir(parents=True, exist_ok=True)
 out.write_text("\n".join(parts), encoding="utf-8")

@@ -90,7 +90,7 @@ public struct Suppressor: Sendable {
     }
 
     /// `emptyFileHashes` for a check without hashing: every hash found is asked.
-    static let emptyFileSignatures = SignatureFilter(emptyFileHashes)
+    static let emptyFileSignatures = SignatureFilter(SortedEntries(Array(emptyFileHashes)))
 
     /// The hashes of a zero-byte file: every scanner and FIM module reports them, and they say nothing.
     static let emptyFileHashes: Set<String> = [

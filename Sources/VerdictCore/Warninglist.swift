@@ -53,7 +53,7 @@ public struct Warninglist: Sendable {
         let typeBits: UInt16
         let entryCount: Int
         let namesAbusedService: Bool
-        let exact: Set<String>
+        let exact: SortedEntries
         let exactSignatures: SignatureFilter
         let substrings: [String]
         let ipv4Networks: [Int: Set<UInt32>]
@@ -68,7 +68,7 @@ public struct Warninglist: Sendable {
             category: String?,
             appliesTo: Set<IndicatorType>,
             entryCount: Int,
-            exact: Set<String>,
+            exact: SortedEntries,
             substrings: [String],
             ipv4Networks: [Int: Set<UInt32>],
             ipv6Networks: [Int: Set<IPv6Address>],
@@ -103,6 +103,18 @@ public struct Warninglist: Sendable {
     public init(json data: some Collection<UInt8>, name: String? = nil, policy: WarninglistPolicy? = nil)
         throws(WarninglistError)
     {
+        try self.init(json: data, name: name, policy: policy, sortedEntries: nil)
+    }
+
+    /// - Parameter sortedEntries: a `string` or `hostname` list's entries already lowered, trimmed, deduplicated and
+    ///   sorted by their bytes, one a line (the compiled-in lists, prepared by scripts/generate-embedded-data.py so
+    ///   that no process start parses them); the JSON's own `list` is then not read.
+    init(
+        json data: some Collection<UInt8>,
+        name: String?,
+        policy: WarninglistPolicy?,
+        sortedEntries: String?
+    ) throws(WarninglistError) {
         let document: JSONValue
         do {
             document = try JSONValue(parsing: data)
@@ -116,8 +128,14 @@ public struct Warninglist: Sendable {
                 "list \(name): \"type\" must be one of string, substring, hostname, cidr, regex"
             )
         }
-        guard case .array(let values)? = document["list"] else {
-            throw WarninglistError("list \(name): no \"list\" array")
+        let values: [JSONValue]
+        if sortedEntries != nil {
+            values = []
+        } else {
+            guard case .array(let listed)? = document["list"] else {
+                throw WarninglistError("list \(name): no \"list\" array")
+            }
+            values = listed
         }
         let category = document["category"]?.scalarText
         self.policy = policy ?? Warninglist.defaultPolicy(name: name, category: category)
@@ -130,16 +148,20 @@ public struct Warninglist: Sendable {
             !$0.isEmpty
         }
 
-        var exact = Set<String>()
+        var exact = SortedEntries([])
         var substrings: [String] = []
         var ipv4Networks: [Int: Set<UInt32>] = [:]
         var ipv6Networks: [Int: Set<IPv6Address>] = [:]
         var patterns: [RegexBox] = []
+        var entryCount = entries.count
         switch type {
-        case .string:
-            exact = Set(entries.map { $0.lowercased() })
-        case .hostname:
-            exact = Set(entries.map { Self.trimming($0.lowercased()) { $0 == UInt8(ascii: ".") } })
+        case .string, .hostname:
+            if let sortedEntries {
+                exact = SortedEntries(sortedLines: sortedEntries)
+                entryCount = exact.count
+            } else {
+                exact = SortedEntries(Self.exactEntries(entries, type: type))
+            }
         case .substring:
             substrings = entries.map { $0.lowercased() }
         case .cidr:
@@ -160,13 +182,20 @@ public struct Warninglist: Sendable {
             type: type,
             category: category,
             appliesTo: Warninglist.indicatorTypes(forMISPAttributes: attributes, listType: type),
-            entryCount: entries.count,
+            entryCount: entryCount,
             exact: exact,
             substrings: substrings,
             ipv4Networks: ipv4Networks,
             ipv6Networks: ipv6Networks,
             patterns: patterns
         )
+    }
+
+    /// A `string` or `hostname` list's entries as they are matched: lowered, and a hostname without its outer dots.
+    static func exactEntries(_ entries: [String], type: ListType) -> [String] {
+        type == .hostname
+            ? entries.map { Self.trimming($0.lowercased()) { $0 == UInt8(ascii: ".") } }
+            : entries.map { $0.lowercased() }
     }
 
     /// Lists that also hold infrastructure attackers rent or abuse (cloud, CDN and VPN ranges, dynamic DNS,
@@ -223,9 +252,7 @@ public struct Warninglist: Sendable {
                 var start = 0
                 while true {
                     let part = UnsafeBufferPointer(rebasing: bytes[start...])
-                    if storage.exactSignatures.mayContain(part),
-                        storage.exact.contains(String(decoding: part, as: UTF8.self))
-                    {
+                    if storage.exactSignatures.mayContain(part), storage.exact.contains(part) {
                         return true
                     }
                     guard let dot = part.firstIndex(of: UInt8(ascii: ".")) else { return false }
@@ -290,9 +317,79 @@ public struct Warninglist: Sendable {
     /// The default lists compiled into Verdict (Data/warninglists): well-known public DNS resolvers, the most
     /// popular domains and the EICAR test file's hashes, which suppress; URL shorteners and abused services,
     /// which annotate.
-    public static let defaults: [Warninglist] = EmbeddedData.warninglists.map { text in
+    public static let defaults: [Warninglist] = EmbeddedData.warninglists.map { list in
         // The embedded lists are checked by the tests; a broken one is a build defect.
-        try! Warninglist(json: Array(text.utf8))
+        try! Warninglist(json: Array(list.metadata.utf8), name: nil, policy: nil, sortedEntries: list.entries)
+    }
+}
+
+/// A set of strings kept as their bytes, sorted and one a line, and searched in place: the compiled-in lists are
+/// used as they are embedded, with nothing to parse, hash or allocate per entry at start.
+struct SortedEntries: Sendable {
+    private let bytes: [UInt8]
+    /// Where each entry starts, and one past the last entry's newline.
+    private let starts: [Int32]
+
+    /// - Parameter values: in any order, repeats allowed.
+    init(_ values: [String]) {
+        let sorted = Set(values).map { Array($0.utf8) }.filter { !$0.isEmpty }.sorted {
+            $0.lexicographicallyPrecedes($1)
+        }
+        var bytes: [UInt8] = []
+        for value in sorted {
+            bytes += value
+            bytes.append(0x0A)
+        }
+        self.init(lines: bytes)
+    }
+
+    /// - Parameter sortedLines: entries sorted by their bytes, each once, separated by newlines.
+    init(sortedLines: String) {
+        var bytes = Array(sortedLines.utf8)
+        if let last = bytes.last, last != 0x0A { bytes.append(0x0A) }
+        self.init(lines: bytes)
+    }
+
+    private init(lines bytes: [UInt8]) {
+        var starts: [Int32] = [0]
+        for (position, byte) in bytes.enumerated() where byte == 0x0A { starts.append(Int32(position + 1)) }
+        if bytes.isEmpty { starts = [0] }
+        self.bytes = bytes
+        self.starts = starts
+    }
+
+    var count: Int { starts.count - 1 }
+
+    /// Calls `body` with each entry's bytes (without its newline), in order.
+    func forEach(_ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        bytes.withUnsafeBufferPointer { all in
+            for index in 0..<count {
+                body(UnsafeBufferPointer(rebasing: all[Int(starts[index])..<Int(starts[index + 1]) - 1]))
+            }
+        }
+    }
+
+    func contains(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { contains($0) }
+    }
+
+    /// Binary search by bytes.
+    func contains(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.withUnsafeBufferPointer { all in
+            var low = 0
+            var high = count
+            while low < high {
+                let middle = (low + high) / 2
+                let entry = UnsafeBufferPointer(rebasing: all[Int(starts[middle])..<Int(starts[middle + 1]) - 1])
+                let common = min(entry.count, value.count)
+                var order = common == 0 ? 0 : memcmp(entry.baseAddress!, value.baseAddress!, common)
+                if order == 0 { order = entry.count < value.count ? -1 : entry.count > value.count ? 1 : 0 }
+                if order == 0 { return true }
+                if order < 0 { low = middle + 1 } else { high = middle }
+            }
+            return false
+        }
     }
 }
 
@@ -303,13 +400,13 @@ struct SignatureFilter: Sendable {
     private var bits: [UInt64]
     private static let bitCount = 1 << 16
 
-    init(_ values: Set<String>) {
-        bits = [UInt64](repeating: 0, count: values.isEmpty ? 0 : SignatureFilter.bitCount / 64)
-        for value in values {
-            var text = value
-            let signature = text.withUTF8 { SignatureFilter.signature($0, lowering: false) }
+    init(_ values: SortedEntries) {
+        var bits = [UInt64](repeating: 0, count: values.count == 0 ? 0 : SignatureFilter.bitCount / 64)
+        values.forEach { entry in
+            let signature = SignatureFilter.signature(entry, lowering: false)
             bits[signature >> 6] |= 1 << UInt64(signature & 63)
         }
+        self.bits = bits
     }
 
     /// False when no value of the set has `bytes`' signature (`lowering` ASCII letters first).

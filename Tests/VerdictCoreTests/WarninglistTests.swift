@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import VerdictCore
@@ -115,15 +116,23 @@ struct WarninglistTests {
         #expect(list.policy == .annotate)
     }
 
+    /// The shipped lists as MISP writes them (Data/warninglists), each with its file's name.
+    static func dataFileLists() throws -> [(file: String, document: JSONValue, bytes: [UInt8])] {
+        let folder = TestFiles.repositoryRoot.appendingPathComponent("Data/warninglists")
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
+            .sorted()
+            .map { file in
+                let bytes = Array(try TestFiles.repositoryFile("Data/warninglists/" + file))
+                return (file, try JSONValue(parsing: bytes), bytes)
+            }
+    }
+
     /// The signature filter may only say "maybe" for a non-member, never "no" for a member: every entry of
     /// every shipped list, in any letter case a URL can carry, is still found.
     @Test func listsFindEveryEntryPastTheirSignatureFilter() throws {
+        let files = try Self.dataFileLists()
         for list in Warninglist.defaults where list.type == .string || list.type == .hostname {
-            let document = try JSONValue(
-                parsing: Array(
-                    EmbeddedData.warninglists.first { $0.contains("\"name\":\"\(list.name)\"") }!.utf8
-                )
-            )
+            let document = try #require(files.first { $0.document["name"]?.scalarText == list.title }?.document)
             guard case .array(let entries)? = document["list"] else { continue }
             let type = list.appliesTo.contains(.domain) ? IndicatorType.domain : list.appliesTo.min()!
             for entry in entries.compactMap(\.scalarText) {
@@ -137,6 +146,51 @@ struct WarninglistTests {
         #expect(!urls.matches(Indicator(type: .url, value: "http://evil-site.com/logout")))
         let unicode = try Self.list("string", ["http://evil-site.com/Ärger"], attributes: ["url"])
         #expect(unicode.matches(Indicator(type: .url, value: "http://evil-site.com/ÄRGER")))
+    }
+
+    /// The compiled-in lists, whose entries scripts/generate-embedded-data.py prepares, match exactly what reading
+    /// Data/warninglists at run time gives: same names, policies, types and entries, and nothing more.
+    @Test func compiledInListsMatchTheDataFiles() throws {
+        let files = try Self.dataFileLists()
+        #expect(files.count == Warninglist.defaults.count, "regenerate with scripts/generate-embedded-data.py")
+        for (list, file) in zip(Warninglist.defaults, files) {
+            let read = try Warninglist(json: file.bytes)
+            #expect(list.name == read.name, "\(file.file)")
+            #expect(list.policy == read.policy, "\(file.file)")
+            #expect(list.type == read.type, "\(file.file)")
+            #expect(list.appliesTo == read.appliesTo, "\(file.file)")
+            guard case .array(let entries)? = file.document["list"] else {
+                Issue.record("\(file.file) has no list")
+                continue
+            }
+            let trimmed: [String] = entries.compactMap(\.scalarText).map { entry in
+                Warninglist.trimming(entry) { $0 == 0x20 || $0 == 0x09 }
+            }
+            let unique = Set(Warninglist.exactEntries(trimmed, type: list.type).filter { !$0.isEmpty })
+            if list.type == .string || list.type == .hostname {
+                #expect(list.entryCount == unique.count, "\(file.file)")
+                #expect(read.entryCount >= unique.count, "\(file.file)")
+            } else {
+                #expect(list.entryCount == read.entryCount, "\(file.file)")
+            }
+        }
+    }
+
+    /// The sorted store answers membership by bytes, as the Set it replaced did.
+    @Test func sortedEntriesFindMembersAndOnlyThem() {
+        let values = ["b.example", "a.example", "ab", "a", "b.example", "zz", "é.example", ""]
+        let entries = SortedEntries(values)
+        #expect(entries.count == 6, "repeats and empty strings are dropped")
+        for value in values where !value.isEmpty { #expect(entries.contains(value), "\(value)") }
+        for absent in ["", "b", "aa", "abc", "b.exampl", "b.examplee", "zzz", "0", "é"] {
+            #expect(!entries.contains(absent), "\(absent)")
+        }
+        var listed: [String] = []
+        entries.forEach { listed.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(listed == ["a", "a.example", "ab", "b.example", "zz", "é.example"])
+        let embedded = SortedEntries(sortedLines: listed.joined(separator: "\n"))
+        #expect(embedded.count == 6 && embedded.contains("ab") && !embedded.contains("b"))
+        #expect(SortedEntries([]).count == 0 && !SortedEntries([]).contains("a"))
     }
 }
 
@@ -219,4 +273,5 @@ struct SuppressorTests {
         #expect(result.suppressed.map(\.indicator.value) == ["nas.lan", "dc01.corp.shop-example.net"])
         #expect(result.indicators.map(\.indicator.value) == ["evil-site.com"])
     }
+
 }
