@@ -353,7 +353,6 @@ struct SortedEntries: Sendable {
     private init(lines bytes: [UInt8]) {
         var starts: [Int32] = [0]
         for (position, byte) in bytes.enumerated() where byte == 0x0A { starts.append(Int32(position + 1)) }
-        if bytes.isEmpty { starts = [0] }
         self.bytes = bytes
         self.starts = starts
     }
