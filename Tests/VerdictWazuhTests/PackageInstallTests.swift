@@ -12,7 +12,7 @@ enum PackageMachine {
 /// this machine (its postinst sets up a fake manager home), integratord's way of running `custom-verdict` works
 /// from what was installed, and `dpkg -r` then `dpkg -P` leave nothing but what each promises to keep.
 /// It installs into the machine itself (/usr/lib/verdict, /etc/verdict, systemd units) and builds every
-/// executable again with the static Swift libraries (about 15 minutes), so it runs where `.ci/run` asks for it.
+/// executable again with the static Swift libraries (about 10 minutes here), so it runs where `.ci/run` asks for it.
 @Suite(
     .enabled(
         if: PackageMachine.isAsked && getuid() == 0,
