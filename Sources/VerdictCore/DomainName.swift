@@ -63,19 +63,37 @@ public enum DomainName {
         // end in none (`e.g`, `end.The`): both told from the last label before anything is built.
         let isPunycode = tldBytes.count > 4 && tldBytes.prefix(4).lazy.map(asciiLowercased).elementsEqual("xn--".utf8)
         guard isPunycode || tldBytes.allSatisfy(isASCIILetter) else { return nil }
-        // Lowered in place (a TLD of up to 15 bytes is stored inline, without an allocation).
-        let tld = String(unsafeUninitializedCapacity: tldBytes.count) { buffer in
-            for (offset, byte) in tldBytes.enumerated() {
-                buffer[offset] = asciiLowercased(byte)
-            }
-            return tldBytes.count
+        guard isTopLevelDomain(tldBytes, extraTopLevelDomains: extraTopLevelDomains, suffixList: suffixList) else {
+            return nil
         }
-        guard
-            suffixList.isTopLevelDomain(tld) || extraTopLevelDomains.contains(tld)
-                || DomainName.extraTopLevelDomains.contains(tld)
-        else { return nil }
         return asciiName(name)
     }
+
+    /// Whether the ASCII `label` (either case) is a TLD of `suffixList` or one of the extra ones; a short label is
+    /// looked up packed, without building a String.
+    static func isTopLevelDomain(
+        _ label: some Collection<UInt8>,
+        extraTopLevelDomains: Set<String>,
+        suffixList: PublicSuffixList
+    ) -> Bool {
+        if let packed = PackedLabelSet.pack(label.lazy.map(asciiLowercased)),
+            suffixList.shortTopLevelDomains.contains(packed) || packedExtraTopLevelDomains.contains(packed)
+        {
+            return true
+        }
+        guard label.count > 8 || !extraTopLevelDomains.isEmpty else { return false }
+        // Lowered in place (a TLD of up to 15 bytes is stored inline, without an allocation).
+        let tld = String(unsafeUninitializedCapacity: label.count) { buffer in
+            for (offset, byte) in label.enumerated() {
+                buffer[offset] = asciiLowercased(byte)
+            }
+            return label.count
+        }
+        return suffixList.topLevelDomains.contains(tld) || extraTopLevelDomains.contains(tld)
+            || DomainName.extraTopLevelDomains.contains(tld)
+    }
+
+    static let packedExtraTopLevelDomains = PackedLabelSet(extraTopLevelDomains)
 
     /// The lowercase form of an ASCII name of two or more valid labels, or nil.
     static func asciiName(_ bytes: some Collection<UInt8>) -> String? {
@@ -161,22 +179,22 @@ public enum DomainName {
 
     /// The special-use suffix `domain` falls under (`invalid` for `a.b.invalid`), if any.
     public static func specialUseSuffix(of domain: String) -> String? {
-        // Asked of every domain found: rule most out by their TLD before comparing suffixes.
-        let utf8 = domain.utf8
-        let tld = utf8[(utf8.lastIndex(of: UInt8(ascii: ".")).map { utf8.index(after: $0) } ?? utf8.startIndex)...]
-        // Told apart from `com` by length and first letter before any hashing.
-        guard specialUseTopLevelLengths.contains(tld.count), let first = tld.first,
-            specialUseTopLevelFirstBytes.contains(first),
-            specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self))
-        else { return nil }
+        // Asked of every domain found: rule most out by their TLD, packed, before comparing suffixes.
+        var domain = domain
+        let isSpecialTopLevel = domain.withUTF8 { utf8 in
+            let tld = utf8[((utf8.lastIndex(of: UInt8(ascii: ".")) ?? -1) + 1)...]
+            guard let packed = PackedLabelSet.pack(tld) else {
+                return specialUseTopLevels.contains(String(decoding: tld, as: UTF8.self))
+            }
+            return packedSpecialUseTopLevels.contains(packed)
+        }
+        guard isSpecialTopLevel else { return nil }
         return specialUseSuffixes.first { isSubdomain(domain, of: $0) }
     }
 
     /// The last labels of `specialUseSuffixes`.
     static let specialUseTopLevels: Set<String> = Set(specialUseSuffixes.map { String($0.split(separator: ".").last!) })
-    static let specialUseTopLevelLengths =
-        specialUseTopLevels.map(\.utf8.count).min()!...specialUseTopLevels.map(\.utf8.count).max()!
-    static let specialUseTopLevelFirstBytes = Set(specialUseTopLevels.map { $0.utf8.first! })
+    static let packedSpecialUseTopLevels = PackedLabelSet(specialUseTopLevels)
 
     /// Whether `domain` is `parent` or a name under it, comparing bytes (both are canonical).
     public static func isSubdomain(_ domain: String, of parent: String) -> Bool {

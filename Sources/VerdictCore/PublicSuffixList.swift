@@ -10,6 +10,9 @@ public struct PublicSuffixList: Sendable {
     let exceptions: Set<String>
     /// Every top-level label some rule ends in.
     let topLevelDomains: Set<String>
+    /// The labels of `topLevelDomains` of up to 8 bytes (nearly all), packed: asked of every dotted word of a
+    /// text, where building and hashing a String cost more than the rest of the check.
+    let shortTopLevelDomains: PackedLabelSet
     /// Top-level labels with rules below them (`uk` for `co.uk`, `ck` for `*.ck`).
     let topLevelDomainsWithDeeperRules: Set<String>
 
@@ -51,12 +54,14 @@ public struct PublicSuffixList: Sendable {
         self.wildcards = wildcards
         self.exceptions = exceptions
         self.topLevelDomains = tlds
+        self.shortTopLevelDomains = PackedLabelSet(tlds)
         self.topLevelDomainsWithDeeperRules = deeper
     }
 
     /// Whether `label` (lowercase, punycode for IDN) is a top-level domain.
     public func isTopLevelDomain(_ label: some StringProtocol) -> Bool {
-        topLevelDomains.contains(String(label))
+        if let packed = PackedLabelSet.pack(label.utf8) { return shortTopLevelDomains.contains(packed) }
+        return topLevelDomains.contains(String(label))
     }
 
     /// Whether the public suffix of lowercase `domain` is its TLD alone (`evil.zip`, not `evil.co.uk`).
@@ -92,5 +97,57 @@ public struct PublicSuffixList: Sendable {
         let labels = domain.split(separator: ".")
         let suffixCount = suffix.split(separator: ".").count
         return labels.suffix(suffixCount + 1).joined(separator: ".")
+    }
+}
+
+/// A set of short labels (1 to 8 bytes), each packed into a `UInt64`, in an open-addressing table: a lookup is a
+/// multiply, a shift and a compare or two, with no String built and no SipHash.
+struct PackedLabelSet: Sendable {
+    private let slots: [UInt64]
+    private let shift: UInt64
+
+    /// Packs `these` that are 1 to 8 bytes long; longer ones are left out (callers keep them elsewhere).
+    init(_ labels: some Collection<String>) {
+        let packed = labels.compactMap { PackedLabelSet.pack($0.utf8) }
+        // At most a quarter full, so a probe sequence is nearly always one slot.
+        var bits: UInt64 = 4
+        while 1 << bits < packed.count * 4 { bits += 1 }
+        var slots = [UInt64](repeating: 0, count: 1 << Int(bits))
+        let shift = 64 - bits
+        for value in packed {
+            var slot = Int(truncatingIfNeeded: (value &* PackedLabelSet.multiplier) >> shift)
+            while slots[slot] != 0, slots[slot] != value { slot = (slot + 1) & (slots.count - 1) }
+            slots[slot] = value
+        }
+        self.slots = slots
+        self.shift = shift
+    }
+
+    func contains(_ packed: UInt64) -> Bool {
+        var slot = Int(truncatingIfNeeded: (packed &* PackedLabelSet.multiplier) >> shift)
+        while true {
+            let value = slots[slot]
+            if value == packed { return true }
+            if value == 0 { return false }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+    }
+
+    /// Fibonacci hashing's multiplier (2^64 / golden ratio): spreads packed ASCII over the table's high bits.
+    static let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// `bytes` as a non-zero `UInt64` (first byte lowest), or nil when empty, longer than 8 bytes or holding a
+    /// NUL (which packing could not tell from the end of a shorter label).
+    @inline(__always)
+    static func pack(_ bytes: some Collection<UInt8>) -> UInt64? {
+        guard !bytes.isEmpty, bytes.count <= 8 else { return nil }
+        var packed: UInt64 = 0
+        var shift: UInt64 = 0
+        for byte in bytes {
+            guard byte != 0 else { return nil }
+            packed |= UInt64(byte) << shift
+            shift += 8
+        }
+        return packed
     }
 }

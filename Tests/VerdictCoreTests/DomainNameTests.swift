@@ -63,6 +63,35 @@ struct DomainNameTests {
         #expect(list.isPublicSuffixTheTopLevelDomain(of: "evil.uk", tld: "uk"))
     }
 
+    /// Short TLDs are looked up packed into a `UInt64`, longer ones by string: every TLD of the list must be found
+    /// either way, in either case, and near misses (a prefix, an extension, a NUL) must not.
+    @Test func everyTopLevelDomainIsFoundPackedOrNot() {
+        let list = PublicSuffixList.shared
+        #expect(list.topLevelDomains.contains { $0.utf8.count > 8 })
+        for tld in list.topLevelDomains {
+            #expect(list.isTopLevelDomain(tld), "\(tld)")
+            #expect(DomainName.canonical("host.\(tld.uppercased())") == "host.\(tld)", "\(tld)")
+            #expect(!list.isTopLevelDomain(tld + "q") || list.topLevelDomains.contains(tld + "q"), "\(tld)q")
+            #expect(!list.isTopLevelDomain(tld + "\u{0}"), "\(tld) and a NUL")
+        }
+        #expect(!list.isTopLevelDomain("co"[...].dropLast()))
+        // The extra labels, one of them (`localhost`) too long to pack; the user's own suffixes are never packed.
+        #expect(DomainName.canonical("printer.LOCALHOST") == "printer.localhost")
+        #expect(DomainName.canonical("printer.onion") == "printer.onion")
+        #expect(DomainName.canonical("printer.corp") == nil)
+        #expect(DomainName.canonical("printer.corp", extraTopLevelDomains: ["corp"]) == "printer.corp")
+        #expect(DomainName.canonical("printer.corporate-lan", extraTopLevelDomains: ["corporate-lan"]) == nil)
+        #expect(DomainName.canonical("printer.corporatelan", extraTopLevelDomains: ["corporatelan"]) != nil)
+    }
+
+    @Test(arguments: [
+        ("printer.localhost", "localhost"), ("a.b.home.arpa", "home.arpa"), ("x.arpa", "arpa"),
+        ("db.internal", "internal"), ("evil.com", nil), ("localhost.com", nil), ("arpa", "arpa"),
+    ])
+    func specialUseSuffixes(domain: String, suffix: String?) {
+        #expect(DomainName.specialUseSuffix(of: domain) == suffix)
+    }
+
     /// The compiled-in list must be exactly the ICANN section of Data/public_suffix_list.dat: regenerate
     /// with scripts/generate-embedded-data.py after changing the data file.
     @Test func embeddedListMatchesTheDataFile() throws {
