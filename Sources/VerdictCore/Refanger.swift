@@ -13,9 +13,12 @@ struct RefangedText {
     }
 
     var bytes: [UInt8] = []
-    /// The positions in `bytes` that are not `.original`, in order, with their marks: defangs are few, so they
-    /// are listed rather than marked byte by byte.
+    /// The positions in `bytes` that are not `.original`, in order, with their marks, as refanging finds them.
     var marked: [(position: Int, mark: Mark)] = []
+    /// `marked` as one bit a byte per mark, built once refanging is done: the scanner asks for the marks of
+    /// every candidate, and a search of the list cost more than the rest of a domain's checks.
+    private var defangedBits: [UInt64] = []
+    private var spelledOutBits: [UInt64] = []
 
     init(refanging input: [UInt8]) {
         bytes.reserveCapacity(input.count)
@@ -23,15 +26,29 @@ struct RefangedText {
         // Held here: a static costs a lazy-initialisation check on every byte.
         let candidates = RefangedText.mayStartDefangByte
         while reader.index < input.count {
-            // Most bytes start no defang: copy them straight through.
-            var runEnd = reader.index
-            while runEnd < input.count, !RefangedText.mayStartDefang(input, at: runEnd, candidates) { runEnd += 1 }
-            if runEnd > reader.index {
-                bytes.append(contentsOf: input[reader.index..<runEnd])
+            // Most bytes start no defang: copy them straight through (from a buffer: no array bounds checks in
+            // the loop every byte passes).
+            let start = reader.index
+            let runEnd = input.withUnsafeBufferPointer { buffer in
+                var runEnd = start
+                while runEnd < buffer.count, !RefangedText.mayStartDefang(buffer, at: runEnd, candidates) {
+                    runEnd += 1
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<runEnd]))
+                return runEnd
+            }
+            if runEnd > start {
                 reader.index = runEnd
                 continue
             }
             refangNext(&reader)
+        }
+        guard !marked.isEmpty else { return }
+        defangedBits = [UInt64](repeating: 0, count: bytes.count / 64 + 1)
+        spelledOutBits = defangedBits
+        for (position, mark) in marked {
+            let bit: UInt64 = 1 << UInt64(position & 63)
+            if mark == .defanged { defangedBits[position >> 6] |= bit } else { spelledOutBits[position >> 6] |= bit }
         }
     }
 
@@ -42,15 +59,23 @@ struct RefangedText {
 
     /// The bytes `refangNext` looks at: brackets, backslash, space and the first letters of schemes and of
     /// glued `AT`/`DOT`.
-    private static let mayStartDefangByte: [Bool] = (0..<256).map { byte in
-        "[({\\ hHfFsSAD".utf8.contains(UInt8(byte))
-    }
+    /// A pointer, not an array: every byte of the input is looked up, and an array costs a bounds check there.
+    /// Allocated once and never freed or written.
+    nonisolated(unsafe) private static let mayStartDefangByte: UnsafePointer<Bool> = {
+        let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        for byte in 0..<256 { table[byte] = "[({\\ hHfFsSAD".utf8.contains(UInt8(byte)) }
+        return UnsafePointer(table)
+    }()
 
     /// Whether `refangNext` could rewrite something at `position`, judged from the byte and its neighbours:
     /// a space only before `dot`/`AT` or more spaces, a scheme letter only at a word's start, `A`/`D` only
     /// glued to a lower-case letter. Prose is full of spaces and of such letters; most never start a defang.
     @inline(__always)
-    private static func mayStartDefang(_ input: [UInt8], at position: Int, _ candidates: [Bool]) -> Bool {
+    private static func mayStartDefang(
+        _ input: UnsafeBufferPointer<UInt8>,
+        at position: Int,
+        _ candidates: UnsafePointer<Bool>
+    ) -> Bool {
         let byte = input[position]
         guard candidates[Int(byte)] else { return false }
         switch byte {
@@ -113,19 +138,20 @@ struct RefangedText {
 
     /// The marks of the bytes at `start..<end`: whether any is a defang, and whether any is spelled out.
     func marks(_ start: Int, _ end: Int) -> (defanged: Bool, spelledOut: Bool) {
-        // The first marked position at or after `start`, by binary search.
-        var low = 0
-        var high = marked.count
-        while low < high {
-            let middle = (low + high) / 2
-            if marked[middle].position < start { low = middle + 1 } else { high = middle }
+        guard !marked.isEmpty, start < end else { return (false, false) }
+        return (Self.anyBit(of: defangedBits, start, end), Self.anyBit(of: spelledOutBits, start, end))
+    }
+
+    private static func anyBit(of bits: [UInt64], _ start: Int, _ end: Int) -> Bool {
+        let firstWord = start >> 6
+        let lastWord = (end - 1) >> 6
+        for word in firstWord...lastWord {
+            var value = bits[word]
+            if word == firstWord { value &= ~0 << UInt64(start & 63) }
+            if word == lastWord { value &= ~0 >> UInt64(63 - ((end - 1) & 63)) }
+            if value != 0 { return true }
         }
-        var result = (defanged: false, spelledOut: false)
-        while low < marked.count, marked[low].position < end {
-            if marked[low].mark == .defanged { result.defanged = true } else { result.spelledOut = true }
-            low += 1
-        }
-        return result
+        return false
     }
 
     private mutating func emit(_ text: StaticString, _ mark: Mark) {
@@ -254,7 +280,7 @@ struct RefangedText {
     /// Where a word shaped like a scheme ends when it starts at `start`: 3 to 6 letters or masks (`_`, `*`), then
     /// a separator (`:`, `[`, `]`, `)`, or spaces before `:` or `[`, as in `http ://`). Nil for any other word;
     /// only then is the word compared with the schemes.
-    static func schemeWordEnd(_ input: [UInt8], from start: Int) -> Int? {
+    static func schemeWordEnd(_ input: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         var end = start
         while end < input.count, end - start < 6,
             isASCIILetter(input[end]) || input[end] == UInt8(ascii: "_") || input[end] == UInt8(ascii: "*")
@@ -278,7 +304,9 @@ struct RefangedText {
     private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
         let wordStart = reader.index + (bracketed ? 1 : 0)
         // Only a separator makes a scheme: look for one before comparing the word.
-        guard let wordEnd = Self.schemeWordEnd(reader.input, from: wordStart) else { return false }
+        guard let wordEnd = reader.input.withUnsafeBufferPointer({ Self.schemeWordEnd($0, from: wordStart) }) else {
+            return false
+        }
         var offset = wordEnd - reader.index
         let word = reader.input[wordStart..<wordEnd].map(asciiLowercased)
         guard let scheme = Self.canonicalScheme(word) else { return false }

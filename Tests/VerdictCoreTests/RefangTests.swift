@@ -74,4 +74,23 @@ struct RefangTests {
         #expect(text.marks(2, 5) == (false, true))
         #expect(text.marks(0, 5) == (true, true))
     }
+
+    /// Marks are kept one bit a byte in 64-bit words: ranges that start, end or lie at a word's edges, or span
+    /// several words, must see exactly the marks inside them.
+    @Test func marksAtTheEdgesOfBitWords() {
+        // `[.]` lands at byte 63 once refanged, ` dot ` at byte 128 and `[at]` at byte 200.
+        let input =
+            String(repeating: "a", count: 63) + "[.]" + String(repeating: "b", count: 64) + " dot "
+            + String(repeating: "c", count: 71) + "[at]d"
+        let text = RefangedText(refanging: Array(input.utf8))
+        #expect(text.marked.map(\.position) == [63, 128, 200])
+        for start in 0..<text.bytes.count {
+            for end in (start + 1)...text.bytes.count {
+                let inside = text.marked.filter { (start..<end).contains($0.position) }
+                let expected = (inside.contains { $0.mark == .defanged }, inside.contains { $0.mark == .spelledOut })
+                #expect(text.marks(start, end) == expected, "\(start)..<\(end)")
+            }
+        }
+        #expect(text.marks(5, 5) == (false, false))
+    }
 }
