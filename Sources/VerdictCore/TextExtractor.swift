@@ -42,6 +42,7 @@ struct TextScanner {
     /// `wordBytes` as two 64-bit masks, held here: a static costs a lazy-initialisation check on every use in
     /// the hot loop, and an array a bounds check and a load.
     let wordByteMasks = TextScanner.wordByteMasks
+    let wordByteClasses = TextScanner.wordByteClasses
     let isSchemeStart = TextScanner.schemeStarts
     let wordRoles = FalsePositiveNames.roles
     let longestRoleWord = FalsePositiveNames.longestWord
@@ -153,6 +154,20 @@ struct TextScanner {
             : (masks.low, masks.high | 1 << UInt64(entry.offset - 64))
     }
 
+    /// Per ASCII byte: 0 when it ends a word, `wordClass` for a word byte, with `punctuationClass` added for the
+    /// ones that make a word more than a hash (`.@+%-`). A pointer, not an array: `endOfWord` reads it for every
+    /// byte of every word, and an array costs a bounds check there. Allocated once and never freed or written.
+    nonisolated(unsafe) static let wordByteClasses: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 128)
+        for byte in 0..<128 {
+            let isPunctuation = ".@+%-".utf8.contains(UInt8(byte))
+            table[byte] = wordBytes[byte] ? wordClass | (isPunctuation ? punctuationClass : 0) : 0
+        }
+        return UnsafePointer(table)
+    }()
+    static let wordClass: UInt8 = 1
+    static let punctuationClass: UInt8 = 2
+
     /// Whether the ASCII `byte` is in `wordBytes`.
     @inline(__always)
     func isWordByte(_ byte: UInt8) -> Bool {
@@ -171,12 +186,9 @@ struct TextScanner {
         while position < text.count {
             let current = text[position]
             if current < 0x80 {
-                guard isWordByte(current) else { break }
-                if current == UInt8(ascii: ".") || current == UInt8(ascii: "@") || current == UInt8(ascii: "+")
-                    || current == UInt8(ascii: "%") || current == UInt8(ascii: "-")
-                {
-                    punctuation = 1
-                }
+                let byteClass = wordByteClasses[Int(current)]
+                guard byteClass != 0 else { break }
+                punctuation |= byteClass
                 position += 1
             } else {
                 let length = scalarLength(at: position)
@@ -184,7 +196,7 @@ struct TextScanner {
                 position += length
             }
         }
-        return (position, punctuation)
+        return (position, punctuation & TextScanner.punctuationClass)
     }
 
     /// A candidate may be built on spelled-out defangs (` dot `) only together with a real defang or an `@`:
@@ -892,7 +904,8 @@ enum FalsePositiveNames {
         default:
             return false
         }
-        if fillInDomains.contains(String(decoding: UnsafeBufferPointer(rebasing: secondLevel), as: UTF8.self)) {
+        // Compared in place: a handful of names, and building a String to hash cost more than all of them.
+        if fillInDomains.contains(where: { $0.utf8.count == secondLevel.count && $0.utf8.elementsEqual(secondLevel) }) {
             return true
         }
         // `host.domain.com`: a generic host name under `domain`, as vendors' sample lines write it.
@@ -925,7 +938,7 @@ enum FalsePositiveNames {
         "connect", "master", "controller", "upstream", "endpoint", "remote", "target",
     ]
 
-    static let fillInDomains: Set<String> = [
+    static let fillInDomains: [String] = [
         "yourdomain", "your-domain", "mydomain", "my-domain", "somedomain", "anydomain", "yoursite", "yourcompany",
         "companyname", "domainname", "your-company",
     ]
