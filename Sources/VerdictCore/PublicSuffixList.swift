@@ -106,7 +106,7 @@ struct PackedLabelSet: Sendable {
     private let slots: [UInt64]
     private let shift: UInt64
 
-    /// Packs `these` that are 1 to 8 bytes long; longer ones are left out (callers keep them elsewhere).
+    /// Packs the labels of 1 to 8 bytes; longer ones are left out (callers keep them elsewhere).
     init(_ labels: some Collection<String>) {
         let packed = labels.compactMap { PackedLabelSet.pack($0.utf8) }
         // At most a quarter full, so a probe sequence is nearly always one slot.
