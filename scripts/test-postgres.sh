@@ -31,15 +31,21 @@ start)
     folder="$(mktemp -d /tmp/verdict-test-postgres.XXXXXX)"
     chmod 755 "$folder"
     [ "$(id -u)" = 0 ] && chown "$user" "$folder"
+    # A paused cluster's port is free but still its own (resume binds it again), so a port is taken when anything
+    # listens on it or any cluster folder names it; the lock keeps two starts at once from choosing the same one.
+    exec 9>/tmp/verdict-test-postgres.lock
+    flock 9
+    claimed=" $(cat /tmp/verdict-test-postgres.*/port 2>/dev/null | tr '\n' ' ') "
     port=54329
-    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    while [[ "$claimed" == *" $port "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+    echo "$port" > "$folder/port"
+    exec 9>&-
     password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
     printf '%s\n' "$password" > "$folder/password"
     [ "$(id -u)" = 0 ] && chown "$user" "$folder/password"
     as_user "$bin/initdb" -D "$folder/data" -U verdict --pwfile="$folder/password" -A scram-sha-256 >"$folder/initdb.log" 2>&1 \
         || { cat "$folder/initdb.log" >&2; exit 1; }
     rm -f "$folder/password"
-    echo "$port" > "$folder/port"
     run_server
     echo "export VERDICT_TEST_POSTGRES_URL='postgres://verdict:$password@127.0.0.1:$port/postgres?sslmode=disable'"
     echo "export VERDICT_TEST_POSTGRES_DIR='$folder'"
