@@ -35,7 +35,7 @@ start)
     # listens on it or any cluster folder names it; the lock keeps two starts at once from choosing the same one.
     exec 9>/tmp/verdict-test-postgres.lock
     flock 9
-    claimed=" $(cat /tmp/verdict-test-postgres.*/port 2>/dev/null | tr '\n' ' ') "
+    claimed=" $(cat /tmp/verdict-test-postgres.*/port 2>/dev/null | tr "\n" " " || true) "
     port=54329
     while [[ "$claimed" == *" $port "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     echo "$port" > "$folder/port"
