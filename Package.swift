@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "VerdictStoreFactory", targets: ["VerdictStoreFactory"]),
         .library(name: "VerdictServer", targets: ["VerdictServer"]),
         .library(name: "VerdictWazuh", targets: ["VerdictWazuh"]),
+        .library(name: "VerdictRelay", targets: ["VerdictRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -142,6 +143,7 @@ let package = Package(
                 "VerdictStoreFactory",
                 "VerdictServer",
                 "VerdictWazuh",
+                "VerdictRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,7 +158,9 @@ let package = Package(
         .target(
             name: "VerdictWazuh",
             dependencies: [
-                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore", "VerdictSQLite", "VerdictStoreFactory",
+                "VerdictCore", "VerdictSources", "VerdictEngine", "VerdictStore", "VerdictSQLite",
+                "VerdictStoreFactory",
+                "VerdictRelay",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -165,8 +169,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "custom-verdict", dependencies: ["VerdictWazuh"], swiftSettings: strictSettings),
-        .executableTarget(name: "verdict-ar", dependencies: ["VerdictWazuh"], swiftSettings: strictSettings),
+        // What integratord and execd start for each alert: small relays to the warm engine in `verdict`, Glibc only,
+        // so that they start in a few milliseconds; also the home and identity rules both sides share.
+        .target(name: "VerdictRelay", dependencies: ["CVerdictRelay"], swiftSettings: strictSettings),
+        .target(name: "CVerdictRelay"),
+        .executableTarget(name: "custom-verdict", dependencies: ["VerdictRelay"], swiftSettings: strictSettings),
+        .executableTarget(name: "verdict-ar", dependencies: ["VerdictRelay"], swiftSettings: strictSettings),
         .testTarget(
             name: "VerdictCoreTests",
             dependencies: ["VerdictCore"],
@@ -227,8 +235,9 @@ let package = Package(
         .testTarget(
             name: "VerdictWazuhTests",
             dependencies: [
-                "VerdictWazuh", "VerdictServer", "VerdictStore", "VerdictSQLite", "VerdictEngine", "VerdictCore", "VerdictTestSupport",
-                "custom-verdict", "verdict-ar", "verdict",
+                "VerdictWazuh", "VerdictServer", "VerdictStore", "VerdictSQLite", "VerdictEngine", "VerdictCore",
+                "VerdictTestSupport",
+                "VerdictRelay", "custom-verdict", "verdict-ar", "verdict",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

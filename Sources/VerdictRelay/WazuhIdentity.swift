@@ -28,27 +28,33 @@ public enum WazuhIdentity {
         return Target(user: wazuhUser.pw_uid, group: wazuhGroup ?? wazuhUser.pw_gid)
     }
 
+    /// Why root could not be given up; the run stops with `exitCode` (10, as for bad settings).
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public let description: String
+        public var exitCode: Int32 { 10 }
+    }
+
     /// Gives up root for `target(home:)`, for good (the saved IDs too). Does nothing for a process that is not
     /// root. Throws, and the caller must stop, when root cannot be given up.
-    public static func dropRoot(home: String) throws(IntegrationFailure) {
+    public static func dropRoot(home: String) throws(Refusal) {
         guard geteuid() == 0 || getuid() == 0 else { return }
         guard let target = target(home: home) else {
-            throw IntegrationFailure(
-                .badSettings,
-                "running as root (wazuh-execd keeps uid 0) and found no user to run as: \(home)/var/verdict is missing or owned by root and there is no user wazuh. Run `verdict wazuh install`, or `chown wazuh:wazuh \(home)/var/verdict`"
+            throw Refusal(
+                description:
+                    "running as root (wazuh-execd keeps uid 0) and found no user to run as: \(home)/var/verdict is missing or owned by root and there is no user wazuh. Run `verdict wazuh install`, or `chown wazuh:wazuh \(home)/var/verdict`"
             )
         }
         // As root, setgid and setuid set the real, effective and saved IDs at once.
         var groups = [target.group]
         guard setgroups(1, &groups) == 0, setgid(target.group) == 0, setuid(target.user) == 0 else {
-            throw IntegrationFailure(
-                .badSettings,
-                "running as root and cannot become user \(target.user), group \(target.group): \(String(cString: strerror(errno)))"
+            throw Refusal(
+                description:
+                    "running as root and cannot become user \(target.user), group \(target.group): \(String(cString: strerror(errno)))"
             )
         }
         // A process that could get root back has not given it up.
         guard setuid(0) != 0, geteuid() == target.user else {
-            throw IntegrationFailure(.badSettings, "running as root and could not give it up for good")
+            throw Refusal(description: "running as root and could not give it up for good")
         }
     }
 }

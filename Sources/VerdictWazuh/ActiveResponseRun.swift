@@ -1,6 +1,7 @@
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictSources
 import VerdictStore
 
@@ -10,6 +11,7 @@ import Glibc
 import Musl
 #elseif canImport(Darwin)
 import Darwin
+import VerdictRelay
 #endif
 
 /// One message of wazuh-execd's JSON protocol (docs/wazuh.md §4), checked as Wazuh's own helpers
@@ -108,7 +110,7 @@ public enum ActiveResponseRun {
     public static func run(input descriptor: Int32, context: WazuhRunContext) async -> Int32 {
         // Before any file is opened: as root, the log and the store would be written where a `wazuh` user
         // points them. Nothing can be logged safely before this, so a refusal goes to standard error.
-        do {
+        do throws(WazuhIdentity.Refusal) {
             try WazuhIdentity.dropRoot(home: context.home)
         } catch {
             FileHandle.standardError.write(Data("verdict-ar: \(error.description)\n".utf8))

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
+import Dispatch
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictSQLite
 import VerdictSources
 import VerdictStore
@@ -11,44 +13,29 @@ import VerdictStoreFactory
 import Glibc
 #endif
 
-/// The Wazuh directory (docs/contracts.md §5): `VERDICT_WAZUH_HOME`, else the parent of the folder holding the
-/// executable as Wazuh's own scripts find it (`<home>/integrations/custom-verdict`, and for the active
-/// response `<home>/active-response/bin/verdict-ar`), else the working directory when it is a Wazuh home
-/// (integratord and execd run there), else `/var/ossec`.
-public func wazuhHome(environment: [String: String], executablePath: String) -> String {
-    if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
-    func isWazuhHome(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path + "/queue", isDirectory: &isDirectory)
-            && isDirectory.boolValue
-    }
-    let folder = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
-    let parent = folder.deletingLastPathComponent()
-    if folder.lastPathComponent == "integrations" { return parent.path }
-    if folder.lastPathComponent == "bin" && parent.lastPathComponent == "active-response" {
-        return parent.deletingLastPathComponent().path
-    }
-    if isWazuhHome(parent.path) { return parent.path }
-    let workingDirectory = FileManager.default.currentDirectoryPath
-    if isWazuhHome(workingDirectory) { return workingDirectory }
-    return "/var/ossec"
-}
-
-/// This process's executable, symlinks resolved (argv[0] is only `integrations` under integratord).
-public func currentExecutablePath() -> String {
-    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-}
-
 /// The last line of defence for the time budget: if anything (a locked database, a stuck resolver) still
 /// runs `grace` after the budget, log it and leave. integratord and execd wait for us with no timeout.
 enum HardDeadline {
+    /// Set when the run is not the whole process (in the warm engine): ends the run early with an exit code,
+    /// answering its relay instead of exiting; false when the run had finished already.
+    @TaskLocal static var finishEarly: (@Sendable (Int32) -> Bool)?
+
     static func arm(after seconds: Double, log: IntegrationLog) {
-        let thread = Thread {
-            Thread.sleep(forTimeInterval: seconds)
-            log.write("error: still running \(Int(seconds)) s after starting; gave up so that Wazuh is not held up")
-            _exit(IntegrationFailure.Kind.lookupFailed.rawValue)
+        let message = "error: still running \(Int(seconds)) s after starting; gave up so that Wazuh is not held up"
+        let code = IntegrationFailure.Kind.lookupFailed.rawValue
+        guard let finishEarly else {
+            let thread = Thread {
+                Thread.sleep(forTimeInterval: seconds)
+                log.write(message)
+                _exit(code)
+            }
+            thread.start()
+            return
         }
-        thread.start()
+        // A timer rather than a sleeping thread: the engine runs one alert after another, each arming one.
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+            if finishEarly(code) { log.write(message) }
+        }
     }
 }
 

@@ -73,6 +73,21 @@ public struct WazuhInstaller {
             mode: 0o750,
             owner: ("root", "wazuh")
         )
+        // The engine both relays hand their runs to, beside each (Relay in VerdictRelay); one file linked
+        // twice, so that one warm engine serves both.
+        steps += install(
+            file: binaries + "/verdict",
+            to: home + "/integrations/verdict",
+            mode: 0o750,
+            owner: ("root", "wazuh")
+        )
+        steps += install(
+            file: binaries + "/verdict",
+            to: home + "/active-response/bin/verdict",
+            mode: 0o750,
+            owner: ("root", "wazuh"),
+            linkingTo: home + "/integrations/verdict"
+        )
         steps += write(
             WazuhFiles.rules + "\n",  // the compiled-in text lacks the file's final newline
             to: home + "/etc/rules/verdict_rules.xml",
@@ -120,6 +135,8 @@ public struct WazuhInstaller {
         [
             home + "/integrations/custom-verdict",
             home + "/active-response/bin/verdict-ar",
+            home + "/integrations/verdict",
+            home + "/active-response/bin/verdict",
             home + "/etc/rules/verdict_rules.xml",
         ]
     }
@@ -199,7 +216,14 @@ public struct WazuhInstaller {
         return Step(description: description + " (the old file is ossec.conf.verdict-backup)")
     }
 
-    func install(file source: String, to target: String, mode: mode_t, owner: (String, String)) -> [Step] {
+    /// - linkingTo: an installed copy of `source` to hard-link rather than copy again, when the file system allows.
+    func install(
+        file source: String,
+        to target: String,
+        mode: mode_t,
+        owner: (String, String),
+        linkingTo installed: String? = nil
+    ) -> [Step] {
         let description = "copy \(source) to \(target)"
         guard FileManager.default.isExecutableFile(atPath: source) else {
             return [
@@ -216,7 +240,8 @@ public struct WazuhInstaller {
             // Copy to a temporary name and rename: an integratord run in between never sees half a file.
             let temporary = target + ".verdict-new"
             try? FileManager.default.removeItem(atPath: temporary)
-            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+            let linked = installed.map { link($0, temporary) == 0 } ?? false
+            if !linked { try FileManager.default.copyItem(atPath: source, toPath: temporary) }
             guard rename(temporary, target) == 0 else {
                 throw POSIXFailure("rename", errno)
             }

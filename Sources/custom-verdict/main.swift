@@ -1,10 +1,5 @@
-import Foundation
-import VerdictWazuh
+import VerdictRelay
 
-// wazuh-integratord runs this once per matching alert: `integrations ALERT_FILE API_KEY HOOK_URL …`.
-let environment = ProcessInfo.processInfo.environment
-let context = WazuhRunContext(
-    home: wazuhHome(environment: environment, executablePath: currentExecutablePath()),
-    environment: environment
-)
-exit(await IntegratordRun.run(arguments: Array(CommandLine.arguments.dropFirst()), context: context))
+// wazuh-integratord runs this once per matching alert: `integrations ALERT_FILE API_KEY HOOK_URL …`. It hands
+// the run to the warm Verdict engine beside it, or becomes the engine's cold run (Relay explains both).
+Relay.main(.integration)

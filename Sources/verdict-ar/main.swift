@@ -1,10 +1,5 @@
-import Foundation
-import VerdictWazuh
+import VerdictRelay
 
-// wazuh-execd runs this with one JSON message on standard input (which it keeps open).
-let environment = ProcessInfo.processInfo.environment
-let context = WazuhRunContext(
-    home: wazuhHome(environment: environment, executablePath: currentExecutablePath()),
-    environment: environment
-)
-exit(await ActiveResponseRun.run(input: STDIN_FILENO, context: context))
+// wazuh-execd runs this with one JSON message on standard input (which it keeps open). It hands the run to the
+// warm Verdict engine beside it, or becomes the engine's cold run (Relay explains both).
+Relay.main(.activeResponse)

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictSources
 import VerdictStore
 import VerdictWazuh

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import UnixSignals
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictStore
 import VerdictWazuh
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import VerdictCore
+import VerdictRelay
+import VerdictWazuh
 
 @main
 struct Verdict: AsyncParsableCommand {
@@ -15,6 +17,21 @@ struct Verdict: AsyncParsableCommand {
 
     /// Runs the chosen subcommand; a `CommandFailure` is printed as one line and exits with status 2.
     static func main() async {
+        // The relays' two entry points (VerdictRelay's `Relay`), taken before the parser: integratord's arguments
+        // (empty strings, a literal `> /dev/null 2>&1`) are not options, and they are not for people to type.
+        let arguments = CommandLine.arguments
+        if arguments.count >= 3, arguments[1] == "wazuh" {
+            if arguments[2] == "engine", arguments.count == 3 {
+                Foundation.exit(
+                    await WarmEngine.serve(idle: WarmEngine.idleTime(environment: ProcessInfo.processInfo.environment))
+                )
+            }
+            if arguments[2] == "run", arguments.count >= 5, let program = RelayedProgram(rawValue: arguments[3]) {
+                Foundation.exit(
+                    await RelayedRun.cold(program, relayPath: arguments[4], arguments: Array(arguments.dropFirst(5)))
+                )
+            }
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

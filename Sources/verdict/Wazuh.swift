@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictStore
 import VerdictWazuh
 

@@ -40,11 +40,22 @@ struct WazuhInstallCommandTests {
             encoding: .utf8
         )
         let run = try await ExtractCommandTests.run(["wazuh", "install", "--wazuh-home", home])
-        for path in ["/integrations/custom-verdict", "/active-response/bin/verdict-ar"] {
+        let executables = [
+            "/integrations/custom-verdict", "/active-response/bin/verdict-ar",
+            "/integrations/verdict", "/active-response/bin/verdict",
+        ]
+        for path in executables {
             let attributes = try FileManager.default.attributesOfItem(atPath: home + path)
             #expect((attributes[.posixPermissions] as? Int) == 0o750, "\(path)")
             #expect(FileManager.default.isExecutableFile(atPath: home + path))
         }
+        // The relays' engine is one file in both folders, so one warm engine serves integratord and execd.
+        let integrationEngine = try FileManager.default.attributesOfItem(atPath: home + "/integrations/verdict")
+        let activeResponseEngine = try FileManager.default.attributesOfItem(
+            atPath: home + "/active-response/bin/verdict"
+        )
+        #expect(integrationEngine[.systemFileNumber] as? Int == activeResponseEngine[.systemFileNumber] as? Int)
+        #expect(integrationEngine[.referenceCount] as? Int == 2)
         let rules = try String(contentsOfFile: home + "/etc/rules/verdict_rules.xml", encoding: .utf8)
         #expect(rules.contains(#"<rule id="100600" level="0">"#))
         let shipped = try String(contentsOfFile: Self.repository + "/wazuh/rules/verdict_rules.xml", encoding: .utf8)
@@ -98,7 +109,11 @@ struct WazuhInstallCommandTests {
 
         let run = try await ExtractCommandTests.run(["wazuh", "uninstall", "--wazuh-home", home])
         #expect(run.status == 0, "\(run.output) \(run.errors)")
-        for gone in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+        let program = [
+            "integrations/custom-verdict", "active-response/bin/verdict-ar", "integrations/verdict",
+            "active-response/bin/verdict", "etc/rules/verdict_rules.xml",
+        ]
+        for gone in program {
             #expect(!FileManager.default.fileExists(atPath: home + "/" + gone), "\(gone)")
             #expect(run.output.contains("done   remove \(home)/\(gone)"))
         }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VerdictCore
 import VerdictEngine
+import VerdictRelay
 import VerdictWazuh
 
 /// The datagram analysisd gets: header forms, fields, size limit, loop guard; and the argv and options

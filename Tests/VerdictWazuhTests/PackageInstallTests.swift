@@ -87,7 +87,11 @@ struct PackageInstallTests {
         #expect(installed.output.contains("setting up the Wazuh manager in \(home.path)"), "\(installed.output)")
         let printed = try Self.run(["/usr/bin/verdict", "--version"])
         #expect(printed.output.trimmingCharacters(in: .whitespacesAndNewlines) == version)
-        for placed in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+        let program = [
+            "integrations/custom-verdict", "active-response/bin/verdict-ar", "integrations/verdict",
+            "active-response/bin/verdict", "etc/rules/verdict_rules.xml",
+        ]
+        for placed in program {
             #expect(Self.exists(home.path + "/" + placed), "postinst's verdict wazuh install did not place \(placed)")
         }
 
@@ -108,6 +112,20 @@ struct PackageInstallTests {
         #expect(event["verdict"]?["verdict"] == .string("malicious"))
         #expect(Self.exists(home.path + "/var/verdict"), "the run keeps its cache in the home's var/verdict")
 
+        // The first run started the warm engine; the next alert is handed to it, with the same result.
+        let engine = home.path + "/integrations/verdict"
+        let enginePID = try await WarmEngineProcessTests.waitForEngine(engine, home: home.path, user: getuid())
+        let warm = try await WazuhProcess.run(
+            URL(fileURLWithPath: home.path + "/integrations/custom-verdict"),
+            argv0: "integrations",
+            arguments: IntegrationProcessTests.argv(alert: alert),
+            home: home.path,
+            environment: home.environment
+        )
+        #expect(warm.status == 0, "\(warm.output) \(home.log)")
+        let both = await home.receiver!.wait(for: 2)
+        #expect(both.count == 2 && both[1].contains(#""verdict":"malicious""#), "log: \(home.log)")
+
         // Remove: the package's files and the manager's executables and rules go; settings and data stay.
         let removed = try Self.run(["dpkg", "-r", "verdict"])
         try #require(removed.status == 0, "dpkg -r failed:\n\(removed.output)")
@@ -115,9 +133,15 @@ struct PackageInstallTests {
         for path in packaged where !kept.contains(path) {
             #expect(!Self.exists(path), "dpkg -r left \(path) behind")
         }
-        for path in ["integrations/custom-verdict", "active-response/bin/verdict-ar", "etc/rules/verdict_rules.xml"] {
+        for path in program {
             #expect(!Self.exists(home.path + "/" + path), "dpkg -r left \(path) in the Wazuh home")
         }
+        #expect(
+            await WarmEngineProcessTests.waitUntil {
+                kill(enginePID, 0) != 0 || WarmEngineProcessTests.isZombie(enginePID)
+            },
+            "the warm engine left once dpkg -r removed its executable"
+        )
         for path in kept + ["/var/lib/verdict"] { #expect(Self.exists(path), "dpkg -r removed \(path)") }
         for path in ["etc/verdict.yaml", "var/verdict"] {
             #expect(Self.exists(home.path + "/" + path), "dpkg -r removed the home's \(path)")

@@ -1,0 +1,13 @@
+#ifndef CVERDICTRELAY_H
+#define CVERDICTRELAY_H
+
+#include <sys/types.h>
+
+/// The user at the other end of a connected Unix socket (SO_PEERCRED); 0 on success, -1 with errno set.
+int verdict_peer_user(int socket, uid_t *user);
+
+/// Starts `path` in a session of its own, with standard input, output and error on /dev/null, no other
+/// descriptor of the caller's and default signal handling; does not wait for it. 0 on success, else an errno.
+int verdict_spawn_detached(const char *path, char *const arguments[], char *const environment[]);
+
+#endif

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The Wazuh directory (docs/contracts.md §5): `VERDICT_WAZUH_HOME`, else the parent of the folder holding the
+/// executable as Wazuh's own scripts find it (`<home>/integrations/custom-verdict`, and for the active
+/// response `<home>/active-response/bin/verdict-ar`), else the working directory when it is a Wazuh home
+/// (integratord and execd run there), else `/var/ossec`.
+public func wazuhHome(environment: [String: String], executablePath: String) -> String {
+    if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
+    func isWazuhHome(_ path: String) -> Bool { FilePath.isDirectory(path + "/queue") }
+    let folder = FilePath.parent(of: FilePath.resolved(executablePath) ?? executablePath)
+    let parent = FilePath.parent(of: folder)
+    if FilePath.lastComponent(of: folder) == "integrations" { return parent }
+    if FilePath.lastComponent(of: folder) == "bin" && FilePath.lastComponent(of: parent) == "active-response" {
+        return FilePath.parent(of: parent)
+    }
+    if isWazuhHome(parent) { return parent }
+    if let workingDirectory = FilePath.workingDirectory(), isWazuhHome(workingDirectory) { return workingDirectory }
+    return "/var/ossec"
+}
+
+/// This process's executable, symlinks resolved (argv[0] is only `integrations` under integratord).
+public func currentExecutablePath() -> String {
+    FilePath.resolved("/proc/self/exe") ?? "/proc/self/exe"
+}
+
+/// Path helpers on plain strings, for code that does without Foundation.
+public enum FilePath {
+    /// The path with symlinks, `.` and `..` resolved; nil when it does not exist.
+    public static func resolved(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The folder holding `path` (`/` for `/` and for a name at the root).
+    public static func parent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        let parent = trimmed[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    public static func lastComponent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func workingDirectory() -> String? {
+        guard let folder = getcwd(nil, 0) else { return nil }
+        defer { free(folder) }
+        return String(cString: folder)
+    }
+}
