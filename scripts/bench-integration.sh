@@ -8,7 +8,8 @@
 # maltiverse.py comes from Wazuh's repository (integrations/maltiverse.py at the 4.14 tag); it is not part of
 # Verdict and this script neither fetches nor builds it. It needs python3 and `requests`.
 # Measured: custom-verdict embedded mode with a cached answer, client mode against `verdict serve` with a
-# cached answer, and a cold embedded lookup (fresh cache each run) against the mock Maltiverse.
+# cached answer, and a cold embedded lookup (fresh cache each run) against the mock Maltiverse; the two cache
+# hits also without the warm engine (VERDICT_ENGINE_IDLE=0: each alert starts the whole program).
 set -euo pipefail
 
 maltiverse=${1:?"give the path to Wazuh's integrations/maltiverse.py"}
@@ -25,8 +26,11 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT
 mkdir -p "$home"/{queue/sockets,logs,integrations,etc,var}
 cp "$maltiverse" "$home/integrations/maltiverse.py"
-cp "$build/custom-verdict" "$home/integrations/custom-verdict"
-strip "$home/integrations/custom-verdict"
+# As `verdict wazuh install` lays it out: the relay and, beside it, the engine it hands runs to.
+for program in custom-verdict verdict; do
+    cp "$build/$program" "$home/integrations/$program"
+    strip "$home/integrations/$program"
+done
 
 # analysisd's queue: a datagram socket that keeps draining.
 python3 - "$home/queue/sockets/queue" <<'EOF' &
@@ -85,14 +89,20 @@ key=$(cat "$work/server/admin-key")  # the first start writes the admin key ther
 grep -q 'events written' "$home/logs/integrations.log" || { cat "$home/logs/integrations.log"; exit 1; }
 
 quote() { printf '%q ' "$@"; }
-# One --prepare per command, in order (a single one would apply to all): only the cold run loses its cache.
+client=("$alert" "$key" "$server" "" "" 10 3 "> /dev/null 2>&1")
+# From the Wazuh home, as integratord runs integrations. One --prepare per command, in order (a single one
+# would apply to all): only the cold run loses its cache.
+cd "$home"
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/results.json" \
-    --prepare true --prepare true --prepare true --prepare "rm -rf $home/var/verdict" \
+    --prepare true --prepare true --prepare true --prepare true --prepare true --prepare "rm -rf $home/var/verdict" \
     -n "maltiverse.py (Python, asks the mock each time)" "python3 $home/integrations/maltiverse.py $alert bench-key $mock" \
     -n "custom-verdict embedded, cache hit" "$(quote "$cv" "${args[@]}")" \
-    -n "custom-verdict client mode, cache hit" "$(quote "$cv" "$alert" "$key" "$server" "" "" 10 3 "> /dev/null 2>&1")" \
+    -n "custom-verdict client mode, cache hit" "$(quote "$cv" "${client[@]}")" \
+    -n "embedded, cache hit, no warm engine" "$(quote env VERDICT_ENGINE_IDLE=0 "$cv" "${args[@]}")" \
+    -n "client mode, cache hit, no warm engine" "$(quote env VERDICT_ENGINE_IDLE=0 "$cv" "${client[@]}")" \
     -n "custom-verdict embedded, cold (fresh cache)" "$(quote "$cv" "${args[@]}")" \
     >"$work/hyperfine.out" 2>&1 || { cat "$work/hyperfine.out"; exit 1; }
+cd - >/dev/null
 
 python3 - "$work/results.json" <<'EOF'
 import json, sys

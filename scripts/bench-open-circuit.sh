@@ -4,14 +4,17 @@
 # every later run skips it at once, as every process on the data directory now sees the circuit open. Prints
 # each run's wall time and the time custom-verdict logs for the alert.
 #
-#   swift build -c release --product custom-verdict && scripts/bench-open-circuit.sh [runs]
+#   swift build -c release --product custom-verdict --product verdict && scripts/bench-open-circuit.sh [runs]
 set -euo pipefail
 
 runs=${1:-12}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VERDICT_BUILD:-$root/.build/release}
 build=$(cd "$build" 2>/dev/null && pwd || echo "$build")
-[ -x "$build/custom-verdict" ] || { echo "build first: swift build -c release --product custom-verdict" >&2; exit 2; }
+[ -x "$build/custom-verdict" ] && [ -x "$build/verdict" ] || {
+    echo "build first: swift build -c release --product custom-verdict --product verdict" >&2
+    exit 2
+}
 
 home=$(mktemp -d)
 cleanup() {

@@ -64,7 +64,7 @@ PY
 echo "events received by the socket (counted per 1,000): $written"
 
 # integratord's way: one custom-verdict process per alert, one after another.
-cp "$build/custom-verdict" "$home/integrations/custom-verdict"
+cp "$build/custom-verdict" "$build/verdict" "$home/integrations/"  # the relay and its engine
 head -200 "$home/logs/alerts/alerts.json" | split -l 1 - "$work/alert-"
 start=$(date +%s.%N)
 for file in "$work"/alert-*; do

@@ -57,24 +57,21 @@ public struct EngineAddress: Sendable, Equatable, CustomStringConvertible {
 public enum EngineSocket {
     /// A connected stream socket to the engine, or nil with errno set when nobody listens there.
     public static func connect(to address: EngineAddress) -> Int32? {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
-        let connected = address.withSocketAddress { Glibc.connect(descriptor, $0, $1) }
-        guard connected == 0 else {
-            let saved = errno
-            close(descriptor)
-            errno = saved
-            return nil
-        }
-        return descriptor
+        streamSocket { descriptor in address.withSocketAddress { Glibc.connect(descriptor, $0, $1) } == 0 }
     }
 
     /// A listening socket at `address`; nil with errno set (EADDRINUSE: another engine has it).
     public static func listen(at address: EngineAddress) -> Int32? {
+        streamSocket { descriptor in
+            address.withSocketAddress { bind(descriptor, $0, $1) } == 0 && Glibc.listen(descriptor, 64) == 0
+        }
+    }
+
+    /// A new Unix stream socket once `setUp` succeeds on it; else nil, the socket closed and errno `setUp`'s.
+    static func streamSocket(_ setUp: (Int32) -> Bool) -> Int32? {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
-        let bound = address.withSocketAddress { bind(descriptor, $0, $1) }
-        guard bound == 0, Glibc.listen(descriptor, 64) == 0 else {
+        guard setUp(descriptor) else {
             let saved = errno
             close(descriptor)
             errno = saved

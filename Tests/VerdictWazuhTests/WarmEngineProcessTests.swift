@@ -31,6 +31,55 @@ struct WarmEngineProcessTests {
         return folder
     }
 
+    /// A home with a relay and (unless told not to) its engine installed, and a sample alert; kills the engines
+    /// of that executable when done.
+    final class Installation {
+        let home: Home
+        let relay: String
+        let engine: String
+        let alert: String
+
+        init(_ program: RelayedProgram = .integration, engine withEngine: Bool = true) throws {
+            home = try Home()
+            let folder = try WarmEngineProcessTests.install(program, in: home, engine: withEngine)
+            relay = folder + "/" + program.rawValue
+            engine = folder + "/" + Relay.engineName
+            alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
+        }
+
+        /// The relay on the sample alert (or `alert`), from the home (or `directory`), to its end.
+        func run(
+            alert chosen: String? = nil,
+            timeout: String = "10",
+            from directory: Home? = nil,
+            environment: [String: String] = [:]
+        ) async throws -> (status: Int32, output: String) {
+            await WarmEngineProcessTests.finish(
+                try start(alert: chosen, timeout: timeout, from: directory, environment: environment)
+            )
+        }
+
+        func start(
+            alert chosen: String? = nil,
+            timeout: String = "10",
+            from directory: Home? = nil,
+            environment: [String: String] = [:]
+        ) throws -> (process: Process, output: Pipe) {
+            try WarmEngineProcessTests.start(
+                relay,
+                arguments: IntegrationProcessTests.argv(alert: chosen ?? alert, timeout: timeout),
+                home: directory ?? home,
+                environment: environment
+            )
+        }
+
+        func waitForEngine(in directory: Home? = nil) async throws -> pid_t {
+            try await WarmEngineProcessTests.waitForEngine(engine, home: (directory ?? home).path, user: getuid())
+        }
+
+        deinit { for process in WarmEngineProcessTests.processes(running: engine) { kill(process, SIGKILL) } }
+    }
+
     /// Who runs the engine: the relay's user, which for `verdict-ar` started as root is the home's Wazuh user.
     static func engineUser(for program: RelayedProgram, home: Home) -> uid_t {
         guard program == .activeResponse, getuid() == 0 else { return getuid() }
@@ -150,24 +199,18 @@ struct WarmEngineProcessTests {
     }
 
     @Test func theSecondAlertIsRunByTheWarmEngineWithItsOwnRelaysEnvironment() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home)
-        let relay = folder + "/custom-verdict"
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
+        let installed = try Installation()
+        let home = installed.home
 
         // No engine yet: the relay runs the alert itself and starts one.
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
-        let cold = try await Self.finish(
-            Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: home)
-        )
+        let cold = try await installed.run()
         #expect(cold.status == 0, "\(cold.output) \(home.log)")
         #expect(await home.receiver!.wait(for: 1).count == 1, "the cold run's event; log: \(home.log)")
-        let enginePID = try await Self.waitForEngine(engine, home: home.path, user: getuid())
+        let enginePID = try await installed.waitForEngine()
 
         // The next alert: the engine opens the alert file (the relay stays the relay), and the event arrives.
         let fifo = try Self.fifoAlert(in: home)
-        let warm = try Self.start(relay, arguments: IntegrationProcessTests.argv(alert: fifo), home: home)
+        let warm = try installed.start(alert: fifo)
         let writer = try #require(await Self.writerOnceReaderWaits(fifo), "nobody opened the alert; log: \(home.log)")
         let engineOpenedIt = await Self.waitUntil { Self.openFiles(of: enginePID).contains(fifo) }
         let relayExecutable = try? FileManager.default.destinationOfSymbolicLink(
@@ -177,7 +220,7 @@ struct WarmEngineProcessTests {
         try writer.close()
         let finished = await Self.finish(warm)
         #expect(engineOpenedIt, "the engine, not the relay, read the alert")
-        #expect(relayExecutable == relay, "the relay did not become a cold run")
+        #expect(relayExecutable == installed.relay, "the relay did not become a cold run")
         #expect(finished.status == 0, "\(finished.output) \(home.log)")
         let events = await home.receiver!.wait(for: 2)
         #expect(events.count == 2, "log: \(home.log)")
@@ -187,69 +230,48 @@ struct WarmEngineProcessTests {
         // A run with other settings gets them: with no feed listing the address, it is not malicious.
         let emptyFeeds = home.path + "/no-feeds"
         try FileManager.default.createDirectory(atPath: emptyFeeds, withIntermediateDirectories: true)
-        let otherSettings = try await Self.finish(
-            Self.start(
-                relay,
-                arguments: IntegrationProcessTests.argv(alert: alert),
-                home: home,
-                environment: ["VERDICT_FEEDS_DIR": emptyFeeds]
-            )
-        )
+        let otherSettings = try await installed.run(environment: ["VERDICT_FEEDS_DIR": emptyFeeds])
         #expect(otherSettings.status == 0, "\(otherSettings.output)")
         let lastLine = home.log.split(separator: "\n").last.map(String.init) ?? ""
         #expect(lastLine.contains("1 unknown"), "the run used its own VERDICT_FEEDS_DIR: \(lastLine)")
-        #expect(Self.processes(running: engine) == [enginePID], "one engine served every run in this home")
+        #expect(Self.processes(running: installed.engine) == [enginePID], "one engine served every run in this home")
     }
 
     @Test func anEngineWhoseExecutableIsReplacedLeavesAndANewOneServes() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home)
-        let relay = folder + "/custom-verdict"
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
-        let first = try await Self.finish(
-            Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: home)
-        )
+        let installed = try Installation()
+        let home = installed.home
+        let first = try await installed.run()
         #expect(first.status == 0, "\(first.output)")
-        let oldEngine = try await Self.waitForEngine(engine, home: home.path, user: getuid())
+        let oldEngine = try await installed.waitForEngine()
 
         // An upgrade: the engine file is replaced (new inode), as `verdict wazuh install` and dpkg do.
-        let replacement = engine + ".new"
+        let replacement = installed.engine + ".new"
         try FileManager.default.copyItem(
             atPath: WazuhProcess.buildProducts.appendingPathComponent("verdict").path,
             toPath: replacement
         )
-        #expect(rename(replacement, engine) == 0)
+        #expect(rename(replacement, installed.engine) == 0)
         #expect(
             await Self.waitUntil { kill(oldEngine, 0) != 0 || Self.isZombie(oldEngine) },
             "the old engine left once its executable was replaced"
         )
-        let second = try await Self.finish(
-            Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: home)
-        )
+        let second = try await installed.run()
         #expect(second.status == 0, "\(second.output)")
-        let newEngine = try await Self.waitForEngine(engine, home: home.path, user: getuid())
+        let newEngine = try await installed.waitForEngine()
         #expect(newEngine != oldEngine)
         #expect(await home.receiver!.wait(for: 2).count == 2, "log: \(home.log)")
     }
 
     @Test func runsFromAnotherDirectoryGetAnEngineOfTheirOwnWhichLeavesWithIt() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home)
-        let relay = folder + "/custom-verdict"
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
+        let installed = try Installation()
+        let home = installed.home
         let elsewhere = try Home(bindSocket: false)
         for directory in [home, elsewhere] {
-            let run = try await Self.finish(
-                Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: directory)
-            )
+            let run = try await installed.run(from: directory)
             #expect(run.status == 0, "\(run.output)")
         }
-        let homeEngine = try await Self.waitForEngine(engine, home: home.path, user: getuid())
-        let otherEngine = try await Self.waitForEngine(engine, home: elsewhere.path, user: getuid())
+        let homeEngine = try await installed.waitForEngine()
+        let otherEngine = try await installed.waitForEngine(in: elsewhere)
         #expect(homeEngine != otherEngine, "each working directory has its engine")
         try FileManager.default.removeItem(atPath: elsewhere.path)
         #expect(
@@ -265,39 +287,28 @@ struct WarmEngineProcessTests {
     }
 
     @Test func theEngineAnswersAtTheBudgetAndServesTheNextAlert() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home)
-        let relay = folder + "/custom-verdict"
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
-        _ = try await Self.finish(Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: home))
-        let enginePID = try await Self.waitForEngine(engine, home: home.path, user: getuid())
+        let installed = try Installation()
+        let home = installed.home
+        _ = try await installed.run()
+        let enginePID = try await installed.waitForEngine()
 
         // An alert that never comes (nobody writes the FIFO) and a 2 s budget: the relay gets the hard
         // deadline's code (8) at about 3 s, well before anything else would end it.
         let fifo = try Self.fifoAlert(in: home)
-        let stuck = await Self.finish(
-            try Self.start(relay, arguments: IntegrationProcessTests.argv(alert: fifo, timeout: "2"), home: home)
-        )
+        let stuck = try await installed.run(alert: fifo, timeout: "2")
         #expect(stuck.status == 8, "\(stuck.output) \(home.log)")
         #expect(home.log.contains("gave up so that Wazuh is not held up"))
         // The same engine takes the next alert.
-        let next = try await Self.finish(
-            Self.start(relay, arguments: IntegrationProcessTests.argv(alert: alert), home: home)
-        )
+        let next = try await installed.run()
         #expect(next.status == 0, "\(next.output)")
         #expect(await home.receiver!.wait(for: 2).count == 2, "log: \(home.log)")
-        #expect(Self.processes(running: engine) == [enginePID])
+        #expect(Self.processes(running: installed.engine) == [enginePID])
         try Self.write(IntegrationProcessTests.sshdAlert + "\n", toFIFO: fifo)  // lets the stuck run end
     }
 
     @Test func theActiveResponseMessageIsReadByTheEngineFromTheRelaysStandardInput() async throws {
-        let home = try Home()
-        let folder = try Self.install(.activeResponse, in: home)
-        let relay = folder + "/verdict-ar"
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
+        let installed = try Installation(.activeResponse)
+        let (home, relay) = (installed.home, installed.relay)
         let message = ActiveResponseHardeningTests.message(alertID: "1716200000.12345")
         let firstInput = Pipe()
         let cold = try Self.start(relay, arguments: [], home: home, input: firstInput)
@@ -305,7 +316,7 @@ struct WarmEngineProcessTests {
         let coldFinished = await Self.finish(cold)
         #expect(coldFinished.status == 0, "\(coldFinished.output)")
         let enginePID = try await Self.waitForEngine(
-            engine,
+            installed.engine,
             home: home.path,
             user: Self.engineUser(for: .activeResponse, home: home)
         )
@@ -336,36 +347,22 @@ struct WarmEngineProcessTests {
     }
 
     @Test func aRelayWithoutItsEngineSaysWhereItShouldBe() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home, engine: false)
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
-        let run = try await Self.finish(
-            Self.start(folder + "/custom-verdict", arguments: IntegrationProcessTests.argv(alert: alert), home: home)
-        )
+        let installed = try Installation(engine: false)
+        let run = try await installed.run()
         #expect(run.status == 10)
-        #expect(run.output.contains("the Verdict engine \(folder)/verdict is missing"), "\(run.output)")
+        #expect(run.output.contains("the Verdict engine \(installed.engine) is missing"), "\(run.output)")
         #expect(run.output.contains("verdict wazuh install"))
     }
 
     @Test func withTheEngineOffEveryRunIsColdAndNoEngineStarts() async throws {
-        let home = try Home()
-        let folder = try Self.install(.integration, in: home)
-        let engine = folder + "/" + Relay.engineName
-        defer { for process in Self.processes(running: engine) { kill(process, SIGKILL) } }
-        let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
+        let installed = try Installation()
+        let home = installed.home
         for _ in 0..<2 {
-            let run = try await Self.finish(
-                Self.start(
-                    folder + "/custom-verdict",
-                    arguments: IntegrationProcessTests.argv(alert: alert),
-                    home: home,
-                    environment: ["VERDICT_ENGINE_IDLE": "0"]
-                )
-            )
+            let run = try await installed.run(environment: ["VERDICT_ENGINE_IDLE": "0"])
             #expect(run.status == 0, "\(run.output)")
         }
         #expect(await home.receiver!.wait(for: 2).count == 2)
-        #expect(Self.processes(running: engine).isEmpty, "VERDICT_ENGINE_IDLE=0 starts no engine")
+        #expect(Self.processes(running: installed.engine).isEmpty, "VERDICT_ENGINE_IDLE=0 starts no engine")
     }
 }
 
