@@ -57,7 +57,12 @@ public struct EngineAddress: Sendable, Equatable, CustomStringConvertible {
 public enum EngineSocket {
     /// A connected stream socket to the engine, or nil with errno set when nobody listens there.
     public static func connect(to address: EngineAddress) -> Int32? {
-        streamSocket { descriptor in address.withSocketAddress { Glibc.connect(descriptor, $0, $1) } == 0 }
+        streamSocket { descriptor in
+            // A stopped engine's full backlog would hold a blocking connect (and its sends) for ever.
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return address.withSocketAddress { Glibc.connect(descriptor, $0, $1) } == 0
+        }
     }
 
     /// A listening socket at `address`; nil with errno set (EADDRINUSE: another engine has it).

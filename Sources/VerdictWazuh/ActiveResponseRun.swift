@@ -140,7 +140,7 @@ public enum ActiveResponseRun {
             if let seconds = options.timeoutSeconds {
                 deadline = context.started + .milliseconds(Int64(seconds * 1000))
             }
-            HardDeadline.arm(after: (options.timeoutSeconds ?? 5) + 1, log: log)
+            HardDeadline.arm(after: (options.timeoutSeconds ?? 5) + 1, log: log, finishEarly: context.finishEarly)
             // Read once: they name the server (client mode) and, without one, configure the engine.
             let configuration = try await context.configuration()
             try await context.enrich(

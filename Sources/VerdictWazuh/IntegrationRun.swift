@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Dispatch
 import Foundation
+import Synchronization
 import VerdictCore
 import VerdictEngine
 import VerdictRelay
@@ -16,11 +17,8 @@ import Glibc
 /// The last line of defence for the time budget: if anything (a locked database, a stuck resolver) still
 /// runs `grace` after the budget, log it and leave. integratord and execd wait for us with no timeout.
 enum HardDeadline {
-    /// Set when the run is not the whole process (in the warm engine): ends the run early with an exit code,
-    /// answering its relay instead of exiting; false when the run had finished already.
-    @TaskLocal static var finishEarly: (@Sendable (Int32) -> Bool)?
-
-    static func arm(after seconds: Double, log: IntegrationLog) {
+    /// - finishEarly: set when the run is not the whole process (`WazuhRunContext.finishEarly`).
+    static func arm(after seconds: Double, log: IntegrationLog, finishEarly: (@Sendable (Int32) -> Bool)?) {
         let message = "error: still running \(Int(seconds)) s after starting; gave up so that Wazuh is not held up"
         let code = IntegrationFailure.Kind.lookupFailed.rawValue
         guard let finishEarly else {
@@ -39,16 +37,48 @@ enum HardDeadline {
     }
 }
 
+/// Settings already read by this process, so that the warm engine reads them once rather than for every alert
+/// (swift-configuration's reading is most of a warm run's work). Keyed by all that `EngineConfiguration.load`
+/// reads: the environment, and the settings file as it is on disk now (a changed file is read again).
+enum LoadedSettings {
+    struct Key: Hashable {
+        var environment: [String: String]
+        var settingsFile: String
+    }
+
+    /// Runs with more different settings than this (tests, not a manager) start the cache again.
+    static let kept = 16
+    static let loaded = Mutex<[Key: EngineConfiguration]>([:])
+
+    /// The file's path, device, inode, size and modification time; "" when no file is named.
+    static func identity(ofFile path: String?) -> String {
+        guard let path, !path.isEmpty else { return "" }
+        var status = stat()
+        guard stat(path, &status) == 0 else { return "missing " + path }
+        return
+            "\(path) \(status.st_dev) \(status.st_ino) \(status.st_size) \(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
+    }
+}
+
 /// Everything a run needs from the machine: the Wazuh home, the environment, the clock.
 public struct WazuhRunContext: Sendable {
     public var home: String
     public var environment: [String: String]
     public var started: ContinuousClock.Instant
+    /// Set when the run is not the whole process (in the warm engine): at the hard deadline it ends the run with
+    /// that exit code, answering the relay, instead of exiting; false when the run had finished already.
+    public var finishEarly: (@Sendable (Int32) -> Bool)?
 
-    public init(home: String, environment: [String: String], started: ContinuousClock.Instant = .now) {
+    public init(
+        home: String,
+        environment: [String: String],
+        started: ContinuousClock.Instant = .now,
+        finishEarly: (@Sendable (Int32) -> Bool)? = nil
+    ) {
         self.home = home
         self.environment = environment
         self.started = started
+        self.finishEarly = finishEarly
     }
 
     var socketPath: String { home + "/queue/sockets/queue" }
@@ -62,8 +92,18 @@ public struct WazuhRunContext: Sendable {
             environment["VERDICT_CONFIG"] = settingsFile
         }
         if (environment["VERDICT_DATA_DIR"] ?? "").isEmpty { environment["VERDICT_DATA_DIR"] = home + "/var/verdict" }
+        let key = LoadedSettings.Key(
+            environment: environment,
+            settingsFile: LoadedSettings.identity(ofFile: environment["VERDICT_CONFIG"])
+        )
+        if let loaded = LoadedSettings.loaded.withLock({ $0[key] }) { return loaded }
         do {
-            return try await EngineConfiguration.load(environment: environment)
+            let configuration = try await EngineConfiguration.load(environment: environment)
+            LoadedSettings.loaded.withLock { loaded in
+                if loaded.count >= LoadedSettings.kept { loaded.removeAll() }
+                loaded[key] = configuration
+            }
+            return configuration
         } catch let error as SettingError {
             throw IntegrationFailure(.badSettings, error.description)
         }
@@ -306,7 +346,7 @@ public enum IntegratordRun {
             }
             let budget = options.timeoutSeconds ?? parsed.timeoutSeconds ?? 5
             let deadline = context.started + .milliseconds(Int64(budget * 1000))
-            HardDeadline.arm(after: budget + 1, log: log)
+            HardDeadline.arm(after: budget + 1, log: log, finishEarly: context.finishEarly)
             let alert = try context.readAlert(at: parsed.alertFile)
             try await context.enrich(
                 alert,

@@ -123,18 +123,21 @@ public enum WarmEngine {
         }
         // The relay gave up waiting (it then runs the alert itself): do not run it twice.
         guard EngineSocket.send(Array(RelayReply.accepted.utf8), passing: [], on: connection) else { return }
+        let answer = Answer(connection: connection)
         let context = WazuhRunContext(
             home: wazuhHome(environment: request.environment, executablePath: request.executablePath),
             environment: request.environment,
-            started: .now - .nanoseconds(Int64(clamping: request.elapsedNanoseconds))
+            started: .now - .nanoseconds(Int64(clamping: request.elapsedNanoseconds)),
+            finishEarly: { answer.finish($0) }
         )
-        let answer = Answer(connection: connection)
-        let finishEarly: @Sendable (Int32) -> Bool = { answer.finish($0) }
         runOwnsDescriptors = true
         Task { [descriptors] in
-            let code = await HardDeadline.$finishEarly.withValue(finishEarly) {
-                await RelayedRun.run(request.program, arguments: request.arguments, context: context, input: input)
-            }
+            let code = await RelayedRun.run(
+                request.program,
+                arguments: request.arguments,
+                context: context,
+                input: input
+            )
             for descriptor in descriptors { close(descriptor) }
             answer.finish(code)
         }

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import VerdictCore
+import VerdictEngine
 import VerdictRelay
 import VerdictTestSupport
-import VerdictWazuh
+@testable import VerdictWazuh
 
 #if canImport(Glibc)
 import Glibc
@@ -401,5 +402,28 @@ struct RelayRequestTests {
         let programStart = body.firstIndex(of: 0)! + 1
         wrongProgram[programStart] = UInt8(ascii: "x")
         #expect(throws: RelayRequest.Malformed.self) { try RelayRequest(body: wrongProgram) }
+    }
+}
+
+/// The warm engine keeps the settings it read; a changed settings file or environment must still be read anew.
+struct LoadedSettingsTests {
+    @Test func settingsAreReadAgainWhenTheFileOrTheEnvironmentChanges() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("settings-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: home + "/etc", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let file = home + "/etc/verdict.yaml"
+        func virusTotalIsOn(_ environment: [String: String] = [:]) async throws -> Bool {
+            let configuration = try await WazuhRunContext(home: home, environment: environment).configuration()
+            return try #require(configuration.sources.first { $0.name == "virustotal" }).isOn
+        }
+        try "# virustotal:\n#   api_key: \"...\"\n".write(toFile: file, atomically: false, encoding: .utf8)
+        #expect(try await virusTotalIsOn() == false)
+        #expect(try await virusTotalIsOn() == false, "read again from the cache, the same")
+        // Edited in place (same inode), as an editor or `sed -i` may do.
+        try "virustotal:\n  api_key: \"k1\"\n".write(toFile: file, atomically: false, encoding: .utf8)
+        #expect(try await virusTotalIsOn() == true, "the edited file is read again")
+        #expect(try await virusTotalIsOn(["VERDICT_VIRUSTOTAL_ENABLED": "false"]) == false, "another environment")
+        try FileManager.default.removeItem(atPath: file)
+        #expect(try await virusTotalIsOn() == false, "without the file, its key is gone")
     }
 }
