@@ -9,7 +9,8 @@
 # Verdict and this script neither fetches nor builds it. It needs python3 and `requests`.
 # Measured: custom-verdict embedded mode with a cached answer, client mode against `verdict serve` with a
 # cached answer, and a cold embedded lookup (fresh cache each run) against the mock Maltiverse; the two cache
-# hits also without the warm engine (VERDICT_ENGINE_IDLE=0: each alert starts the whole program).
+# hits also without the warm engine (VERDICT_ENGINE_IDLE=0: each alert starts the whole program); verdict-ar's
+# cache hit the same two ways.
 set -euo pipefail
 
 maltiverse=${1:?"give the path to Wazuh's integrations/maltiverse.py"}
@@ -112,4 +113,36 @@ print(f"{'command':50} {'wall ms':>9} {'± ms':>7} {'user ms':>8} {'sys ms':>7} 
 for r in results:
     print(f"{r['command']:50} {r['mean']*1000:9.1f} {r['stddev']*1000:7.1f} {r['user']*1000:8.1f} {r['system']*1000:7.1f} {base / r['mean']:9.1f}")
 EOF
+# verdict-ar as wazuh-execd runs it: one message on standard input, as root when this script is (it then becomes
+# the owner of var/verdict, as installed: nobody stands in for wazuh). hyperfine 1.15 has no --input, so these
+# run through its shell, whose own start hyperfine measures and subtracts.
+ar_home="$work/ar"
+chmod 0755 "$work"  # the engine runs as nobody then, and must reach its executable
+mkdir -p "$ar_home"/{logs,etc,var/verdict,active-response/bin}
+ln -s "$home/queue" "$ar_home/queue"
+chmod 0666 "$home/queue/sockets/queue"
+cp "$build/verdict-ar" "$ar_home/active-response/bin/verdict-ar"
+strip "$ar_home/active-response/bin/verdict-ar"
+ln "$home/integrations/verdict" "$ar_home/active-response/bin/verdict" 2>/dev/null ||
+    cp "$home/integrations/verdict" "$ar_home/active-response/bin/verdict"
+if [ "$(id -u)" = 0 ]; then chown nobody "$ar_home/logs" "$ar_home/var/verdict"; fi
+printf '{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"add","parameters":{"extra_args":[],"alert":%s,"program":"active-response/bin/verdict-ar"}}\n' \
+    "$(cat "$alert")" >"$work/ar.message"
+ar="$ar_home/active-response/bin/verdict-ar"
+export VERDICT_WAZUH_HOME="$ar_home"
+(cd "$ar_home" && "$ar" <"$work/ar.message")  # fills its cache
+cd "$ar_home"
+hyperfine --warmup 5 --runs "$runs" --export-json "$work/ar.json" \
+    -n "verdict-ar embedded, cache hit" "$ar < $work/ar.message" \
+    -n "verdict-ar cache hit, no warm engine" "VERDICT_ENGINE_IDLE=0 $ar < $work/ar.message" \
+    >"$work/ar.out" 2>&1 || { cat "$work/ar.out" "$ar_home/logs/active-responses.log"; exit 1; }
+cd - >/dev/null
+python3 - "$work/ar.json" "$work/results.json" <<'EOF'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+base = json.load(open(sys.argv[2]))["results"][0]["mean"]
+for r in results:
+    print(f"{r['command']:50} {r['mean']*1000:9.1f} {r['stddev']*1000:7.1f} {r['user']*1000:8.1f} {r['system']*1000:7.1f} {base / r['mean']:9.1f}")
+EOF
+grep -q 'events written' "$ar_home/logs/active-responses.log" || { cat "$ar_home/logs/active-responses.log"; exit 1; }
 echo "events received by the mock analysisd socket: $(grep -c 'events written' "$home/logs/integrations.log") custom-verdict runs logged"
