@@ -43,7 +43,8 @@ struct Wazuh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install custom-verdict, verdict-ar, the rules and a settings file; print the ossec.conf blocks.",
             discussion: """
-                Copies the executables built next to this one into integrations/ and active-response/bin/ as \
+                Copies custom-verdict and verdict-ar, built next to this one, into integrations/ and \
+                active-response/bin/, each with this executable beside it (the warm engine they hand alerts to), as \
                 root:wazuh 0750, writes etc/rules/verdict_rules.xml, creates etc/verdict.yaml (kept if present) \
                 and var/verdict/. Says exactly what it could not do (run it as root on the manager).
                 """
