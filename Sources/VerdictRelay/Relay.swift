@@ -17,6 +17,10 @@ import Musl
 public enum Relay {
     /// The engine's file name, beside the relay (`verdict wazuh install` puts it there).
     public static let engineName = "verdict"
+    /// The engine's arguments that serve relays: `verdict wazuh engine`.
+    public static let engineCommand = ["wazuh", "engine"]
+    /// The engine's arguments for one cold run, before `PROGRAM RELAY_PATH ARGUMENTS…`: `verdict wazuh run`.
+    public static let coldRunCommand = ["wazuh", "run"]
 
     public static func main(_ program: RelayedProgram) -> Never {
         let started = bootNanoseconds()
@@ -100,10 +104,11 @@ public enum Relay {
         // The active response's message is on standard input: the engine reads it from this very descriptor.
         let passed = program == .activeResponse ? [STDIN_FILENO] : []
         guard EngineSocket.send(request.encoded(), passing: passed, on: connection),
-            EngineSocket.readLine(on: connection, timeoutMilliseconds: acceptWaitMilliseconds) == "accepted"
+            let taken = EngineSocket.readLine(on: connection, timeoutMilliseconds: acceptWaitMilliseconds),
+            RelayReply(line: taken) == .accepted
         else { return .unusable }
         guard let reply = EngineSocket.readLine(on: connection, timeoutMilliseconds: finishWaitMilliseconds),
-            reply.hasPrefix("exit "), let code = Int32(reply.dropFirst(5))
+            case .exit(let code) = RelayReply(line: reply)
         else {
             // The engine took the run and ended without its result. The integration's alert file is still there,
             // so it runs again cold (an event may come twice, none is lost); the active response's input is gone.
@@ -117,7 +122,7 @@ public enum Relay {
     /// process's descriptors (a caller waiting for our output to close must not wait for the engine), and does
     /// not wait for it.
     static func startEngine(_ engine: String) {
-        let arguments = [engineName, "wazuh", "engine"]
+        let arguments = [engineName] + engineCommand
         var pointers = arguments.map { strdup($0) } + [nil]
         defer { for pointer in pointers { free(pointer) } }
         _ = verdict_spawn_detached(engine, &pointers, environ)
@@ -126,7 +131,7 @@ public enum Relay {
     /// Becomes the engine's one-off run of `program`, with this process's arguments and environment.
     static func runCold(_ program: RelayedProgram, engine: String, executablePath: String) -> Never {
         let arguments =
-            [engineName, "wazuh", "run", program.rawValue, executablePath] + CommandLine.arguments.dropFirst()
+            [engineName] + coldRunCommand + [program.rawValue, executablePath] + CommandLine.arguments.dropFirst()
         var pointers = arguments.map { strdup($0) } + [nil]
         execv(engine, &pointers)
         let reason = String(cString: strerror(errno))
@@ -154,10 +159,7 @@ public enum Relay {
         var environment: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {
-            let variable = String(cString: entry)
-            if let equals = variable.utf8.firstIndex(of: UInt8(ascii: "=")) {
-                environment[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
-            }
+            if let (name, value) = RelayRequest.variable(String(cString: entry)) { environment[name] = value }
             cursor += 1
         }
         return environment

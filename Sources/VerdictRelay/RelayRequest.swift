@@ -107,19 +107,45 @@ public struct RelayRequest: Sendable, Equatable {
         for _ in 0..<(try count()) { arguments.append(try next()) }
         environment = [:]
         for _ in 0..<(try count()) {
-            let variable = try next()
-            guard let equals = variable.utf8.firstIndex(of: UInt8(ascii: "=")) else {
+            guard let (name, value) = Self.variable(try next()) else {
                 throw Malformed(description: "a variable without =")
             }
-            environment[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
+            environment[name] = value
         }
         guard cursor.next() == nil else { throw Malformed(description: "a request has fields left over") }
     }
 }
 
+extension RelayRequest {
+    /// `NAME=value` split at its first `=`; nil without one.
+    static func variable(_ text: String) -> (name: String, value: String)? {
+        guard let equals = text.utf8.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
+}
+
 /// What the engine answers on the connection, one line each: `accepted` once it has read the request whole,
 /// then `exit N` with the run's exit code.
-public enum RelayReply {
-    public static let accepted = "accepted\n"
-    public static func exit(_ code: Int32) -> String { "exit \(code)\n" }
+public enum RelayReply: Equatable, Sendable {
+    case accepted
+    case exit(Int32)
+
+    /// The line as sent, newline included.
+    public var line: String {
+        switch self {
+        case .accepted: "accepted\n"
+        case .exit(let code): "exit \(code)\n"
+        }
+    }
+
+    /// A line as read (without its newline); nil for anything else.
+    public init?(line: String) {
+        if line == "accepted" {
+            self = .accepted
+        } else if line.hasPrefix("exit "), let code = Int32(line.dropFirst(5)) {
+            self = .exit(code)
+        } else {
+            return nil
+        }
+    }
 }

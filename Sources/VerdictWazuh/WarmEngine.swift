@@ -122,7 +122,7 @@ public enum WarmEngine {
             input = descriptors[0]
         }
         // The relay gave up waiting (it then runs the alert itself): do not run it twice.
-        guard EngineSocket.send(Array(RelayReply.accepted.utf8), passing: [], on: connection) else { return }
+        guard EngineSocket.send(Array(RelayReply.accepted.line.utf8), passing: [], on: connection) else { return }
         let answer = Answer(connection: connection)
         let context = WazuhRunContext(
             home: wazuhHome(environment: request.environment, executablePath: request.executablePath),
@@ -159,7 +159,7 @@ public enum WarmEngine {
                 return !answered
             }
             guard first else { return false }
-            _ = EngineSocket.send(Array(RelayReply.exit(code).utf8), passing: [], on: connection)
+            _ = EngineSocket.send(Array(RelayReply.exit(code).line.utf8), passing: [], on: connection)
             done.signal()
             return true
         }

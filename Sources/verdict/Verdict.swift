@@ -19,18 +19,20 @@ struct Verdict: AsyncParsableCommand {
     static func main() async {
         // The relays' two entry points (VerdictRelay's `Relay`), taken before the parser: integratord's arguments
         // (empty strings, a literal `> /dev/null 2>&1`) are not options, and they are not for people to type.
-        let arguments = CommandLine.arguments
-        if arguments.count >= 3, arguments[1] == "wazuh" {
-            if arguments[2] == "engine", arguments.count == 3 {
-                Foundation.exit(
-                    await WarmEngine.serve(idle: WarmEngine.idleTime(environment: ProcessInfo.processInfo.environment))
-                )
-            }
-            if arguments[2] == "run", arguments.count >= 5, let program = RelayedProgram(rawValue: arguments[3]) {
-                Foundation.exit(
-                    await RelayedRun.cold(program, relayPath: arguments[4], arguments: Array(arguments.dropFirst(5)))
-                )
-            }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == Relay.engineCommand {
+            Foundation.exit(
+                await WarmEngine.serve(idle: WarmEngine.idleTime(environment: ProcessInfo.processInfo.environment))
+            )
+        }
+        let coldRun = arguments.dropFirst(Relay.coldRunCommand.count)
+        if arguments.starts(with: Relay.coldRunCommand), coldRun.count >= 2,
+            let program = RelayedProgram(rawValue: coldRun[coldRun.startIndex])
+        {
+            let relayPath = coldRun[coldRun.startIndex + 1]
+            Foundation.exit(
+                await RelayedRun.cold(program, relayPath: relayPath, arguments: Array(coldRun.dropFirst(2)))
+            )
         }
         do {
             var command = try parseAsRoot()

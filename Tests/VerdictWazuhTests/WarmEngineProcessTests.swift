@@ -384,6 +384,16 @@ struct RelayRequestTests {
         #expect(try RelayRequest(body: Array(encoded.dropFirst(4))) == request)
     }
 
+    @Test func repliesReadBackAsSentAndNothingElseIsOne() {
+        for reply in [RelayReply.accepted, .exit(0), .exit(8), .exit(-1)] {
+            #expect(RelayReply(line: String(reply.line.dropLast())) == reply, "\(reply.line)")
+            #expect(reply.line.hasSuffix("\n"))
+        }
+        for line in ["", "accepted ", "exit", "exit x", "exit 1 2", "Accepted"] {
+            #expect(RelayReply(line: line) == nil, "\(line)")
+        }
+    }
+
     @Test func aDamagedRequestIsRefusedSayingWhy() throws {
         let encoded = RelayRequest(
             program: .activeResponse,
