@@ -12,7 +12,7 @@ import Musl
 /// from another directory (another Wazuh home) get an engine of their own, whose working directory is theirs, as
 /// relative paths expect. Both sides check the other's user with SO_PEERCRED, so a public name hands nothing
 /// to another user.
-public struct EngineAddress: Sendable, Equatable, CustomStringConvertible {
+public struct EngineAddress: Sendable, Equatable {
     public let name: String
 
     /// The engine at `executable` as it is on disk now, for runs in `workingDirectory`; nil when either is gone.
@@ -34,8 +34,6 @@ public struct EngineAddress: Sendable, Equatable, CustomStringConvertible {
         let hex = String(hash, radix: 16)
         name = "verdict-engine-\(user)-" + String(repeating: "0", count: 16 - hex.count) + hex
     }
-
-    public var description: String { "@" + name }
 
     func withSocketAddress<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         var address = sockaddr_un()

@@ -34,7 +34,7 @@ public enum Relay {
                 fail(program, error.description, code: error.exitCode)
             }
         }
-        let engine = FilePath.parent(of: executablePath) + "/" + engineName
+        let engine = PlainPath.parent(of: executablePath) + "/" + engineName
         guard access(engine, X_OK) == 0 else {
             fail(
                 program,
@@ -43,7 +43,7 @@ public enum Relay {
             )
         }
         // An engine serves the runs of its own user only (the address names the user; both ends check).
-        let workingDirectory = FilePath.workingDirectory() ?? "/"
+        let workingDirectory = PlainPath.workingDirectory() ?? "/"
         if environment["VERDICT_ENGINE_IDLE"] != "0",
             let address = EngineAddress(executable: engine, workingDirectory: workingDirectory, user: getuid())
         {

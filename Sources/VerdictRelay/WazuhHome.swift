@@ -10,25 +10,25 @@ import Musl
 /// (integratord and execd run there), else `/var/ossec`.
 public func wazuhHome(environment: [String: String], executablePath: String) -> String {
     if let home = environment["VERDICT_WAZUH_HOME"], !home.isEmpty { return home }
-    func isWazuhHome(_ path: String) -> Bool { FilePath.isDirectory(path + "/queue") }
-    let folder = FilePath.parent(of: FilePath.resolved(executablePath) ?? executablePath)
-    let parent = FilePath.parent(of: folder)
-    if FilePath.lastComponent(of: folder) == "integrations" { return parent }
-    if FilePath.lastComponent(of: folder) == "bin" && FilePath.lastComponent(of: parent) == "active-response" {
-        return FilePath.parent(of: parent)
+    func isWazuhHome(_ path: String) -> Bool { PlainPath.isDirectory(path + "/queue") }
+    let folder = PlainPath.parent(of: PlainPath.resolved(executablePath) ?? executablePath)
+    let parent = PlainPath.parent(of: folder)
+    if PlainPath.lastComponent(of: folder) == "integrations" { return parent }
+    if PlainPath.lastComponent(of: folder) == "bin" && PlainPath.lastComponent(of: parent) == "active-response" {
+        return PlainPath.parent(of: parent)
     }
     if isWazuhHome(parent) { return parent }
-    if let workingDirectory = FilePath.workingDirectory(), isWazuhHome(workingDirectory) { return workingDirectory }
+    if let workingDirectory = PlainPath.workingDirectory(), isWazuhHome(workingDirectory) { return workingDirectory }
     return "/var/ossec"
 }
 
 /// This process's executable, symlinks resolved (argv[0] is only `integrations` under integratord).
 public func currentExecutablePath() -> String {
-    FilePath.resolved("/proc/self/exe") ?? "/proc/self/exe"
+    PlainPath.resolved("/proc/self/exe") ?? "/proc/self/exe"
 }
 
 /// Path helpers on plain strings, for code that does without Foundation.
-public enum FilePath {
+public enum PlainPath {
     /// The path with symlinks, `.` and `..` resolved; nil when it does not exist.
     public static func resolved(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }

@@ -58,7 +58,7 @@ public enum WarmEngine {
     static func acceptRuns(idle: Duration) -> Int32 {
         let executable = currentExecutablePath()
         let user = getuid()
-        guard let workingDirectory = FilePath.workingDirectory(),
+        guard let workingDirectory = PlainPath.workingDirectory(),
             let address = EngineAddress(executable: executable, workingDirectory: workingDirectory, user: user)
         else { return 1 }
         guard let listener = EngineSocket.listen(at: address) else {
