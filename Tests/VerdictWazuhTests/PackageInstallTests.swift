@@ -97,13 +97,16 @@ struct PackageInstallTests {
 
         // The installed custom-verdict, run as integratord runs it, enriches an alert from a local feed.
         let alert = try home.file("custom-verdict-1716200000--42.alert", IntegrationProcessTests.sshdAlert + "\n")
-        let run = try await WazuhProcess.run(
-            URL(fileURLWithPath: home.path + "/integrations/custom-verdict"),
-            argv0: "integrations",
-            arguments: IntegrationProcessTests.argv(alert: alert),
-            home: home.path,
-            environment: home.environment
-        )
+        func runInstalled() async throws -> WazuhProcess.Finished {
+            try await WazuhProcess.run(
+                URL(fileURLWithPath: home.path + "/integrations/custom-verdict"),
+                argv0: "integrations",
+                arguments: IntegrationProcessTests.argv(alert: alert),
+                home: home.path,
+                environment: home.environment
+            )
+        }
+        let run = try await runInstalled()
         #expect(run.status == 0, "\(run.output) \(home.log)")
         let received = await home.receiver!.wait(for: 1)
         let datagram = try #require(received.first, "no event on the queue socket; log: \(home.log)")
@@ -115,13 +118,7 @@ struct PackageInstallTests {
         // The first run started the warm engine; the next alert is handed to it, with the same result.
         let engine = home.path + "/integrations/verdict"
         let enginePID = try await WarmEngineProcessTests.waitForEngine(engine, home: home.path, user: getuid())
-        let warm = try await WazuhProcess.run(
-            URL(fileURLWithPath: home.path + "/integrations/custom-verdict"),
-            argv0: "integrations",
-            arguments: IntegrationProcessTests.argv(alert: alert),
-            home: home.path,
-            environment: home.environment
-        )
+        let warm = try await runInstalled()
         #expect(warm.status == 0, "\(warm.output) \(home.log)")
         let both = await home.receiver!.wait(for: 2)
         #expect(both.count == 2 && both[1].contains(#""verdict":"malicious""#), "log: \(home.log)")

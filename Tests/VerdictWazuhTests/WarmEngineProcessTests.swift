@@ -4,6 +4,7 @@ import VerdictCore
 import VerdictEngine
 import VerdictRelay
 import VerdictTestSupport
+
 @testable import VerdictWazuh
 
 #if canImport(Glibc)
