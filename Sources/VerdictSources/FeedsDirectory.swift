@@ -22,6 +22,27 @@ public struct FeedsDirectory: Sendable {
         Suppressor(warninglists: warninglists, allowList: allowList, internalSuffixes: internalSuffixes)
     }
 
+    /// What the files read here are now: each one's path, size and modification time. A process that keeps
+    /// the suppression these feeds set up compares it to tell when to read the directory again.
+    public static func fingerprint(of directory: URL) -> String {
+        var paths = ["warninglist-policies.json", "allowlist.txt", "internal-suffixes.txt"].map {
+            directory.appendingPathComponent($0).path
+        }
+        let listFolder = directory.appendingPathComponent("warninglists").path
+        if let enumerator = FileManager.default.enumerator(atPath: listFolder) {
+            for case let name as String in enumerator where name.lowercased().hasSuffix(".json") {
+                paths.append(listFolder + "/" + name)
+            }
+        }
+        var text = ""
+        for path in paths.sorted() {
+            var info = stat()
+            let seen = stat(path, &info) == 0
+            text += "\(path) \(seen ? info.st_size : -1) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n"
+        }
+        return text
+    }
+
     /// Reads the directory; a missing directory or file just means "nothing added".
     ///
     /// - Throws: `FeedsError` naming the file and what is wrong with it.

@@ -68,6 +68,8 @@ public struct WazuhRunContext: Sendable {
     /// Set when the run is not the whole process (in the warm engine): at the hard deadline it ends the run with
     /// that exit code, answering the relay, instead of exiting; false when the run had finished already.
     public var finishEarly: (@Sendable (Int32) -> Bool)?
+    /// What the warm engine keeps between its runs; nil in a run that is the whole process.
+    var kept: KeptResources?
 
     public init(
         home: String,
@@ -86,12 +88,7 @@ public struct WazuhRunContext: Sendable {
     /// Settings for embedded mode: `<home>/etc/verdict.yaml` (when present) and `VERDICT_*` variables, with the
     /// cache in `<home>/var/verdict` unless `VERDICT_DATA_DIR` says otherwise.
     func configuration() async throws -> EngineConfiguration {
-        var environment = environment
-        let settingsFile = home + "/etc/verdict.yaml"
-        if (environment["VERDICT_CONFIG"] ?? "").isEmpty, FileManager.default.fileExists(atPath: settingsFile) {
-            environment["VERDICT_CONFIG"] = settingsFile
-        }
-        if (environment["VERDICT_DATA_DIR"] ?? "").isEmpty { environment["VERDICT_DATA_DIR"] = home + "/var/verdict" }
+        let environment = settingsEnvironment
         let key = LoadedSettings.Key(
             environment: environment,
             settingsFile: LoadedSettings.identity(ofFile: environment["VERDICT_CONFIG"])
@@ -107,6 +104,26 @@ public struct WazuhRunContext: Sendable {
         } catch let error as SettingError {
             throw IntegrationFailure(.badSettings, error.description)
         }
+    }
+
+    /// The environment the settings are read from: the run's, with the home's settings file and data directory.
+    var settingsEnvironment: [String: String] {
+        var environment = environment
+        let settingsFile = home + "/etc/verdict.yaml"
+        if (environment["VERDICT_CONFIG"] ?? "").isEmpty, FileManager.default.fileExists(atPath: settingsFile) {
+            environment["VERDICT_CONFIG"] = settingsFile
+        }
+        if (environment["VERDICT_DATA_DIR"] ?? "").isEmpty { environment["VERDICT_DATA_DIR"] = home + "/var/verdict" }
+        return environment
+    }
+
+    /// Client mode's HTTP client. One request and a short budget: a server that refuses is told at once (the
+    /// alert is kept for later), not retried with backoff until the budget is gone, which would hold integratord
+    /// up.
+    static func clientModeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// What one run looks alerts up with: the backend, the suppression, and the retry queue (nil when the data
@@ -133,21 +150,31 @@ public struct WazuhRunContext: Sendable {
             // Client mode needs no settings to look up; without readable ones it simply has no queue.
             var configuration = loaded
             var queue: (any RetryQueueStore)?
+            var queueLease: KeptSet<String, any RetryQueueStore>.Lease?
             do {
                 if configuration == nil { configuration = try await self.configuration() }
                 if let directory = configuration?.dataDirectory {
-                    queue = SQLiteRetryQueue(
-                        database: try await VerdictDatabase.open(directory: directory, singleConnection: true)
-                    )
+                    let open = { @Sendable () async throws -> any RetryQueueStore in
+                        SQLiteRetryQueue(
+                            database: try await VerdictDatabase.open(directory: directory, singleConnection: true)
+                        )
+                    }
+                    if let kept {
+                        queueLease = try await kept.retryQueues.lease(
+                            directory,
+                            version: KeptResources.queueVersion(directory: directory),
+                            open: open
+                        )
+                        queue = queueLease?.value
+                    } else {
+                        queue = try await open()
+                    }
                 }
             } catch {
                 log.write("error: no retry queue, so a failed lookup is not kept: \(error)")
             }
-            // One request and a short budget: a server that refuses is told at once (the alert is kept for
-            // later), not retried with backoff until the budget is gone, which would hold integratord up.
-            var clientConfiguration = HTTPClient.Configuration()
-            clientConfiguration.connectionPool.retryConnectionEstablishment = false
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+            defer { queueLease?.end() }
+            let client = kept?.client ?? Self.clientModeHTTPClient()
             do {
                 let backend = try ServerBackend(hookURL: serverURL, apiKey: apiKey, client: client, api: api)
                 let value = try await body(
@@ -158,56 +185,103 @@ public struct WazuhRunContext: Sendable {
                         retry: configuration?.retry ?? RetrySettings()
                     )
                 )
-                try? await client.shutdown()
+                if kept == nil { try? await client.shutdown() }
                 return value
             } catch {
-                try? await client.shutdown()
+                if kept == nil { try? await client.shutdown() }
                 throw error
             }
         }
         let configuration: EngineConfiguration
         if let loaded { configuration = loaded } else { configuration = try await self.configuration() }
-        let runtime: EngineRuntime
-        let stores: Stores
+        let engine: KeptResources.KeptEngine
+        var lease: KeptSet<KeptResources.EngineSlot, KeptResources.KeptEngine>.Lease?
         do {
-            // A process per alert: one connection, and the store's failures in the integration's log. The
-            // database is `database:` in verdict.yaml (PostgreSQL shared by every node), else the data directory.
-            stores = try await StoreFactory.open(
-                try DatabaseLocation(configuration.databaseURL, dataDirectory: configuration.dataDirectory),
-                singleConnection: true,
-                retryQueueDirectory: configuration.dataDirectory,
-                log: { message in log.write(message) }
-            )
-            runtime = try EngineRuntime(
-                configuration: configuration,
-                stores: stores,
-                log: { message in log.write(message) }
-            )
-            try await runtime.prepare()
+            if let kept {
+                let version = try KeptResources.version(
+                    of: configuration,
+                    settingsFile: settingsEnvironment["VERDICT_CONFIG"]
+                )
+                let leased = try await kept.engines.lease(
+                    KeptResources.EngineSlot(environment: settingsEnvironment, log: log.path),
+                    version: version
+                ) { try await Self.openEngine(configuration, log: log) }
+                lease = leased
+                engine = leased.value
+                // What a new engine has just read: the overrides, and the feeds directory if it changed.
+                if !leased.isNew { try await engine.runtime.refresh() }
+            } else {
+                engine = try await Self.openEngine(configuration, log: log)
+            }
         } catch let error as StoreError where error.isUnavailable && configuration.databaseURL != nil {
             // The shared database is down or restarting: the alert is kept in this node's queue, not lost.
+            lease?.discard()
             return try await withUnreachableDatabase(error, configuration: configuration, log: log, body)
         } catch let error as StoreError {
+            lease?.end()
             throw IntegrationFailure(.badSettings, error.description)
         } catch let error as SettingError {
+            lease?.end()
             throw IntegrationFailure(.badSettings, error.description)
         }
         do {
             let value = try await body(
                 Backend(
-                    lookup: EmbeddedBackend(engine: runtime.engine),
-                    suppressor: runtime.engine.suppressor,
-                    queue: stores.retryQueue,
+                    lookup: EmbeddedBackend(engine: engine.runtime.engine),
+                    suppressor: engine.runtime.engine.suppressor,
+                    queue: engine.stores.retryQueue,
                     retry: configuration.retry
                 )
             )
-            await runtime.shutdown()
-            await stores.close()
+            await release(engine, lease)
             return value
+        } catch {
+            await release(engine, lease)
+            throw error
+        }
+    }
+
+    /// The stores and the engine on them, read in full. The store's failures go to the run's log. The database is
+    /// `database:` in verdict.yaml (PostgreSQL shared by every node), else the data directory. One connection, in
+    /// the warm engine too: a SQLite pool's opening sets the journal mode, which fails while per-alert processes
+    /// open the file, and a run needs the database for a few short queries.
+    static func openEngine(
+        _ configuration: EngineConfiguration,
+        log: IntegrationLog
+    ) async throws -> KeptResources.KeptEngine {
+        let stores = try await StoreFactory.open(
+            try DatabaseLocation(configuration.databaseURL, dataDirectory: configuration.dataDirectory),
+            singleConnection: true,
+            retryQueueDirectory: configuration.dataDirectory,
+            log: { message in log.write(message) }
+        )
+        let runtime: EngineRuntime
+        do {
+            runtime = try EngineRuntime(configuration: configuration, stores: stores, log: { log.write($0) })
+        } catch {
+            await stores.close()
+            throw error
+        }
+        do {
+            try await runtime.prepare()
         } catch {
             await runtime.shutdown()
             await stores.close()
             throw error
+        }
+        return KeptResources.KeptEngine(stores: stores, runtime: runtime)
+    }
+
+    /// Ends a run's use of its engine: closes it, unless the warm engine keeps it.
+    private func release(
+        _ engine: KeptResources.KeptEngine,
+        _ lease: KeptSet<KeptResources.EngineSlot, KeptResources.KeptEngine>.Lease?
+    ) async {
+        if let lease {
+            lease.end()
+        } else {
+            await engine.runtime.shutdown()
+            await engine.stores.close()
         }
     }
 

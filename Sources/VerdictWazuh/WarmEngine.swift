@@ -40,11 +40,14 @@ public enum RelayedRun {
 /// removed (an upgrade, an uninstall) or its directory is, once its runs are done: relays look for the new one.
 public enum WarmEngine {
     public static func serve(idle: Duration) async -> Int32 {
-        await withCheckedContinuation { continuation in
+        let kept = KeptResources()
+        let code = await withCheckedContinuation { continuation in
             // Accepting blocks: on a thread of its own, not one of the few the runs' tasks need.
-            let thread = Thread { continuation.resume(returning: acceptRuns(idle: idle)) }
+            let thread = Thread { continuation.resume(returning: acceptRuns(idle: idle, kept: kept)) }
             thread.start()
         }
+        await kept.close()
+        return code
     }
 
     /// The idle time in `VERDICT_ENGINE_IDLE` (seconds; 600 when unset or unreadable).
@@ -55,7 +58,7 @@ public enum WarmEngine {
         return .seconds(seconds)
     }
 
-    static func acceptRuns(idle: Duration) -> Int32 {
+    static func acceptRuns(idle: Duration, kept: KeptResources) -> Int32 {
         let executable = currentExecutablePath()
         let user = getuid()
         guard let workingDirectory = PlainPath.workingDirectory(),
@@ -85,7 +88,7 @@ public enum WarmEngine {
             lastRun = .now
             runs.start()
             let thread = Thread {
-                serveRun(on: connection, user: user, workingDirectory: workingDirectory)
+                serveRun(on: connection, user: user, workingDirectory: workingDirectory, kept: kept)
                 close(connection)
                 runs.end()
             }
@@ -99,7 +102,7 @@ public enum WarmEngine {
 
     /// Reads one request, says it has it, runs it and answers its exit code. A relay of another user or another
     /// directory, or one that sends something else, is closed on unanswered (it then runs the alert itself).
-    static func serveRun(on connection: Int32, user: uid_t, workingDirectory: String) {
+    static func serveRun(on connection: Int32, user: uid_t, workingDirectory: String, kept: KeptResources) {
         guard EngineSocket.peerUser(connection) == user else { return }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -124,12 +127,13 @@ public enum WarmEngine {
         // The relay gave up waiting (it then runs the alert itself): do not run it twice.
         guard EngineSocket.send(Array(RelayReply.accepted.line.utf8), passing: [], on: connection) else { return }
         let answer = Answer(connection: connection)
-        let context = WazuhRunContext(
+        var context = WazuhRunContext(
             home: wazuhHome(environment: request.environment, executablePath: request.executablePath),
             environment: request.environment,
             started: .now - .nanoseconds(Int64(clamping: request.elapsedNanoseconds)),
             finishEarly: { answer.finish($0) }
         )
+        context.kept = kept
         runOwnsDescriptors = true
         Task { [descriptors] in
             let code = await RelayedRun.run(

@@ -239,6 +239,61 @@ struct WarmEngineProcessTests {
         #expect(Self.processes(running: installed.engine) == [enginePID], "one engine served every run in this home")
     }
 
+    /// The engine keeps its database and engine open between runs, yet each run sees what a cold one would: the
+    /// allow-list and the overrides as they are now, and a data directory made anew.
+    @Test func theEngineKeepsItsDatabaseOpenAndEachRunSeesTheFilesAsTheyAreNow() async throws {
+        let installed = try Installation()
+        let home = installed.home
+        let database = home.path + "/var/verdict/verdict.sqlite"
+        func lastLine() -> String { home.log.split(separator: "\n").last.map(String.init) ?? "" }
+        func inode(_ path: String) -> UInt64? {
+            (try? FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? NSNumber)?.uint64Value
+        }
+
+        _ = try await installed.run()
+        let enginePID = try await installed.waitForEngine()
+        let warm = try await installed.run()
+        #expect(warm.status == 0, "\(warm.output) \(home.log)")
+        #expect(lastLine().contains("1 malicious"), "\(lastLine())")
+        #expect(
+            Self.openFiles(of: enginePID).contains(database),
+            "between runs the engine still has \(database) open"
+        )
+
+        // The allow-list, edited between two runs, applies to the next one.
+        let allowList = home.feeds + "/allowlist.txt"
+        try "185.220.101.4\n".write(toFile: allowList, atomically: true, encoding: .utf8)
+        let allowed = try await installed.run()
+        #expect(allowed.status == 0, "\(allowed.output)")
+        #expect(lastLine().contains("0 indicators, 1 suppressed"), "the new allow-list: \(lastLine())")
+        try FileManager.default.removeItem(atPath: allowList)
+
+        // An override added by the CLI meanwhile wins at the next run.
+        let override = await Self.finish(
+            try Self.start(
+                installed.engine,
+                arguments: ["override", "add", "185.220.101.4", "--verdict", "harmless", "--reason", "our scanner"],
+                home: home,
+                environment: ["VERDICT_DATA_DIR": home.path + "/var/verdict"]
+            )
+        )
+        #expect(override.status == 0, "\(override.output)")
+        let overridden = try await installed.run()
+        #expect(overridden.status == 0, "\(overridden.output)")
+        #expect(lastLine().contains("1 harmless"), "the override: \(lastLine())")
+
+        // The data directory removed and made again: the run uses the new database, not the unlinked file.
+        let oldDatabase = try #require(inode(database))
+        try FileManager.default.removeItem(atPath: home.path + "/var/verdict")
+        let fresh = try await installed.run()
+        #expect(fresh.status == 0, "\(fresh.output)")
+        #expect(lastLine().contains("1 malicious"), "the feeds read into the new database: \(lastLine())")
+        let newDatabase = try #require(inode(database), "the run made the database again")
+        #expect(newDatabase != oldDatabase)
+        #expect(Self.processes(running: installed.engine) == [enginePID], "the same engine served every run")
+        #expect(await home.receiver!.wait(for: 3).count == 3, "an event for each malicious answer: \(home.log)")
+    }
+
     @Test func anEngineWhoseExecutableIsReplacedLeavesAndANewOneServes() async throws {
         let installed = try Installation()
         let home = installed.home
