@@ -5,9 +5,11 @@
 #
 # writes DIR (default dist/) verdict-VERSION-linux-x86_64.tar.gz and verdict_VERSION-N_amd64.deb. VERSION is what
 # the built `verdict --version` prints (verdictVersion in Sources/VerdictCore/Verdict.swift, the one place it is
-# set); N is the package's own revision (default 1), raised when only the packaging changes. The executables are
-# built with the Swift standard library and Foundation linked in (--static-swift-stdlib) in .build-package, so
-# they need only the C libraries that `Depends:` names (read off ldd). Needs swift, dpkg-deb, gzip, python3.
+# set); N is the package's own revision (default 1), raised when only the packaging changes. `verdict` is built
+# with the Swift standard library and Foundation linked in (--static-swift-stdlib) in .build-package, so it needs
+# only the C libraries that `Depends:` names (read off ldd). The two relays Wazuh starts for every alert,
+# custom-verdict and verdict-ar, are fully static (-static-executable, in .build-package-relays): no dynamic
+# loader, no libstdc++ to map, a third of the start-up work. Needs swift, dpkg-deb, gzip, python3.
 set -euo pipefail
 
 revision=1
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 case "$revision" in ''|*[!0-9]*) echo "package.sh: --revision takes a number, not '$revision'" >&2; exit 2 ;; esac
 [ "$(uname -m)" = x86_64 ] || { echo "package.sh: builds x86_64 packages on an x86_64 machine only" >&2; exit 2; }
-for tool in swift dpkg-deb dpkg-shlibdeps gzip python3; do
+for tool in swift dpkg-deb dpkg-shlibdeps gzip python3 readelf; do
     if ! command -v "$tool" >/dev/null; then
         [ "$tool" = dpkg-shlibdeps ] && hint="apt-get install -y dpkg-dev" || hint="install $tool"
         echo "package.sh: $tool is missing ($hint)" >&2
@@ -36,11 +38,24 @@ scratch=${VERDICT_PACKAGE_SCRATCH:-$root/.build-package}
 cd "$root"
 
 programs=(verdict custom-verdict verdict-ar)
-for program in "${programs[@]}"; do
-    echo "package.sh: building $program (release, static Swift libraries)" >&2
-    swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$program" >&2
-done
+relays=(custom-verdict verdict-ar)
+echo "package.sh: building verdict (release, static Swift libraries)" >&2
+swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product verdict >&2
 bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)
+# Their own scratch path: other flags there would rebuild everything verdict is made of.
+relay_flags=(-c release -Xswiftc -static-executable --scratch-path "$scratch-relays")
+for program in "${relays[@]}"; do
+    echo "package.sh: building $program (release, fully static)" >&2
+    # The linker's warnings about getpwnam are expected: see WazuhIdentity.target.
+    swift build "${relay_flags[@]}" --product "$program" >&2
+done
+relay_bin=$(swift build "${relay_flags[@]}" --show-bin-path)
+for program in "${relays[@]}"; do
+    if readelf --program-headers "$relay_bin/$program" | grep -q INTERP; then
+        echo "package.sh: $relay_bin/$program is not a static executable" >&2
+        exit 1
+    fi
+done
 version=$("$bin/verdict" --version)
 case "$version" in [0-9]*.[0-9]*) ;; *) echo "package.sh: verdict --version printed '$version'" >&2; exit 1 ;; esac
 debversion="$version-$revision"
@@ -52,10 +67,9 @@ mkdir -p "$tree/usr/lib/verdict" "$tree/usr/bin" "$tree/lib/systemd/system" "$tr
     "$tree/usr/share/verdict/wazuh" "$tree/usr/share/man/man1" "$tree/usr/share/doc/verdict" "$tree/DEBIAN"
 
 # The three executables side by side: `verdict wazuh install` copies the other two from its own folder.
-for program in "${programs[@]}"; do
-    install -m 0755 "$bin/$program" "$tree/usr/lib/verdict/$program"
-    strip --strip-unneeded "$tree/usr/lib/verdict/$program"
-done
+install -m 0755 "$bin/verdict" "$tree/usr/lib/verdict/verdict"
+for program in "${relays[@]}"; do install -m 0755 "$relay_bin/$program" "$tree/usr/lib/verdict/$program"; done
+for program in "${programs[@]}"; do strip --strip-unneeded "$tree/usr/lib/verdict/$program"; done
 ln -s ../lib/verdict/verdict "$tree/usr/bin/verdict"
 install -m 0644 wazuh/systemd/verdict-tail.service wazuh/systemd/verdict-serve.service "$tree/lib/systemd/system/"
 install -m 0644 wazuh/rules/verdict_rules.xml wazuh/ossec.conf.example "$tree/usr/share/verdict/wazuh/"
@@ -69,10 +83,11 @@ gzip -9n "$tree/usr/share/doc/verdict/"*.md
 python3 packaging/manual-pages.py "$work/help.json" "$bin/verdict" "$tree/usr/share/man/man1" "$version"
 gzip -9n "$tree/usr/share/man/man1/"*.1
 
-# Depends: what the binaries load, as dpkg-shlibdeps finds it from their DT_NEEDED and the shlibs database.
+# Depends: what verdict loads (the relays load nothing), as dpkg-shlibdeps finds it from its DT_NEEDED and the
+# shlibs database.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: verdict\n\nPackage: verdict\nArchitecture: amd64\n' >"$work/shlibs/debian/control"
-depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O $(printf "$tree/usr/lib/verdict/%s " "${programs[@]}") 2>/dev/null |
+depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O "$tree/usr/lib/verdict/verdict" 2>/dev/null |
     sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "package.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 installed_size=$(du -sk --exclude=DEBIAN "$tree" | cut -f1)

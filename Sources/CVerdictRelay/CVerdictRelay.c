@@ -4,6 +4,7 @@
 #include "CVerdictRelay.h"
 
 #include <fcntl.h>
+#include <nss.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -43,4 +44,9 @@ int verdict_spawn_detached(const char *path, char *const arguments[], char *cons
     posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return result;
+}
+
+void verdict_use_local_user_database(void) {
+    __nss_configure_lookup("passwd", "files");
+    __nss_configure_lookup("group", "files");
 }

@@ -1,3 +1,5 @@
+import CVerdictRelay
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,18 +16,20 @@ public enum WazuhIdentity {
     }
 
     /// Who to become: the owner of `<home>/var/verdict` when that is not root (its group too, when not root's),
-    /// else the `wazuh` user and group; nil when neither names anyone but root.
+    /// else the `wazuh` user and group; nil when neither names anyone but root. Names are looked up only when the
+    /// folder does not say (as installed, it does), and in `/etc/passwd` and `/etc/group` only: the relay is a
+    /// fully static executable, which cannot load another user database's module.
     public static func target(home: String) -> Target? {
+        verdict_use_local_user_database()
         var status = stat()
         let folder = home + "/var/verdict"
-        let wazuhUser = getpwnam("wazuh")?.pointee
-        let wazuhGroup = getgrnam("wazuh")?.pointee.gr_gid
+        let wazuhGroup = { getgrnam("wazuh")?.pointee.gr_gid }
         if lstat(folder, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR, status.st_uid != 0 {
-            let group = status.st_gid != 0 ? status.st_gid : (wazuhGroup ?? getpwuid(status.st_uid)?.pointee.pw_gid)
+            let group = status.st_gid != 0 ? status.st_gid : (wazuhGroup() ?? getpwuid(status.st_uid)?.pointee.pw_gid)
             return Target(user: status.st_uid, group: group ?? status.st_gid)
         }
-        guard let wazuhUser, wazuhUser.pw_uid != 0 else { return nil }
-        return Target(user: wazuhUser.pw_uid, group: wazuhGroup ?? wazuhUser.pw_gid)
+        guard let wazuhUser = getpwnam("wazuh")?.pointee, wazuhUser.pw_uid != 0 else { return nil }
+        return Target(user: wazuhUser.pw_uid, group: wazuhGroup() ?? wazuhUser.pw_gid)
     }
 
     /// Why root could not be given up; the run stops with `exitCode` (10, as for bad settings).

@@ -123,6 +123,52 @@ struct PackageInstallTests {
         let both = await home.receiver!.wait(for: 2)
         #expect(both.count == 2 && both[1].contains(#""verdict":"malicious""#), "log: \(home.log)")
 
+        // The relays Wazuh starts for every alert are fully static: nothing for the dynamic loader to do.
+        for relay in ["/usr/lib/verdict/custom-verdict", "/usr/lib/verdict/verdict-ar"] {
+            let headers = try Self.run(["readelf", "--program-headers", relay])
+            #expect(headers.status == 0 && headers.output.contains("LOAD"), "\(headers.output)")
+            #expect(!headers.output.contains("INTERP"), "\(relay) asks for a dynamic loader")
+        }
+        // The installed verdict-ar, run as wazuh-execd runs it (as root, the message on its standard input). It
+        // becomes the home's stand-in for the wazuh user (nobody), whose group must reach its engine and settings:
+        // with no wazuh group here, the installer left that step to do by hand.
+        if getgrnam("wazuh") == nil, let nobody = getpwnam("nobody")?.pointee {
+            for file in ["active-response/bin/verdict-ar", "active-response/bin/verdict", "etc/verdict.yaml"] {
+                #expect(chown(home.path + "/" + file, 0, nobody.pw_gid) == 0)
+            }
+        }
+        let input = Pipe()
+        let response = try WarmEngineProcessTests.start(
+            home.path + "/active-response/bin/verdict-ar",
+            arguments: [],
+            home: home,
+            input: input
+        )
+        input.fileHandleForWriting.write(Data(ActiveResponseHardeningTests.message(alertID: "1716200000.777").utf8))
+        let responded = await WarmEngineProcessTests.finish(response)
+        try? input.fileHandleForWriting.close()
+        #expect(responded.status == 0, "\(responded.output)")
+        let three = await home.receiver!.wait(for: 3)
+        let responseLog = (try? String(contentsOfFile: home.path + "/logs/active-responses.log", encoding: .utf8)) ?? ""
+        #expect(three.count == 3 && three[2].contains(#""verdict":"malicious""#), "\(responseLog)")
+
+        // A folder whose group is root's sends the static relay to the group database for `wazuh`: it reads
+        // /etc/group only (loading another database's module would crash it) and goes on as nobody's.
+        if getuid() == 0 {
+            #expect(chown(home.path + "/var/verdict", getpwnam("nobody")!.pointee.pw_uid, 0) == 0)
+            let unknownMessage = Pipe()
+            let refused = try WarmEngineProcessTests.start(
+                home.path + "/active-response/bin/verdict-ar",
+                arguments: [],
+                home: home,
+                environment: ["VERDICT_ENGINE_IDLE": "0"],
+                input: unknownMessage
+            )
+            unknownMessage.fileHandleForWriting.write(Data("{}\n".utf8))
+            let ended = await WarmEngineProcessTests.finish(refused)
+            #expect(ended.status == 4, "a message that is not Wazuh's is refused, without a crash: \(ended.output)")
+        }
+
         // Remove: the package's files and the manager's executables and rules go; settings and data stay.
         let removed = try Self.run(["dpkg", "-r", "verdict"])
         try #require(removed.status == 0, "dpkg -r failed:\n\(removed.output)")

@@ -10,4 +10,9 @@ int verdict_peer_user(int socket, uid_t *user);
 /// descriptor of the caller's and default signal handling; does not wait for it. 0 on success, else an errno.
 int verdict_spawn_detached(const char *path, char *const arguments[], char *const environment[]);
 
+/// Makes the user and group lookups (getpwnam, getgrnam, getpwuid) read /etc/passwd and /etc/group only. A fully
+/// static executable can load no other user database: glibc would load that module, built for the dynamic libc,
+/// into a process without one, and crash.
+void verdict_use_local_user_database(void);
+
 #endif
