@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 int verdict_peer_user(int socket, uid_t *user) {
     struct ucred credentials;
@@ -49,4 +50,12 @@ int verdict_spawn_detached(const char *path, char *const arguments[], char *cons
 void verdict_use_local_user_database(void) {
     __nss_configure_lookup("passwd", "files");
     __nss_configure_lookup("group", "files");
+}
+
+int verdict_file_birth(const char *path, long long *seconds, unsigned int *nanoseconds) {
+    struct statx status;
+    if (statx(AT_FDCWD, path, 0, STATX_BTIME, &status) != 0 || !(status.stx_mask & STATX_BTIME)) return -1;
+    *seconds = status.stx_btime.tv_sec;
+    *nanoseconds = status.stx_btime.tv_nsec;
+    return 0;
 }

@@ -1,3 +1,5 @@
+import CVerdictRelay
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -55,6 +57,17 @@ public enum PlainPath {
     public static func isDirectory(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Which file `path` names: device, inode and birth time (an inode number is used again for a file made
+    /// later, its birth time is not); "missing PATH" when there is none.
+    public static func fileIdentity(_ path: String) -> String {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return "missing " + path }
+        var seconds: Int64 = 0
+        var nanoseconds: UInt32 = 0
+        let born = verdict_file_birth(path, &seconds, &nanoseconds) == 0 ? " \(seconds).\(nanoseconds)" : ""
+        return "\(path) \(status.st_dev) \(status.st_ino)" + born
     }
 
     public static func workingDirectory() -> String? {

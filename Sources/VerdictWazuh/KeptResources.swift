@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Synchronization
 import VerdictEngine
+import VerdictRelay
 import VerdictSQLite
 import VerdictSources
 import VerdictStore
@@ -59,24 +60,17 @@ final class KeptResources: Sendable {
             parts.append(FeedsDirectory.fingerprint(of: URL(fileURLWithPath: feeds)))
         }
         switch try DatabaseLocation(configuration.databaseURL, dataDirectory: configuration.dataDirectory) {
-        case .sqliteDirectory(let directory): parts.append(databaseIdentity(directory + "/verdict.sqlite"))
-        case .sqliteFile(let file): parts.append(databaseIdentity(file))
+        case .sqliteDirectory(let directory): parts.append(PlainPath.fileIdentity(directory + "/verdict.sqlite"))
+        case .sqliteFile(let file): parts.append(PlainPath.fileIdentity(file))
         case .postgres: break
         }
         parts.append(queueVersion(directory: configuration.dataDirectory))
         return parts.joined(separator: "\n")
     }
 
-    /// What a kept retry queue must still match: its file.
+    /// What a kept retry queue must still match: its file (not its size or time, which every write changes).
     static func queueVersion(directory: String) -> String {
-        databaseIdentity(directory + "/verdict.sqlite")
-    }
-
-    /// Which file a database is: its device and inode (not its size or time, which every write changes).
-    static func databaseIdentity(_ path: String) -> String {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return "missing " + path }
-        return "\(path) \(status.st_dev) \(status.st_ino)"
+        PlainPath.fileIdentity(directory + "/verdict.sqlite")
     }
 }
 
