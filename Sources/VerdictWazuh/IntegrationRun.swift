@@ -198,12 +198,10 @@ public struct WazuhRunContext: Sendable {
         var lease: KeptSet<KeptResources.EngineSlot, KeptResources.KeptEngine>.Lease?
         do {
             if let kept {
-                let version = try KeptResources.version(
-                    of: configuration,
-                    settingsFile: settingsEnvironment["VERDICT_CONFIG"]
-                )
+                let environment = settingsEnvironment
+                let version = try KeptResources.version(of: configuration, settingsFile: environment["VERDICT_CONFIG"])
                 let leased = try await kept.engines.lease(
-                    KeptResources.EngineSlot(environment: settingsEnvironment, log: log.path),
+                    KeptResources.EngineSlot(environment: environment, log: log.path),
                     version: version
                 ) { try await Self.openEngine(configuration, log: log) }
                 lease = leased
@@ -223,6 +221,9 @@ public struct WazuhRunContext: Sendable {
         } catch let error as SettingError {
             lease?.end()
             throw IntegrationFailure(.badSettings, error.description)
+        } catch {
+            lease?.end()
+            throw error
         }
         do {
             let value = try await body(
@@ -262,14 +263,14 @@ public struct WazuhRunContext: Sendable {
             await stores.close()
             throw error
         }
+        let engine = KeptResources.KeptEngine(stores: stores, runtime: runtime)
         do {
             try await runtime.prepare()
         } catch {
-            await runtime.shutdown()
-            await stores.close()
+            await engine.close()
             throw error
         }
-        return KeptResources.KeptEngine(stores: stores, runtime: runtime)
+        return engine
     }
 
     /// Ends a run's use of its engine: closes it, unless the warm engine keeps it.
@@ -277,12 +278,7 @@ public struct WazuhRunContext: Sendable {
         _ engine: KeptResources.KeptEngine,
         _ lease: KeptSet<KeptResources.EngineSlot, KeptResources.KeptEngine>.Lease?
     ) async {
-        if let lease {
-            lease.end()
-        } else {
-            await engine.runtime.shutdown()
-            await engine.stores.close()
-        }
+        if let lease { lease.end() } else { await engine.close() }
     }
 
     /// Enriches one alert (embedded or client mode) and writes its one log line. Verdict's own events are

@@ -30,16 +30,18 @@ final class KeptResources: Sendable {
     struct KeptEngine: Sendable {
         var stores: Stores
         var runtime: EngineRuntime
+
+        func close() async {
+            await runtime.shutdown()
+            await stores.close()
+        }
     }
 
     /// Runs with more different settings than this (tests, not a manager) close the ones kept before.
     static let limit = 16
 
     init() {
-        engines = KeptSet(limit: Self.limit) { engine in
-            await engine.runtime.shutdown()
-            await engine.stores.close()
-        }
+        engines = KeptSet(limit: Self.limit) { await $0.close() }
         retryQueues = KeptSet(limit: Self.limit) { _ in }
         client = WazuhRunContext.clientModeHTTPClient()
     }
