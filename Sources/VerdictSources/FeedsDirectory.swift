@@ -34,13 +34,14 @@ public struct FeedsDirectory: Sendable {
                 paths.append(listFolder + "/" + name)
             }
         }
-        var text = ""
-        for path in paths.sorted() {
-            var info = stat()
-            let seen = stat(path, &info) == 0
-            text += "\(path) \(seen ? info.st_size : -1) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n"
-        }
-        return text
+        return paths.sorted().map(stamp(ofFile:)).joined(separator: "\n")
+    }
+
+    /// A file as fingerprints see it: its path, size (-1 when missing) and modification time.
+    static func stamp(ofFile path: String) -> String {
+        var info = stat()
+        let seen = stat(path, &info) == 0
+        return "\(path) \(seen ? info.st_size : -1) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     /// Reads the directory; a missing directory or file just means "nothing added".

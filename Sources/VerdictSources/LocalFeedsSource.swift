@@ -201,11 +201,7 @@ public final class LocalFeedsSource: ThreatIntelSource {
     /// What the directory holds now: its path and each list file's name, size and modification time.
     static func fingerprint(of directory: URL, files: [(url: URL, verdict: Verdict)]) -> String {
         var text = directory.standardizedFileURL.path
-        for file in files {
-            var info = stat()
-            let seen = stat(file.url.path, &info) == 0
-            text += "\n\(file.url.path) \(seen ? info.st_size : -1) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
-        }
+        for file in files { text += "\n" + FeedsDirectory.stamp(ofFile: file.url.path) }
         return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
