@@ -89,7 +89,7 @@ public enum DomainName {
             }
             return label.count
         }
-        return suffixList.topLevelDomains.contains(tld) || extraTopLevelDomains.contains(tld)
+        return suffixList.longTopLevelDomains.contains(tld) || extraTopLevelDomains.contains(tld)
             || DomainName.extraTopLevelDomains.contains(tld)
     }
 

@@ -5,74 +5,111 @@ import Foundation
 /// Used to tell real domains from dotted words: `invoice.pdf` and `user.config` end in no TLD, so they are
 /// never domains.
 public struct PublicSuffixList: Sendable {
-    let rules: Set<String>
-    let wildcards: Set<String>
-    let exceptions: Set<String>
-    /// Every top-level label some rule ends in.
-    let topLevelDomains: Set<String>
-    /// The labels of `topLevelDomains` of up to 8 bytes (nearly all), packed: asked of every dotted word of a
-    /// text, where building and hashing a String cost more than the rest of the check.
+    /// Every rule as the list writes it (`co.uk`, `*.ck`, `!www.ck`), sorted by its bytes and searched in place.
+    let rules: SortedEntries
+    /// The top-level labels some rule ends in, of up to 8 bytes (nearly all), packed: asked of every dotted word
+    /// of a text, where building and hashing a String cost more than the rest of the check.
     let shortTopLevelDomains: PackedLabelSet
-    /// Top-level labels with rules below them (`uk` for `co.uk`, `ck` for `*.ck`).
-    let topLevelDomainsWithDeeperRules: Set<String>
+    /// The longer top-level labels.
+    let longTopLevelDomains: Set<String>
+    /// Top-level labels with rules below them (`uk` for `co.uk`, `ck` for `*.ck`), packed as above.
+    let shortTopLevelDomainsWithDeeperRules: PackedLabelSet
+    let longTopLevelDomainsWithDeeperRules: Set<String>
 
     /// The list Verdict ships with.
     public static let shared = PublicSuffixList(rulesText: EmbeddedData.publicSuffixRules)
 
     /// Reads rules in the list's own syntax (`com`, `*.ck`, `!www.ck`), one a line; `//` comments allowed.
+    ///
+    /// Every process that sees a domain reads the 7,000 rules once: they are read as bytes, and when the text is
+    /// already the rules alone, sorted (as the compiled-in list is), it is searched as it is, with no String or
+    /// set built per rule.
     public init(rulesText: String) {
-        var rules = Set<String>()
-        var wildcards = Set<String>()
-        var exceptions = Set<String>()
-        var tlds = Set<String>()
-        var deeper = Set<String>()
-        // Bytes, not characters: every process that sees a domain reads these 7,000 rules once, and String's
-        // character-level trimming and splitting made that a noticeable part of a process's start.
-        rules.reserveCapacity(8192)
-        for rawLine in rulesText.utf8.split(whereSeparator: { $0 == 0x0A || $0 == 0x0D }) {
-            var line = rawLine[...]
-            while let first = line.first, first == 0x20 || first == 0x09 { line = line.dropFirst() }
-            while let last = line.last, last == 0x20 || last == 0x09 { line = line.dropLast() }
-            if line.isEmpty || line.starts(with: "//".utf8) { continue }
-            var rule = line
-            if line.first == UInt8(ascii: "!") {
-                rule = line.dropFirst()
-                exceptions.insert(String(decoding: rule, as: UTF8.self))
-            } else if line.starts(with: "*.".utf8) {
-                rule = line.dropFirst(2)
-                wildcards.insert(String(decoding: rule, as: UTF8.self))
-            } else {
-                rules.insert(String(decoding: rule, as: UTF8.self))
+        let text = Array(rulesText.utf8)
+        var rules: [Range<Int>] = []
+        var isSortedRulesAlone = true
+        var shortTopLevels: [UInt64] = []
+        var shortDeeper: [UInt64] = []
+        var longTopLevels = Set<String>()
+        var longDeeper = Set<String>()
+        text.withUnsafeBufferPointer { bytes in
+            var lineStart = 0
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count, bytes[lineEnd] != 0x0A, bytes[lineEnd] != 0x0D { lineEnd += 1 }
+                let nextLine = lineEnd + 1
+                var start = lineStart
+                var end = lineEnd
+                while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+                while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+                if start != lineStart || end != lineEnd || nextLine < bytes.count && bytes[lineEnd] != 0x0A {
+                    isSortedRulesAlone = false
+                }
+                lineStart = nextLine
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if line.isEmpty || line.starts(with: "//".utf8) {
+                    isSortedRulesAlone = false
+                    continue
+                }
+                if let previous = rules.last, !Self.precedes(UnsafeBufferPointer(rebasing: bytes[previous]), line) {
+                    isSortedRulesAlone = false
+                }
+                rules.append(start..<end)
+                let tld = UnsafeBufferPointer(rebasing: line[((line.lastIndex(of: UInt8(ascii: ".")) ?? -1) + 1)...])
+                let tldStart = tld.first == UInt8(ascii: "!") ? 1 : 0
+                let label = UnsafeBufferPointer(rebasing: tld[(tld.startIndex + tldStart)...])
+                let isDeeper = line.contains(UInt8(ascii: "."))
+                if let packed = PackedLabelSet.pack(label) {
+                    shortTopLevels.append(packed)
+                    if isDeeper { shortDeeper.append(packed) }
+                } else if !label.isEmpty {
+                    let name = String(decoding: label, as: UTF8.self)
+                    longTopLevels.insert(name)
+                    if isDeeper { longDeeper.insert(name) }
+                }
             }
-            let isDeeper = line.contains(UInt8(ascii: "."))
-            let tldStart = rule.lastIndex(of: UInt8(ascii: ".")).map { rule.index(after: $0) } ?? rule.startIndex
-            let tld = String(decoding: rule[tldStart...], as: UTF8.self)
-            tlds.insert(tld)
-            if isDeeper { deeper.insert(tld) }
         }
-        self.rules = rules
-        self.wildcards = wildcards
-        self.exceptions = exceptions
-        self.topLevelDomains = tlds
-        self.shortTopLevelDomains = PackedLabelSet(tlds)
-        self.topLevelDomainsWithDeeperRules = deeper
+        self.rules =
+            isSortedRulesAlone
+            ? SortedEntries(sortedLines: rulesText)
+            : SortedEntries(rules.map { String(decoding: text[$0], as: UTF8.self) })
+        self.shortTopLevelDomains = PackedLabelSet(packed: shortTopLevels)
+        self.longTopLevelDomains = longTopLevels
+        self.shortTopLevelDomainsWithDeeperRules = PackedLabelSet(packed: shortDeeper)
+        self.longTopLevelDomainsWithDeeperRules = longDeeper
+    }
+
+    /// Whether `first` sorts strictly before `second` by bytes.
+    private static func precedes(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> Bool {
+        first.lexicographicallyPrecedes(second)
+    }
+
+    /// Every top-level label some rule ends in.
+    var topLevelDomains: Set<String> {
+        longTopLevelDomains.union(shortTopLevelDomains.labels)
     }
 
     /// Whether `label` (lowercase, punycode for IDN) is a top-level domain.
     public func isTopLevelDomain(_ label: some StringProtocol) -> Bool {
         if let packed = PackedLabelSet.pack(label.utf8) { return shortTopLevelDomains.contains(packed) }
-        return topLevelDomains.contains(String(label))
+        return longTopLevelDomains.contains(String(label))
+    }
+
+    /// Whether a top-level `label` has rules below it.
+    func hasDeeperRules(_ label: String) -> Bool {
+        if let packed = PackedLabelSet.pack(label.utf8) { return shortTopLevelDomainsWithDeeperRules.contains(packed) }
+        return longTopLevelDomainsWithDeeperRules.contains(label)
     }
 
     /// Whether the public suffix of lowercase `domain` is its TLD alone (`evil.zip`, not `evil.co.uk`).
     public func isPublicSuffixTheTopLevelDomain(of domain: String, tld: String) -> Bool {
-        guard topLevelDomainsWithDeeperRules.contains(tld) else { return isTopLevelDomain(tld) }
+        guard hasDeeperRules(tld) else { return isTopLevelDomain(tld) }
         return publicSuffix(of: domain) == tld
     }
 
     /// The public suffix of a lowercase domain (`co.uk` for `a.b.co.uk`), by the list's algorithm.
     public func publicSuffix(of domain: String) -> String? {
-        // Each candidate is a tail of the name (`a.b.co.uk`, `b.co.uk`, …), taken in place.
+        // Each candidate is a tail of the name (`a.b.co.uk`, `b.co.uk`, …).
         let utf8 = domain.utf8
         var starts = [utf8.startIndex]
         for index in utf8.indices where utf8[index] == UInt8(ascii: ".") { starts.append(utf8.index(after: index)) }
@@ -80,11 +117,11 @@ public struct PublicSuffixList: Sendable {
         guard isTopLevelDomain(tld) else { return nil }
         for (position, start) in starts.enumerated() {
             let candidate = String(domain[start...])
-            if exceptions.contains(candidate) {
+            if rules.contains("!" + candidate) {
                 return position + 1 < starts.count ? String(domain[starts[position + 1]...]) : tld
             }
             if rules.contains(candidate) { return candidate }
-            if position + 1 < starts.count, wildcards.contains(String(domain[starts[position + 1]...])) {
+            if position + 1 < starts.count, rules.contains("*." + String(domain[starts[position + 1]...])) {
                 return candidate
             }
         }
@@ -108,7 +145,11 @@ struct PackedLabelSet: Sendable {
 
     /// Packs the labels of 1 to 8 bytes; longer ones are left out (callers keep them elsewhere).
     init(_ labels: some Collection<String>) {
-        let packed = labels.compactMap { PackedLabelSet.pack($0.utf8) }
+        self.init(packed: labels.compactMap { PackedLabelSet.pack($0.utf8) })
+    }
+
+    /// - Parameter packed: labels as `pack` makes them, repeats allowed.
+    init(packed: [UInt64]) {
         // At most a quarter full, so a probe sequence is nearly always one slot.
         var bits: UInt64 = 4
         while 1 << bits < packed.count * 4 { bits += 1 }
@@ -121,6 +162,16 @@ struct PackedLabelSet: Sendable {
         }
         self.slots = slots
         self.shift = shift
+    }
+
+    /// The labels held, unpacked.
+    var labels: [String] {
+        slots.filter { $0 != 0 }.map { value in
+            String(
+                decoding: (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }.filter { $0 != 0 },
+                as: UTF8.self
+            )
+        }
     }
 
     func contains(_ packed: UInt64) -> Bool {

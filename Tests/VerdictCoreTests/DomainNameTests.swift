@@ -67,11 +67,13 @@ struct DomainNameTests {
     /// either way, in either case, and near misses (a prefix, an extension, a NUL) must not.
     @Test func everyTopLevelDomainIsFoundPackedOrNot() {
         let list = PublicSuffixList.shared
-        #expect(list.topLevelDomains.contains { $0.utf8.count > 8 })
-        for tld in list.topLevelDomains {
+        let topLevelDomains = list.topLevelDomains
+        #expect(topLevelDomains.count > 1000)
+        #expect(topLevelDomains.contains { $0.utf8.count > 8 })
+        for tld in topLevelDomains {
             #expect(list.isTopLevelDomain(tld), "\(tld)")
             #expect(DomainName.canonical("host.\(tld.uppercased())") == "host.\(tld)", "\(tld)")
-            #expect(!list.isTopLevelDomain(tld + "q") || list.topLevelDomains.contains(tld + "q"), "\(tld)q")
+            #expect(!list.isTopLevelDomain(tld + "q") || topLevelDomains.contains(tld + "q"), "\(tld)q")
             #expect(!list.isTopLevelDomain(tld + "\u{0}"), "\(tld) and a NUL")
         }
         #expect(!list.isTopLevelDomain("co"[...].dropLast()))
@@ -116,9 +118,32 @@ struct DomainNameTests {
             let labels = name.split(separator: ".").map { Punycode.encodeLabel(String($0).lowercased())! }
             rules.insert(prefix + labels.joined(separator: "."))
         }
-        let embedded = Set(EmbeddedData.publicSuffixRules.split(separator: "\n").map(String.init))
+        let lines = EmbeddedData.publicSuffixRules.split(separator: "\n").map(String.init)
         #expect(rules.count > 6000)
-        #expect(embedded == rules)
+        #expect(Set(lines) == rules)
+        // Sorted by bytes, each once: PublicSuffixList searches the text as it is, with nothing built at start.
+        let bytes = lines.map { Array($0.utf8) }
+        #expect(zip(bytes, bytes.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) })
+    }
+
+    /// A list as people write it (unsorted, comments, blank lines, indentation, CRLF) is read by the same rules
+    /// as the compiled-in sorted one.
+    @Test func rulesTextInAnyOrderWithCommentsIsReadTheSame() {
+        let list = PublicSuffixList(
+            rulesText: "// a comment\r\n\n  uk\r\nco.uk\n*.kawasaki.jp\n!city.kawasaki.jp\njp\n\tcom\nco.uk\n"
+        )
+        #expect(list.publicSuffix(of: "www.example.co.uk") == "co.uk")
+        #expect(list.publicSuffix(of: "a.b.kawasaki.jp") == "b.kawasaki.jp")
+        #expect(list.publicSuffix(of: "city.kawasaki.jp") == "kawasaki.jp")
+        #expect(list.publicSuffix(of: "evil.com") == "com")
+        #expect(list.publicSuffix(of: "evil.zip") == nil)
+        #expect(list.topLevelDomains == ["uk", "jp", "com"])
+        #expect(!list.isPublicSuffixTheTopLevelDomain(of: "evil.co.uk", tld: "uk"))
+        #expect(list.isPublicSuffixTheTopLevelDomain(of: "evil.com", tld: "com"))
+        let sorted = PublicSuffixList(rulesText: "!city.kawasaki.jp\n*.kawasaki.jp\nco.uk\ncom\njp\nuk")
+        for domain in ["www.example.co.uk", "a.b.kawasaki.jp", "city.kawasaki.jp", "evil.com", "x.jp"] {
+            #expect(sorted.publicSuffix(of: domain) == list.publicSuffix(of: domain), "\(domain)")
+        }
     }
 }
 
