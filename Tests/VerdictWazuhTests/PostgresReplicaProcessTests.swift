@@ -354,7 +354,13 @@ extension PostgresReplicaProcessTests {
                 !during.isEmpty && during.allSatisfy { $0.status == 503 },
                 "paused \(pausedAt), resumed \(resumingAt): \(outcomes.map { ($0.sentAt, $0.status, $0.elapsed) })"
             )
-            #expect(during.allSatisfy { $0.retryAfter != nil && $0.elapsed < .seconds(6) })
+            // Told to come back, and soon: at most two store deadlines (3 s each) and the load of a busy 2-core
+            // machine, far from the client's 30 s.
+            let slowOrWithoutRetryAfter = during.filter { $0.retryAfter == nil || $0.elapsed >= .seconds(10) }
+            #expect(
+                slowOrWithoutRetryAfter.isEmpty,
+                "\(slowOrWithoutRetryAfter.map { ($0.sentAt, $0.status, $0.retryAfter ?? "none", $0.elapsed) })"
+            )
             let after = outcomes.filter { $0.sentAt > resumedAt + .seconds(3) }
             #expect(!after.isEmpty && after.allSatisfy { $0.status == 200 }, "\(after.map(\.status))")
             #expect(try await http.execute(ready, timeout: .seconds(10)).status.code == 200)
