@@ -93,7 +93,10 @@ public struct IndicatorExtractor: Sendable {
     public func extract(text: String) -> ExtractionResult {
         var collector = Collector(extractor: self)
         // The scanner already returns each indicator once.
-        for indicator in textExtractor.indicators(in: text) { collector.add(indicator, field: nil, isNew: true) }
+        let found = textExtractor.scan(Array(text.utf8))
+        for (index, indicator) in found.indicators.enumerated() {
+            collector.add(indicator, field: nil, host: found.host(ofIndicatorAt: index), isNew: true)
+        }
         return collector.result
     }
 
@@ -124,11 +127,12 @@ public struct IndicatorExtractor: Sendable {
                     alert[path: $0]?.scalarText?.lowercased()
                 }
             )
-            for indicator in textExtractor.indicators(in: fullLog) {
+            let found = textExtractor.scan(Array(fullLog.utf8))
+            for (index, indicator) in found.indicators.enumerated() {
                 if own.contains(indicator.value) {
                     collector.suppress(indicator, field: "full_log", reason: "own-host")
                 } else {
-                    collector.add(indicator, field: "full_log")
+                    collector.add(indicator, field: "full_log", host: found.host(ofIndicatorAt: index))
                 }
             }
         }
@@ -172,7 +176,10 @@ public struct IndicatorExtractor: Sendable {
         case .url, .text:
             break
         }
-        for indicator in textExtractor.indicators(in: text) { collector.add(indicator, field: field) }
+        let found = textExtractor.scan(Array(text.utf8))
+        for (index, indicator) in found.indicators.enumerated() {
+            collector.add(indicator, field: field, host: found.host(ofIndicatorAt: index))
+        }
     }
 
     struct Collector {
@@ -190,10 +197,12 @@ public struct IndicatorExtractor: Sendable {
             appendSuppressed(indicator, field: field, reason: extractor.suppressor.hardReason(indicator) ?? reason)
         }
 
-        /// - Parameter isNew: the caller knows the indicator was not added before.
-        mutating func add(_ indicator: Indicator, field: String?, isNew: Bool = false) {
+        /// - Parameters:
+        ///   - host: a URL's or an email's host, when the caller has parsed it already (nil: parsed here).
+        ///   - isNew: the caller knows the indicator was not added before.
+        mutating func add(_ indicator: Indicator, field: String?, host: Indicator? = nil, isNew: Bool = false) {
             guard isNew || seen.insert(indicator).inserted else { return }
-            switch extractor.suppressor.assess(indicator) {
+            switch extractor.suppressor.assess(indicator, host: host ?? indicator.host) {
             case .suppressed(let reason):
                 appendSuppressed(indicator, field: field, reason: reason)
             case .lookUp(let warninglists):

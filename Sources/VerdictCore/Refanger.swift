@@ -275,8 +275,6 @@ struct RefangedText {
         return true
     }
 
-    /// A URL scheme and its separator, defanged or mangled: `hxxp://`, `h__p://`, `hXXps[://]`, `fxp://`,
-    /// `[https]://`, `http[:]//`, `http ://`, `http:///`, `http:// host`, and JSON's `https:\/\/`.
     /// Where a word shaped like a scheme ends when it starts at `start`: 3 to 6 letters or masks (`_`, `*`), then
     /// a separator (`:`, `[`, `]`, `)`, or spaces before `:` or `[`, as in `http ://`). Nil for any other word;
     /// only then is the word compared with the schemes.
@@ -301,16 +299,20 @@ struct RefangedText {
         }
     }
 
+    /// A URL scheme and its separator, defanged or mangled: `hxxp://`, `h__p://`, `hXXps[://]`, `fxp://`,
+    /// `[https]://`, `http[:]//`, `http ://`, `http:///`, `http:// host`, and JSON's `https:\/\/`.
     private mutating func refangScheme(_ reader: inout Reader, bracketed: Bool) -> Bool {
         let wordStart = reader.index + (bracketed ? 1 : 0)
         // Only a separator makes a scheme: look for one before comparing the word.
-        guard let wordEnd = reader.input.withUnsafeBufferPointer({ Self.schemeWordEnd($0, from: wordStart) }) else {
-            return false
+        let word = reader.input.withUnsafeBufferPointer { input -> (end: Int, URLScheme, defanged: Bool)? in
+            guard let wordEnd = Self.schemeWordEnd(input, from: wordStart),
+                let (scheme, defanged) = URLScheme.reading(input[wordStart..<wordEnd])
+            else { return nil }
+            return (wordEnd, scheme, defanged)
         }
+        guard let (wordEnd, scheme, schemeDefanged) = word else { return false }
         var offset = wordEnd - reader.index
-        let word = reader.input[wordStart..<wordEnd].map(asciiLowercased)
-        guard let scheme = Self.canonicalScheme(word) else { return false }
-        var defanged = scheme.defanged
+        var defanged = schemeDefanged
         if bracketed {
             let open = reader.input[reader.index]
             let close =
@@ -342,38 +344,73 @@ struct RefangedText {
             defanged = true
         }
         let mark: Mark = defanged ? .defanged : .original
-        for byte in scheme.name.utf8 { emit(byte, mark) }
+        emit(scheme.name, mark)
         emit("://", mark)
         reader.index += offset
         return true
     }
+}
 
-    private static let knownSchemes: [([UInt8], String, Bool)] = [
-        (Array("http".utf8), "http", false), (Array("https".utf8), "https", false), (Array("ftp".utf8), "ftp", false),
-        (Array("ftps".utf8), "ftps", false), (Array("sftp".utf8), "sftp", false), (Array("fxp".utf8), "ftp", true),
-        (Array("fxps".utf8), "ftps", true),
-    ]
+/// The URL schemes Verdict reads.
+enum URLScheme {
+    case http, https, ftp, ftps, sftp
 
-    /// `http`, `https`, `ftp`, `ftps`, `sftp` and their defanged spellings (`hxxp`, `h__p`, `hzzzp`, `fxp`).
-    static func canonicalScheme(_ word: [UInt8]) -> (name: String, defanged: Bool)? {
-        for (spelling, name, defanged) in knownSchemes where word.elementsEqual(spelling) {
-            return (name, defanged)
+    var name: StaticString {
+        switch self {
+        case .http: "http"
+        case .https: "https"
+        case .ftp: "ftp"
+        case .ftps: "ftps"
+        case .sftp: "sftp"
         }
-        // h + two or three masking characters + p (+ s)
+    }
+
+    /// The scheme `word` spells, in any case; nil for any other word. Compared as the word's lowered bytes packed
+    /// into one integer: asked for every word a `:` ends.
+    init?(spelling word: Slice<UnsafeBufferPointer<UInt8>>) {
+        guard word.count <= 5 else { return nil }
+        var packed: UInt64 = 0
+        for byte in word { packed = packed << 8 | UInt64(asciiLowercased(byte)) }
+        switch packed {
+        case 0x68_74_74_70: self = .http
+        case 0x68_74_74_70_73: self = .https
+        case 0x66_74_70: self = .ftp
+        case 0x66_74_70_73: self = .ftps
+        case 0x73_66_74_70: self = .sftp
+        default: return nil
+        }
+    }
+
+    /// The scheme `word` spells, written as it is or defanged (`hxxp`, `h__p`, `hzzzp`, `fxp`, `fxps`), in any case.
+    static func reading(_ word: Slice<UnsafeBufferPointer<UInt8>>) -> (URLScheme, defanged: Bool)? {
+        if let scheme = URLScheme(spelling: word) { return (scheme, false) }
         var body = word
         var secure = false
-        if body.last == UInt8(ascii: "s") {
+        if let last = body.last, asciiLowercased(last) == UInt8(ascii: "s") {
             secure = true
-            body.removeLast()
+            body = body.dropLast()
         }
-        guard body.count == 4 || body.count == 5, body.first == UInt8(ascii: "h"), body.last == UInt8(ascii: "p") else {
-            return nil
+        // fxp, fxps
+        if body.count == 3, asciiLowercased(body[body.startIndex]) == UInt8(ascii: "f"),
+            asciiLowercased(body[body.startIndex + 1]) == UInt8(ascii: "x"),
+            asciiLowercased(body[body.startIndex + 2]) == UInt8(ascii: "p")
+        {
+            return (secure ? .ftps : .ftp, true)
         }
-        let masks: Set<UInt8> = [
-            UInt8(ascii: "x"), UInt8(ascii: "t"), UInt8(ascii: "_"), UInt8(ascii: "*"), UInt8(ascii: "z"),
-        ]
-        guard body.dropFirst().dropLast().allSatisfy(masks.contains) else { return nil }
-        return (secure ? "https" : "http", true)
+        // h + two or three masking characters + p
+        guard body.count == 4 || body.count == 5, let first = body.first, let last = body.last,
+            asciiLowercased(first) == UInt8(ascii: "h"), asciiLowercased(last) == UInt8(ascii: "p"),
+            body.dropFirst().dropLast().allSatisfy(isSchemeMask)
+        else { return nil }
+        return (secure ? .https : .http, true)
+    }
+
+    /// What defangers put between a scheme's `h` and `p`.
+    private static func isSchemeMask(_ byte: UInt8) -> Bool {
+        switch asciiLowercased(byte) {
+        case UInt8(ascii: "x"), UInt8(ascii: "t"), UInt8(ascii: "_"), UInt8(ascii: "*"), UInt8(ascii: "z"): true
+        default: false
+        }
     }
 }
 

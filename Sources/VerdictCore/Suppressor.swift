@@ -30,7 +30,12 @@ public struct Suppressor: Sendable {
     }
 
     public func assess(_ indicator: Indicator) -> Assessment {
-        if let reason = hardReason(indicator) { return .suppressed(reason: reason) }
+        assess(indicator, host: indicator.host)
+    }
+
+    /// `assess(_:)` of a URL or an email whose host the caller has parsed already (nil for other types).
+    func assess(_ indicator: Indicator, host: Indicator?) -> Assessment {
+        if let reason = hardReason(indicator, host: host) { return .suppressed(reason: reason) }
         if allowList.contains(indicator) { return .suppressed(reason: "allowlist") }
         var annotations: [String] = []
         var suppressingList: String?
@@ -60,6 +65,11 @@ public struct Suppressor: Sendable {
 
     /// Reasons that hold whatever the settings say, plus the user's internal suffixes.
     func hardReason(_ indicator: Indicator) -> String? {
+        hardReason(indicator, host: indicator.host)
+    }
+
+    /// `hardReason(_:)` of a URL or an email whose host the caller has parsed already (nil for other types).
+    func hardReason(_ indicator: Indicator, host: Indicator?) -> String? {
         switch indicator.type {
         case .ipv4:
             return IPv4Address(indicator.value).flatMap(SpecialPurposeAddresses.reason(for:))
@@ -75,9 +85,9 @@ public struct Suppressor: Sendable {
             // Providers refuse longer values (VirusTotal and URLhaus at about 2 KB, HTTP 414): asking would
             // only spend quota and count as a failure of the source.
             if indicator.value.utf8.count > Self.maxLength(of: indicator.type)! { return "too-long" }
-            guard let host = indicator.host else { return nil }
+            guard let host else { return nil }
             if allowList.contains(host) { return "allowlist" }
-            return hardReason(host)
+            return hardReason(host, host: nil)
         case .md5, .sha1, .sha256:
             var value = indicator.value
             let mayBeEmptyFile = value.withUTF8 { Suppressor.emptyFileSignatures.mayContain($0) }

@@ -15,11 +15,16 @@ public struct TextExtractor: Sendable {
 
     /// The distinct indicators in `text`, in order of first appearance.
     public func indicators(in text: String) -> [Indicator] {
-        indicators(in: Array(text.utf8))
+        scan(Array(text.utf8)).indicators
     }
 
     /// The distinct indicators in UTF-8 `bytes`, in order of first appearance.
     public func indicators(in bytes: [UInt8]) -> [Indicator] {
+        scan(bytes).indicators
+    }
+
+    /// The distinct indicators in UTF-8 `bytes`, with the host each URL and email names.
+    func scan(_ bytes: [UInt8]) -> FoundIndicators {
         let refanged = RefangedText(refanging: bytes)
         // The scanner reads the bytes through buffer pointers, valid for the scan only: slices of an array would
         // retain and release its storage on every candidate.
@@ -27,6 +32,73 @@ public struct TextExtractor: Sendable {
             var scanner = TextScanner(text: text, marks: refanged, extraTopLevelDomains: extraTopLevelDomains)
             scanner.run()
             return scanner.found
+        }
+    }
+}
+
+/// Indicators, each once, in order of first appearance, with the host each URL and email names: the suppressor
+/// judges those by their host, which the scanner has already parsed.
+struct FoundIndicators {
+    private(set) var indicators: [Indicator] = []
+    /// Per indicator, the index in `indicators` of its host, or -1 when it has none.
+    private(set) var hostIndices: [Int32] = []
+    /// Per indicator, its hash, so that neither a probe nor growing the table hashes a value again.
+    private var hashes: [Int] = []
+    /// Open addressing over `indicators` (linear probing): each slot holds an index + 1, or 0 when free.
+    private var slots: [Int32]
+
+    init(expectedCount: Int) {
+        var capacity = 16
+        while capacity < expectedCount * 2 { capacity <<= 1 }
+        slots = [Int32](repeating: 0, count: capacity)
+        indicators.reserveCapacity(expectedCount)
+        hostIndices.reserveCapacity(expectedCount)
+        hashes.reserveCapacity(expectedCount)
+    }
+
+    var count: Int { indicators.count }
+
+    /// The host of the indicator at `index` (a URL's or an email's), if it has one.
+    func host(ofIndicatorAt index: Int) -> Indicator? {
+        let host = Int(hostIndices[index])
+        return host < 0 ? nil : indicators[host]
+    }
+
+    /// Adds `indicator` unless it is here already; its index either way.
+    mutating func insert(_ indicator: Indicator) -> (index: Int, inserted: Bool) {
+        // Hasher is seeded per process: text an attacker writes cannot be made to collide.
+        var hasher = Hasher()
+        hasher.combine(UInt8(indicator.type.ordinal))
+        var value = indicator.value
+        value.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let hash = hasher.finalize()
+        let mask = slots.count - 1
+        var slot = hash & mask
+        while slots[slot] != 0 {
+            let index = Int(slots[slot]) - 1
+            if hashes[index] == hash, indicators[index] == indicator { return (index, false) }
+            slot = (slot + 1) & mask
+        }
+        indicators.append(indicator)
+        hostIndices.append(-1)
+        hashes.append(hash)
+        slots[slot] = Int32(indicators.count)
+        if indicators.count * 2 > slots.count { grow() }
+        return (indicators.count - 1, true)
+    }
+
+    /// Records that the indicator at `index` names the host at `hostIndex`.
+    mutating func link(_ index: Int, toHostAt hostIndex: Int) {
+        hostIndices[index] = Int32(hostIndex)
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (index, hash) in hashes.enumerated() {
+            var slot = hash & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(index + 1)
         }
     }
 }
@@ -46,8 +118,7 @@ struct TextScanner {
     let isSchemeStart = TextScanner.schemeStarts
     let wordRoles = FalsePositiveNames.roles
     let longestRoleWord = FalsePositiveNames.longestWord
-    var found: [Indicator] = []
-    var seen: Set<Indicator> = []
+    var found: FoundIndicators
     /// IPv6 is not tried again inside a run that already failed, which keeps inputs like `a:a:a:a:…` linear.
     var noIPv6Before = 0
 
@@ -59,13 +130,21 @@ struct TextScanner {
         self.text = text
         self.marks = marks
         self.extraTopLevelDomains = extraTopLevelDomains
-        // IOC lists hold about one indicator per 40 bytes: growing the set by doubling rehashes them all.
-        seen.reserveCapacity(text.count / 32)
+        // IOC lists hold about one indicator per 40 bytes: sized for that, the table rarely grows.
+        found = FoundIndicators(expectedCount: text.count / 32)
     }
 
-    mutating func emit(_ type: IndicatorType, _ value: String) {
-        let indicator = Indicator(type: type, value: value)
-        if seen.insert(indicator).inserted { found.append(indicator) }
+    /// Adds the indicator unless it was found before; its index in `found` either way.
+    @discardableResult
+    mutating func emit(_ type: IndicatorType, _ value: String) -> (index: Int, inserted: Bool) {
+        found.insert(Indicator(type: type, value: value))
+    }
+
+    /// Adds a URL or an email and the host it names.
+    mutating func emit(_ type: IndicatorType, _ value: String, host: Indicator) {
+        let (index, inserted) = emit(type, value)
+        let hostIndex = found.insert(host).index
+        if inserted { found.link(index, toHostAt: hostIndex) }
     }
 
     func byte(_ position: Int) -> UInt8? {
@@ -175,7 +254,7 @@ struct TextScanner {
         return mask >> UInt64(byte & 63) & 1 != 0
     }
 
-    /// First letters of `urlSchemes`, either case.
+    /// First letters of `URLScheme`'s names, either case.
     static let schemeStarts: [Bool] = (0..<256).map { "hHfFsS".utf8.contains(UInt8($0)) }
 
     /// The end of the run of word characters (ASCII word bytes and non-ASCII letters) starting at `start`, and
@@ -218,7 +297,9 @@ struct TextScanner {
 
     /// `string(start, end)` with ASCII letters lowered, built once (hashes and schemes are ASCII).
     func lowercasedString(_ start: Int, _ end: Int) -> String {
-        String(unsafeUninitializedCapacity: end - start) { buffer in
+        // The closures here capture the buffer alone: capturing `self` would copy the whole scanner.
+        let text = text
+        return String(unsafeUninitializedCapacity: end - start) { buffer in
             for offset in 0..<(end - start) {
                 let byte = text[start + offset]
                 buffer[offset] = asciiLowercased(byte)
@@ -229,8 +310,6 @@ struct TextScanner {
 
     // MARK: URLs
 
-    static let urlSchemes: Set<String> = ["http", "https", "ftp", "ftps", "sftp"]
-
     /// Parses a URL whose scheme starts at `start`; returns where it ends, or nil when there is no valid URL.
     mutating func scanURL(from start: Int) -> Int? {
         var position = start
@@ -238,8 +317,7 @@ struct TextScanner {
         guard position + 3 <= text.count, text[position] == UInt8(ascii: ":"), text[position + 1] == UInt8(ascii: "/"),
             text[position + 2] == UInt8(ascii: "/")
         else { return nil }
-        let scheme = lowercasedString(start, position)
-        guard TextScanner.urlSchemes.contains(scheme) else { return nil }
+        guard URLScheme(spelling: text[start..<position]) != nil else { return nil }
         let authorityStart = position + 3
         let quote = byte(start - 1).flatMap { $0 == UInt8(ascii: "'") ? $0 : nil }
 
@@ -288,6 +366,7 @@ struct TextScanner {
         // One string, written in place: the scheme lowered, `://` and the userinfo as written, the canonical
         // host, the rest as written.
         var hostForm = host.urlForm
+        let text = text
         let url = hostForm.withUTF8 { hostBytes in
             let headLength = authorityStart - start
             let userinfoLength = hostStart - authorityStart
@@ -311,8 +390,7 @@ struct TextScanner {
                 return count
             }
         }
-        emit(.url, url)
-        emit(host.indicator.type, host.indicator.value)
+        emit(.url, url, host: host.indicator)
         return end
     }
 
@@ -589,8 +667,7 @@ struct TextScanner {
             !local.isEmpty && local.count <= 64 && local.first != UInt8(ascii: ".") && local.last != UInt8(ascii: ".")
             && local.allSatisfy { $0 < 0x80 } && !zip(local, local.dropFirst()).contains { $0 == 0x2E && $1 == 0x2E }
         if localIsValid, isTrustworthy(localStart, hostEnd) {
-            emit(.email, string(localStart, at).lowercased() + "@" + host.indicator.value)
-            emit(host.indicator.type, host.indicator.value)
+            emit(.email, string(localStart, at).lowercased() + "@" + host.indicator.value, host: host.indicator)
         } else {
             processDotted(at + 1, hostEnd, wordStart: at + 1)
         }
@@ -716,6 +793,7 @@ struct TextScanner {
             let length = position - labelStart
             var roles: FalsePositiveNames.Roles = []
             if length >= 2, length <= longestRoleWord {
+                let text = text
                 let label = String(unsafeUninitializedCapacity: length) { buffer in
                     for offset in 0..<length { buffer[offset] = asciiLowercased(text[labelStart + offset]) }
                     return length

@@ -93,4 +93,24 @@ struct RefangTests {
         }
         #expect(text.marks(5, 5) == (false, false))
     }
+
+    /// Every spelling of a scheme, read in place as the refanger and the URL parser read it.
+    @Test(
+        arguments: [
+            ("http", "http", false), ("HTTPS", "https", false), ("ftp", "ftp", false), ("FtPs", "ftps", false),
+            ("sftp", "sftp", false), ("hxxp", "http", true), ("hXXps", "https", true), ("h__p", "http", true),
+            ("h**ps", "https", true), ("hzzzp", "http", true), ("htttp", "http", true), ("fxp", "ftp", true),
+            ("FXPS", "ftps", true), ("hxp", nil, false), ("hxxxxp", nil, false), ("hxyp", nil, false),
+            ("httpx", nil, false), ("fxpss", nil, false), ("sfxp", nil, false), ("xxp", nil, false),
+            ("ssh", nil, false),
+        ] as [(String, String?, Bool)]
+    )
+    func schemeSpellings(word: String, scheme: String?, defanged: Bool) {
+        Array(word.utf8).withUnsafeBufferPointer { bytes in
+            let read = URLScheme.reading(bytes[...])
+            #expect(read.map { "\($0.0.name)" } == scheme, "\(word)")
+            #expect(read?.defanged ?? false == defanged, "\(word)")
+            #expect((URLScheme(spelling: bytes[...]) != nil) == (scheme != nil && !defanged), "\(word)")
+        }
+    }
 }

@@ -274,4 +274,22 @@ struct SuppressorTests {
         #expect(result.indicators.map(\.indicator.value) == ["evil-site.com"])
     }
 
+    /// The suppressor judges a URL or an email by the host the scanner parsed: it must be the one the value names.
+    @Test func theHostLinkedToAURLOrEmailIsTheOneItNames() {
+        let text = """
+            https://Evil-Site.COM:8443/a http://[2001:db8::1]:80/x http://[::ffff:203.0.113.9]/y
+            ftp://user:pw@files.example.org/f hxxp://198.51.100[.]4/z Bob@Mail.Example.NET evil-site.com
+            https://evil-site.com/b http://xn--mnchen-3ya.de/ mailto:x@[203.0.113.5] https://bücher.example/q
+            """
+        let found = TextExtractor().scan(Array(text.utf8))
+        var linked = 0
+        for (index, indicator) in found.indicators.enumerated() {
+            #expect(found.host(ofIndicatorAt: index) == indicator.host, "\(indicator)")
+            if found.host(ofIndicatorAt: index) != nil { linked += 1 }
+        }
+        #expect(linked >= 8)
+        // Judged by the scanner's hosts or by hosts parsed again from each value, the result is the same.
+        let extractor = IndicatorExtractor()
+        #expect(extractor.extract(text: text) == extractor.extract(values: found.indicators))
+    }
 }
