@@ -300,7 +300,10 @@ public struct JSONWriter {
     }
 
     public mutating func raw(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+        // From the contiguous UTF-8 at once: appending a `String.UTF8View` goes byte by byte through its iterator,
+        // and string literals (`"{\"type\":"`) take this overload.
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// A quoted, escaped string. Runs without anything to escape are copied whole.
