@@ -5,8 +5,11 @@ import Foundation
 /// Used to tell real domains from dotted words: `invoice.pdf` and `user.config` end in no TLD, so they are
 /// never domains.
 public struct PublicSuffixList: Sendable {
-    /// Every rule as the list writes it (`co.uk`, `*.ck`, `!www.ck`), sorted by its bytes and searched in place.
+    /// The rules (`co.uk`), the wildcards' parents (`ck` for `*.ck`) and the exceptions (`www.ck` for `!www.ck`),
+    /// each sorted by their bytes and searched in place.
     let rules: SortedEntries
+    let wildcards: SortedEntries
+    let exceptions: SortedEntries
     /// The top-level labels some rule ends in, of up to 8 bytes (nearly all), packed: asked of every dotted word
     /// of a text, where building and hashing a String cost more than the rest of the check.
     let shortTopLevelDomains: PackedLabelSet
@@ -22,8 +25,8 @@ public struct PublicSuffixList: Sendable {
     /// Reads rules in the list's own syntax (`com`, `*.ck`, `!www.ck`), one a line; `//` comments allowed.
     ///
     /// Every process that sees a domain reads the 7,000 rules once: they are read as bytes, and when the text is
-    /// already the rules alone, sorted (as the compiled-in list is), it is searched as it is, with no String or
-    /// set built per rule.
+    /// already the rules alone, sorted (as the compiled-in list is, its few `!` and `*.` rules first), the plain
+    /// rules are searched in the text as it is, with no String or set built per rule.
     public init(rulesText: String) {
         let text = Array(rulesText.utf8)
         var rules: [Range<Int>] = []
@@ -69,10 +72,32 @@ public struct PublicSuffixList: Sendable {
                 }
             }
         }
-        self.rules =
-            isSortedRulesAlone
-            ? SortedEntries(sortedLines: rulesText)
-            : SortedEntries(rules.map { String(decoding: text[$0], as: UTF8.self) })
+        // `!` and `*` sort before every byte a plain rule starts with, so in a sorted text the plain rules are its end.
+        let firstPlain = rules.firstIndex {
+            text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*")
+        }
+        let plainAreTheEnd = rules[(firstPlain ?? rules.count)...].allSatisfy {
+            text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*")
+        }
+        func entries(_ prefix: UInt8, dropping length: Int) -> SortedEntries {
+            SortedEntries(
+                rules.filter { text[$0.lowerBound] == prefix }.map {
+                    String(decoding: text[min($0.lowerBound + length, $0.upperBound)..<$0.upperBound], as: UTF8.self)
+                }
+            )
+        }
+        self.exceptions = entries(UInt8(ascii: "!"), dropping: 1)
+        self.wildcards = entries(UInt8(ascii: "*"), dropping: 2)
+        if isSortedRulesAlone, plainAreTheEnd, let firstPlain {
+            self.rules = SortedEntries(
+                sortedLines: String(decoding: text[rules[firstPlain].lowerBound...], as: UTF8.self)
+            )
+        } else {
+            self.rules = SortedEntries(
+                rules.filter { text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*") }
+                    .map { String(decoding: text[$0], as: UTF8.self) }
+            )
+        }
         self.shortTopLevelDomains = PackedLabelSet(packed: shortTopLevels)
         self.longTopLevelDomains = longTopLevels
         self.shortTopLevelDomainsWithDeeperRules = PackedLabelSet(packed: shortDeeper)
@@ -117,11 +142,11 @@ public struct PublicSuffixList: Sendable {
         guard isTopLevelDomain(tld) else { return nil }
         for (position, start) in starts.enumerated() {
             let candidate = String(domain[start...])
-            if rules.contains("!" + candidate) {
+            if exceptions.contains(candidate) {
                 return position + 1 < starts.count ? String(domain[starts[position + 1]...]) : tld
             }
             if rules.contains(candidate) { return candidate }
-            if position + 1 < starts.count, rules.contains("*." + String(domain[starts[position + 1]...])) {
+            if position + 1 < starts.count, wildcards.contains(String(domain[starts[position + 1]...])) {
                 return candidate
             }
         }
