@@ -93,9 +93,8 @@ public struct IndicatorExtractor: Sendable {
     public func extract(text: String) -> ExtractionResult {
         var collector = Collector(extractor: self)
         // The scanner already returns each indicator once.
-        let found = textExtractor.scan(Array(text.utf8))
-        for (index, indicator) in found.indicators.enumerated() {
-            collector.add(indicator, field: nil, host: found.host(ofIndicatorAt: index), isNew: true)
+        textExtractor.scan(Array(text.utf8)).forEachWithHost { indicator, host in
+            collector.add(indicator, field: nil, host: host, isNew: true)
         }
         return collector.result
     }
@@ -127,12 +126,11 @@ public struct IndicatorExtractor: Sendable {
                     alert[path: $0]?.scalarText?.lowercased()
                 }
             )
-            let found = textExtractor.scan(Array(fullLog.utf8))
-            for (index, indicator) in found.indicators.enumerated() {
+            textExtractor.scan(Array(fullLog.utf8)).forEachWithHost { indicator, host in
                 if own.contains(indicator.value) {
                     collector.suppress(indicator, field: "full_log", reason: "own-host")
                 } else {
-                    collector.add(indicator, field: "full_log", host: found.host(ofIndicatorAt: index))
+                    collector.add(indicator, field: "full_log", host: host)
                 }
             }
         }
@@ -176,9 +174,8 @@ public struct IndicatorExtractor: Sendable {
         case .url, .text:
             break
         }
-        let found = textExtractor.scan(Array(text.utf8))
-        for (index, indicator) in found.indicators.enumerated() {
-            collector.add(indicator, field: field, host: found.host(ofIndicatorAt: index))
+        textExtractor.scan(Array(text.utf8)).forEachWithHost { indicator, host in
+            collector.add(indicator, field: field, host: host)
         }
     }
 

@@ -54,7 +54,7 @@ public struct PublicSuffixList: Sendable {
                     isSortedRulesAlone = false
                     continue
                 }
-                if let previous = rules.last, !Self.precedes(UnsafeBufferPointer(rebasing: bytes[previous]), line) {
+                if let previous = rules.last, !bytes[previous].lexicographicallyPrecedes(line) {
                     isSortedRulesAlone = false
                 }
                 rules.append(start..<end)
@@ -72,13 +72,12 @@ public struct PublicSuffixList: Sendable {
                 }
             }
         }
+        func isPlain(_ rule: Range<Int>) -> Bool {
+            text[rule.lowerBound] != UInt8(ascii: "!") && text[rule.lowerBound] != UInt8(ascii: "*")
+        }
         // `!` and `*` sort before every byte a plain rule starts with, so in a sorted text the plain rules are its end.
-        let firstPlain = rules.firstIndex {
-            text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*")
-        }
-        let plainAreTheEnd = rules[(firstPlain ?? rules.count)...].allSatisfy {
-            text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*")
-        }
+        let firstPlain = rules.firstIndex(where: isPlain)
+        let plainAreTheEnd = rules[(firstPlain ?? rules.count)...].allSatisfy(isPlain)
         func entries(_ prefix: UInt8, dropping length: Int) -> SortedEntries {
             SortedEntries(
                 rules.filter { text[$0.lowerBound] == prefix }.map {
@@ -93,20 +92,12 @@ public struct PublicSuffixList: Sendable {
                 sortedLines: String(decoding: text[rules[firstPlain].lowerBound...], as: UTF8.self)
             )
         } else {
-            self.rules = SortedEntries(
-                rules.filter { text[$0.lowerBound] != UInt8(ascii: "!") && text[$0.lowerBound] != UInt8(ascii: "*") }
-                    .map { String(decoding: text[$0], as: UTF8.self) }
-            )
+            self.rules = SortedEntries(rules.filter(isPlain).map { String(decoding: text[$0], as: UTF8.self) })
         }
         self.shortTopLevelDomains = PackedLabelSet(packed: shortTopLevels)
         self.longTopLevelDomains = longTopLevels
         self.shortTopLevelDomainsWithDeeperRules = PackedLabelSet(packed: shortDeeper)
         self.longTopLevelDomainsWithDeeperRules = longDeeper
-    }
-
-    /// Whether `first` sorts strictly before `second` by bytes.
-    private static func precedes(_ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>) -> Bool {
-        first.lexicographicallyPrecedes(second)
     }
 
     /// Every top-level label some rule ends in.

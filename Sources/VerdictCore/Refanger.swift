@@ -390,13 +390,7 @@ enum URLScheme {
             secure = true
             body = body.dropLast()
         }
-        // fxp, fxps
-        if body.count == 3, asciiLowercased(body[body.startIndex]) == UInt8(ascii: "f"),
-            asciiLowercased(body[body.startIndex + 1]) == UInt8(ascii: "x"),
-            asciiLowercased(body[body.startIndex + 2]) == UInt8(ascii: "p")
-        {
-            return (secure ? .ftps : .ftp, true)
-        }
+        if body.lazy.map(asciiLowercased).elementsEqual("fxp".utf8) { return (secure ? .ftps : .ftp, true) }
         // h + two or three masking characters + p
         guard body.count == 4 || body.count == 5, let first = body.first, let last = body.last,
             asciiLowercased(first) == UInt8(ascii: "h"), asciiLowercased(last) == UInt8(ascii: "p"),

@@ -56,12 +56,11 @@ struct FoundIndicators {
         hashes.reserveCapacity(expectedCount)
     }
 
-    var count: Int { indicators.count }
-
-    /// The host of the indicator at `index` (a URL's or an email's), if it has one.
-    func host(ofIndicatorAt index: Int) -> Indicator? {
-        let host = Int(hostIndices[index])
-        return host < 0 ? nil : indicators[host]
+    /// Calls `body` with each indicator, in order, and its host when it is a URL or an email.
+    func forEachWithHost(_ body: (_ indicator: Indicator, _ host: Indicator?) -> Void) {
+        for (indicator, host) in zip(indicators, hostIndices) {
+            body(indicator, host < 0 ? nil : indicators[Int(host)])
+        }
     }
 
     /// Adds `indicator` unless it is here already; its index either way.

@@ -283,9 +283,9 @@ struct SuppressorTests {
             """
         let found = TextExtractor().scan(Array(text.utf8))
         var linked = 0
-        for (index, indicator) in found.indicators.enumerated() {
-            #expect(found.host(ofIndicatorAt: index) == indicator.host, "\(indicator)")
-            if found.host(ofIndicatorAt: index) != nil { linked += 1 }
+        found.forEachWithHost { indicator, host in
+            #expect(host == indicator.host, "\(indicator)")
+            if host != nil { linked += 1 }
         }
         #expect(linked >= 8)
         // Judged by the scanner's hosts or by hosts parsed again from each value, the result is the same.
